@@ -1,0 +1,65 @@
+//! Why a job, a view or a tile is refused.
+use core::fmt;
+
+/// Why a job, a view or a tile was refused. Each says what to change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum JobError {
+    /// A corner's text is not `RE,IM` with two decimal numbers in (-8, 8).
+    BadCorner,
+    /// Width or height is zero.
+    EmptyImage,
+    /// Width or height is above [`crate::limits::MAX_SIDE`].
+    ImageTooLarge,
+    /// Tile width or height is zero.
+    EmptyTile,
+    /// A tile has more than [`crate::limits::MAX_TILE_PIXELS`] pixels.
+    TileTooLarge,
+    /// The bottom-right corner is not right of the top-left one.
+    NotLeftToRight,
+    /// The bottom-right corner is not below the top-left one.
+    NotTopToBottom,
+    /// The step between columns rounds to zero in this format.
+    UnresolvableX,
+    /// The step between rows rounds to zero in this format.
+    UnresolvableY,
+    /// Some pixel's c lies outside the safe range [`crate::limits::SAFE_BOUND`].
+    OutOfRange,
+    /// The iteration limit is zero.
+    NoIterations,
+    /// The tile index is past the job's last tile.
+    NoSuchTile,
+    /// The output buffer is shorter than the tile.
+    BufferTooSmall,
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JobError::BadCorner => {
+                "a corner must be RE,IM with decimal numbers within -3..3, like -2.2,1.2"
+            }
+            JobError::EmptyImage => "width and height must be at least 1",
+            JobError::ImageTooLarge => "width and height must be at most 65535",
+            JobError::EmptyTile => "tile width and height must be at least 1",
+            JobError::TileTooLarge => "a tile must have at most 4096 pixels (e.g. 64x64)",
+            JobError::NotLeftToRight => "bottom-right must be right of top-left",
+            JobError::NotTopToBottom => "bottom-right must be below top-left",
+            JobError::UnresolvableX => {
+                "the step between columns rounds to zero in this format: \
+                 use the 64-bit format, a wider view or fewer columns"
+            }
+            JobError::UnresolvableY => {
+                "the step between rows rounds to zero in this format: \
+                 use the 64-bit format, a taller view or fewer rows"
+            }
+            JobError::OutOfRange => "every pixel must lie within -3..3 on both axes",
+            JobError::NoIterations => "the iteration limit must be at least 1",
+            JobError::NoSuchTile => "the tile index is past the job's last tile",
+            JobError::BufferTooSmall => "the output buffer is smaller than the tile",
+        })
+    }
+}
+
+impl core::error::Error for JobError {}

@@ -1,0 +1,31 @@
+//! The pure core of fixedbrot: fixed-point Mandelbrot math and the wire format.
+//!
+//! Everything here is a function of integers, so an x86 server, an ARM board and a Cortex-M0
+//! return the same bits for the same request. No `std`, no `alloc`, no `unsafe`, no floats.
+//!
+//! - [`Format`]: the two fixed-point formats, I4F28 and I4F60, and the one rounding rule.
+//! - [`View`], [`Job`]: exact geometry, from a person's decimal text to raw bits, once.
+//! - [`Grid`]: how a job is cut into tiles.
+//! - [`escape`], [`escape_lanes`], [`render_tile`]: the kernel.
+//! - [`wire`]: versioned messages, postcard and COBS codecs into caller buffers.
+//! - [`Palette`]: counts to colours.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(unreachable_pub)]
+
+mod error;
+mod format;
+mod grid;
+mod job;
+mod kernel;
+pub mod limits;
+mod palette;
+pub mod wire;
+
+pub use error::JobError;
+pub use format::{Format, I4F28, I4F60};
+pub use grid::{Grid, Rect, TileIndex};
+pub use job::{Job, JobId, Point, View};
+pub use kernel::{escape, escape_lanes, render_tile, LANES};
+pub use palette::Palette;

@@ -1,0 +1,230 @@
+//! The wire format: versioned messages, postcard-encoded into caller buffers, optionally
+//! COBS-framed for serial links.
+//!
+//! Every message is one byte of [`WIRE_VERSION`], then a postcard [`Envelope`]: the job id
+//! (a varint) and the [`Message`]. Every version keeps those first two fields, so a peer can
+//! answer a message it cannot read ([`peek`]). Decoding checks what it decodes: a message that
+//! comes out of [`decode`] describes a valid job and a tile that exists in it.
+use core::fmt;
+
+use heapless::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::error::JobError;
+use crate::grid::TileIndex;
+use crate::job::{Job, JobId};
+use crate::limits::{MAX_TILE_PIXELS, WIRE_VERSION};
+
+/// A message and the job it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Envelope {
+    /// The job this message belongs to.
+    pub job_id: JobId,
+    /// What it says.
+    pub message: Message,
+}
+
+/// The message kinds. Variant order is wire order: append, never reorder.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "no alloc to box into; a result's 16 KiB is the budgeted largest message"
+)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Message {
+    /// A job starts (the original's BEGIN marker); informative, since any result carries it.
+    Begin(Job),
+    /// Compute one tile.
+    Request(TileRequest),
+    /// One computed tile.
+    Result(TileResult),
+    /// The generator has sent every request (the original's END marker); informative.
+    End(End),
+    /// A worker refuses a request.
+    Refused(Refusal),
+}
+
+/// Compute tile `tile` of `job`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TileRequest {
+    /// The whole job, so a request alone is enough to compute its tile.
+    pub job: Job,
+    /// Which tile.
+    pub tile: TileIndex,
+}
+
+/// The counts of tile `tile` of `job`, row-major.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TileResult {
+    /// The whole job, so a result alone tells the assembler the image and tile count.
+    pub job: Job,
+    /// Which tile.
+    pub tile: TileIndex,
+    /// One escape count per pixel of the tile, row-major.
+    pub counts: Vec<u32, MAX_TILE_PIXELS>,
+}
+
+/// The end of a job's requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct End {
+    /// How many tile requests the generator sent.
+    pub tiles: u32,
+}
+
+/// A worker's answer to a request it will not serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Refusal {
+    /// The tile refused, when the request could be read that far.
+    pub tile: Option<TileIndex>,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// Why a worker refused a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Reason {
+    /// The request's wire version is not one the worker speaks.
+    UnsupportedVersion(u8),
+    /// The request could not be decoded.
+    Undecodable,
+    /// The request's job is invalid.
+    InvalidJob,
+    /// The tile has more pixels than the worker can hold.
+    TileTooLarge {
+        /// The most pixels the worker takes in one tile.
+        max_pixels: u32,
+    },
+}
+
+/// Why a message could not be encoded or decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum WireError {
+    /// The output buffer is too small; [`crate::limits::MAX_FRAME_LEN`] always suffices.
+    BufferFull,
+    /// The input ends inside a message.
+    Truncated,
+    /// The first byte names a wire version this build does not speak.
+    UnsupportedVersion(u8),
+    /// The input is not a message: bad tag, bad varint, too many counts, bad framing.
+    Malformed,
+    /// Bytes follow the message.
+    TrailingBytes,
+    /// The message decodes but its job is invalid or its tile is not in the job.
+    Invalid(JobError),
+    /// A result's counts do not match its tile: wrong number, or above the job's limit.
+    CountsMismatch,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::BufferFull => f.write_str("the buffer is too small for the message"),
+            WireError::Truncated => f.write_str("the message is truncated"),
+            WireError::UnsupportedVersion(v) => write!(
+                f,
+                "wire version {v} is not supported (this build speaks {WIRE_VERSION})"
+            ),
+            WireError::Malformed => f.write_str("the bytes are not a fixedbrot message"),
+            WireError::TrailingBytes => f.write_str("bytes follow the message"),
+            WireError::Invalid(e) => write!(f, "invalid job or tile: {e}"),
+            WireError::CountsMismatch => f.write_str("a result's counts do not match its tile"),
+        }
+    }
+}
+
+impl core::error::Error for WireError {}
+
+impl From<postcard::Error> for WireError {
+    fn from(e: postcard::Error) -> Self {
+        match e {
+            postcard::Error::SerializeBufferFull => WireError::BufferFull,
+            postcard::Error::DeserializeUnexpectedEnd => WireError::Truncated,
+            _ => WireError::Malformed,
+        }
+    }
+}
+
+impl Envelope {
+    /// Checks what postcard cannot: the job is valid, the tile is in it, the counts fit it.
+    pub fn check(&self) -> Result<(), WireError> {
+        let (job, tile) = match &self.message {
+            Message::Begin(job) => (job, None),
+            Message::Request(request) => (&request.job, Some(request.tile)),
+            Message::Result(result) => (&result.job, Some(result.tile)),
+            Message::End(_) | Message::Refused(_) => return Ok(()),
+        };
+        job.check().map_err(WireError::Invalid)?;
+        let Some(tile) = tile else { return Ok(()) };
+        let rect = job
+            .grid
+            .rect(tile)
+            .ok_or(WireError::Invalid(JobError::NoSuchTile))?;
+        if let Message::Result(result) = &self.message {
+            let limit = job.iterations;
+            if result.counts.len() != rect.pixels() || result.counts.iter().any(|&c| c > limit) {
+                return Err(WireError::CountsMismatch);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Serialize)]
+struct Versioned<'a> {
+    version: u8,
+    envelope: &'a Envelope,
+}
+
+/// Encodes a checked message into `buf`; returns the part of `buf` it fills.
+pub fn encode<'b>(envelope: &Envelope, buf: &'b mut [u8]) -> Result<&'b mut [u8], WireError> {
+    envelope.check()?;
+    Ok(postcard::to_slice(&versioned(envelope), buf)?)
+}
+
+/// Encodes a checked message as one COBS frame, ending in its 0 delimiter.
+pub fn encode_cobs<'b>(envelope: &Envelope, buf: &'b mut [u8]) -> Result<&'b mut [u8], WireError> {
+    envelope.check()?;
+    Ok(postcard::to_slice_cobs(&versioned(envelope), buf)?)
+}
+
+fn versioned(envelope: &Envelope) -> Versioned<'_> {
+    Versioned {
+        version: WIRE_VERSION,
+        envelope,
+    }
+}
+
+/// Decodes and checks one message that fills `bytes` exactly.
+pub fn decode(bytes: &[u8]) -> Result<Envelope, WireError> {
+    let (&version, body) = bytes.split_first().ok_or(WireError::Truncated)?;
+    if version != WIRE_VERSION {
+        return Err(WireError::UnsupportedVersion(version));
+    }
+    let (envelope, rest) = postcard::take_from_bytes::<Envelope>(body)?;
+    if !rest.is_empty() {
+        return Err(WireError::TrailingBytes);
+    }
+    envelope.check()?;
+    Ok(envelope)
+}
+
+/// Decodes one COBS frame in place (the delimiter and anything after it are ignored).
+pub fn decode_cobs(frame: &mut [u8]) -> Result<Envelope, WireError> {
+    let len = cobs::decode_in_place(frame).map_err(|_| WireError::Malformed)?;
+    decode(&frame[..len])
+}
+
+/// The version and job id of a message, read without decoding the rest: enough to refuse it.
+pub fn peek(bytes: &[u8]) -> Option<(u8, JobId)> {
+    let (&version, body) = bytes.split_first()?;
+    let (job_id, _) = postcard::take_from_bytes::<JobId>(body).ok()?;
+    Some((version, job_id))
+}
