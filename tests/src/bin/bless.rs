@@ -1,0 +1,129 @@
+//! Regenerates `fixtures/` from the cases in `fixedbrot_tests::cases` (`just fixtures`).
+//!
+//! Before writing, every point and tile count is checked against the independent oracle, so a
+//! fixture never pins a kernel bug. A change in what this writes is a change to the product.
+use fixedbrot_core::wire::{encode, encode_cobs};
+use fixedbrot_core::{escape, limits::MAX_FRAME_LEN, Point};
+use fixedbrot_tests::cases::{self, FORMATS};
+use fixedbrot_tests::{digest, oracle, render_image, table};
+
+fn main() -> std::io::Result<()> {
+    table::write(
+        "points.tsv",
+        "Escape counts of single points, both formats (`just fixtures` writes this file).\n\
+         label, format, re and im raw bits, iteration limit, expected count",
+        &points(),
+    )?;
+    table::write(
+        "views.tsv",
+        "Decimal views turned into raw bits by View::from_corners, or why they are refused.\n\
+         format, top-left, bottom-right, width, height, outcome (origin re, origin im, step x, step y)",
+        &cases::VIEWS
+            .iter()
+            .map(|case| {
+                let mut row = case.inputs();
+                let outcome = cases::view_outcome(&row);
+                row.push(outcome);
+                row
+            })
+            .collect::<Vec<_>>(),
+    )?;
+    table::write(
+        "tiles.tsv",
+        "Tiles rendered by render_tile, row-major counts.\n\
+         label, format, origin re, origin im, step x, step y (raw bits), width, height,\n\
+         tile width, tile height, iterations, tile index, counts",
+        &tiles(),
+    )?;
+    table::write(
+        "wire.tsv",
+        "The exact bytes of every message kind (see fixedbrot_tests::cases::messages).\n\
+         label, encoding (postcard or cobs), hex bytes",
+        &wire(),
+    )?;
+    table::write(
+        "digests.tsv",
+        "SHA-256 of whole images' counts as little-endian u32, row-major.\n\
+         label, format, width, height, iterations, sha256",
+        &cases::images()
+            .into_iter()
+            .map(|(label, job)| {
+                vec![
+                    label.to_owned(),
+                    job.format.to_string(),
+                    job.grid.width.to_string(),
+                    job.grid.height.to_string(),
+                    job.iterations.to_string(),
+                    digest(&render_image(&job)),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    )?;
+    println!("fixtures written to {}", table::dir().display());
+    Ok(())
+}
+
+fn points() -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for format in FORMATS {
+        for &(label, text) in cases::POINTS {
+            let c = Point::from_text(format, text).expect("point in range");
+            for limit in cases::POINT_LIMITS {
+                let count = escape(format, c, limit).expect("in range");
+                let expected = oracle::escape(format.frac_bits(), c.re.into(), c.im.into(), limit);
+                assert_eq!(
+                    count, expected,
+                    "kernel and oracle disagree on {label} in {format}"
+                );
+                rows.push(vec![
+                    label.to_owned(),
+                    format.to_string(),
+                    c.re.to_string(),
+                    c.im.to_string(),
+                    limit.to_string(),
+                    count.to_string(),
+                ]);
+            }
+        }
+    }
+    rows
+}
+
+fn tiles() -> Vec<Vec<String>> {
+    cases::tiles()
+        .into_iter()
+        .map(|(label, job, tile)| {
+            let counts = cases::tile_counts(&job, tile).expect("tile");
+            let rect = job.grid.rect(tile).expect("tile in job");
+            let expected: Vec<u32> = (0..rect.pixels() as u32)
+                .map(|i| {
+                    let c = job
+                        .view
+                        .point(rect.x + i % rect.width, rect.y + i / rect.width);
+                    let frac = job.format.frac_bits();
+                    oracle::escape(frac, c.re.into(), c.im.into(), job.iterations)
+                })
+                .collect();
+            assert_eq!(
+                counts, expected,
+                "kernel and oracle disagree on tile {label}"
+            );
+            let mut row = vec![label.to_owned()];
+            row.extend(cases::tile_inputs(&job, tile));
+            row.push(cases::join(&counts));
+            row
+        })
+        .collect()
+}
+
+fn wire() -> Vec<Vec<String>> {
+    let mut buf = vec![0u8; MAX_FRAME_LEN];
+    let mut rows = Vec::new();
+    for (label, envelope) in cases::messages() {
+        let bytes = cases::hex(encode(&envelope, &mut buf).expect("encodes"));
+        rows.push(vec![label.to_owned(), "postcard".to_owned(), bytes]);
+        let frame = cases::hex(encode_cobs(&envelope, &mut buf).expect("encodes"));
+        rows.push(vec![label.to_owned(), "cobs".to_owned(), frame]);
+    }
+    rows
+}

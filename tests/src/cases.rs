@@ -1,0 +1,350 @@
+//! The cases the fixtures pin, and how each becomes a fixture row.
+//!
+//! `bless` computes rows from these; the tests recompute each row from the inputs stored in
+//! the file and compare with the output stored beside them.
+use fixedbrot_core::wire::{End, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
+use fixedbrot_core::{render_tile, Format, Grid, Job, JobError, JobId, TileIndex, View};
+
+/// Both formats, in the order fixtures list them.
+pub const FORMATS: [Format; 2] = [Format::I4F28, Format::I4F60];
+
+/// The format named in a fixture file.
+pub fn format_named(name: &str) -> Format {
+    FORMATS
+        .into_iter()
+        .find(|f| f.to_string() == name)
+        .unwrap_or_else(|| panic!("unknown format {name}"))
+}
+
+/// Points of the plane worth pinning, as `RE,IM` text, with why.
+pub const POINTS: &[(&str, &str)] = &[
+    ("cardioid centre", "0,0"),
+    ("period-2 bulb centre", "-1,0"),
+    (
+        "needle tip: z = -2, 2, 2, ... with |z|^2 = 4, never > 4",
+        "-2,0",
+    ),
+    ("just past the needle tip", "-2.00000001,0"),
+    ("cardioid cusp, converges slowly", "0.25,0"),
+    ("just outside the cusp, escapes slowly", "0.2501,0"),
+    ("seahorse valley", "-0.75,0.1"),
+    ("Misiurewicz point i, boundary", "0,1"),
+    ("period-3 bulb", "-0.122,0.745"),
+    ("elephant valley", "0.2925,0.0149"),
+    ("boundary of the period-2 bulb", "-1.25,0"),
+    ("outside on the real axis", "0.5,0"),
+    ("far outside", "2.5,2.5"),
+    ("safe range corner, top-left", "-3,3"),
+    ("safe range corner, top-right", "3,3"),
+    ("safe range corner, bottom-left", "-3,-3"),
+    ("safe range corner, bottom-right", "3,-3"),
+    ("safe range edge, real axis left", "-3,0"),
+];
+
+/// Iteration limits each point is pinned at.
+pub const POINT_LIMITS: [u32; 3] = [1, 128, 1000];
+
+/// A view from text, as a person gives it, and what it becomes.
+pub struct ViewCase {
+    /// Format, top-left, bottom-right, width, height.
+    pub format: Format,
+    /// `RE,IM` text.
+    pub top_left: &'static str,
+    /// `RE,IM` text.
+    pub bottom_right: &'static str,
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
+}
+
+const fn view(
+    format: Format,
+    top_left: &'static str,
+    bottom_right: &'static str,
+    width: u32,
+    height: u32,
+) -> ViewCase {
+    ViewCase {
+        format,
+        top_left,
+        bottom_right,
+        width,
+        height,
+    }
+}
+
+/// Views worth pinning: the default, deep zooms, and every reason to refuse one.
+pub const VIEWS: &[ViewCase] = &[
+    view(Format::I4F28, "-2.2,1.2", "1.0,-1.2", 640, 480),
+    view(Format::I4F60, "-2.2,1.2", "1.0,-1.2", 640, 480),
+    view(Format::I4F60, SEAHORSE_TL, SEAHORSE_BR, 16, 16),
+    view(Format::I4F28, SEAHORSE_TL, SEAHORSE_BR, 16, 16),
+    view(Format::I4F28, "-3,3", "3,-3", 600, 600),
+    view(Format::I4F28, "-3,3", "3.5,-3.5", 1, 1),
+    view(Format::I4F28, "-3,3", "3.5,-3.5", 2, 2),
+    view(Format::I4F28, "-3.00000001,3", "3,-3", 600, 600),
+    view(Format::I4F28, "1.0,-1.2", "-2.2,1.2", 640, 480),
+    view(Format::I4F28, "-2.2,-1.2", "1.0,1.2", 640, 480),
+    view(Format::I4F28, "-2.2;1.2", "1.0,-1.2", 640, 480),
+    view(Format::I4F28, "-2.2,1.2", "1.0,x", 640, 480),
+    view(Format::I4F28, "-9,1.2", "1.0,-1.2", 640, 480),
+    view(Format::I4F28, "-2.2,1.2", "1.0,-1.2", 0, 480),
+    view(Format::I4F28, "-2.2,1.2", "1.0,-1.2", 640, 65_536),
+    view(Format::I4F28, " -2.2 , 1.2 ", "+1.0,-1.2", 640, 480),
+];
+
+const SEAHORSE_TL: &str =
+    "-0.743643887037158704752191506114774,0.131825904205311970493132056385139";
+const SEAHORSE_BR: &str =
+    "-0.743643887037158604752191506114774,0.131825904205311870493132056385139";
+
+impl ViewCase {
+    /// The case's fixture columns: its inputs.
+    pub fn inputs(&self) -> Vec<String> {
+        vec![
+            self.format.to_string(),
+            self.top_left.to_owned(),
+            self.bottom_right.to_owned(),
+            self.width.to_string(),
+            self.height.to_string(),
+        ]
+    }
+}
+
+/// What [`View::from_corners`] makes of a row's inputs, as the fixture's last column says it.
+pub fn view_outcome(inputs: &[String]) -> String {
+    let result = View::from_corners(
+        format_named(&inputs[0]),
+        &inputs[1],
+        &inputs[2],
+        inputs[3].parse().expect("width"),
+        inputs[4].parse().expect("height"),
+    );
+    match result {
+        Ok(v) => format!("{} {} {} {}", v.origin_re, v.origin_im, v.step_x, v.step_y),
+        Err(e) => format!("refused: {e:?}"),
+    }
+}
+
+/// The original's default job in a format, cut into `tile`×`tile` tiles.
+pub fn default_job(format: Format, tile: u32) -> Job {
+    job(
+        format,
+        "-2.2,1.2",
+        "1.0,-1.2",
+        (640, 480),
+        128,
+        (tile, tile),
+    )
+}
+
+/// A checked job from text; panics on a bad case (test data, not input).
+pub fn job(
+    format: Format,
+    top_left: &str,
+    bottom_right: &str,
+    (width, height): (u32, u32),
+    iterations: u32,
+    (tile_width, tile_height): (u32, u32),
+) -> Job {
+    let view = View::from_corners(format, top_left, bottom_right, width, height).expect("view");
+    let job = Job {
+        format,
+        view,
+        grid: Grid {
+            width,
+            height,
+            tile_width,
+            tile_height,
+        },
+        iterations,
+    };
+    job.check().expect("job");
+    job
+}
+
+/// Tiles worth pinning: corners, the set's interior, clipped edges, a deep zoom, 1×1.
+pub fn tiles() -> Vec<(&'static str, Job, TileIndex)> {
+    let default = default_job(Format::I4F28, 64);
+    let odd = job(Format::I4F28, "-2,1.5", "1,-1.5", (100, 33), 256, (7, 5));
+    let deep = job(
+        Format::I4F60,
+        SEAHORSE_TL,
+        SEAHORSE_BR,
+        (16, 16),
+        2000,
+        (16, 16),
+    );
+    let single = job(
+        Format::I4F28,
+        "-2.2,1.2",
+        "1.0,-1.2",
+        (640, 480),
+        128,
+        (1, 1),
+    );
+    vec![
+        (
+            "default view, first tile (all outside)",
+            default,
+            TileIndex(0),
+        ),
+        (
+            "default view, tile over the cardioid",
+            default,
+            TileIndex(34),
+        ),
+        (
+            "default view, last tile, clipped to 64x32",
+            default,
+            TileIndex(79),
+        ),
+        (
+            "default view in I4F60, cardioid",
+            default_job(Format::I4F60, 64),
+            TileIndex(34),
+        ),
+        (
+            "7x5 tiles on 100x33, last tile clipped to 2x3",
+            odd,
+            TileIndex(odd.grid.tiles() - 1),
+        ),
+        ("7x5 tiles on 100x33, a middle tile", odd, TileIndex(50)),
+        (
+            "I4F60 deep zoom in seahorse valley, 1e-16 wide",
+            deep,
+            TileIndex(0),
+        ),
+        (
+            "1x1 tile of pixel (290, 240)",
+            single,
+            TileIndex(240 * 640 + 290),
+        ),
+    ]
+}
+
+/// A tile's fixture columns: the job in raw bits and the tile index.
+pub fn tile_inputs(job: &Job, tile: TileIndex) -> Vec<String> {
+    let (v, g) = (job.view, job.grid);
+    [
+        job.format.to_string(),
+        v.origin_re.to_string(),
+        v.origin_im.to_string(),
+        v.step_x.to_string(),
+        v.step_y.to_string(),
+        g.width.to_string(),
+        g.height.to_string(),
+        g.tile_width.to_string(),
+        g.tile_height.to_string(),
+        job.iterations.to_string(),
+        tile.0.to_string(),
+    ]
+    .into()
+}
+
+/// The job and tile of a tile row's inputs.
+pub fn tile_from_inputs(inputs: &[String]) -> (Job, TileIndex) {
+    let n = |i: usize| -> i64 { inputs[i].parse().expect("number") };
+    let job = Job {
+        format: format_named(&inputs[0]),
+        view: View {
+            origin_re: n(1),
+            origin_im: n(2),
+            step_x: n(3),
+            step_y: n(4),
+        },
+        grid: Grid {
+            width: n(5) as u32,
+            height: n(6) as u32,
+            tile_width: n(7) as u32,
+            tile_height: n(8) as u32,
+        },
+        iterations: n(9) as u32,
+    };
+    (job, TileIndex(n(10) as u32))
+}
+
+/// A tile's counts, rendered by the core.
+pub fn tile_counts(job: &Job, tile: TileIndex) -> Result<Vec<u32>, JobError> {
+    let mut counts = vec![0; fixedbrot_core::limits::MAX_TILE_PIXELS];
+    let rect = render_tile(job, tile, &mut counts)?;
+    counts.truncate(rect.pixels());
+    Ok(counts)
+}
+
+/// Counts as a fixture column.
+pub fn join(counts: &[u32]) -> String {
+    counts
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// One message of every kind, as the wire fixture pins them.
+pub fn messages() -> Vec<(&'static str, Envelope)> {
+    let job_id = JobId(0x0123_4567_89ab_cdef);
+    let default = default_job(Format::I4F28, 64);
+    let small = job(Format::I4F60, "-2,1.5", "1,-1.5", (6, 4), 64, (3, 2));
+    let tile = TileIndex(3);
+    let counts = tile_counts(&small, tile).expect("tile");
+    let envelope = |message| Envelope { job_id, message };
+    vec![
+        ("begin", envelope(Message::Begin(default))),
+        (
+            "request",
+            envelope(Message::Request(TileRequest {
+                job: default,
+                tile: TileIndex(34),
+            })),
+        ),
+        (
+            "result",
+            envelope(Message::Result(TileResult {
+                job: small,
+                tile,
+                counts: counts.as_slice().try_into().expect("fits"),
+            })),
+        ),
+        ("end", envelope(Message::End(End { tiles: 80 }))),
+        (
+            "refused",
+            envelope(Message::Refused(Refusal {
+                tile: Some(TileIndex(34)),
+                reason: Reason::TileTooLarge { max_pixels: 1024 },
+            })),
+        ),
+        (
+            "refused-undecodable",
+            envelope(Message::Refused(Refusal {
+                tile: None,
+                reason: Reason::UnsupportedVersion(9),
+            })),
+        ),
+    ]
+}
+
+/// Whole images pinned by the digest of their counts.
+pub fn images() -> Vec<(&'static str, Job)> {
+    vec![
+        (
+            "the original's default view, 640x480, 128 iterations, I4F28",
+            default_job(Format::I4F28, 64),
+        ),
+        ("the same view in I4F60", default_job(Format::I4F60, 64)),
+    ]
+}
+
+/// Hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Bytes of hex.
+pub fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}

@@ -1,0 +1,43 @@
+//! What the fixture, property and reference tests share: the cases the fixtures pin, their
+//! file format, an independent exact oracle and the f64 reference.
+//!
+//! `bless` (the `just fixtures` recipe) is the only writer of `fixtures/`; tests only read.
+pub mod cases;
+pub mod oracle;
+pub mod reference;
+pub mod strategies;
+pub mod table;
+
+use fixedbrot_core::{render_tile, Job, TileIndex};
+
+/// Renders a whole job, tile by tile through the core's tile kernel, into a row-major buffer.
+pub fn render_image(job: &Job) -> Vec<u32> {
+    let grid = job.grid;
+    let mut image = vec![0u32; grid.pixels() as usize];
+    let mut tile_counts = vec![0u32; fixedbrot_core::limits::MAX_TILE_PIXELS];
+    for index in 0..grid.tiles() {
+        let rect = render_tile(job, TileIndex(index), &mut tile_counts).expect("valid job");
+        for (row, counts) in tile_counts[..rect.pixels()]
+            .chunks(rect.width as usize)
+            .enumerate()
+        {
+            let start = (rect.y as usize + row) * grid.width as usize + rect.x as usize;
+            image[start..start + counts.len()].copy_from_slice(counts);
+        }
+    }
+    image
+}
+
+/// SHA-256 of counts as little-endian `u32`s, in hex: how the fixtures pin a whole image.
+pub fn digest(counts: &[u32]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for count in counts {
+        hasher.update(count.to_le_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,109 @@
+//! proptest strategies for valid jobs and messages of every kind.
+use fixedbrot_core::limits::MAX_TILE_PIXELS;
+use fixedbrot_core::wire::{End, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
+use fixedbrot_core::{Format, Grid, Job, JobId, Point, TileIndex, View};
+use proptest::prelude::*;
+
+/// Either format.
+pub fn format() -> impl Strategy<Value = Format> {
+    prop_oneof![Just(Format::I4F28), Just(Format::I4F60)]
+}
+
+/// A point anywhere in the safe range.
+pub fn point(format: Format) -> impl Strategy<Value = Point> {
+    let bound = format.safe_raw();
+    (-bound..=bound, -bound..=bound).prop_map(|(re, im)| Point { re, im })
+}
+
+/// A point of the default view, where orbits are long and the boundary is.
+pub fn interesting_point(format: Format) -> impl Strategy<Value = Point> {
+    let low = Point::from_text(format, "-2.2,-1.2").unwrap();
+    let high = Point::from_text(format, "1.0,1.2").unwrap();
+    (low.re..=high.re, low.im..=high.im).prop_map(|(re, im)| Point { re, im })
+}
+
+/// A valid job with sides up to `max_side` and iteration limits up to `max_iterations`.
+pub fn job(max_side: u32, max_iterations: u32) -> impl Strategy<Value = Job> {
+    (
+        format(),
+        1..=max_side,
+        1..=max_side,
+        1..=64u32,
+        1..=64u32,
+        1..=max_iterations,
+        any::<[u64; 4]>(),
+    )
+        .prop_map(|(format, width, height, tw, th, iterations, r)| {
+            let bound = format.safe_raw();
+            // Steps small enough that the whole image fits the safe range, origins placed so
+            // it does: the strategy makes only valid jobs, spread over all of them.
+            let max_step = |size: u32| (2 * bound / i64::from(size.max(2) - 1)) as u64;
+            let step_x = 1 + (r[0] % max_step(width)) as i64;
+            let step_y = 1 + (r[1] % max_step(height)) as i64;
+            let room_x = (2 * bound - i64::from(width - 1) * step_x) as u64 + 1;
+            let room_y = (2 * bound - i64::from(height - 1) * step_y) as u64 + 1;
+            let view = View {
+                origin_re: -bound + (r[2] % room_x) as i64,
+                origin_im: bound - (r[3] % room_y) as i64,
+                step_x,
+                step_y,
+            };
+            // Tiles of up to 64×64 pixels: at most MAX_TILE_PIXELS.
+            let grid = Grid {
+                width,
+                height,
+                tile_width: tw,
+                tile_height: th,
+            };
+            Job {
+                format,
+                view,
+                grid,
+                iterations,
+            }
+        })
+}
+
+/// A valid job and one of its tiles.
+pub fn job_and_tile(max_side: u32, max_iterations: u32) -> impl Strategy<Value = (Job, TileIndex)> {
+    (job(max_side, max_iterations), any::<u32>())
+        .prop_map(|(job, t)| (job, TileIndex(t % job.grid.tiles())))
+}
+
+/// A valid message of any kind.
+pub fn envelope() -> impl Strategy<Value = Envelope> {
+    let result = (job_and_tile(65_535, u32::MAX), any::<u64>()).prop_map(|((job, tile), seed)| {
+        let pixels = job.grid.rect(tile).unwrap().pixels();
+        let mut state = seed;
+        let counts = (0..pixels).map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 32) as u32) % job.iterations.saturating_add(1).max(1)
+        });
+        let counts = counts.collect::<heapless::Vec<u32, MAX_TILE_PIXELS>>();
+        Message::Result(TileResult { job, tile, counts })
+    });
+    let reason = prop_oneof![
+        any::<u8>().prop_map(Reason::UnsupportedVersion),
+        Just(Reason::Undecodable),
+        Just(Reason::InvalidJob),
+        any::<u32>().prop_map(|max_pixels| Reason::TileTooLarge { max_pixels }),
+    ];
+    let message = prop_oneof![
+        job(65_535, u32::MAX).prop_map(Message::Begin),
+        job_and_tile(65_535, u32::MAX)
+            .prop_map(|(job, tile)| Message::Request(TileRequest { job, tile })),
+        result,
+        any::<u32>().prop_map(|tiles| Message::End(End { tiles })),
+        (
+            proptest::option::of(any::<u32>().prop_map(TileIndex)),
+            reason
+        )
+            .prop_map(|(tile, reason)| Message::Refused(Refusal { tile, reason })),
+    ];
+    (any::<u64>(), message).prop_map(|(id, message)| Envelope {
+        job_id: JobId(id),
+        message,
+    })
+}

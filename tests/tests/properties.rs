@@ -1,0 +1,175 @@
+//! Property tests: the invariants of the kernel, the geometry and the codecs, over random
+//! inputs. They run in debug builds, so any arithmetic overflow would panic here.
+use fixedbrot_core::limits::{MAX_ENCODED_LEN, MAX_FRAME_LEN, MAX_SIDE};
+use fixedbrot_core::wire::{decode, decode_cobs, encode, encode_cobs, peek};
+use fixedbrot_core::{
+    escape, escape_lanes, render_tile, Format, JobError, Point, TileIndex, View, LANES,
+};
+use fixedbrot_tests::strategies;
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn every_message_round_trips(envelope in strategies::envelope()) {
+        let mut buf = vec![0u8; MAX_FRAME_LEN];
+        let bytes = encode(&envelope, &mut buf).unwrap().to_vec();
+        prop_assert!(bytes.len() <= MAX_ENCODED_LEN);
+        prop_assert_eq!(decode(&bytes), Ok(envelope.clone()));
+        prop_assert_eq!(peek(&bytes), Some((1, envelope.job_id)));
+        let mut frame = encode_cobs(&envelope, &mut buf).unwrap().to_vec();
+        prop_assert!(frame.len() <= MAX_FRAME_LEN);
+        prop_assert_eq!(frame.iter().filter(|&&b| b == 0).count(), 1, "one delimiter, at the end");
+        prop_assert_eq!(decode_cobs(&mut frame), Ok(envelope));
+    }
+
+    #[test]
+    fn decode_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let _ = decode(&bytes);
+        let _ = peek(&bytes);
+        let _ = decode_cobs(&mut bytes.clone());
+        let mut versioned = bytes.clone();
+        versioned.insert(0, 1);
+        let _ = decode(&versioned);
+    }
+
+    #[test]
+    fn decode_never_panics_on_damaged_messages(
+        envelope in strategies::envelope(),
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4),
+        cut in any::<usize>(),
+    ) {
+        let mut buf = vec![0u8; MAX_FRAME_LEN];
+        let mut bytes = encode(&envelope, &mut buf).unwrap().to_vec();
+        let len = bytes.len();
+        prop_assert!(decode(&bytes[..cut % len]).is_err(), "a strict prefix never decodes");
+        for (at, value) in flips {
+            bytes[at % len] ^= value;
+        }
+        // Whatever still decodes passed the same checks as any message.
+        if let Ok(decoded) = decode(&bytes) {
+            prop_assert!(decoded.check().is_ok());
+        }
+    }
+
+    #[test]
+    fn batched_kernel_equals_scalar(
+        format in strategies::format(),
+        seeds in proptest::collection::vec((any::<bool>(), any::<u64>(), any::<u64>()), LANES),
+        limit in 1..600u32,
+    ) {
+        let bound = format.safe_raw() as u64;
+        let low = Point::from_text(format, "-2.2,-1.2").unwrap();
+        let c: [Point; LANES] = core::array::from_fn(|i| {
+            let (anywhere, a, b) = seeds[i];
+            if anywhere {
+                Point { re: (a % (2 * bound + 1)) as i64 - bound as i64, im: (b % (2 * bound + 1)) as i64 - bound as i64 }
+            } else {
+                // Mostly near the set, where lanes finish at different steps.
+                Point { re: low.re + (a % (bound / 30 * 32)) as i64, im: low.im + (b % (bound / 30 * 24)) as i64 }
+            }
+        });
+        let scalar: Vec<u32> = c.iter().map(|&p| escape(format, p, limit).unwrap()).collect();
+        prop_assert_eq!(escape_lanes(format, &c, limit).unwrap().to_vec(), scalar);
+    }
+
+    #[test]
+    fn tile_rendering_equals_per_point_rendering((job, tile) in strategies::job_and_tile(300, 300)) {
+        let mut counts = vec![u32::MAX; fixedbrot_core::limits::MAX_TILE_PIXELS + 1];
+        let rect = render_tile(&job, tile, &mut counts).unwrap();
+        prop_assert_eq!(job.grid.rect(tile), Some(rect));
+        for (i, &count) in counts[..rect.pixels()].iter().enumerate() {
+            let (x, y) = (rect.x + i as u32 % rect.width, rect.y + i as u32 / rect.width);
+            let c = job.view.point(x, y);
+            prop_assert_eq!(count, escape(job.format, c, job.iterations).unwrap(), "pixel ({}, {})", x, y);
+        }
+        prop_assert_eq!(counts[rect.pixels()], u32::MAX, "nothing written past the tile");
+    }
+
+    #[test]
+    fn any_point_in_the_safe_range_runs_without_overflow(
+        (format, c) in strategies::format().prop_flat_map(|f| (Just(f), strategies::point(f))),
+        limit in 1..400u32,
+    ) {
+        let count = escape(format, c, limit).unwrap();
+        prop_assert!((1..=limit).contains(&count), "z = 0 never escapes, so a count is at least 1");
+    }
+
+    #[test]
+    fn points_outside_the_safe_range_are_refused(format in strategies::format(), excess in 1..1_000_000i64, sign in any::<bool>()) {
+        let bound = format.safe_raw();
+        let re = if sign { bound + excess } else { -bound - excess };
+        prop_assert_eq!(escape(format, Point { re, im: 0 }, 10), Err(JobError::OutOfRange));
+        prop_assert_eq!(escape(format, Point { re: 0, im: re }, 10), Err(JobError::OutOfRange));
+    }
+
+    #[test]
+    fn refused_views_are_refused_for_a_reason(
+        format in strategies::format(),
+        corners in [-40_000i64..40_000, -40_000..40_000, -40_000..40_000, -40_000..40_000],
+        scale in 0u32..20,
+        width in 0u32..70_000,
+        height in 0u32..70_000,
+    ) {
+        // Corners are corners[i] / 10^scale: a decimal text, and its exact value as a fraction.
+        let text = |m: i64| {
+            let digits = format!("{:0>width$}", m.unsigned_abs(), width = scale as usize + 1);
+            let (int, frac) = digits.split_at(digits.len() - scale as usize);
+            format!("{}{int}.{frac}0", if m < 0 { "-" } else { "" })
+        };
+        let [left, top, right, bottom] = corners;
+        let tl = format!("{},{}", text(left), text(top));
+        let br = format!("{},{}", text(right), text(bottom));
+        let ten = 10i128.pow(scale);
+        let frac = format.frac_bits();
+        // The step, span / size, rounds to zero when span·2^frac < size / 2, i.e. 2·span·2^frac < size·10^scale.
+        let unresolvable = |span: i64, size: u32| (2 * i128::from(span)) << frac < i128::from(size) * ten;
+        let outside = |m: i64| i128::from(m).abs() > 3 * ten;
+        match View::from_corners(format, &tl, &br, width, height) {
+            Ok(view) => {
+                prop_assert!(view.check(format, width, height).is_ok());
+                prop_assert!(view.step_x > 0 && view.step_y > 0);
+                prop_assert!(!outside(left) && !outside(top), "an accepted origin lies in range");
+            }
+            Err(JobError::BadCorner) => prop_assert!(corners.iter().any(|&m| i128::from(m).abs() >= 8 * ten)),
+            Err(JobError::EmptyImage) => prop_assert!(width == 0 || height == 0),
+            Err(JobError::ImageTooLarge) => prop_assert!(width > MAX_SIDE || height > MAX_SIDE),
+            Err(JobError::NotLeftToRight) => prop_assert!(right <= left),
+            Err(JobError::NotTopToBottom) => prop_assert!(bottom >= top),
+            Err(JobError::UnresolvableX) => prop_assert!(unresolvable(right - left, width)),
+            Err(JobError::UnresolvableY) => prop_assert!(unresolvable(top - bottom, height)),
+            Err(JobError::OutOfRange) => {
+                // The last pixel is right - step and bottom + step; rounding moves it by under one step.
+                let (w, h) = (i128::from(width), i128::from(height));
+                let last_re = i128::from(right) * w - i128::from(right - left);   // × w
+                let last_im = i128::from(bottom) * h + i128::from(top - bottom); // × h
+                let beyond = |v: i128, size: i128| v.abs() > 3 * ten * size - 2 * ten;
+                prop_assert!(outside(left) || outside(top) || beyond(last_re, w) || beyond(last_im, h),
+                    "{tl} {br} {width}x{height} is in range");
+            }
+            Err(other) => prop_assert!(false, "unexpected refusal {other:?} for {tl} {br}"),
+        }
+    }
+}
+
+#[test]
+fn render_tile_refuses_what_it_cannot_do() {
+    let job = fixedbrot_tests::cases::default_job(Format::I4F28, 64);
+    let mut small = [0u32; 100];
+    assert_eq!(
+        render_tile(&job, TileIndex(0), &mut small),
+        Err(JobError::BufferTooSmall)
+    );
+    let mut buf = [0u32; 4096];
+    assert_eq!(
+        render_tile(&job, TileIndex(80), &mut buf),
+        Err(JobError::NoSuchTile)
+    );
+    let mut bad = job;
+    bad.view.step_x = -1;
+    assert_eq!(
+        render_tile(&bad, TileIndex(0), &mut buf),
+        Err(JobError::NotLeftToRight)
+    );
+}
