@@ -13,6 +13,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
+// Floats round differently across FPUs and some MCUs have none: the math is integer only.
+#![deny(clippy::float_arithmetic)]
 
 mod error;
 mod format;
