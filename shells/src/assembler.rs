@@ -1,0 +1,252 @@
+//! Assembles tile results into whole images, whatever their order, duplicates and
+//! interleaving with other jobs. Pure: the caller feeds messages and the clock.
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use fixedbrot_core::wire::{Envelope, Message, Refusal, TileResult};
+use fixedbrot_core::{Job, JobId, TileIndex};
+
+use crate::limits::Limits;
+
+/// How many finished jobs are remembered, so a replay does not write them again.
+const FINISHED_MEMORY: usize = 4096;
+
+/// A finished image: its job and its counts, row-major.
+#[derive(Debug)]
+pub struct Image {
+    pub job_id: JobId,
+    pub job: Job,
+    pub counts: Vec<u32>,
+}
+
+/// What one message did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A BEGIN marker: the job now has a buffer.
+    Begin { job_id: JobId, job: Job },
+    /// An END marker: informative, since completion is counted.
+    End { job_id: JobId, tiles: u32 },
+    /// A new tile; `done` of `total` have arrived.
+    Progress {
+        job_id: JobId,
+        done: u32,
+        total: u32,
+    },
+    /// The last missing tile: the image is whole, and its job forgotten.
+    Complete(Image),
+    /// A tile already received, or a message of a job already written: nothing changes.
+    Duplicate { job_id: JobId },
+    /// A worker refused a tile: the job failed and is freed.
+    Failed { job_id: JobId, refusal: Refusal },
+    /// The message does not belong here (inconsistent with its job, over a limit, or a kind
+    /// this topic does not carry): set it aside, with the reason.
+    Rejected { job_id: JobId, reason: String },
+}
+
+/// A job freed after the idle timeout, with the tiles it still lacked.
+#[derive(Debug)]
+pub struct Expired {
+    pub job_id: JobId,
+    pub missing: Vec<TileIndex>,
+    pub total: u32,
+}
+
+struct Partial {
+    job: Job,
+    counts: Vec<u32>,
+    received: Vec<bool>,
+    done: u32,
+    last_seen: Instant,
+}
+
+/// Jobs in flight, bounded by [`Limits`], and a bounded memory of finished ones.
+pub struct Assembler {
+    limits: Limits,
+    jobs: HashMap<JobId, Partial>,
+    bytes: u64,
+    finished: HashSet<JobId>,
+    finished_order: VecDeque<JobId>,
+}
+
+impl Assembler {
+    pub fn new(limits: Limits) -> Assembler {
+        Assembler {
+            limits,
+            jobs: HashMap::new(),
+            bytes: 0,
+            finished: HashSet::new(),
+            finished_order: VecDeque::new(),
+        }
+    }
+
+    /// Jobs being assembled.
+    pub fn in_flight(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Whether a job is being assembled.
+    pub fn is_open(&self, job_id: JobId) -> bool {
+        self.jobs.contains_key(&job_id)
+    }
+
+    /// Takes one decoded message.
+    pub fn accept(&mut self, envelope: Envelope, now: Instant) -> Outcome {
+        let job_id = envelope.job_id;
+        match envelope.message {
+            Message::Begin(job) => match self.open(job_id, &job, now) {
+                Ok(true) => Outcome::Begin { job_id, job },
+                Ok(false) => Outcome::Duplicate { job_id },
+                Err(reason) => Outcome::Rejected { job_id, reason },
+            },
+            Message::End(end) => Outcome::End {
+                job_id,
+                tiles: end.tiles,
+            },
+            Message::Result(result) => self.tile(job_id, result, now),
+            Message::Refused(refusal) => {
+                if let Some(partial) = self.jobs.remove(&job_id) {
+                    self.bytes -= buffer_bytes(&partial.job);
+                }
+                // Failed for good: later tiles of it must not open it again.
+                self.remember(job_id);
+                Outcome::Failed { job_id, refusal }
+            }
+            Message::Request(_) => Outcome::Rejected {
+                job_id,
+                reason: "a tile request on the responses topic".into(),
+            },
+        }
+    }
+
+    /// Frees jobs idle for longer than the limit.
+    pub fn expire(&mut self, now: Instant) -> Vec<Expired> {
+        let idle = self.limits.idle;
+        let stale: Vec<JobId> = self
+            .jobs
+            .iter()
+            .filter(|(_, p)| now.saturating_duration_since(p.last_seen) > idle)
+            .map(|(&id, _)| id)
+            .collect();
+        stale
+            .into_iter()
+            .filter_map(|job_id| {
+                let partial = self.jobs.remove(&job_id)?;
+                self.bytes -= buffer_bytes(&partial.job);
+                let missing = (0..partial.job.grid.tiles())
+                    .filter(|&t| !partial.received[t as usize])
+                    .map(TileIndex)
+                    .collect();
+                Some(Expired {
+                    job_id,
+                    missing,
+                    total: partial.job.grid.tiles(),
+                })
+            })
+            .collect()
+    }
+
+    /// The time until the next job could expire, to bound a caller's wait.
+    pub fn next_deadline(&self, now: Instant) -> Option<Duration> {
+        self.jobs
+            .values()
+            .map(|p| (p.last_seen + self.limits.idle).saturating_duration_since(now))
+            .min()
+    }
+
+    /// Opens a job's buffer; `Ok(false)` if it is already open or already written.
+    fn open(&mut self, job_id: JobId, job: &Job, now: Instant) -> Result<bool, String> {
+        if self.finished.contains(&job_id) {
+            return Ok(false);
+        }
+        if let Some(partial) = self.jobs.get(&job_id) {
+            return if partial.job == *job {
+                Ok(false)
+            } else {
+                Err("its job differs from the job first seen with this id".into())
+            };
+        }
+        self.limits.admit(job)?;
+        let bytes = buffer_bytes(job);
+        if self.jobs.len() >= self.limits.max_jobs {
+            return Err(format!("{} jobs are in flight already", self.jobs.len()));
+        }
+        if self.bytes + bytes > self.limits.max_bytes {
+            return Err(format!(
+                "its {bytes} bytes would take the jobs in flight over {} bytes",
+                self.limits.max_bytes
+            ));
+        }
+        let tiles = job.grid.tiles() as usize;
+        self.jobs.insert(
+            job_id,
+            Partial {
+                job: *job,
+                counts: vec![0; job.grid.pixels() as usize],
+                received: vec![false; tiles],
+                done: 0,
+                last_seen: now,
+            },
+        );
+        self.bytes += bytes;
+        Ok(true)
+    }
+
+    fn tile(&mut self, job_id: JobId, result: TileResult, now: Instant) -> Outcome {
+        if let Err(reason) = self.open(job_id, &result.job, now) {
+            return Outcome::Rejected { job_id, reason };
+        }
+        let Some(partial) = self.jobs.get_mut(&job_id) else {
+            return Outcome::Duplicate { job_id }; // written already
+        };
+        partial.last_seen = now;
+        let index = result.tile.0 as usize;
+        if partial.received[index] {
+            return Outcome::Duplicate { job_id };
+        }
+        // Decoding checked that the tile is in the job and the counts fill it exactly.
+        let grid = partial.job.grid;
+        let Some(rect) = grid.rect(result.tile) else {
+            return Outcome::Rejected {
+                job_id,
+                reason: "tile outside its job".into(),
+            };
+        };
+        for (row, counts) in result.counts.chunks(rect.width as usize).enumerate() {
+            let start = (rect.y as usize + row) * grid.width as usize + rect.x as usize;
+            partial.counts[start..start + counts.len()].copy_from_slice(counts);
+        }
+        partial.received[index] = true;
+        partial.done += 1;
+        let (done, total) = (partial.done, grid.tiles());
+        if done < total {
+            return Outcome::Progress {
+                job_id,
+                done,
+                total,
+            };
+        }
+        let partial = self.jobs.remove(&job_id).expect("present above");
+        self.bytes -= buffer_bytes(&partial.job);
+        self.remember(job_id);
+        Outcome::Complete(Image {
+            job_id,
+            job: partial.job,
+            counts: partial.counts,
+        })
+    }
+
+    fn remember(&mut self, job_id: JobId) {
+        if self.finished.insert(job_id) {
+            self.finished_order.push_back(job_id);
+        }
+        while self.finished_order.len() > FINISHED_MEMORY {
+            if let Some(old) = self.finished_order.pop_front() {
+                self.finished.remove(&old);
+            }
+        }
+    }
+}
+
+fn buffer_bytes(job: &Job) -> u64 {
+    job.grid.pixels() * 4 + u64::from(job.grid.tiles())
+}

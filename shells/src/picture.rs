@@ -1,0 +1,56 @@
+//! Counts to a PNG file, coloured by a palette, streamed row by row, never overwriting.
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fixedbrot_core::{Job, Palette};
+
+/// Writes `counts` (row-major, one per pixel of `job`) as an RGB PNG at `path`.
+///
+/// The file appears whole or not at all: it is written beside `path` and then linked into
+/// place, which fails rather than replace a file that is already there.
+pub fn write(path: &Path, job: &Job, counts: &[u32], palette: Palette) -> io::Result<()> {
+    let partial = path.with_extension(format!("png.{}.partial", std::process::id()));
+    let result =
+        encode(&partial, job, counts, palette).and_then(|()| fs::hard_link(&partial, path));
+    let _ = fs::remove_file(&partial);
+    result
+}
+
+/// `image-<unix millis>.png` in `dir`, with `-1`, `-2`, ... added if that name is taken.
+pub fn write_new(dir: &Path, job: &Job, counts: &[u32], palette: Palette) -> io::Result<PathBuf> {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    for n in 0u32.. {
+        let name = match n {
+            0 => format!("image-{millis}.png"),
+            n => format!("image-{millis}-{n}.png"),
+        };
+        let path = dir.join(name);
+        match write(&path, job, counts, palette) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            other => return other.map(|()| path),
+        }
+    }
+    unreachable!("u32 names ran out")
+}
+
+fn encode(path: &Path, job: &Job, counts: &[u32], palette: Palette) -> io::Result<()> {
+    let (width, height) = (job.grid.width, job.grid.height);
+    let file = BufWriter::new(File::create(path)?);
+    let mut encoder = png::Encoder::new(file, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut stream = encoder.write_header()?.into_stream_writer()?;
+    let mut row = Vec::with_capacity(width as usize * 3);
+    for counts in counts.chunks(width as usize) {
+        row.clear();
+        row.extend(counts.iter().flat_map(|&c| palette.rgb(c, job.iterations)));
+        stream.write_all(&row)?;
+    }
+    stream.finish()?;
+    Ok(())
+}

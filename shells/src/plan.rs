@@ -1,0 +1,56 @@
+//! A job as the generator sends it: a fresh id, then BEGIN, one request per tile, END.
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fixedbrot_core::limits::MAX_ENCODED_LEN;
+use fixedbrot_core::wire::{self, End, Envelope, Message, TileRequest};
+use fixedbrot_core::{Job, JobId, TileIndex};
+
+/// A new job id: the clock and the process's random hash keys, so two generators started in
+/// the same nanosecond still differ.
+pub fn new_job_id() -> JobId {
+    let mut hasher = RandomState::new().build_hasher();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    hasher.write_u128(nanos);
+    hasher.write_u32(std::process::id());
+    JobId(hasher.finish())
+}
+
+/// The Kafka key of a message: requests by job and tile, so they spread over partitions;
+/// everything else by job, so one partition (and one assembler) sees a whole job.
+pub fn key(job_id: JobId, tile: Option<TileIndex>) -> String {
+    match tile {
+        Some(tile) => format!("{:016x}/{}", job_id.0, tile.0),
+        None => format!("{:016x}", job_id.0),
+    }
+}
+
+/// Every message of a job, in sending order, with its key.
+pub fn messages(job_id: JobId, job: Job) -> impl Iterator<Item = (String, Vec<u8>)> {
+    let tiles = job.grid.tiles();
+    let begin = std::iter::once((key(job_id, None), Message::Begin(job)));
+    let requests = (0..tiles).map(move |t| {
+        let tile = TileIndex(t);
+        (
+            key(job_id, Some(tile)),
+            Message::Request(TileRequest { job, tile }),
+        )
+    });
+    let end = std::iter::once((key(job_id, None), Message::End(End { tiles })));
+    begin
+        .chain(requests)
+        .chain(end)
+        .map(move |(key, message)| (key, encode(&Envelope { job_id, message })))
+}
+
+fn encode(envelope: &Envelope) -> Vec<u8> {
+    let mut buf = [0u8; MAX_ENCODED_LEN];
+    // Requests and markers of a checked job are a few dozen bytes.
+    wire::encode(envelope, &mut buf)
+        .expect("a checked job's messages encode")
+        .to_vec()
+}

@@ -1,0 +1,113 @@
+//! A worker's one job: a request's bytes in, the answer's bytes out.
+use fixedbrot_core::limits::MAX_ENCODED_LEN;
+use fixedbrot_core::wire::{
+    self, Envelope, Message, Reason, Refusal, TileRequest, TileResult, WireError,
+};
+use fixedbrot_core::{render_tile, JobId};
+
+use crate::limits::Limits;
+
+/// What to do with one message from the requests topic.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Answer {
+    /// Bytes for the responses topic, keyed by this job: a result, a refusal, or a marker
+    /// passed through.
+    pub reply: Option<(JobId, Vec<u8>)>,
+    /// Why the message is also set aside on the dead-letter topic.
+    pub dead_letter: Option<String>,
+}
+
+/// Answers one message of the requests topic.
+pub fn answer(bytes: &[u8], limits: &Limits) -> Answer {
+    let envelope = match wire::decode(bytes) {
+        Ok(envelope) => envelope,
+        Err(error) => return refuse_undecodable(bytes, error),
+    };
+    let job_id = envelope.job_id;
+    match envelope.message {
+        // The markers pass through, as in the original; they are informative only.
+        Message::Begin(_) | Message::End(_) => Answer {
+            reply: Some((job_id, bytes.to_vec())),
+            dead_letter: None,
+        },
+        Message::Request(request) => match limits.admit(&request.job) {
+            Ok(()) => Answer {
+                reply: Some((job_id, compute(job_id, &request))),
+                dead_letter: None,
+            },
+            Err(limit) => Answer {
+                reply: Some((job_id, refusal(job_id, Some(request), Reason::InvalidJob))),
+                dead_letter: Some(format!("refused: {limit}")),
+            },
+        },
+        Message::Result(_) | Message::Refused(_) => Answer {
+            reply: None,
+            dead_letter: Some("a response on the requests topic".into()),
+        },
+    }
+}
+
+/// Renders the tile of a decoded (so checked) request into an encoded result.
+pub fn compute(job_id: JobId, request: &TileRequest) -> Vec<u8> {
+    let mut counts = heapless::Vec::new();
+    let pixels = request
+        .job
+        .grid
+        .rect(request.tile)
+        .map_or(0, |rect| rect.pixels());
+    // A checked tile has at most MAX_TILE_PIXELS pixels, the vector's capacity.
+    counts
+        .resize(pixels, 0)
+        .expect("a checked tile fits MAX_TILE_PIXELS");
+    render_tile(&request.job, request.tile, &mut counts).expect("decoded requests are checked");
+    let result = Envelope {
+        job_id,
+        message: Message::Result(TileResult {
+            job: request.job,
+            tile: request.tile,
+            counts,
+        }),
+    };
+    encode(&result)
+}
+
+/// A message that does not decode: if its job can still be read, the job is told it failed;
+/// either way the bytes go to the dead-letter topic.
+fn refuse_undecodable(bytes: &[u8], error: WireError) -> Answer {
+    let reason = match error {
+        WireError::UnsupportedVersion(version) => Reason::UnsupportedVersion(version),
+        WireError::Invalid(_) | WireError::CountsMismatch => Reason::InvalidJob,
+        _ => Reason::Undecodable,
+    };
+    // A job id read from bytes that are not a message at all is noise, not a job.
+    let trusted = matches!(
+        error,
+        WireError::UnsupportedVersion(_) | WireError::Invalid(_)
+    );
+    let reply = wire::peek(bytes)
+        .filter(|_| trusted)
+        .map(|(_, job_id)| (job_id, refusal(job_id, None, reason)));
+    Answer {
+        reply,
+        dead_letter: Some(error.to_string()),
+    }
+}
+
+fn refusal(job_id: JobId, request: Option<TileRequest>, reason: Reason) -> Vec<u8> {
+    encode(&Envelope {
+        job_id,
+        message: Message::Refused(Refusal {
+            tile: request.map(|r| r.tile),
+            reason,
+        }),
+    })
+}
+
+fn encode(envelope: &Envelope) -> Vec<u8> {
+    let mut buf = vec![0u8; MAX_ENCODED_LEN];
+    let len = wire::encode(envelope, &mut buf)
+        .expect("checked messages fit MAX_ENCODED_LEN")
+        .len();
+    buf.truncate(len);
+    buf
+}
