@@ -30,9 +30,9 @@ fixtures:
 bench:
     cargo bench -p fixedbrot-tests --bench kernel
 
-# Kernel benchmark built for this CPU (AVX2/AVX-512 vectorise the I4F28 lanes)
-bench-native:
-    RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=target/native cargo bench -p fixedbrot-tests --bench kernel
+# Kernel benchmark built for a CPU: native, x86-64-v3 (AVX2), ... (vector units batch I4F28)
+bench-cpu cpu="native":
+    RUSTFLAGS="-C target-cpu={{cpu}}" CARGO_TARGET_DIR=target/{{cpu}} cargo bench -p fixedbrot-tests --bench kernel
 
 # What CI runs
 ready: lint test

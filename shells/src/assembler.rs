@@ -250,3 +250,194 @@ impl Assembler {
 fn buffer_bytes(job: &Job) -> u64 {
     job.grid.pixels() * 4 + u64::from(job.grid.tiles())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fixedbrot_core::wire::{End, Reason, TileRequest};
+    use fixedbrot_core::Format;
+    use fixedbrot_tests::cases::job;
+
+    use crate::worker;
+
+    fn small_job() -> Job {
+        job(Format::I4F28, "-2,1.5", "1,-1.5", (30, 20), 64, (8, 8))
+    }
+
+    /// Every tile result of a job, computed by the worker, decoded.
+    fn results(job_id: JobId, job: Job) -> Vec<Envelope> {
+        (0..job.grid.tiles())
+            .map(|t| {
+                let request = TileRequest {
+                    job,
+                    tile: TileIndex(t),
+                };
+                fixedbrot_core::wire::decode(&worker::compute(job_id, &request)).unwrap()
+            })
+            .collect()
+    }
+
+    fn feed(assembler: &mut Assembler, envelopes: Vec<Envelope>) -> Vec<Image> {
+        let now = Instant::now();
+        envelopes
+            .into_iter()
+            .filter_map(|e| match assembler.accept(e, now) {
+                Outcome::Complete(image) => Some(image),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn image_complete_regardless_of_order_and_duplicates() {
+        let (id, job) = (JobId(1), small_job());
+        let expected = fixedbrot_tests::render_image(&job);
+        let mut shuffled = results(id, job);
+        shuffled.reverse();
+        shuffled.swap(1, 5);
+        let mut with_duplicates = shuffled.clone();
+        with_duplicates.insert(3, shuffled[0].clone());
+        with_duplicates.insert(0, shuffled[7].clone());
+        let mut assembler = Assembler::new(Limits::default());
+        let images = feed(&mut assembler, with_duplicates);
+        assert_eq!(images.len(), 1);
+        assert_eq!(images[0].counts, expected);
+        assert_eq!(assembler.in_flight(), 0);
+    }
+
+    #[test]
+    fn interleaved_jobs_become_separate_images() {
+        let (a, b) = (
+            small_job(),
+            job(Format::I4F60, "-1,1", "0,0", (17, 9), 100, (4, 4)),
+        );
+        let (ra, rb) = (results(JobId(1), a), results(JobId(2), b));
+        let mut mixed = Vec::new();
+        for i in 0..ra.len().max(rb.len()) {
+            mixed.extend(ra.get(i).cloned());
+            mixed.extend(rb.get(i).cloned());
+        }
+        let images = feed(&mut Assembler::new(Limits::default()), mixed);
+        assert_eq!(images.len(), 2);
+        for image in images {
+            assert_eq!(image.counts, fixedbrot_tests::render_image(&image.job));
+        }
+    }
+
+    #[test]
+    fn a_replayed_job_is_not_written_again() {
+        let (id, job) = (JobId(3), small_job());
+        let mut assembler = Assembler::new(Limits::default());
+        assert_eq!(feed(&mut assembler, results(id, job)).len(), 1);
+        assert_eq!(feed(&mut assembler, results(id, job)).len(), 0);
+        let begin = Envelope {
+            job_id: id,
+            message: Message::Begin(job),
+        };
+        assert!(matches!(
+            assembler.accept(begin, Instant::now()),
+            Outcome::Duplicate { .. }
+        ));
+        assert_eq!(assembler.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_result_whose_job_differs_from_its_ids_first_job_is_rejected() {
+        let mut assembler = Assembler::new(Limits::default());
+        let first = results(JobId(4), small_job());
+        let mut other = small_job();
+        other.iterations += 1;
+        let second = results(JobId(4), other);
+        assert!(matches!(
+            assembler.accept(first[0].clone(), Instant::now()),
+            Outcome::Progress { .. }
+        ));
+        assert!(matches!(
+            assembler.accept(second[1].clone(), Instant::now()),
+            Outcome::Rejected { .. }
+        ));
+    }
+
+    #[test]
+    fn jobs_and_bytes_in_flight_are_capped() {
+        let limits = Limits {
+            max_jobs: 2,
+            ..Limits::default()
+        };
+        let mut assembler = Assembler::new(limits);
+        for id in 0..3 {
+            let outcome =
+                assembler.accept(results(JobId(id), small_job())[0].clone(), Instant::now());
+            assert_eq!(
+                matches!(outcome, Outcome::Rejected { .. }),
+                id == 2,
+                "job {id}"
+            );
+        }
+        let tight = Limits {
+            max_bytes: 1000,
+            ..Limits::default()
+        };
+        let outcome =
+            Assembler::new(tight).accept(results(JobId(9), small_job())[0].clone(), Instant::now());
+        assert!(matches!(outcome, Outcome::Rejected { .. }));
+    }
+
+    #[test]
+    fn an_idle_job_expires_naming_its_missing_tiles() {
+        let limits = Limits {
+            idle: Duration::from_secs(10),
+            ..Limits::default()
+        };
+        let mut assembler = Assembler::new(limits);
+        let start = Instant::now();
+        let all = results(JobId(5), small_job());
+        let total = all.len() as u32;
+        for e in all
+            .into_iter()
+            .filter(|e| !matches!(&e.message, Message::Result(r) if r.tile.0 == 2 || r.tile.0 == 5))
+        {
+            assembler.accept(e, start);
+        }
+        assert!(assembler.expire(start + Duration::from_secs(9)).is_empty());
+        let expired = assembler.expire(start + Duration::from_secs(11));
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].missing, vec![TileIndex(2), TileIndex(5)]);
+        assert_eq!(expired[0].total, total);
+        assert_eq!(assembler.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_refusal_fails_its_job_and_later_tiles_are_ignored() {
+        let mut assembler = Assembler::new(Limits::default());
+        let all = results(JobId(6), small_job());
+        assembler.accept(all[0].clone(), Instant::now());
+        let refusal = Envelope {
+            job_id: JobId(6),
+            message: Message::Refused(Refusal {
+                tile: Some(TileIndex(1)),
+                reason: Reason::InvalidJob,
+            }),
+        };
+        assert!(matches!(
+            assembler.accept(refusal, Instant::now()),
+            Outcome::Failed { .. }
+        ));
+        assert_eq!(feed(&mut assembler, all).len(), 0);
+        assert_eq!(assembler.in_flight(), 0);
+    }
+
+    #[test]
+    fn markers_are_informative() {
+        let mut assembler = Assembler::new(Limits::default());
+        let end = Envelope {
+            job_id: JobId(7),
+            message: Message::End(End { tiles: 12 }),
+        };
+        assert!(matches!(
+            assembler.accept(end, Instant::now()),
+            Outcome::End { tiles: 12, .. }
+        ));
+        assert_eq!(assembler.in_flight(), 0);
+    }
+}

@@ -111,3 +111,81 @@ fn encode(envelope: &Envelope) -> Vec<u8> {
     buf.truncate(len);
     buf
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fixedbrot_core::Format;
+    use fixedbrot_tests::cases::default_job;
+
+    use crate::plan;
+
+    #[test]
+    fn every_request_of_a_job_is_answered_with_its_tile() {
+        let job = default_job(Format::I4F28, 64);
+        let expected = fixedbrot_tests::render_image(&job);
+        let mut answered = 0;
+        for (_, bytes) in plan::messages(JobId(1), job) {
+            let answer = answer(&bytes, &Limits::default());
+            assert_eq!(answer.dead_letter, None);
+            let (job_id, reply) = answer.reply.expect("a reply");
+            assert_eq!(job_id, JobId(1));
+            if let Message::Result(result) = wire::decode(&reply).unwrap().message {
+                let rect = job.grid.rect(result.tile).unwrap();
+                let first = (rect.y * job.grid.width + rect.x) as usize;
+                assert_eq!(result.counts[0], expected[first]);
+                answered += 1;
+            }
+        }
+        assert_eq!(answered, 80);
+    }
+
+    #[test]
+    fn garbage_goes_to_the_dead_letter_topic_without_a_reply() {
+        // Garbage after a known version byte; other first bytes read as another version.
+        let mut long = [0xff; 40];
+        long[0] = 1;
+        for garbage in [&b""[..], b"\x01", b"\x01hello", &long] {
+            let answer = answer(garbage, &Limits::default());
+            assert_eq!(answer.reply, None, "{garbage:?}");
+            assert!(answer.dead_letter.is_some());
+        }
+    }
+
+    #[test]
+    fn another_version_is_refused_to_its_job_and_set_aside() {
+        let (_, mut bytes) = plan::messages(JobId(9), default_job(Format::I4F28, 64))
+            .nth(1)
+            .unwrap();
+        bytes[0] = 2;
+        let answer = answer(&bytes, &Limits::default());
+        let (job_id, reply) = answer.reply.expect("a refusal");
+        assert_eq!(job_id, JobId(9));
+        assert!(matches!(
+            wire::decode(&reply).unwrap().message,
+            Message::Refused(Refusal {
+                reason: Reason::UnsupportedVersion(2),
+                ..
+            })
+        ));
+        assert!(answer.dead_letter.unwrap().contains("version 2"));
+    }
+
+    #[test]
+    fn a_job_over_this_workers_limits_is_refused() {
+        let limits = Limits {
+            max_iterations: 100,
+            ..Limits::default()
+        };
+        let (_, bytes) = plan::messages(JobId(9), default_job(Format::I4F28, 64))
+            .nth(1)
+            .unwrap();
+        let answer = answer(&bytes, &limits);
+        assert!(answer.dead_letter.unwrap().contains("--max-iterations"));
+        let (_, reply) = answer.reply.unwrap();
+        assert!(matches!(
+            wire::decode(&reply).unwrap().message,
+            Message::Refused(_)
+        ));
+    }
+}
