@@ -6,9 +6,42 @@ arm_targets := "thumbv6m-none-eabi thumbv7em-none-eabihf"
 _default:
     @just --list -u
 
-# Run every test: the core cross-built for ARM, then unit, property, fixture and reference tests
+# Run every test: the core cross-built for ARM, a Kafka broker up, every test, the broker down
 test: cross
-    cargo test --workspace -- --show-output
+    scripts/kafka up
+    cargo test --workspace -- --show-output; status=$?; scripts/kafka down; exit $status
+
+# Render the default view in this process, no broker (pass flags: just render --tile 1x1)
+render *flags:
+    cargo run --release -p fixedbrot -- render {{flags}}
+
+# Start a local Apache Kafka broker (KRaft, 127.0.0.1:9092) and create the topics
+kafka-up:
+    cargo build --release -p fixedbrot
+    scripts/kafka up
+    target/release/fixedbrot topics
+
+# Stop the local broker and delete its data
+kafka-down:
+    scripts/kafka down
+
+# Send one job (default: the original's 640x480, 128 iterations) to the requests topic
+run-generator *flags:
+    cargo run --release -p fixedbrot -- generate {{flags}}
+
+# Run a calculation worker (run several to scale)
+run-calc *flags:
+    cargo run --release -p fixedbrot -- calc {{flags}}
+
+# Run the image assembler, writing PNGs into ./images
+run-image *flags:
+    cargo run --release -p fixedbrot -- image --output-dir images {{flags}}
+
+# The original's scenario end to end on the local broker: prints where the PNG is
+demo: kafka-up
+    target/release/fixedbrot calc > .kafka/demo-calc.log 2>&1 & echo $! > .kafka/demo-calc.pid
+    target/release/fixedbrot generate
+    target/release/fixedbrot image --output images/demo-$(date +%s).png; kill $(cat .kafka/demo-calc.pid)
 
 # Build the no_std core for the ARM targets (plus the defmt feature on the M4F)
 cross:

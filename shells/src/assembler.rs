@@ -1,7 +1,7 @@
 //! Assembles tile results into whole images, whatever their order, duplicates and
 //! interleaving with other jobs. Pure: the caller feeds messages and the clock.
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use fixedbrot_core::wire::{Envelope, Message, Refusal, TileResult};
 use fixedbrot_core::{Job, JobId, TileIndex};
@@ -9,12 +9,11 @@ use fixedbrot_core::{Job, JobId, TileIndex};
 use crate::limits::Limits;
 
 /// How many finished jobs are remembered, so a replay does not write them again.
-const FINISHED_MEMORY: usize = 4096;
+pub const FINISHED_MEMORY: usize = 4096;
 
 /// A finished image: its job and its counts, row-major.
 #[derive(Debug)]
 pub struct Image {
-    pub job_id: JobId,
     pub job: Job,
     pub counts: Vec<u32>,
 }
@@ -23,24 +22,20 @@ pub struct Image {
 #[derive(Debug)]
 pub enum Outcome {
     /// A BEGIN marker: the job now has a buffer.
-    Begin { job_id: JobId, job: Job },
+    Begin { job: Job },
     /// An END marker: informative, since completion is counted.
-    End { job_id: JobId, tiles: u32 },
+    End { tiles: u32 },
     /// A new tile; `done` of `total` have arrived.
-    Progress {
-        job_id: JobId,
-        done: u32,
-        total: u32,
-    },
+    Progress { done: u32, total: u32 },
     /// The last missing tile: the image is whole, and its job forgotten.
     Complete(Image),
     /// A tile already received, or a message of a job already written: nothing changes.
-    Duplicate { job_id: JobId },
+    Duplicate,
     /// A worker refused a tile: the job failed and is freed.
-    Failed { job_id: JobId, refusal: Refusal },
+    Failed { refusal: Refusal },
     /// The message does not belong here (inconsistent with its job, over a limit, or a kind
     /// this topic does not carry): set it aside, with the reason.
-    Rejected { job_id: JobId, reason: String },
+    Rejected { reason: String },
 }
 
 /// A job freed after the idle timeout, with the tiles it still lacked.
@@ -80,28 +75,23 @@ impl Assembler {
     }
 
     /// Jobs being assembled.
+    #[cfg(test)]
     pub fn in_flight(&self) -> usize {
         self.jobs.len()
-    }
-
-    /// Whether a job is being assembled.
-    pub fn is_open(&self, job_id: JobId) -> bool {
-        self.jobs.contains_key(&job_id)
     }
 
     /// Takes one decoded message.
     pub fn accept(&mut self, envelope: Envelope, now: Instant) -> Outcome {
         let job_id = envelope.job_id;
         match envelope.message {
+            // A BEGIN may arrive after the job's first tiles (they take other paths): it is
+            // reported unless the job was written already.
             Message::Begin(job) => match self.open(job_id, &job, now) {
-                Ok(true) => Outcome::Begin { job_id, job },
-                Ok(false) => Outcome::Duplicate { job_id },
-                Err(reason) => Outcome::Rejected { job_id, reason },
+                Ok(_) if self.jobs.contains_key(&job_id) => Outcome::Begin { job },
+                Ok(_) => Outcome::Duplicate,
+                Err(reason) => Outcome::Rejected { reason },
             },
-            Message::End(end) => Outcome::End {
-                job_id,
-                tiles: end.tiles,
-            },
+            Message::End(end) => Outcome::End { tiles: end.tiles },
             Message::Result(result) => self.tile(job_id, result, now),
             Message::Refused(refusal) => {
                 if let Some(partial) = self.jobs.remove(&job_id) {
@@ -109,10 +99,9 @@ impl Assembler {
                 }
                 // Failed for good: later tiles of it must not open it again.
                 self.remember(job_id);
-                Outcome::Failed { job_id, refusal }
+                Outcome::Failed { refusal }
             }
             Message::Request(_) => Outcome::Rejected {
-                job_id,
                 reason: "a tile request on the responses topic".into(),
             },
         }
@@ -143,14 +132,6 @@ impl Assembler {
                 })
             })
             .collect()
-    }
-
-    /// The time until the next job could expire, to bound a caller's wait.
-    pub fn next_deadline(&self, now: Instant) -> Option<Duration> {
-        self.jobs
-            .values()
-            .map(|p| (p.last_seen + self.limits.idle).saturating_duration_since(now))
-            .min()
     }
 
     /// Opens a job's buffer; `Ok(false)` if it is already open or already written.
@@ -193,21 +174,20 @@ impl Assembler {
 
     fn tile(&mut self, job_id: JobId, result: TileResult, now: Instant) -> Outcome {
         if let Err(reason) = self.open(job_id, &result.job, now) {
-            return Outcome::Rejected { job_id, reason };
+            return Outcome::Rejected { reason };
         }
         let Some(partial) = self.jobs.get_mut(&job_id) else {
-            return Outcome::Duplicate { job_id }; // written already
+            return Outcome::Duplicate; // written already
         };
         partial.last_seen = now;
         let index = result.tile.0 as usize;
         if partial.received[index] {
-            return Outcome::Duplicate { job_id };
+            return Outcome::Duplicate;
         }
         // Decoding checked that the tile is in the job and the counts fill it exactly.
         let grid = partial.job.grid;
         let Some(rect) = grid.rect(result.tile) else {
             return Outcome::Rejected {
-                job_id,
                 reason: "tile outside its job".into(),
             };
         };
@@ -219,20 +199,20 @@ impl Assembler {
         partial.done += 1;
         let (done, total) = (partial.done, grid.tiles());
         if done < total {
-            return Outcome::Progress {
-                job_id,
-                done,
-                total,
-            };
+            return Outcome::Progress { done, total };
         }
         let partial = self.jobs.remove(&job_id).expect("present above");
         self.bytes -= buffer_bytes(&partial.job);
         self.remember(job_id);
         Outcome::Complete(Image {
-            job_id,
             job: partial.job,
             counts: partial.counts,
         })
+    }
+
+    /// Records a job as written already (after a restart, from the output directory's record).
+    pub fn mark_finished(&mut self, job_id: JobId) {
+        self.remember(job_id);
     }
 
     fn remember(&mut self, job_id: JobId) {
@@ -257,6 +237,7 @@ mod tests {
     use fixedbrot_core::wire::{End, Reason, TileRequest};
     use fixedbrot_core::Format;
     use fixedbrot_tests::cases::job;
+    use std::time::Duration;
 
     use crate::worker;
 
@@ -336,7 +317,7 @@ mod tests {
         };
         assert!(matches!(
             assembler.accept(begin, Instant::now()),
-            Outcome::Duplicate { .. }
+            Outcome::Duplicate
         ));
         assert_eq!(assembler.in_flight(), 0);
     }

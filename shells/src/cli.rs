@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use fixedbrot_core::{Format, Grid, Job, Palette, View};
 
+use crate::kafka::KafkaArgs;
 use crate::limits::Limits;
 
 /// A distributed fixed-point Mandelbrot renderer. With no subcommand, renders the default
@@ -19,6 +20,106 @@ pub struct Cli {
 pub enum Command {
     /// Render a job in this process (generator, workers and assembler over channels, no broker)
     Render(RenderArgs),
+    /// Send one job to the requests topic: BEGIN, a request per tile, END
+    Generate(GenerateArgs),
+    /// Compute tiles: a worker in group Mandelbrot.Calculation.Connector (run several to scale)
+    Calc(CalcArgs),
+    /// Assemble results into PNGs: group Mandelbrot.Image.Connector
+    Image(ImageArgs),
+    /// Create the requests, responses and dead-letter topics if they are missing
+    Topics(TopicsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub view: ViewArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CalcArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Threads, each a member of the consumer group; by default one per core
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Directory for image-<unix millis>.png files
+    #[arg(long, default_value = ".")]
+    pub output_dir: PathBuf,
+    /// Write the first completed image to this file instead, then exit
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Palette: classic (the original's black and white) or azure
+    #[arg(long, default_value = "classic", value_parser = parse_palette)]
+    pub palette: Palette,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Most jobs assembled at once
+    #[arg(long, default_value_t = Limits::default().max_jobs)]
+    pub max_jobs: usize,
+    /// Most MiB of count buffers held at once, over all jobs
+    #[arg(long, default_value_t = Limits::default().max_bytes >> 20)]
+    pub max_mib: u64,
+    /// Seconds without a new tile after which a job is logged with its missing tiles and freed
+    #[arg(long, default_value_t = Limits::default().idle.as_secs())]
+    pub idle_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct TopicsArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Partitions of the requests and responses topics: the most workers (and assemblers)
+    /// that can share the work
+    #[arg(long, default_value_t = 6)]
+    pub partitions: i32,
+    /// Replication factor (1 for a single local broker)
+    #[arg(long, default_value_t = 1)]
+    pub replication: i32,
+}
+
+/// Resource limits, checked before anything is allocated.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Largest image accepted, in pixels
+    #[arg(long, default_value_t = Limits::default().max_pixels)]
+    pub max_pixels: u64,
+    /// Largest iteration limit accepted
+    #[arg(long, default_value_t = Limits::default().max_iterations)]
+    pub max_iterations: u32,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_pixels: self.max_pixels,
+            max_iterations: self.max_iterations,
+            ..Limits::default()
+        }
+    }
+}
+
+impl ImageArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_jobs: self.max_jobs,
+            max_bytes: self.max_mib << 20,
+            idle: std::time::Duration::from_secs(self.idle_timeout),
+            ..self.limits.limits()
+        }
+    }
 }
 
 /// What to render: the view, its size, the iteration limit, the tiling and the format.
@@ -45,18 +146,14 @@ pub struct ViewArgs {
     /// Fixed-point format: 32 (I4F28, fast, ~4e-9 resolution) or 64 (I4F60, deep zooms)
     #[arg(long, default_value = "32", value_parser = parse_format)]
     pub format: Format,
-    /// Largest image accepted, in pixels
-    #[arg(long, default_value_t = Limits::default().max_pixels)]
-    pub max_pixels: u64,
-    /// Largest iteration limit accepted
-    #[arg(long, default_value_t = Limits::default().max_iterations)]
-    pub max_iterations: u32,
 }
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     #[command(flatten)]
     pub view: ViewArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Palette: classic (the original's black and white) or azure
     #[arg(long, default_value = "azure", value_parser = parse_palette)]
     pub palette: Palette,
@@ -70,12 +167,7 @@ pub struct RenderArgs {
 
 impl ViewArgs {
     /// The checked job these flags describe, or a sentence saying what to change.
-    pub fn job(&self) -> Result<Job, String> {
-        let limits = Limits {
-            max_pixels: self.max_pixels,
-            max_iterations: self.max_iterations,
-            ..Limits::default()
-        };
+    pub fn job(&self, limits: &Limits) -> Result<Job, String> {
         let (tile_width, tile_height) = self.tile;
         let grid = Grid {
             width: self.width,

@@ -1,8 +1,13 @@
 //! `fixedbrot`: the command line of the distributed fixed-point Mandelbrot renderer.
 mod assembler;
+mod calc;
 mod cli;
+mod generate;
+mod image;
+mod kafka;
 mod limits;
 mod log;
+mod offsets;
 mod picture;
 mod plan;
 mod render;
@@ -24,9 +29,34 @@ fn main() -> ExitCode {
     });
     let result = match &command {
         Command::Render(args) => {
-            let job = args.view.job().unwrap_or_else(|e| usage_error(&e));
+            let job = args
+                .view
+                .job(&args.limits.limits())
+                .unwrap_or_else(|e| usage_error(&e));
             render::run(args, job)
         }
+        Command::Generate(args) => {
+            let job = args
+                .view
+                .job(&args.limits.limits())
+                .unwrap_or_else(|e| usage_error(&e));
+            generate::run(&args.kafka, job)
+        }
+        Command::Calc(args) => {
+            let threads = args
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            calc::run(&args.kafka, threads.max(1), args.limits.limits())
+        }
+        Command::Image(args) => {
+            let output = image::Output {
+                dir: args.output_dir.clone(),
+                file: args.output.clone(),
+                palette: args.palette,
+            };
+            image::run(&args.kafka, &output, args.limits())
+        }
+        Command::Topics(args) => args.kafka.create_topics(args.partitions, args.replication),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,11 +19,7 @@ pub fn run(args: &RenderArgs, job: fixedbrot_core::Job) -> Result<(), String> {
         .threads
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let limits = Limits {
-        max_pixels: args.view.max_pixels,
-        max_iterations: args.view.max_iterations,
-        ..Limits::default()
-    };
+    let limits = args.limits.limits();
     let job_id = plan::new_job_id();
     let started = Instant::now();
     info!(
@@ -97,18 +93,16 @@ fn assemble(
     for bytes in responses {
         let envelope = wire::decode(&bytes).map_err(|e| format!("a worker's answer: {e}"))?;
         match assembler.accept(envelope, Instant::now()) {
-            Outcome::Progress { done, total, .. } => {
-                progress.show("render", done.into(), total.into())
-            }
+            Outcome::Progress { done, total } => progress.show("render", done.into(), total.into()),
             Outcome::Complete(image) => {
                 progress.clear();
                 return Ok(image);
             }
-            Outcome::Failed { refusal, .. } => {
+            Outcome::Failed { refusal } => {
                 return Err(format!("a worker refused the job: {:?}", refusal.reason))
             }
-            Outcome::Rejected { reason, .. } => return Err(reason),
-            Outcome::Begin { .. } | Outcome::End { .. } | Outcome::Duplicate { .. } => {}
+            Outcome::Rejected { reason } => return Err(reason),
+            Outcome::Begin { .. } | Outcome::End { .. } | Outcome::Duplicate => {}
         }
     }
     Err("the workers stopped before the image was complete".into())

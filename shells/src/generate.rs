@@ -1,0 +1,57 @@
+//! `fixedbrot generate`: one job to the requests topic: BEGIN, a request per tile, END.
+use std::time::{Duration, Instant};
+
+use fixedbrot_core::Job;
+
+use crate::kafka::{self, KafkaArgs};
+use crate::{info, plan};
+
+/// Sends every message of `job` and waits until the brokers have them all.
+pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
+    let client_id = format!("cli.Mandelbrot.Generator.{}", hostname());
+    let producer = kafka.producer(&client_id)?;
+    let job_id = plan::new_job_id();
+    let started = Instant::now();
+    info!(
+        "Job {:016x}: {}x{}, {} tiles of {}x{}, {} iterations, {}, to {}",
+        job_id.0,
+        job.grid.width,
+        job.grid.height,
+        job.grid.tiles(),
+        job.grid.tile_width,
+        job.grid.tile_height,
+        job.iterations,
+        job.format,
+        kafka.requests_topic
+    );
+    let mut sent = 0u64;
+    for (key, bytes) in plan::messages(job_id, job) {
+        kafka::send(
+            &producer,
+            &kafka.requests_topic,
+            key.as_bytes(),
+            &bytes,
+            None,
+            None,
+        )?;
+        sent += 1;
+    }
+    // Everything sent must be acknowledged before we say so; librdkafka retries meanwhile.
+    kafka::finish(&producer, Duration::from_secs(300))?;
+    info!(
+        "Total number of messages sent {sent} in {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
+    println!("{:016x} {sent}", job_id.0);
+    Ok(())
+}
+
+/// This machine's name, as the original put it in its client id.
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_uppercase())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "LOCALHOST".into())
+}

@@ -1,0 +1,288 @@
+//! The Kafka side of the shells: connection flags, client settings, a broker check under a
+//! deadline, a producer that reports every delivery, topic creation and the dead-letter topic.
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use clap::Args;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{Client, DefaultClientContext};
+use rdkafka::config::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientContext;
+
+use crate::offsets::Offsets;
+use crate::{info, warn};
+
+/// How to reach Kafka, shared by every subcommand that does.
+#[derive(Debug, Clone, Args)]
+pub struct KafkaArgs {
+    /// Kafka bootstrap servers, host:port[,host:port...]
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "localhost:9092")]
+    pub brokers: String,
+    /// Any librdkafka setting, as kcat's -X: -X security.protocol=SSL -X sasl.mechanism=...
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_setting)]
+    pub settings: Vec<(String, String)>,
+    /// The topic of tile requests (and BEGIN/END markers)
+    #[arg(long, visible_alias = "topic", default_value = "connector-requests")]
+    pub requests_topic: String,
+    /// The topic of tile results (and markers passed through)
+    #[arg(long, default_value = "connector-responses")]
+    pub responses_topic: String,
+    /// Seconds to wait for the brokers to answer at start before giving up
+    #[arg(long, default_value_t = 10)]
+    pub connect_timeout: u64,
+}
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("-X takes key=value, not {text:?}"))?;
+    Ok((key.trim().to_owned(), value.to_owned()))
+}
+
+/// The dead-letter topic of a topic.
+pub fn dead_letter_topic(topic: &str) -> String {
+    format!("{topic}.dlq")
+}
+
+impl KafkaArgs {
+    /// Client settings: our defaults, then every `-X`, which wins.
+    pub fn config(&self, client_id: &str, defaults: &[(&str, &str)]) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("client.id", client_id);
+        for (key, value) in defaults {
+            config.set(*key, *value);
+        }
+        for (key, value) in &self.settings {
+            config.set(key, value);
+        }
+        config
+    }
+
+    /// Fails within the connect timeout if no broker answers a metadata request, instead of
+    /// letting librdkafka retry for minutes in silence.
+    pub fn check_brokers<C: ClientContext>(&self, client: &Client<C>) -> Result<(), String> {
+        client
+            .fetch_metadata(None, Duration::from_secs(self.connect_timeout))
+            .map(|_| ())
+            .map_err(|e| {
+                format!(
+                    "no Kafka broker answered at {} within {} s ({e}); is it running? \
+                     (`just kafka-up` starts one)",
+                    self.brokers, self.connect_timeout
+                )
+            })
+    }
+
+    /// A producer that acknowledges only what every in-sync replica has, and counts
+    /// deliveries and failures.
+    pub fn producer(&self, client_id: &str) -> Result<ThreadedProducer<Deliveries>, String> {
+        let producer: ThreadedProducer<Deliveries> = self
+            .config(
+                client_id,
+                &[
+                    ("acks", "all"),
+                    ("enable.idempotence", "true"),
+                    ("linger.ms", "5"),
+                    ("compression.type", "lz4"),
+                ],
+            )
+            .create_with_context(Deliveries::default())
+            .map_err(|e| format!("Kafka settings: {e}"))?;
+        self.check_brokers(producer.client())?;
+        Ok(producer)
+    }
+
+    /// Creates the requests and responses topics and their dead-letter topics if missing.
+    pub fn create_topics(&self, partitions: i32, replication: i32) -> Result<(), String> {
+        let admin: AdminClient<DefaultClientContext> = self
+            .config("fixedbrot-topics", &[])
+            .create()
+            .map_err(|e| format!("Kafka settings: {e}"))?;
+        self.check_brokers(admin.inner())?;
+        let names = [
+            self.requests_topic.clone(),
+            self.responses_topic.clone(),
+            dead_letter_topic(&self.requests_topic),
+            dead_letter_topic(&self.responses_topic),
+        ];
+        let topics: Vec<NewTopic<'_>> = names
+            .iter()
+            .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(replication)))
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let results = block_on(admin.create_topics(&topics, &options))
+            .map_err(|e| format!("creating topics: {e}"))?;
+        for result in results {
+            match result {
+                Ok(name) => info!("Created topic {name} with {partitions} partitions"),
+                Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                    info!("Topic {name} exists already")
+                }
+                Err((name, code)) => return Err(format!("creating topic {name}: {code}")),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counts what the producer delivered and what it could not, and settles each record's
+/// [`Settles`] so its source message's offset can be committed.
+#[derive(Default, Clone)]
+pub struct Deliveries {
+    pub delivered: Arc<AtomicU64>,
+    pub failed: Arc<AtomicU64>,
+}
+
+/// The consumed message a produced record answers: its delivery (or final failure) is
+/// reported to the consumer's offset book.
+pub struct Settles {
+    pub offsets: Arc<Mutex<Offsets>>,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Locks an offset book. A panicking holder cannot leave it in a state that loses work (at
+/// worst a commit lags), so a poisoned lock is used as it is.
+pub fn lock(offsets: &Mutex<Offsets>) -> MutexGuard<'_, Offsets> {
+    offsets
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = Box<Option<Settles>>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, on_delivery: Self::DeliveryOpaque) {
+        let ok = result.is_ok();
+        if let Err((error, _)) = result {
+            warn!("a message could not be delivered: {error}");
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.delivered.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(settles) = *on_delivery {
+            lock(&settles.offsets).delivered(settles.partition, settles.offset, ok);
+        }
+    }
+}
+
+/// Sends one record, waiting while the producer's queue is full (back-pressure, not loss).
+pub fn send(
+    producer: &ThreadedProducer<Deliveries>,
+    topic: &str,
+    key: &[u8],
+    payload: &[u8],
+    headers: Option<OwnedHeaders>,
+    settles: Option<Settles>,
+) -> Result<(), String> {
+    let mut record = BaseRecord::with_opaque_to(topic, Box::new(settles))
+        .key(key)
+        .payload(payload);
+    if let Some(headers) = headers {
+        record = record.headers(headers);
+    }
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((
+                rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
+                back,
+            )) => {
+                record = back;
+                producer.poll(Duration::from_millis(10));
+            }
+            Err((error, _)) => return Err(format!("producing to {topic}: {error}")),
+        }
+    }
+}
+
+/// Copies a message that cannot be used to `<topic>.dlq`, with why and where it came from.
+pub struct DeadLetters {
+    topic: String,
+    count: u64,
+}
+
+impl DeadLetters {
+    pub fn new(source_topic: &str) -> DeadLetters {
+        DeadLetters {
+            topic: dead_letter_topic(source_topic),
+            count: 0,
+        }
+    }
+
+    /// Logs, counts and copies one message.
+    pub fn set_aside(
+        &mut self,
+        producer: &ThreadedProducer<Deliveries>,
+        payload: &[u8],
+        key: Option<&[u8]>,
+        origin: (i32, i64),
+        reason: &str,
+        settles: Option<Settles>,
+    ) -> Result<(), String> {
+        self.count += 1;
+        warn!(
+            "dead letter #{} from partition {} offset {}: {reason}; copied to {}",
+            self.count, origin.0, origin.1, self.topic
+        );
+        let origin_text = format!("{}/{}", origin.0, origin.1);
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "fixedbrot.reason",
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: "fixedbrot.origin",
+                value: Some(&origin_text),
+            });
+        send(
+            producer,
+            &self.topic,
+            key.unwrap_or_default(),
+            payload,
+            Some(headers),
+            settles,
+        )
+    }
+}
+
+/// Runs an rdkafka admin future to completion on this thread.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park_timeout(Duration::from_millis(100));
+    }
+}
+
+/// Flushes a producer before exit, within a bound; says what could not be delivered.
+pub fn finish(producer: &ThreadedProducer<Deliveries>, deadline: Duration) -> Result<(), String> {
+    producer
+        .flush(deadline)
+        .map_err(|e| format!("flushing the producer: {e}"))?;
+    let failed = producer.context().failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        return Err(format!("{failed} messages could not be delivered"));
+    }
+    Ok(())
+}

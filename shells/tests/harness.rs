@@ -1,0 +1,206 @@
+//! Runs `fixedbrot` processes against the real broker `just test` starts, each test on its
+//! own topics and consumer groups so tests run in parallel.
+#![allow(dead_code)] // each test binary uses a different part of this file
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_fixedbrot");
+
+pub fn brokers() -> String {
+    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+/// One test's names: topics, groups and a scratch directory, all unique to it.
+pub struct Scenario {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl Scenario {
+    pub fn new(test: &str, partitions: u32) -> Scenario {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!("{test}-{}-{nanos}", std::process::id());
+        let dir = std::env::temp_dir().join(&name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let scenario = Scenario { name, dir };
+        let status = Command::new(BIN)
+            .arg("topics")
+            .args(scenario.kafka_args())
+            .args(["--partitions", &partitions.to_string()])
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "creating topics on {} (is the broker up? `just kafka-up`)",
+            brokers()
+        );
+        scenario
+    }
+
+    pub fn requests(&self) -> String {
+        format!("{}.requests", self.name)
+    }
+
+    pub fn responses(&self) -> String {
+        format!("{}.responses", self.name)
+    }
+
+    pub fn kafka_args(&self) -> Vec<String> {
+        vec![
+            "--brokers".into(),
+            brokers(),
+            "--requests-topic".into(),
+            self.requests(),
+            "--responses-topic".into(),
+            self.responses(),
+        ]
+    }
+
+    /// A process of this scenario, in consumer group `group` (if it consumes).
+    pub fn start(&self, subcommand: &str, group: &str, extra: &[&str]) -> Process {
+        let mut command = Command::new(BIN);
+        command.arg(subcommand).args(self.kafka_args());
+        if !group.is_empty() {
+            command.args(["-X", &format!("group.id={}.{group}", self.name)]);
+        }
+        command.args(extra);
+        Process::spawn(command, &format!("{subcommand} {group}"))
+    }
+
+    /// Runs `generate` with these view flags to the end; returns its stdout (job id, count).
+    pub fn generate(&self, view: &[&str]) -> String {
+        let output = Command::new(BIN)
+            .arg("generate")
+            .args(self.kafka_args())
+            .args(view)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "generate: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+}
+
+/// The RGB bytes of a PNG written by `render` with these view flags.
+pub fn rendered(view: &[&str], palette: &str, dir: &Path) -> Vec<u8> {
+    let path = dir.join(format!(
+        "render-{}.png",
+        view.join("_").replace(['/', ','], "~")
+    ));
+    let status = Command::new(BIN)
+        .arg("render")
+        .args(view)
+        .args(["--palette", palette, "--output"])
+        .arg(&path)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    pixels(&path)
+}
+
+/// The decoded RGB bytes of a PNG.
+pub fn pixels(path: &Path) -> Vec<u8> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    buf.truncate(info.buffer_size());
+    buf
+}
+
+/// A running `fixedbrot` whose stderr lines are collected, killed when dropped.
+pub struct Process {
+    child: Child,
+    label: String,
+    lines: Arc<(Mutex<Vec<String>>, Condvar)>,
+}
+
+impl Process {
+    pub fn spawn(mut command: Command, label: &str) -> Process {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let (store, signal) = &*sink;
+                store.lock().unwrap().push(line);
+                signal.notify_all();
+            }
+        });
+        Process {
+            child,
+            label: label.into(),
+            lines,
+        }
+    }
+
+    /// Waits until `count` stderr lines contain `needle`; panics with the log on timeout.
+    pub fn wait_for(&self, needle: &str, count: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let (store, signal) = &*self.lines;
+        let mut lines = store.lock().unwrap();
+        while lines.iter().filter(|l| l.contains(needle)).count() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "{}: no {count} x {needle:?} within {timeout:?}; log:\n{}",
+                self.label,
+                lines.join("\n")
+            );
+            lines = signal.wait_timeout(lines, left).unwrap().0;
+        }
+    }
+
+    /// The partitions this process was assigned, once it has them (before anyone produces).
+    pub fn wait_assigned(&self) {
+        self.wait_for("Partitions assigned", 1, Duration::from_secs(30));
+    }
+
+    pub fn log(&self) -> String {
+        self.lines.0.lock().unwrap().join("\n")
+    }
+
+    /// Waits for the process to exit; panics after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit; log:\n{}",
+                self.label,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

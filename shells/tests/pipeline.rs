@@ -1,0 +1,170 @@
+//! The product end to end through a real Kafka broker: generate, calc and image as separate
+//! processes, against the in-process `render` of the same flags.
+mod harness;
+
+use std::time::Duration;
+
+use harness::{pixels, rendered, Scenario};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// generate + calc + image give the PNG `render` gives, for these view flags.
+fn pipeline_equals_render(test: &str, view: &[&str]) {
+    let scenario = Scenario::new(test, 6);
+    let calc = scenario.start("calc", "calc", &["--threads", "2"]);
+    let output = scenario.dir.join("image.png");
+    let mut image = scenario.start("image", "image", &["--output", output.to_str().unwrap()]);
+    calc.wait_assigned();
+    image.wait_assigned();
+    scenario.generate(view);
+    assert!(image.wait_exit(MINUTE).success(), "{}", image.log());
+    assert_eq!(pixels(&output), rendered(view, "classic", &scenario.dir));
+    let log = image.log();
+    assert!(
+        log.contains("Received BEGIN marker, creating image of size 640 x 480"),
+        "{log}"
+    );
+    assert!(log.contains("Received END marker"), "{log}");
+    assert!(log.contains("Output file is: "), "{log}");
+}
+
+#[test]
+fn the_originals_run_in_tiles_equals_render() {
+    pipeline_equals_render("tiles", &[]);
+}
+
+#[test]
+fn the_originals_run_one_pixel_per_message_equals_render() {
+    pipeline_equals_render("pixels", &["--tile", "1x1"]);
+}
+
+#[test]
+fn image_complete_regardless_of_partitions_workers_and_duplicates() {
+    let scenario = Scenario::new("order-free", 6);
+    let workers: Vec<_> = (0..3)
+        .map(|_| scenario.start("calc", "calc", &["--threads", "1"]))
+        .collect();
+    // A worker in a group of its own answers every request a second time.
+    let duplicator = scenario.start("calc", "duplicator", &["--threads", "1"]);
+    let output = scenario.dir.join("image.png");
+    let mut image = scenario.start("image", "image", &["--output", output.to_str().unwrap()]);
+    for worker in &workers {
+        worker.wait_for("Partitions assigned", 1, MINUTE);
+    }
+    duplicator.wait_assigned();
+    image.wait_assigned();
+    let view = ["--tile", "16x16", "--format", "64"];
+    scenario.generate(&view);
+    assert!(image.wait_exit(MINUTE).success(), "{}", image.log());
+    assert_eq!(pixels(&output), rendered(&view, "classic", &scenario.dir));
+}
+
+#[test]
+fn two_jobs_at_once_become_two_correct_images_and_a_replay_writes_nothing() {
+    let scenario = Scenario::new("two-jobs", 6);
+    let calc = scenario.start("calc", "calc", &["--threads", "2"]);
+    let out = scenario.dir.join("images");
+    let out_arg = out.to_str().unwrap();
+    let image = scenario.start(
+        "image",
+        "image",
+        &["--output-dir", out_arg, "--palette", "azure"],
+    );
+    calc.wait_assigned();
+    image.wait_assigned();
+    let a = [
+        "--top-left=-0.8,0.3",
+        "--bottom-right=-0.6,0.1",
+        "--width",
+        "200",
+        "--height",
+        "200",
+    ];
+    let b = [
+        "--width",
+        "300",
+        "--height",
+        "100",
+        "--iterations",
+        "500",
+        "--tile",
+        "32x8",
+    ];
+    std::thread::scope(|s| {
+        s.spawn(|| scenario.generate(&a));
+        s.spawn(|| scenario.generate(&b));
+    });
+    image.wait_for("Output file is: ", 2, MINUTE);
+    let mut got: Vec<Vec<u8>> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .map(|p| pixels(&p))
+        .collect();
+    let mut want = vec![
+        rendered(&a, "azure", &scenario.dir),
+        rendered(&b, "azure", &scenario.dir),
+    ];
+    got.sort();
+    want.sort();
+    assert!(got == want, "the two images are the two renders");
+    drop(image);
+
+    // A new assembler group replays the whole topic into the same directory: both jobs are
+    // recorded as written, so only a third, new job produces a file.
+    let replay = scenario.start("image", "replay", &["--output-dir", out_arg]);
+    replay.wait_assigned();
+    scenario.generate(&["--width", "64", "--height", "64"]);
+    replay.wait_for("Output file is: ", 1, MINUTE);
+    let log = replay.log();
+    assert_eq!(log.matches("Output file is: ").count(), 1, "{log}");
+    let files = std::fs::read_dir(&out)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "png")
+        })
+        .count();
+    assert_eq!(files, 3);
+}
+
+#[test]
+fn a_job_a_worker_refuses_fails_with_a_clear_log_line() {
+    let scenario = Scenario::new("refused", 2);
+    let calc = scenario.start("calc", "calc", &["--max-iterations", "100"]);
+    let image = scenario.start(
+        "image",
+        "image",
+        &["--output-dir", scenario.dir.to_str().unwrap()],
+    );
+    calc.wait_assigned();
+    image.wait_assigned();
+    scenario.generate(&["--iterations", "128"]);
+    image.wait_for("failed: a worker refused tile", 1, MINUTE);
+    calc.wait_for("--max-iterations", 1, MINUTE);
+}
+
+#[test]
+fn killing_calc_or_image_mid_job_and_starting_it_again_still_completes_the_image() {
+    let scenario = Scenario::new("killed", 4);
+    let output = scenario.dir.join("image.png");
+    let output_arg = ["--output", output.to_str().unwrap()];
+    let mut calc = scenario.start("calc", "calc", &["--threads", "1"]);
+    let mut image = scenario.start("image", "image", &output_arg);
+    calc.wait_assigned();
+    image.wait_assigned();
+    // One message per pixel: long enough to kill both processes in the middle of it.
+    let view = ["--tile", "1x1", "--width", "320", "--height", "240"];
+    scenario.generate(&view);
+    std::thread::sleep(Duration::from_millis(700));
+    calc.kill();
+    image.kill();
+    // The replacements join the same groups and take over once the dead members time out.
+    let _calc = scenario.start("calc", "calc", &["--threads", "1"]);
+    let mut image = scenario.start("image", "image", &output_arg);
+    assert!(image.wait_exit(2 * MINUTE).success(), "{}", image.log());
+    assert_eq!(pixels(&output), rendered(&view, "classic", &scenario.dir));
+}
