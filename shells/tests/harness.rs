@@ -33,6 +33,7 @@ impl Scenario {
             .arg("topics")
             .args(scenario.kafka_args())
             .args(["--partitions", &partitions.to_string()])
+            .stderr(Stdio::null())
             .status()
             .unwrap();
         assert!(
