@@ -67,5 +67,9 @@ bench:
 bench-cpu cpu="native":
     RUSTFLAGS="-C target-cpu={{cpu}}" CARGO_TARGET_DIR=target/{{cpu}} cargo bench -p fixedbrot-tests --bench kernel
 
+# Pipeline timings and memory against the local broker (`just kafka-up` first)
+bench-pipeline runs="3":
+    scripts/bench-pipeline {{runs}}
+
 # What CI runs
 ready: lint test
