@@ -93,6 +93,9 @@ impl KafkaArgs {
                     ("acks", "all"),
                     ("enable.idempotence", "false"),
                     ("linger.ms", "5"),
+                    // 64 MiB of unsent messages at most (librdkafka's default is 1 GiB): a slow
+                    // broker makes senders wait, not grow.
+                    ("queue.buffering.max.kbytes", "65536"),
                     ("compression.type", "lz4"),
                 ],
             )
