@@ -22,6 +22,8 @@ pub const GROUP: &str = "Mandelbrot.Calculation.Connector";
 pub fn run(kafka: &KafkaArgs, threads: usize, limits: Limits) -> Result<(), String> {
     let client_id = format!("cli.{GROUP}.{}", crate::generate::hostname());
     let producer = Arc::new(kafka.producer(&client_id)?);
+    kafka.require_topic(producer.client(), &kafka.requests_topic)?;
+    kafka.require_topic(producer.client(), &kafka.responses_topic)?;
     info!(
         "Worker with {threads} threads in group {GROUP}: {} -> {}",
         kafka.requests_topic, kafka.responses_topic

@@ -2,6 +2,7 @@
 use std::time::{Duration, Instant};
 
 use fixedbrot_core::Job;
+use rdkafka::producer::Producer;
 
 use crate::kafka::{self, KafkaArgs};
 use crate::{info, plan};
@@ -10,6 +11,7 @@ use crate::{info, plan};
 pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
     let client_id = format!("cli.Mandelbrot.Generator.{}", hostname());
     let producer = kafka.producer(&client_id)?;
+    kafka.require_topic(producer.client(), &kafka.requests_topic)?;
     let job_id = plan::new_job_id();
     let started = Instant::now();
     info!(

@@ -65,6 +65,7 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
         fs::create_dir_all(dir).map_err(|e| format!("output directory {}: {e}", dir.display()))?;
     }
     let producer = kafka.producer(&client_id)?;
+    kafka.require_topic(producer.client(), &kafka.responses_topic)?;
     let consumer: BaseConsumer<Logging> = kafka
         .config(
             &client_id,

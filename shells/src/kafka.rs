@@ -81,6 +81,31 @@ impl KafkaArgs {
             })
     }
 
+    /// Fails with what to do if a topic this process needs does not exist (librdkafka would
+    /// log one warning and wait forever).
+    pub fn require_topic<C: ClientContext>(
+        &self,
+        client: &Client<C>,
+        topic: &str,
+    ) -> Result<(), String> {
+        let timeout = Duration::from_secs(self.connect_timeout);
+        let metadata = client
+            .fetch_metadata(Some(topic), timeout)
+            .map_err(|e| format!("reading the metadata of topic {topic}: {e}"))?;
+        let missing = metadata
+            .topics()
+            .iter()
+            .all(|t| t.name() != topic || t.error().is_some() || t.partitions().is_empty());
+        if missing {
+            return Err(format!(
+                "topic {topic} does not exist at {}; create the topics with `fixedbrot topics` \
+                 (same --brokers and topic flags) or `just kafka-up`",
+                self.brokers
+            ));
+        }
+        Ok(())
+    }
+
     /// A producer that acknowledges only what every in-sync replica has, and counts
     /// deliveries and failures. Not idempotent: a retried message may arrive twice or out of
     /// order, which tiles make harmless (invariant 2), while the idempotent producer's

@@ -24,6 +24,16 @@ pub fn write_new(dir: &Path, job: &Job, counts: &[u32], palette: Palette) -> io:
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis();
+    write_new_at(dir, millis, job, counts, palette)
+}
+
+fn write_new_at(
+    dir: &Path,
+    millis: u128,
+    job: &Job,
+    counts: &[u32],
+    palette: Palette,
+) -> io::Result<PathBuf> {
     for n in 0u32.. {
         let name = match n {
             0 => format!("image-{millis}.png"),
@@ -53,4 +63,28 @@ fn encode(path: &Path, job: &Job, counts: &[u32], palette: Palette) -> io::Resul
     }
     stream.finish()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fixedbrot_core::Format;
+    use fixedbrot_tests::cases::job;
+
+    #[test]
+    fn two_images_in_one_millisecond_get_two_names_and_nothing_is_overwritten() {
+        let dir = std::env::temp_dir().join(format!("fixedbrot-picture-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let job = job(Format::I4F28, "-2,1", "1,-1", (4, 3), 8, (2, 2));
+        let counts = [1, 2, 3, 8, 8, 8, 1, 2, 3, 4, 5, 6];
+        let first = write_new_at(&dir, 42, &job, &counts, Palette::Classic).unwrap();
+        let second = write_new_at(&dir, 42, &job, &counts, Palette::Azure).unwrap();
+        assert_eq!(first, dir.join("image-42.png"));
+        assert_eq!(second, dir.join("image-42-1.png"));
+        let error = write(&first, &job, &counts, Palette::Azure).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+        let leftovers = fs::read_dir(&dir).unwrap().count();
+        assert_eq!(leftovers, 2, "no partial files are left behind");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

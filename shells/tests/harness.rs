@@ -17,10 +17,16 @@ pub fn brokers() -> String {
 pub struct Scenario {
     pub name: String,
     pub dir: PathBuf,
+    pub brokers: String,
 }
 
 impl Scenario {
     pub fn new(test: &str, partitions: u32) -> Scenario {
+        Scenario::on(&brokers(), test, partitions)
+    }
+
+    /// A scenario on other brokers than the shared test broker.
+    pub fn on(brokers: &str, test: &str, partitions: u32) -> Scenario {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -28,7 +34,11 @@ impl Scenario {
         let name = format!("{test}-{}-{nanos}", std::process::id());
         let dir = std::env::temp_dir().join(&name);
         std::fs::create_dir_all(&dir).unwrap();
-        let scenario = Scenario { name, dir };
+        let scenario = Scenario {
+            name,
+            dir,
+            brokers: brokers.into(),
+        };
         let status = Command::new(BIN)
             .arg("topics")
             .args(scenario.kafka_args())
@@ -39,7 +49,7 @@ impl Scenario {
         assert!(
             status.success(),
             "creating topics on {} (is the broker up? `just kafka-up`)",
-            brokers()
+            scenario.brokers
         );
         scenario
     }
@@ -55,7 +65,7 @@ impl Scenario {
     pub fn kafka_args(&self) -> Vec<String> {
         vec![
             "--brokers".into(),
-            brokers(),
+            self.brokers.clone(),
             "--requests-topic".into(),
             self.requests(),
             "--responses-topic".into(),
@@ -203,5 +213,44 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A broker of a test's own, on `port`, started by the project's script and deleted on drop.
+pub struct OwnBroker {
+    port: u16,
+}
+
+impl OwnBroker {
+    pub fn start(port: u16) -> OwnBroker {
+        let broker = OwnBroker { port };
+        broker.script("up");
+        broker
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Runs `scripts/kafka up|stop|down` for this broker.
+    pub fn script(&self, action: &str) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka");
+        let status = Command::new(script)
+            .arg(action)
+            .env("KAFKA_PORT", self.port.to_string())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "scripts/kafka {action} on port {}",
+            self.port
+        );
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.script("down");
     }
 }

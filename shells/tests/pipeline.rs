@@ -168,3 +168,22 @@ fn killing_calc_or_image_mid_job_and_starting_it_again_still_completes_the_image
     assert!(image.wait_exit(2 * MINUTE).success(), "{}", image.log());
     assert_eq!(pixels(&output), rendered(&view, "classic", &scenario.dir));
 }
+
+#[test]
+fn a_broker_that_restarts_mid_job_is_waited_for() {
+    // Its own broker, so restarting it disturbs no other test.
+    let broker = harness::OwnBroker::start(19092);
+    let scenario = Scenario::on(&broker.address(), "restart", 2);
+    let calc = scenario.start("calc", "calc", &["--threads", "1"]);
+    let output = scenario.dir.join("image.png");
+    let mut image = scenario.start("image", "image", &["--output", output.to_str().unwrap()]);
+    calc.wait_assigned();
+    image.wait_assigned();
+    let view = ["--tile", "1x1", "--width", "320", "--height", "240"];
+    scenario.generate(&view);
+    broker.script("stop");
+    std::thread::sleep(Duration::from_secs(2));
+    broker.script("up");
+    assert!(image.wait_exit(2 * MINUTE).success(), "{}", image.log());
+    assert_eq!(pixels(&output), rendered(&view, "classic", &scenario.dir));
+}
