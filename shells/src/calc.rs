@@ -70,14 +70,7 @@ impl ConsumerContext for Member {
     }
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(partitions) = rebalance {
-            let list: Vec<i32> = partitions
-                .elements()
-                .iter()
-                .map(|e| e.partition())
-                .collect();
-            info!("Partitions assigned: {} {list:?}", self.topic);
-        }
+        kafka::log_assignment(rebalance);
     }
 }
 

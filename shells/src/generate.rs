@@ -15,15 +15,9 @@ pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
     let job_id = plan::new_job_id();
     let started = Instant::now();
     info!(
-        "Job {:016x}: {}x{}, {} tiles of {}x{}, {} iterations, {}, to {}",
+        "Job {:016x}: {}, to {}",
         job_id.0,
-        job.grid.width,
-        job.grid.height,
-        job.grid.tiles(),
-        job.grid.tile_width,
-        job.grid.tile_height,
-        job.iterations,
-        job.format,
+        plan::describe(&job),
         kafka.requests_topic
     );
     let mut sent = 0u64;

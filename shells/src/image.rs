@@ -15,7 +15,7 @@ use rdkafka::producer::Producer;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::assembler::{Assembler, Outcome};
-use crate::kafka::{DeadLetters, KafkaArgs};
+use crate::kafka::{self, DeadLetters, KafkaArgs};
 use crate::limits::Limits;
 use crate::log::Progress;
 use crate::{info, picture, warn};
@@ -39,14 +39,7 @@ struct Logging;
 impl ClientContext for Logging {}
 impl ConsumerContext for Logging {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(partitions) = rebalance {
-            let list: Vec<i32> = partitions
-                .elements()
-                .iter()
-                .map(|e| e.partition())
-                .collect();
-            info!("Partitions assigned: {list:?}");
-        }
+        kafka::log_assignment(rebalance);
     }
 }
 
@@ -83,10 +76,16 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
     consumer
         .subscribe(&[topic])
         .map_err(|e| format!("subscribing to {topic}: {e}"))?;
-    info!(
-        "Assembling images from {topic} into {}",
-        output.dir.display()
-    );
+    match &output.file {
+        Some(file) => info!(
+            "Assembling the first image from {topic} into {}",
+            file.display()
+        ),
+        None => info!(
+            "Assembling images from {topic} into {}",
+            output.dir.display()
+        ),
+    }
 
     let mut assembler = Assembler::new(limits);
     // The record lives beside the images it speaks for.

@@ -10,6 +10,7 @@ use clap::Args;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{Client, DefaultClientContext};
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::Rebalance;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
@@ -283,6 +284,19 @@ impl DeadLetters {
             Some(headers),
             settles,
         )
+    }
+}
+
+/// Logs a consumer's new partitions: the line tests and scripts wait for before producing.
+pub fn log_assignment(rebalance: &Rebalance<'_>) {
+    if let Rebalance::Assign(partitions) = rebalance {
+        let elements = partitions.elements();
+        let topic = elements
+            .first()
+            .map_or(String::new(), |e| e.topic().to_owned());
+        let mut list: Vec<i32> = elements.iter().map(|e| e.partition()).collect();
+        list.sort();
+        info!("Partitions assigned: {topic} {list:?}");
     }
 }
 

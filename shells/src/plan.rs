@@ -29,6 +29,21 @@ pub fn key(job_id: JobId, tile: Option<TileIndex>) -> String {
     }
 }
 
+/// One line saying what a job is, for logs.
+pub fn describe(job: &Job) -> String {
+    let grid = job.grid;
+    format!(
+        "{}x{}, {} tiles of {}x{}, {} iterations, {}",
+        grid.width,
+        grid.height,
+        grid.tiles(),
+        grid.tile_width,
+        grid.tile_height,
+        job.iterations,
+        job.format
+    )
+}
+
 /// Every message of a job, in sending order, with its key.
 pub fn messages(job_id: JobId, job: Job) -> impl Iterator<Item = (String, Vec<u8>)> {
     let tiles = job.grid.tiles();

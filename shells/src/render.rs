@@ -22,16 +22,7 @@ pub fn run(args: &RenderArgs, job: fixedbrot_core::Job) -> Result<(), String> {
     let limits = args.limits.limits();
     let job_id = plan::new_job_id();
     let started = Instant::now();
-    info!(
-        "Rendering {}x{} ({} tiles of {}x{}, {} iterations, {}) on {threads} threads",
-        job.grid.width,
-        job.grid.height,
-        job.grid.tiles(),
-        job.grid.tile_width,
-        job.grid.tile_height,
-        job.iterations,
-        job.format
-    );
+    info!("Rendering {} on {threads} threads", plan::describe(&job));
     // Bounded channels: the generator runs only a little ahead of the workers.
     let (requests_tx, requests_rx) = sync_channel::<Vec<u8>>(threads * 4);
     let (responses_tx, responses_rx) = sync_channel::<Vec<u8>>(threads * 4);
