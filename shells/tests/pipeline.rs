@@ -19,13 +19,7 @@ fn pipeline_equals_render(test: &str, view: &[&str]) {
     scenario.generate(view);
     assert!(image.wait_exit(MINUTE).success(), "{}", image.log());
     assert_eq!(pixels(&output), rendered(view, "classic", &scenario.dir));
-    let log = image.log();
-    assert!(
-        log.contains("Received BEGIN marker, creating image of size 640 x 480"),
-        "{log}"
-    );
-    assert!(log.contains("Received END marker"), "{log}");
-    assert!(log.contains("Output file is: "), "{log}");
+    assert!(image.log().contains("Output file is: "), "{}", image.log());
 }
 
 #[test]
@@ -95,6 +89,18 @@ fn two_jobs_at_once_become_two_correct_images_and_a_replay_writes_nothing() {
         s.spawn(|| scenario.generate(&b));
     });
     image.wait_for("Output file is: ", 2, MINUTE);
+    // The markers are logged as the original did, whenever they arrive (they are not needed).
+    image.wait_for(
+        "Received BEGIN marker, creating image of size 200 x 200",
+        1,
+        MINUTE,
+    );
+    image.wait_for(
+        "Received BEGIN marker, creating image of size 300 x 100",
+        1,
+        MINUTE,
+    );
+    image.wait_for("Received END marker", 2, MINUTE);
     let mut got: Vec<Vec<u8>> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())
