@@ -6,8 +6,8 @@ arm_targets := "thumbv6m-none-eabi thumbv7em-none-eabihf"
 _default:
     @just --list -u
 
-# Run every test: the core cross-built for ARM, a Kafka broker up, every test, the broker down
-test: cross
+# Run every test: the core cross-built for ARM, the firmware built, a Kafka broker up, every test, the broker down
+test: cross firmware
     scripts/kafka up
     cargo test --workspace -- --show-output; status=$?; scripts/kafka down; exit $status
 
@@ -45,15 +45,25 @@ demo: kafka-up
 
 # Build the no_std core for the ARM targets (plus the defmt feature on the M4F)
 cross:
-    rustup target add {{arm_targets}}
+    rustup target add {{arm_targets}} thumbv7m-none-eabi
     cargo build -p fixedbrot-core --release --target thumbv6m-none-eabi
     cargo build -p fixedbrot-core --release --target thumbv7em-none-eabihf --features defmt
 
-# Formatting and clippy, host and ARM, warnings as errors
+# Formatting and clippy, host, ARM and firmware, warnings as errors
 lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo clippy -p fixedbrot-core --target thumbv6m-none-eabi -- -D warnings
+    cd firmware && cargo fmt --check && cargo clippy --release --features qemu -- -D warnings
+
+# Build the Cortex-M3 worker firmware for QEMU's lm3s6965evb (defmt over semihosting)
+firmware:
+    rustup target add thumbv7m-none-eabi
+    cd firmware && cargo build --release --features qemu
+
+# Run the firmware under QEMU with its UART0 on 127.0.0.1:PORT (a bridge connects there)
+qemu port="4444": firmware
+    qemu-system-arm -machine lm3s6965evb -nographic -monitor none -semihosting-config enable=on,target=native -serial tcp:127.0.0.1:{{port}},server=on,wait=on -kernel firmware/target/thumbv7m-none-eabi/release/fixedbrot-firmware
 
 # Regenerate fixtures/ from tests/src/cases.rs (a fixture change is a product change: say why)
 fixtures:

@@ -121,6 +121,8 @@ pub enum WireError {
     Invalid(JobError),
     /// A result's counts do not match its tile: wrong number, or above the job's limit.
     CountsMismatch,
+    /// A valid message of another kind where only a tile request is taken.
+    NotARequest,
 }
 
 impl fmt::Display for WireError {
@@ -136,6 +138,7 @@ impl fmt::Display for WireError {
             WireError::TrailingBytes => f.write_str("bytes follow the message"),
             WireError::Invalid(e) => write!(f, "invalid job or tile: {e}"),
             WireError::CountsMismatch => f.write_str("a result's counts do not match its tile"),
+            WireError::NotARequest => f.write_str("the message is not a tile request"),
         }
     }
 }
@@ -216,10 +219,45 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, WireError> {
     Ok(envelope)
 }
 
+/// The wire index of [`Message::Request`]: postcard writes a variant as its varint index.
+const REQUEST_INDEX: u32 = 1;
+
+/// Decodes and checks a message that must be a tile request, without building an
+/// [`Envelope`] (whose result variant is 16 KiB): the decoder a small worker can afford.
+/// It accepts exactly the bytes [`decode`] accepts as a request.
+pub fn decode_request(bytes: &[u8]) -> Result<(JobId, TileRequest), WireError> {
+    let (&version, body) = bytes.split_first().ok_or(WireError::Truncated)?;
+    if version != WIRE_VERSION {
+        return Err(WireError::UnsupportedVersion(version));
+    }
+    let (job_id, rest) = postcard::take_from_bytes::<JobId>(body)?;
+    let (index, rest) = postcard::take_from_bytes::<u32>(rest)?;
+    if index != REQUEST_INDEX {
+        return Err(WireError::NotARequest);
+    }
+    let (request, rest) = postcard::take_from_bytes::<TileRequest>(rest)?;
+    if !rest.is_empty() {
+        return Err(WireError::TrailingBytes);
+    }
+    request.job.check().map_err(WireError::Invalid)?;
+    request
+        .job
+        .grid
+        .rect(request.tile)
+        .ok_or(WireError::Invalid(JobError::NoSuchTile))?;
+    Ok((job_id, request))
+}
+
 /// Decodes one COBS frame in place (the delimiter and anything after it are ignored).
 pub fn decode_cobs(frame: &mut [u8]) -> Result<Envelope, WireError> {
+    decode(unframe(frame)?)
+}
+
+/// Undoes the COBS framing in place and returns the message bytes, for a caller that wants
+/// to [`peek`] at a message [`decode`] refuses.
+pub fn unframe(frame: &mut [u8]) -> Result<&[u8], WireError> {
     let len = cobs::decode_in_place(frame).map_err(|_| WireError::Malformed)?;
-    decode(&frame[..len])
+    Ok(&frame[..len])
 }
 
 /// The version and job id of a message, read without decoding the rest: enough to refuse it.

@@ -1,7 +1,9 @@
 //! Property tests: the invariants of the kernel, the geometry and the codecs, over random
 //! inputs. They run in debug builds, so any arithmetic overflow would panic here.
 use fixedbrot_core::limits::{MAX_ENCODED_LEN, MAX_FRAME_LEN, MAX_SIDE};
-use fixedbrot_core::wire::{decode, decode_cobs, encode, encode_cobs, peek};
+use fixedbrot_core::wire::{
+    decode, decode_cobs, decode_request, encode, encode_cobs, peek, Message, WireError,
+};
 use fixedbrot_core::{
     escape, escape_lanes, render_tile, Format, JobError, Point, TileIndex, View, LANES,
 };
@@ -25,8 +27,23 @@ proptest! {
     }
 
     #[test]
+    fn decode_request_agrees_with_decode(envelope in strategies::envelope()) {
+        let mut buf = vec![0u8; MAX_FRAME_LEN];
+        let bytes = encode(&envelope, &mut buf).unwrap().to_vec();
+        match (&envelope.message, decode_request(&bytes)) {
+            (Message::Request(request), Ok((job_id, decoded))) => {
+                prop_assert_eq!(job_id, envelope.job_id);
+                prop_assert_eq!(&decoded, request);
+            }
+            (Message::Request(_), Err(e)) => prop_assert!(false, "a request refused: {e}"),
+            (_, result) => prop_assert_eq!(result.err(), Some(WireError::NotARequest)),
+        }
+    }
+
+    #[test]
     fn decode_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         let _ = decode(&bytes);
+        let _ = decode_request(&bytes);
         let _ = peek(&bytes);
         let _ = decode_cobs(&mut bytes.clone());
         let mut versioned = bytes.clone();

@@ -1,0 +1,170 @@
+//! The firmware on an emulated Cortex-M3 (QEMU's lm3s6965evb), its UART0 on a TCP socket:
+//! it computes the fixture tiles byte for byte as the host does, refuses what it cannot
+//! serve, and survives garbage on the line. `just test` builds the ELF first.
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fixedbrot_core::limits::MAX_FRAME_LEN;
+use fixedbrot_core::wire::{self, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
+use fixedbrot_core::JobId;
+use fixedbrot_tests::{cases, table};
+
+struct Board {
+    qemu: Child,
+    uart: TcpStream,
+}
+
+impl Board {
+    fn boot() -> Board {
+        let elf = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../firmware/target/thumbv7m-none-eabi/release/fixedbrot-firmware");
+        assert!(
+            elf.exists(),
+            "{} is missing: run `just firmware`",
+            elf.display()
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let qemu = Command::new("qemu-system-arm")
+            .args(["-machine", "lm3s6965evb", "-nographic", "-monitor", "none"])
+            .args(["-semihosting-config", "enable=on,target=native"])
+            .args(["-serial", &format!("tcp:127.0.0.1:{port}")])
+            .arg("-kernel")
+            .arg(&elf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("qemu-system-arm (Debian package qemu-system-arm)");
+        let (uart, _) = listener.accept().unwrap();
+        uart.set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        Board { qemu, uart }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.uart.write_all(bytes).unwrap();
+    }
+
+    /// The next frame from the board, delimiter included.
+    fn receive(&mut self) -> Vec<u8> {
+        let mut frame = Vec::new();
+        let mut byte = [0u8];
+        while frame.last() != Some(&0) {
+            self.uart.read_exact(&mut byte).expect("the board answers");
+            frame.push(byte[0]);
+            assert!(
+                frame.len() <= MAX_FRAME_LEN,
+                "a frame longer than any message"
+            );
+        }
+        frame
+    }
+
+    fn ask(&mut self, envelope: &Envelope) -> Vec<u8> {
+        let mut buf = vec![0u8; MAX_FRAME_LEN];
+        self.send(wire::encode_cobs(envelope, &mut buf).unwrap());
+        self.receive()
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        let _ = self.qemu.kill();
+        let _ = self.qemu.wait();
+    }
+}
+
+fn request(job_id: u64, request: TileRequest) -> Envelope {
+    Envelope {
+        job_id: JobId(job_id),
+        message: Message::Request(request),
+    }
+}
+
+#[test]
+fn the_board_computes_every_fixture_tile_byte_for_byte() {
+    let mut board = Board::boot();
+    let mut buf = vec![0u8; MAX_FRAME_LEN];
+    for (n, row) in table::read("tiles.tsv").iter().enumerate() {
+        let (job, tile) = cases::tile_from_inputs(&row[1..12]);
+        let counts: Vec<u32> = row[12].split(',').map(|c| c.parse().unwrap()).collect();
+        let expected = Envelope {
+            job_id: JobId(n as u64),
+            message: Message::Result(TileResult {
+                job,
+                tile,
+                counts: counts.as_slice().try_into().unwrap(),
+            }),
+        };
+        let expected = wire::encode_cobs(&expected, &mut buf).unwrap().to_vec();
+        let answer = board.ask(&request(n as u64, TileRequest { job, tile }));
+        assert!(
+            answer == expected,
+            "tile {}: the board's bytes differ from the fixture's",
+            row[0]
+        );
+    }
+}
+
+#[test]
+fn garbage_and_oversized_frames_do_not_wedge_the_board() {
+    let mut board = Board::boot();
+    let job = cases::default_job(fixedbrot_core::Format::I4F28, 64);
+    let good = request(
+        7,
+        TileRequest {
+            job,
+            tile: fixedbrot_core::TileIndex(0),
+        },
+    );
+    let mut buf = vec![0u8; MAX_FRAME_LEN];
+    let good_frame = wire::encode_cobs(&good, &mut buf).unwrap().to_vec();
+    // Garbage with and without delimiters, an oversized frame, a truncated request.
+    board.send(b"\x00\x00hello\x00\xff\xff\xff\x00");
+    board.send(&[0x42; 5000]);
+    board.send(&[0]);
+    board.send(&good_frame[..good_frame.len() / 2]);
+    board.send(&[0]);
+    let answer = board.ask(&good);
+    let Message::Result(result) = wire::decode_cobs(&mut answer.clone()).unwrap().message else {
+        panic!("a result after the garbage")
+    };
+    assert_eq!(result.counts.len(), 64 * 64);
+}
+
+#[test]
+fn the_board_refuses_another_version_with_the_cores_error_result() {
+    let mut board = Board::boot();
+    let job = cases::default_job(fixedbrot_core::Format::I4F60, 64);
+    let mut buf = vec![0u8; MAX_FRAME_LEN];
+    let mut bytes = wire::encode(
+        &request(
+            9,
+            TileRequest {
+                job,
+                tile: fixedbrot_core::TileIndex(3),
+            },
+        ),
+        &mut buf,
+    )
+    .unwrap()
+    .to_vec();
+    bytes[0] = 2;
+    let mut frame = vec![0u8; bytes.len() + 4];
+    let len = cobs::encode(&bytes, &mut frame);
+    frame.truncate(len);
+    frame.push(0);
+    board.send(&frame);
+    let answer = wire::decode_cobs(&mut board.receive()).unwrap();
+    assert_eq!(answer.job_id, JobId(9));
+    assert_eq!(
+        answer.message,
+        Message::Refused(Refusal {
+            tile: None,
+            reason: Reason::UnsupportedVersion(2)
+        })
+    );
+}
