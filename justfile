@@ -61,6 +61,10 @@ firmware:
     rustup target add thumbv7m-none-eabi
     cd firmware && cargo build --release --features qemu
 
+# Join the calculation group with the board whose UART is on 127.0.0.1:PORT (see `just qemu`)
+bridge port="4444" *flags:
+    cargo run --release -p fixedbrot -- bridge --tcp 127.0.0.1:{{port}} {{flags}}
+
 # Run the firmware under QEMU with its UART0 on 127.0.0.1:PORT (a bridge connects there)
 qemu port="4444": firmware
     qemu-system-arm -machine lm3s6965evb -nographic -monitor none -semihosting-config enable=on,target=native -serial tcp:127.0.0.1:{{port}},server=on,wait=on -kernel firmware/target/thumbv7m-none-eabi/release/fixedbrot-firmware

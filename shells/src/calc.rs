@@ -13,7 +13,8 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use crate::kafka::{self, lock, DeadLetters, Deliveries, KafkaArgs};
 use crate::limits::Limits;
 use crate::offsets::Offsets;
-use crate::{info, plan, warn, worker};
+use crate::worker::{self, Answer};
+use crate::{info, plan, warn};
 
 /// The original's consumer group of calculation workers.
 pub const GROUP: &str = "Mandelbrot.Calculation.Connector";
@@ -33,7 +34,10 @@ pub fn run(kafka: &KafkaArgs, threads: usize, limits: Limits) -> Result<(), Stri
             .map(|n| {
                 let producer = Arc::clone(&producer);
                 let client_id = format!("{client_id}.{n}");
-                scope.spawn(move || member(kafka, &client_id, producer, limits))
+                scope.spawn(move || {
+                    let answer = |payload: &[u8]| Ok(worker::answer(payload, &limits));
+                    member(kafka, &client_id, producer, &[], answer)
+                })
             })
             .collect();
         // The first member to fail ends the worker; the others' uncommitted work is replayed.
@@ -49,7 +53,7 @@ pub fn run(kafka: &KafkaArgs, threads: usize, limits: Limits) -> Result<(), Stri
 }
 
 /// The consumer's context: on losing partitions, deliver what is in flight and commit it.
-struct Member {
+pub struct Member {
     offsets: Arc<Mutex<Offsets>>,
     producer: Arc<ThreadedProducer<Deliveries>>,
     topic: String,
@@ -74,11 +78,16 @@ impl ConsumerContext for Member {
     }
 }
 
-fn member(
+/// One member of the calculation group: takes each request, has `answer` answer it, produces
+/// the answer (and any dead letter), and commits the request once they are delivered. An
+/// `Err` from `answer` ends the member without committing that request. `settings` add to
+/// (and override) the consumer's defaults.
+pub fn member(
     kafka: &KafkaArgs,
     client_id: &str,
     producer: Arc<ThreadedProducer<Deliveries>>,
-    limits: Limits,
+    settings: &[(&str, &str)],
+    mut answer: impl FnMut(&[u8]) -> Result<Answer, String>,
 ) -> Result<(), String> {
     let offsets = Arc::new(Mutex::new(Offsets::default()));
     let context = Member {
@@ -86,19 +95,26 @@ fn member(
         producer: Arc::clone(&producer),
         topic: kafka.requests_topic.clone(),
     };
-    let consumer: BaseConsumer<Member> = kafka
-        .config(
-            client_id,
-            &[
-                ("group.id", GROUP),
-                ("enable.auto.commit", "false"),
-                ("auto.offset.reset", "earliest"),
-                // A killed member's partitions move to the others after 10 s, not 45.
-                ("session.timeout.ms", "10000"),
-                // A small prefetch: requests wait in Kafka, where other workers can take them.
-                ("queued.max.messages.kbytes", "4096"),
-            ],
-        )
+    let mut config = kafka.config(
+        client_id,
+        &[
+            ("group.id", GROUP),
+            ("enable.auto.commit", "false"),
+            ("auto.offset.reset", "earliest"),
+            // A killed member's partitions move to the others after 10 s, not 45.
+            ("session.timeout.ms", "10000"),
+            // A small prefetch: requests wait in Kafka, where other workers can take them.
+            ("queued.max.messages.kbytes", "4096"),
+        ],
+    );
+    for (key, value) in settings {
+        config.set(*key, *value);
+    }
+    // -X still wins over what a role sets.
+    for (key, value) in &kafka.settings {
+        config.set(key, value);
+    }
+    let consumer: BaseConsumer<Member> = config
         .create_with_context(context)
         .map_err(|e| format!("Kafka consumer: {e}"))?;
     consumer
@@ -117,7 +133,17 @@ fn member(
             };
             let (partition, offset) = (message.partition(), message.offset());
             let payload = message.payload().unwrap_or_default();
-            let answer = worker::answer(payload, &limits);
+            let answer = match answer(payload) {
+                Ok(answer) => answer,
+                Err(error) => {
+                    commit(&consumer, &kafka.requests_topic, &offsets, CommitMode::Sync);
+                    return Err(format!(
+                        "{error}; {} partition {partition} offset {offset} is not committed, \
+                         so it is answered again on restart",
+                        kafka.requests_topic
+                    ));
+                }
+            };
             let deliveries =
                 u32::from(answer.reply.is_some()) + u32::from(answer.dead_letter.is_some());
             lock(&offsets).begin(partition, offset, deliveries);

@@ -28,6 +28,29 @@ pub enum Command {
     Image(ImageArgs),
     /// Create the requests, responses and dead-letter topics if they are missing
     Topics(TopicsArgs),
+    /// Join the calculation group with a microcontroller on a serial line (or QEMU's UART)
+    Bridge(BridgeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BridgeArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// The board's serial device, set to --baud raw with stty
+    #[arg(long, required_unless_present = "tcp", conflicts_with = "tcp")]
+    pub serial: Option<PathBuf>,
+    /// A board UART behind TCP, HOST:PORT (QEMU's -serial tcp:...)
+    #[arg(long)]
+    pub tcp: Option<String>,
+    /// Serial line speed
+    #[arg(long, default_value_t = 115_200)]
+    pub baud: u32,
+    /// Kernel steps per second the board manages, to scale each tile's timeout (4x the
+    /// expected time, plus 2 s); a Cortex-M3 at 12 MHz does about 400,000
+    #[arg(long, default_value_t = 100_000)]
+    pub board_rate: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! `fixedbrot`: the command line of the distributed fixed-point Mandelbrot renderer.
 mod assembler;
+mod bridge;
 mod calc;
 mod cli;
 mod generate;
@@ -55,6 +56,16 @@ fn main() -> ExitCode {
                 palette: args.palette,
             };
             image::run(&args.kafka, &output, args.limits())
+        }
+        Command::Bridge(args) => {
+            let limits = args.limits.limits();
+            match (&args.tcp, &args.serial) {
+                (Some(address), _) => bridge::TcpLink::connect(address)
+                    .and_then(|link| bridge::run(&args.kafka, link, args.board_rate, limits)),
+                (None, Some(device)) => bridge::SerialLink::open(device, args.baud)
+                    .and_then(|link| bridge::run(&args.kafka, link, args.board_rate, limits)),
+                (None, None) => unreachable!("clap requires --serial or --tcp"),
+            }
         }
         Command::Topics(args) => args.kafka.create_topics(args.partitions, args.replication),
     };

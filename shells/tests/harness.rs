@@ -254,3 +254,62 @@ impl Drop for OwnBroker {
         self.script("down");
     }
 }
+
+/// The firmware on QEMU's lm3s6965evb, its UART0 a TCP server on a free loopback port that
+/// waits for the bridge before the board starts.
+pub struct EmulatedBoard {
+    pub qemu: Child,
+    pub port: u16,
+}
+
+impl EmulatedBoard {
+    pub fn boot() -> EmulatedBoard {
+        let elf = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../firmware/target/thumbv7m-none-eabi/release/fixedbrot-firmware");
+        assert!(
+            elf.exists(),
+            "{} is missing: run `just firmware`",
+            elf.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let qemu = Command::new("qemu-system-arm")
+            .args(["-machine", "lm3s6965evb", "-nographic", "-monitor", "none"])
+            .args(["-semihosting-config", "enable=on,target=native"])
+            .args([
+                "-serial",
+                &format!("tcp:127.0.0.1:{port},server=on,wait=on"),
+            ])
+            .arg("-kernel")
+            .arg(&elf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("qemu-system-arm (Debian package qemu-system-arm)");
+        // Wait until QEMU listens.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "QEMU did not open port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        EmulatedBoard { qemu, port }
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.qemu.kill();
+        let _ = self.qemu.wait();
+    }
+}
+
+impl Drop for EmulatedBoard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,558 @@
+//! `fixedbrot bridge`: a microcontroller joins the calculation group. Requests from Kafka go
+//! to the board over a serial line (or QEMU's TCP-backed UART) as COBS frames, one at a time;
+//! tiles larger than the board holds are split into pieces and the result reassembled.
+use std::io::{self, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fixedbrot_core::limits::{MAX_FRAME_LEN, MAX_TILE_PIXELS};
+use fixedbrot_core::wire::{self, Envelope, Message, Reason, TileRequest, TileResult};
+use fixedbrot_core::{Format, Grid, Job, JobId, TileIndex, View};
+
+use crate::calc::{self, GROUP};
+use crate::kafka::KafkaArgs;
+use crate::limits::Limits;
+use crate::worker::{self, Answer};
+use crate::{info, warn};
+
+/// A byte link to a board.
+pub trait Link {
+    /// Sends bytes, paced for the line.
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// The next byte, or `None` if none came within a short wait (about 100 ms).
+    fn byte(&mut self) -> io::Result<Option<u8>>;
+    /// How long `bytes` take on the line.
+    fn transfer_time(&self, bytes: usize) -> Duration;
+}
+
+/// A UART behind a TCP socket (QEMU's `-serial tcp:...`, or a serial server).
+pub struct TcpLink(BufReader<TcpStream>);
+
+impl TcpLink {
+    pub fn connect(address: &str) -> Result<TcpLink, String> {
+        let stream = TcpStream::connect(address)
+            .map_err(|e| format!("connecting to the board at {address}: {e}"))?;
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .and_then(|()| stream.set_nodelay(true))
+            .map_err(|e| format!("configuring the connection to {address}: {e}"))?;
+        Ok(TcpLink(BufReader::new(stream)))
+    }
+}
+
+impl Link for TcpLink {
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.get_mut().write_all(bytes)
+    }
+
+    fn byte(&mut self) -> io::Result<Option<u8>> {
+        let mut byte = [0u8];
+        match self.0.read(&mut byte) {
+            Ok(0) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the board closed the line",
+            )),
+            Ok(_) => Ok(Some(byte[0])),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn transfer_time(&self, _: usize) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// A serial device, set raw at `baud` by `stty`, reads returning after 100 ms of silence.
+pub struct SerialLink {
+    port: BufReader<std::fs::File>,
+    baud: u32,
+}
+
+/// A UART's receive FIFO (16 bytes on the LM3S6965): the most sent before letting the line
+/// drain, since real UARTs have no flow control.
+const UART_FIFO: usize = 16;
+
+impl SerialLink {
+    pub fn open(device: &PathBuf, baud: u32) -> Result<SerialLink, String> {
+        let status = Command::new("stty")
+            .arg("-F")
+            .arg(device)
+            .args([
+                &baud.to_string(),
+                "raw",
+                "-echo",
+                "-ixon",
+                "-ixoff",
+                "-crtscts",
+                "min",
+                "0",
+                "time",
+                "1",
+            ])
+            .status()
+            .map_err(|e| format!("running stty for {}: {e}", device.display()))?;
+        if !status.success() {
+            return Err(format!(
+                "stty could not set {} to {baud} baud raw",
+                device.display()
+            ));
+        }
+        let port = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(device)
+            .map_err(|e| format!("opening {}: {e}", device.display()))?;
+        Ok(SerialLink {
+            port: BufReader::new(port),
+            baud,
+        })
+    }
+}
+
+impl Link for SerialLink {
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        for chunk in bytes.chunks(UART_FIFO) {
+            self.port.get_mut().write_all(chunk)?;
+            std::thread::sleep(self.transfer_time(chunk.len()));
+        }
+        Ok(())
+    }
+
+    fn byte(&mut self) -> io::Result<Option<u8>> {
+        let mut byte = [0u8];
+        match self.port.read(&mut byte)? {
+            0 => Ok(None),
+            _ => Ok(Some(byte[0])),
+        }
+    }
+
+    fn transfer_time(&self, bytes: usize) -> Duration {
+        // 10 bits a byte: start, 8 data, stop.
+        Duration::from_micros(bytes as u64 * 10 * 1_000_000 / u64::from(self.baud.max(1)))
+    }
+}
+
+/// A board behind a link: what it holds, how fast it is, and the one request in flight.
+pub struct Board<L: Link> {
+    link: L,
+    max_pixels: usize,
+    steps_per_second: u64,
+    pub tiles: u64,
+    pub pieces: u64,
+}
+
+impl<L: Link> Board<L> {
+    /// Asks the board the largest tile it holds: a full-size request at one iteration, which
+    /// it computes or refuses with its limit.
+    pub fn connect(link: L, steps_per_second: u64) -> Result<Board<L>, String> {
+        let mut board = Board {
+            link,
+            max_pixels: MAX_TILE_PIXELS,
+            steps_per_second,
+            tiles: 0,
+            pieces: 0,
+        };
+        let side = 64;
+        let format = Format::I4F28;
+        let job = Job {
+            format,
+            view: View::from_corners(format, "-2,1", "1,-1", side, side)
+                .map_err(|e| e.to_string())?,
+            grid: Grid {
+                width: side,
+                height: side,
+                tile_width: side,
+                tile_height: side,
+            },
+            iterations: 1,
+        };
+        let probe = TileRequest {
+            job,
+            tile: TileIndex(0),
+        };
+        match board.exchange(JobId(0), &probe)?.message {
+            Message::Result(_) => {}
+            Message::Refused(refusal) => match refusal.reason {
+                Reason::TileTooLarge { max_pixels } if max_pixels > 0 => {
+                    board.max_pixels = (max_pixels as usize).min(MAX_TILE_PIXELS)
+                }
+                other => return Err(format!("the board refused the probe: {other:?}")),
+            },
+            other => return Err(format!("the board answered the probe with {other:?}")),
+        }
+        Ok(board)
+    }
+
+    /// The largest tile the board takes, in pixels.
+    pub fn max_pixels(&self) -> usize {
+        self.max_pixels
+    }
+
+    /// The encoded answer to `request`: its result, computed by the board in one piece or
+    /// several, or the board's refusal.
+    pub fn compute(&mut self, job_id: JobId, request: &TileRequest) -> Result<Vec<u8>, String> {
+        let job = request.job;
+        let rect = job
+            .grid
+            .rect(request.tile)
+            .ok_or("a decoded request's tile exists")?;
+        let answer = if rect.pixels() <= self.max_pixels {
+            self.pieces += 1;
+            self.exchange(job_id, request)?
+        } else {
+            self.split(job_id, request)?
+        };
+        self.tiles += 1;
+        let mut buf = vec![0u8; MAX_FRAME_LEN];
+        let len = wire::encode(&answer, &mut buf)
+            .map_err(|e| format!("re-encoding the board's answer: {e}"))?
+            .len();
+        buf.truncate(len);
+        Ok(buf)
+    }
+
+    /// Computes a tile in pieces the board holds: a sub-grid of the same job whose tiles
+    /// divide the job's tiles, so each piece is one sub-grid tile inside the original.
+    fn split(&mut self, job_id: JobId, request: &TileRequest) -> Result<Envelope, String> {
+        let job = request.job;
+        let rect = job
+            .grid
+            .rect(request.tile)
+            .ok_or("a decoded request's tile exists")?;
+        let (width, height) = (job.grid.tile_width, job.grid.tile_height);
+        let max = self.max_pixels as u32;
+        let piece_width = largest_divisor_at_most(width, max);
+        let piece_height = largest_divisor_at_most(height, max / piece_width);
+        let pieces = Job {
+            grid: Grid {
+                tile_width: piece_width,
+                tile_height: piece_height,
+                ..job.grid
+            },
+            ..job
+        };
+        let mut counts = vec![0u32; rect.pixels()];
+        for y in (rect.y..rect.y + rect.height).step_by(piece_height as usize) {
+            for x in (rect.x..rect.x + rect.width).step_by(piece_width as usize) {
+                let tile = pieces
+                    .grid
+                    .tile_at(x, y)
+                    .ok_or("a piece lies inside the image")?;
+                let piece = TileRequest { job: pieces, tile };
+                self.pieces += 1;
+                let answer = self.exchange(job_id, &piece)?;
+                let Message::Result(result) = answer.message else {
+                    return Ok(answer); // a refusal fails the whole tile
+                };
+                let sub = pieces.grid.rect(tile).ok_or("the piece's rectangle")?;
+                for (row, line) in result.counts.chunks(sub.width as usize).enumerate() {
+                    let start = (sub.y - rect.y) as usize * rect.width as usize
+                        + row * rect.width as usize
+                        + (sub.x - rect.x) as usize;
+                    counts[start..start + line.len()].copy_from_slice(line);
+                }
+            }
+        }
+        let counts =
+            heapless::Vec::from_slice(&counts).map_err(|_| "a tile fits MAX_TILE_PIXELS")?;
+        Ok(Envelope {
+            job_id,
+            message: Message::Result(TileResult {
+                job,
+                tile: request.tile,
+                counts,
+            }),
+        })
+    }
+
+    /// Sends one request and waits, for a time scaled by its work, for the board's answer to
+    /// it: a result for that very tile, or a refusal.
+    fn exchange(&mut self, job_id: JobId, request: &TileRequest) -> Result<Envelope, String> {
+        let envelope = Envelope {
+            job_id,
+            message: Message::Request(*request),
+        };
+        let mut buf = vec![0u8; MAX_FRAME_LEN];
+        let frame = wire::encode_cobs(&envelope, &mut buf)
+            .map_err(|e| format!("encoding a request: {e}"))?;
+        let pixels = request
+            .job
+            .grid
+            .rect(request.tile)
+            .map_or(0, |r| r.pixels()) as u64;
+        let timeout = self.timeout(pixels, request.job.iterations);
+        self.link
+            .send(frame)
+            .map_err(|e| format!("sending to the board: {e}"))?;
+        let started = Instant::now();
+        loop {
+            let mut answer = self.frame(started + timeout).map_err(|e| {
+                format!(
+                    "the board did not answer tile {} of job {:016x} within {} s ({e})",
+                    request.tile.0,
+                    job_id.0,
+                    timeout.as_secs()
+                )
+            })?;
+            let Ok(envelope) = wire::decode_cobs(&mut answer) else {
+                warn!("the board sent a frame that does not decode; still waiting");
+                continue;
+            };
+            let answers_it = envelope.job_id == job_id
+                && match &envelope.message {
+                    Message::Result(result) => {
+                        result.tile == request.tile && result.job == request.job
+                    }
+                    Message::Refused(refusal) => refusal.tile.is_none_or(|t| t == request.tile),
+                    _ => false,
+                };
+            if answers_it {
+                return Ok(envelope);
+            }
+            warn!(
+                "the board answered something else than tile {}; still waiting",
+                request.tile.0
+            );
+        }
+    }
+
+    /// 2 s, plus the line time of the largest frame, plus four times the work at the
+    /// board's stated speed.
+    fn timeout(&self, pixels: u64, iterations: u32) -> Duration {
+        let work = pixels * u64::from(iterations) * 4 * 1000 / self.steps_per_second.max(1);
+        Duration::from_secs(2)
+            + self.link.transfer_time(MAX_FRAME_LEN)
+            + Duration::from_millis(work)
+    }
+
+    /// The next frame, delimiter included, by `deadline`.
+    fn frame(&mut self, deadline: Instant) -> io::Result<Vec<u8>> {
+        let mut frame = Vec::new();
+        loop {
+            if Instant::now() > deadline {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+            }
+            let Some(byte) = self.link.byte()? else {
+                continue;
+            };
+            frame.push(byte);
+            if byte == 0 {
+                return Ok(frame);
+            }
+            if frame.len() > MAX_FRAME_LEN {
+                frame.clear(); // no message is that long: resynchronise on the next delimiter
+            }
+        }
+    }
+}
+
+fn largest_divisor_at_most(n: u32, limit: u32) -> u32 {
+    (1..=n.min(limit.max(1)))
+        .rev()
+        .find(|&d| n.is_multiple_of(d))
+        .unwrap_or(1)
+}
+
+/// Serves requests from Kafka with the board until it stops answering.
+pub fn run<L: Link>(
+    kafka: &KafkaArgs,
+    link: L,
+    steps_per_second: u64,
+    limits: Limits,
+) -> Result<(), String> {
+    let client_id = format!("cli.{GROUP}.bridge.{}", crate::generate::hostname());
+    let producer = Arc::new(kafka.producer(&client_id)?);
+    use rdkafka::producer::Producer;
+    kafka.require_topic(producer.client(), &kafka.requests_topic)?;
+    kafka.require_topic(producer.client(), &kafka.responses_topic)?;
+    let mut board = Board::connect(link, steps_per_second)?;
+    info!("Board connected: tiles up to {} pixels", board.max_pixels());
+    // A consumer must poll within max.poll.interval.ms, and the bridge polls between tiles:
+    // allow twice the slowest tile the limits admit, within librdkafka's range (at most a
+    // day: lower --max-iterations for slower boards).
+    let slowest = board.timeout(MAX_TILE_PIXELS as u64, limits.max_iterations);
+    let interval = (2 * slowest.as_millis())
+        .clamp(300_000, 86_400_000)
+        .to_string();
+    let settings = [
+        // One request at a time, so prefetch almost nothing: requests wait in Kafka, where
+        // faster workers can take them.
+        ("queued.max.messages.kbytes", "64"),
+        ("queued.min.messages", "1"),
+        ("max.poll.interval.ms", interval.as_str()),
+    ];
+    let mut last_report = Instant::now();
+    let answer = |payload: &[u8]| -> Result<Answer, String> {
+        let answer = match wire::decode_request(payload) {
+            Ok((job_id, request)) if limits.admit(&request.job).is_ok() => Answer {
+                reply: Some((job_id, board.compute(job_id, &request)?)),
+                dead_letter: None,
+            },
+            // Markers, garbage and jobs over the limits: exactly as a host worker does.
+            _ => worker::answer(payload, &limits),
+        };
+        if board.tiles == 1 || last_report.elapsed() > Duration::from_secs(2) {
+            info!(
+                "The board has served {} tiles in {} pieces",
+                board.tiles, board.pieces
+            );
+            last_report = Instant::now();
+        }
+        Ok(answer)
+    };
+    calc::member(kafka, &client_id, producer, &settings, answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use fixedbrot_core::render_tile;
+    use fixedbrot_core::wire::Refusal;
+    use fixedbrot_tests::cases::job;
+
+    use super::*;
+
+    /// A board in memory that answers like the firmware, holding at most `max` pixels.
+    struct FakeBoard {
+        max: usize,
+        incoming: Vec<u8>,
+        outgoing: VecDeque<u8>,
+        requests: usize,
+    }
+
+    impl FakeBoard {
+        fn new(max: usize) -> FakeBoard {
+            FakeBoard {
+                max,
+                incoming: Vec::new(),
+                outgoing: VecDeque::new(),
+                requests: 0,
+            }
+        }
+
+        fn answer(&mut self, frame: &mut [u8]) -> Envelope {
+            self.requests += 1;
+            let (job_id, request) = wire::decode_request(wire::unframe(frame).unwrap()).unwrap();
+            let pixels = request.job.grid.rect(request.tile).unwrap().pixels();
+            if pixels > self.max {
+                let reason = Reason::TileTooLarge {
+                    max_pixels: self.max as u32,
+                };
+                let refusal = Refusal {
+                    tile: Some(request.tile),
+                    reason,
+                };
+                return Envelope {
+                    job_id,
+                    message: Message::Refused(refusal),
+                };
+            }
+            let mut counts = heapless::Vec::new();
+            counts.resize(pixels, 0).unwrap();
+            render_tile(&request.job, request.tile, &mut counts).unwrap();
+            let result = TileResult {
+                job: request.job,
+                tile: request.tile,
+                counts,
+            };
+            Envelope {
+                job_id,
+                message: Message::Result(result),
+            }
+        }
+    }
+
+    impl Link for FakeBoard {
+        fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+            for &byte in bytes {
+                self.incoming.push(byte);
+                if byte == 0 {
+                    let mut frame = std::mem::take(&mut self.incoming);
+                    let answer = self.answer(&mut frame);
+                    let mut buf = vec![0u8; MAX_FRAME_LEN];
+                    self.outgoing
+                        .extend(wire::encode_cobs(&answer, &mut buf).unwrap().iter());
+                }
+            }
+            Ok(())
+        }
+
+        fn byte(&mut self) -> io::Result<Option<u8>> {
+            Ok(self.outgoing.pop_front())
+        }
+
+        fn transfer_time(&self, _: usize) -> Duration {
+            Duration::ZERO
+        }
+    }
+
+    #[test]
+    fn the_probe_learns_the_largest_tile_a_board_holds() {
+        assert_eq!(
+            Board::connect(FakeBoard::new(4096), 1)
+                .unwrap()
+                .max_pixels(),
+            4096
+        );
+        assert_eq!(
+            Board::connect(FakeBoard::new(700), 1).unwrap().max_pixels(),
+            700
+        );
+    }
+
+    #[test]
+    fn tiles_larger_than_the_board_are_split_and_reassembled_exactly() {
+        let default = job(
+            Format::I4F28,
+            "-2.2,1.2",
+            "1.0,-1.2",
+            (640, 480),
+            128,
+            (64, 64),
+        );
+        let odd = job(Format::I4F60, "-2,1.5", "1,-1.5", (100, 33), 256, (7, 5));
+        for (job, max) in [
+            (default, 1000),
+            (default, 64),
+            (default, 4096),
+            (odd, 3),
+            (odd, 34),
+        ] {
+            let mut board = Board::connect(FakeBoard::new(max), 1_000_000).unwrap();
+            for tile in [
+                0,
+                job.grid.columns() - 1,
+                job.grid.tiles() / 2,
+                job.grid.tiles() - 1,
+            ] {
+                let request = TileRequest {
+                    job,
+                    tile: TileIndex(tile),
+                };
+                let answer = board.compute(JobId(5), &request).unwrap();
+                assert_eq!(
+                    answer,
+                    crate::worker::compute(JobId(5), &request),
+                    "tile {tile}, board of {max}"
+                );
+            }
+            let pieces = board.link.requests - 1; // less the probe
+            assert!(
+                max >= 4096 || pieces > 4,
+                "{pieces} pieces for a board of {max} pixels"
+            );
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! A microcontroller worker in the Kafka pipeline: the firmware on an emulated Cortex-M3,
+//! joined to the calculation group by `fixedbrot bridge`.
+mod harness;
+
+use std::time::Duration;
+
+use harness::{pixels, rendered, EmulatedBoard, Scenario};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[test]
+fn the_board_alone_renders_the_image_render_does() {
+    let board = EmulatedBoard::boot();
+    let scenario = Scenario::new("board-only", 2);
+    let bridge = scenario.start("bridge", "calc", &["--tcp", &board.address()]);
+    let output = scenario.dir.join("image.png");
+    let mut image = scenario.start("image", "image", &["--output", output.to_str().unwrap()]);
+    bridge.wait_assigned();
+    image.wait_assigned();
+    let view = ["--width", "160", "--height", "120", "--tile", "32x32"];
+    scenario.generate(&view);
+    assert!(image.wait_exit(MINUTE).success(), "{}", image.log());
+    assert_eq!(pixels(&output), rendered(&view, "classic", &scenario.dir));
+    assert!(
+        bridge
+            .log()
+            .contains("Board connected: tiles up to 4096 pixels"),
+        "{}",
+        bridge.log()
+    );
+}
+
+#[test]
+fn the_board_and_a_host_worker_share_a_job() {
+    let board = EmulatedBoard::boot();
+    let scenario = Scenario::new("board-mixed", 6);
+    let bridge = scenario.start("bridge", "calc", &["--tcp", &board.address()]);
+    let calc = scenario.start("calc", "calc", &["--threads", "1"]);
+    let output = scenario.dir.join("image.png");
+    let mut image = scenario.start("image", "image", &["--output", output.to_str().unwrap()]);
+    // Both members hold partitions before any request is sent.
+    bridge.wait_for("Partitions assigned", 1, MINUTE);
+    calc.wait_for("Partitions assigned", 1, MINUTE);
+    bridge.wait_for("Partitions assigned: ", 1, MINUTE);
+    image.wait_assigned();
+    std::thread::sleep(Duration::from_secs(1)); // let the group settle on its final assignment
+    scenario.generate(&[]);
+    assert!(image.wait_exit(MINUTE).success(), "{}", image.log());
+    assert_eq!(pixels(&output), rendered(&[], "classic", &scenario.dir));
+    bridge.wait_for("The board has served", 1, MINUTE);
+}
+
+#[test]
+fn a_board_that_stops_answering_loses_no_request() {
+    let mut board = EmulatedBoard::boot();
+    let scenario = Scenario::new("board-dead", 2);
+    let mut bridge = scenario.start("bridge", "calc", &["--tcp", &board.address()]);
+    let output = scenario.dir.join("image.png");
+    let mut image = scenario.start("image", "image", &["--output", output.to_str().unwrap()]);
+    bridge.wait_assigned();
+    image.wait_assigned();
+    board.kill();
+    let view = ["--width", "160", "--height", "120", "--tile", "32x32"];
+    scenario.generate(&view);
+    let status = bridge.wait_exit(MINUTE);
+    assert_eq!(status.code(), Some(1), "{}", bridge.log());
+    assert!(
+        bridge.log().contains("the board did not answer tile"),
+        "{}",
+        bridge.log()
+    );
+    // Nothing was committed past the unanswered request: a host worker completes the job.
+    let _calc = scenario.start("calc", "calc", &["--threads", "1"]);
+    assert!(image.wait_exit(MINUTE).success(), "{}", image.log());
+    assert_eq!(pixels(&output), rendered(&view, "classic", &scenario.dir));
+}
