@@ -81,6 +81,10 @@ bench:
 bench-cpu cpu="native":
     RUSTFLAGS="-C target-cpu={{cpu}}" CARGO_TARGET_DIR=target/{{cpu}} cargo bench -p fixedbrot-tests --bench kernel
 
+# The firmware's tiles/s and points/s under QEMU (not cycle-accurate)
+bench-board: firmware
+    cargo run --release -p fixedbrot-tests --bin board_bench
+
 # Pipeline timings and memory against the local broker (`just kafka-up` first)
 bench-pipeline runs="3":
     scripts/bench-pipeline {{runs}}

@@ -46,7 +46,7 @@ pub struct BridgeArgs {
     #[arg(long, default_value_t = 115_200)]
     pub baud: u32,
     /// Kernel steps per second the board manages, to scale each tile's timeout (4x the
-    /// expected time, plus 2 s); a Cortex-M3 at 12 MHz does about 400,000
+    /// expected time, plus 2 s); I4F28 takes about 35 instructions a step on a Cortex-M3
     #[arg(long, default_value_t = 100_000)]
     pub board_rate: u64,
     #[command(flatten)]

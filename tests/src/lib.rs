@@ -2,6 +2,7 @@
 //! file format, an independent exact oracle and the f64 reference.
 //!
 //! `bless` (the `just fixtures` recipe) is the only writer of `fixtures/`; tests only read.
+pub mod board;
 pub mod cases;
 pub mod oracle;
 pub mod reference;
