@@ -167,11 +167,16 @@ impl Job {
     }
 }
 
-/// `RE,IM` to two exact values with [`EXACT_FRAC`] fraction bits.
+/// `RE,IM` to two exact values with [`EXACT_FRAC`] fraction bits, each within ±4 (beyond
+/// the safe range anyway), so rounding and spans cannot overflow the exact `i128`.
 fn parse_corner(text: &str) -> Result<(i128, i128), JobError> {
+    const FOUR: u128 = 4 << EXACT_FRAC;
     let (re, im) = text.split_once(',').ok_or(JobError::BadCorner)?;
     match (parse_exact(re), parse_exact(im)) {
-        (Some(re), Some(im)) => Ok((re, im)),
+        (Some(re), Some(im)) if re.unsigned_abs() <= FOUR && im.unsigned_abs() <= FOUR => {
+            Ok((re, im))
+        }
+        (Some(_), Some(_)) => Err(JobError::OutOfRange),
         _ => Err(JobError::BadCorner),
     }
 }

@@ -38,11 +38,18 @@ pub enum Outcome {
     Rejected { reason: String },
 }
 
+/// How many missing tiles an expired job names: enough for a log line, bounded whatever the
+/// job's size.
+const MISSING_SHOWN: usize = 20;
+
 /// A job freed after the idle timeout, with the tiles it still lacked.
 #[derive(Debug)]
 pub struct Expired {
     pub job_id: JobId,
-    pub missing: Vec<TileIndex>,
+    /// How many tiles were missing.
+    pub missing: u32,
+    /// The first of them, at most MISSING_SHOWN.
+    pub first_missing: Vec<TileIndex>,
     pub total: u32,
 }
 
@@ -61,6 +68,8 @@ pub struct Assembler {
     bytes: u64,
     finished: HashSet<JobId>,
     finished_order: VecDeque<JobId>,
+    refused: HashSet<JobId>,
+    refused_order: VecDeque<JobId>,
 }
 
 impl Assembler {
@@ -71,6 +80,8 @@ impl Assembler {
             bytes: 0,
             finished: HashSet::new(),
             finished_order: VecDeque::new(),
+            refused: HashSet::new(),
+            refused_order: VecDeque::new(),
         }
     }
 
@@ -121,14 +132,15 @@ impl Assembler {
             .filter_map(|job_id| {
                 let partial = self.jobs.remove(&job_id)?;
                 self.bytes -= buffer_bytes(&partial.job);
-                let missing = (0..partial.job.grid.tiles())
-                    .filter(|&t| !partial.received[t as usize])
-                    .map(TileIndex)
-                    .collect();
+                // Freed for good: tiles arriving later must not open it again.
+                self.remember(job_id);
+                let total = partial.job.grid.tiles();
+                let missing = (0..total).filter(|&t| !partial.received[t as usize]);
                 Some(Expired {
                     job_id,
-                    missing,
-                    total: partial.job.grid.tiles(),
+                    missing: total - partial.done,
+                    first_missing: missing.take(MISSING_SHOWN).map(TileIndex).collect(),
+                    total,
                 })
             })
             .collect()
@@ -146,16 +158,39 @@ impl Assembler {
                 Err("its job differs from the job first seen with this id".into())
             };
         }
+        if self.refused.contains(&job_id) {
+            return Err("its job was refused when it arrived (over capacity)".into());
+        }
         self.limits.admit(job)?;
         let bytes = buffer_bytes(job);
-        if self.jobs.len() >= self.limits.max_jobs {
-            return Err(format!("{} jobs are in flight already", self.jobs.len()));
-        }
-        if self.bytes + bytes > self.limits.max_bytes {
+        if bytes > self.limits.max_bytes {
             return Err(format!(
-                "its {bytes} bytes would take the jobs in flight over {} bytes",
+                "its {bytes} bytes of counts are more than all jobs may hold ({} bytes)",
                 self.limits.max_bytes
             ));
+        }
+        // Over capacity the whole job is set aside, every message of it, so the dead-letter
+        // topic holds all of it for a replay, and no half of it lingers here.
+        let full = if self.jobs.len() >= self.limits.max_jobs {
+            Some(format!("{} jobs are in flight already", self.jobs.len()))
+        } else if self.bytes + bytes > self.limits.max_bytes {
+            Some(format!(
+                "its {bytes} bytes would take the jobs in flight over {} bytes",
+                self.limits.max_bytes
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = full {
+            if self.refused.insert(job_id) {
+                self.refused_order.push_back(job_id);
+            }
+            while self.refused_order.len() > FINISHED_MEMORY {
+                if let Some(old) = self.refused_order.pop_front() {
+                    self.refused.remove(&old);
+                }
+            }
+            return Err(reason);
         }
         let tiles = job.grid.tiles() as usize;
         self.jobs.insert(
@@ -208,6 +243,13 @@ impl Assembler {
             job: partial.job,
             counts: partial.counts,
         })
+    }
+
+    /// Drops a job in flight without recording it as finished (another assembler took it).
+    pub fn forget(&mut self, job_id: JobId) {
+        if let Some(partial) = self.jobs.remove(&job_id) {
+            self.bytes -= buffer_bytes(&partial.job);
+        }
     }
 
     /// Records a job as written already (after a restart, from the output directory's record).
@@ -355,6 +397,15 @@ mod tests {
                 "job {id}"
             );
         }
+        // The refused job stays refused, every message of it, even once there is room.
+        let later = results(JobId(2), small_job()).swap_remove(1);
+        let first = results(JobId(0), small_job());
+        feed(&mut assembler, first);
+        assert_eq!(assembler.in_flight(), 1);
+        assert!(matches!(
+            assembler.accept(later, Instant::now()),
+            Outcome::Rejected { .. }
+        ));
         let tight = Limits {
             max_bytes: 1000,
             ..Limits::default()
@@ -383,9 +434,15 @@ mod tests {
         assert!(assembler.expire(start + Duration::from_secs(9)).is_empty());
         let expired = assembler.expire(start + Duration::from_secs(11));
         assert_eq!(expired.len(), 1);
-        assert_eq!(expired[0].missing, vec![TileIndex(2), TileIndex(5)]);
+        assert_eq!(expired[0].missing, 2);
+        assert_eq!(expired[0].first_missing, vec![TileIndex(2), TileIndex(5)]);
         assert_eq!(expired[0].total, total);
         assert_eq!(assembler.in_flight(), 0);
+        let late = results(JobId(5), small_job()).swap_remove(2);
+        assert!(
+            matches!(assembler.accept(late, start), Outcome::Duplicate),
+            "freed for good"
+        );
     }
 
     #[test]

@@ -252,8 +252,21 @@ impl<L: Link> Board<L> {
                 let piece = TileRequest { job: pieces, tile };
                 self.pieces += 1;
                 let answer = self.exchange(job_id, &piece)?;
-                let Message::Result(result) = answer.message else {
-                    return Ok(answer); // a refusal fails the whole tile
+                let result = match answer.message {
+                    Message::Result(result) => result,
+                    // A refused piece fails the whole tile, under the tile's own index.
+                    Message::Refused(mut refusal) => {
+                        refusal.tile = Some(request.tile);
+                        return Ok(Envelope {
+                            job_id,
+                            message: Message::Refused(refusal),
+                        });
+                    }
+                    _ => {
+                        return Err(
+                            "the board answered a piece with neither result nor refusal".into()
+                        )
+                    }
                 };
                 let sub = pieces.grid.rect(tile).ok_or("the piece's rectangle")?;
                 for (row, line) in result.counts.chunks(sub.width as usize).enumerate() {

@@ -1,7 +1,7 @@
 //! `fixedbrot calc`: a worker in consumer group `Mandelbrot.Calculation.Connector`. Each
 //! thread is one group member: it takes a request, computes it, produces the answer, and
 //! commits the request's offset only after the answer is delivered.
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,8 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::message::Message;
 use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use fixedbrot_core::limits::MAX_TILE_PIXELS;
 
 use crate::kafka::{self, lock, DeadLetters, Deliveries, KafkaArgs};
 use crate::limits::Limits;
@@ -29,27 +31,26 @@ pub fn run(kafka: &KafkaArgs, threads: usize, limits: Limits) -> Result<(), Stri
         "Worker with {threads} threads in group {GROUP}: {} -> {}",
         kafka.requests_topic, kafka.responses_topic
     );
-    thread::scope(|scope| {
-        let members: Vec<_> = (0..threads)
-            .map(|n| {
-                let producer = Arc::clone(&producer);
-                let client_id = format!("{client_id}.{n}");
-                scope.spawn(move || {
-                    let answer = |payload: &[u8]| Ok(worker::answer(payload, &limits));
-                    member(kafka, &client_id, producer, &[], answer)
-                })
-            })
-            .collect();
-        // The first member to fail ends the worker; the others' uncommitted work is replayed.
-        for member in members {
-            match member.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => return Err(error),
-                Err(_) => return Err("a worker thread panicked".into()),
-            }
-        }
-        Ok(())
-    })
+    // A host computes at least 50 M kernel steps a second (BENCHMARKS.md: 340 M for the
+    // slower format); allow twice the slowest tile the limits admit before the group
+    // decides this member is stuck, within librdkafka's range.
+    let slowest_ms = MAX_TILE_PIXELS as u64 * u64::from(limits.max_iterations) / 50_000;
+    let interval = (2 * slowest_ms).clamp(300_000, 86_400_000).to_string();
+    // The first member to end ends the worker (the process exits with it); what the others
+    // had not committed is answered again by whoever takes their partitions.
+    let (ended, first) = mpsc::channel();
+    for n in 0..threads {
+        let (kafka, producer, ended) = (kafka.clone(), Arc::clone(&producer), ended.clone());
+        let (client_id, interval) = (format!("{client_id}.{n}"), interval.clone());
+        thread::spawn(move || {
+            let answer = |payload: &[u8]| Ok(worker::answer(payload, &limits));
+            let settings = [("max.poll.interval.ms", interval.as_str())];
+            let _ = ended.send(member(&kafka, &client_id, producer, &settings, answer));
+        });
+    }
+    first
+        .recv()
+        .unwrap_or_else(|_| Err("every worker thread ended without a word".into()))
 }
 
 /// The consumer's context: on losing partitions, deliver what is in flight and commit it.

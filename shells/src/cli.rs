@@ -67,8 +67,8 @@ pub struct GenerateArgs {
 pub struct CalcArgs {
     #[command(flatten)]
     pub kafka: KafkaArgs,
-    /// Threads, each a member of the consumer group; by default one per core
-    #[arg(long)]
+    /// Threads, each a member of the consumer group (1-256); by default one per core
+    #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -183,8 +183,8 @@ pub struct RenderArgs {
     /// Output PNG; by default a new image-<unix millis>.png in the current directory
     #[arg(long, short)]
     pub output: Option<PathBuf>,
-    /// Worker threads; by default one per core
-    #[arg(long)]
+    /// Worker threads (1-256); by default one per core
+    #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
 }
 
@@ -216,6 +216,15 @@ impl ViewArgs {
         job.check().map_err(|e| e.to_string())?;
         limits.admit(&job)?;
         Ok(job)
+    }
+}
+
+fn threads(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "threads must be a number from 1 to 256, not {text:?}"
+        )),
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use fixedbrot_core::wire;
@@ -35,9 +36,23 @@ pub struct Output {
     pub palette: Palette,
 }
 
-struct Logging;
-impl ClientContext for Logging {}
-impl ConsumerContext for Logging {
+/// Notes the partitions this assembler loses, so it stops committing for them: their new
+/// owner starts from the last commit, at or below their oldest unfinished job.
+#[derive(Default)]
+struct Assignment {
+    revoked: Mutex<Vec<i32>>,
+}
+
+impl ClientContext for Assignment {}
+
+impl ConsumerContext for Assignment {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+            revoked.extend(partitions.elements().iter().map(|e| e.partition()));
+        }
+    }
+
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         kafka::log_assignment(rebalance);
     }
@@ -59,7 +74,7 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
     }
     let producer = kafka.producer(&client_id)?;
     kafka.require_topic(producer.client(), &kafka.responses_topic)?;
-    let consumer: BaseConsumer<Logging> = kafka
+    let consumer: BaseConsumer<Assignment> = kafka
         .config(
             &client_id,
             &[
@@ -70,7 +85,7 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
                 ("session.timeout.ms", "10000"),
             ],
         )
-        .create_with_context(Logging)
+        .create_with_context(Assignment::default())
         .map_err(|e| format!("Kafka consumer: {e}"))?;
     let topic = kafka.responses_topic.as_str();
     consumer
@@ -106,7 +121,27 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
     let mut last_commit = Instant::now();
     let progress = Progress::new();
     loop {
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+        let polled = consumer.poll(Duration::from_millis(100));
+        let revoked = std::mem::take(
+            &mut *consumer
+                .context()
+                .revoked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for partition in revoked {
+            next.remove(&partition);
+            committed.remove(&partition);
+            // Their new owner assembles them; drop them here without calling them finished.
+            open.retain(|&job_id, (p, _)| {
+                let keep = *p != partition;
+                if !keep {
+                    assembler.forget(job_id);
+                }
+                keep
+            });
+        }
+        if let Some(message) = polled {
             let message = match message {
                 Ok(message) => message,
                 Err(error) => {
@@ -210,12 +245,12 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
         }
         for expired in assembler.expire(Instant::now()) {
             open.remove(&expired.job_id);
-            let shown: Vec<u32> = expired.missing.iter().take(20).map(|t| t.0).collect();
+            let shown: Vec<u32> = expired.first_missing.iter().map(|t| t.0).collect();
             warn!(
                 "Job {:016x} expired after {} s without a new tile: {} of {} tiles missing, first {shown:?}",
                 expired.job_id.0,
                 limits.idle.as_secs(),
-                expired.missing.len(),
+                expired.missing,
                 expired.total
             );
         }

@@ -50,19 +50,23 @@ fn write_new_at(
 
 fn encode(path: &Path, job: &Job, counts: &[u32], palette: Palette) -> io::Result<()> {
     let (width, height) = (job.grid.width, job.grid.height);
-    let file = BufWriter::new(File::create(path)?);
-    let mut encoder = png::Encoder::new(file, width, height);
+    let mut file = BufWriter::new(File::create(path)?);
+    let mut encoder = png::Encoder::new(&mut file, width, height);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
-    let mut stream = encoder.write_header()?.into_stream_writer()?;
+    let mut writer = encoder.write_header()?;
+    let mut stream = writer.stream_writer()?;
     let mut row = Vec::with_capacity(width as usize * 3);
     for counts in counts.chunks(width as usize) {
         row.clear();
         row.extend(counts.iter().flat_map(|&c| palette.rgb(c, job.iterations)));
         stream.write_all(&row)?;
     }
+    // Every error up to the last byte on disk counts: a truncated PNG must not be linked
+    // into place and recorded as written (the encoders' drops ignore errors).
     stream.finish()?;
-    Ok(())
+    writer.finish()?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
 #[cfg(test)]

@@ -162,7 +162,8 @@ proptest! {
                 let last_re = i128::from(right) * w - i128::from(right - left);   // × w
                 let last_im = i128::from(bottom) * h + i128::from(top - bottom); // × h
                 let beyond = |v: i128, size: i128| v.abs() > 3 * ten * size - 2 * ten;
-                prop_assert!(outside(left) || outside(top) || beyond(last_re, w) || beyond(last_im, h),
+                let corner_beyond_4 = corners.iter().any(|&m| i128::from(m).abs() > 4 * ten);
+                prop_assert!(corner_beyond_4 || outside(left) || outside(top) || beyond(last_re, w) || beyond(last_im, h),
                     "{tl} {br} {width}x{height} is in range");
             }
             Err(other) => prop_assert!(false, "unexpected refusal {other:?} for {tl} {br}"),

@@ -295,3 +295,31 @@ fn palettes_are_found_by_their_names() {
     }
     assert_eq!(Palette::from_name("sepia"), None);
 }
+
+#[test]
+fn corners_near_the_formats_edge_are_refused_without_overflow() {
+    use fixedbrot_core::View;
+    // Just below 8 and exactly -8 are the extremes the exact reader takes; rounding them
+    // would overflow, so anything beyond ±4 is refused first.
+    for (tl, br) in [
+        ("-2,7.9999999999", "1,0.5"),
+        ("-8,1", "1,-1"),
+        ("-2,1", "7.99999999999999999999999,-1"),
+    ] {
+        for format in [Format::I4F28, Format::I4F60] {
+            assert_eq!(
+                View::from_corners(format, tl, br, 10, 10),
+                Err(JobError::OutOfRange),
+                "{tl} {br}"
+            );
+        }
+    }
+    assert_eq!(
+        Point::from_text(Format::I4F60, "-8,0"),
+        Err(JobError::OutOfRange)
+    );
+    assert_eq!(
+        Point::from_text(Format::I4F28, "7.99999999999,0"),
+        Err(JobError::OutOfRange)
+    );
+}
