@@ -264,31 +264,12 @@ pub struct EmulatedBoard {
 
 impl EmulatedBoard {
     pub fn boot() -> EmulatedBoard {
-        let elf = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../firmware/target/thumbv7m-none-eabi/release/fixedbrot-firmware");
-        assert!(
-            elf.exists(),
-            "{} is missing: run `just firmware`",
-            elf.display()
-        );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let qemu = Command::new("qemu-system-arm")
-            .args(["-machine", "lm3s6965evb", "-nographic", "-monitor", "none"])
-            .args(["-semihosting-config", "enable=on,target=native"])
-            .args([
-                "-serial",
-                &format!("tcp:127.0.0.1:{port},server=on,wait=on"),
-            ])
-            .arg("-kernel")
-            .arg(&elf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("qemu-system-arm (Debian package qemu-system-arm)");
+        let qemu = fixedbrot_tests::board::qemu(&format!("tcp:127.0.0.1:{port},server=on,wait=on"));
         // Wait until QEMU listens.
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -9,6 +9,32 @@ use std::time::Duration;
 use fixedbrot_core::limits::MAX_FRAME_LEN;
 use fixedbrot_core::wire::{self, Envelope};
 
+/// Starts the firmware `just firmware` built on qemu-system-arm's lm3s6965evb, UART0 on
+/// `serial` (a QEMU character device, such as `tcp:127.0.0.1:4444,server=on,wait=on`).
+pub fn qemu(serial: &str) -> Child {
+    let elf = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../firmware/target/thumbv7m-none-eabi/release/fixedbrot-firmware");
+    assert!(
+        elf.exists(),
+        "{} is missing: run `just firmware`",
+        elf.display()
+    );
+    Command::new("qemu-system-arm")
+        .args(["-machine", "lm3s6965evb", "-nographic", "-monitor", "none"])
+        .args([
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-serial",
+            serial,
+        ])
+        .arg("-kernel")
+        .arg(&elf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("qemu-system-arm (Debian package qemu-system-arm)")
+}
+
 /// A booted board; QEMU is stopped when it is dropped.
 pub struct Board {
     qemu: Child,
@@ -18,25 +44,9 @@ pub struct Board {
 impl Board {
     /// Boots the firmware `just firmware` built.
     pub fn boot() -> Board {
-        let elf = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../firmware/target/thumbv7m-none-eabi/release/fixedbrot-firmware");
-        assert!(
-            elf.exists(),
-            "{} is missing: run `just firmware`",
-            elf.display()
-        );
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let qemu = Command::new("qemu-system-arm")
-            .args(["-machine", "lm3s6965evb", "-nographic", "-monitor", "none"])
-            .args(["-semihosting-config", "enable=on,target=native"])
-            .args(["-serial", &format!("tcp:127.0.0.1:{port}")])
-            .arg("-kernel")
-            .arg(&elf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("qemu-system-arm (Debian package qemu-system-arm)");
+        let qemu = qemu(&format!("tcp:127.0.0.1:{port}"));
         let (uart, _) = listener.accept().unwrap();
         uart.set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
