@@ -55,19 +55,21 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
     cargo clippy -p fixedbrot-core --target thumbv6m-none-eabi -- -D warnings
     cd firmware && cargo fmt --check && cargo clippy --release --features qemu -- -D warnings
+    cd firmware && cargo clippy --release --target thumbv6m-none-eabi --no-default-features --features microbit,qemu -- -D warnings
 
-# Build the Cortex-M3 worker firmware for QEMU's lm3s6965evb (defmt over semihosting)
+# Build the worker firmware for QEMU's lm3s6965evb (Cortex-M3) and microbit (Cortex-M0)
 firmware:
-    rustup target add thumbv7m-none-eabi
+    rustup target add thumbv7m-none-eabi thumbv6m-none-eabi
     cd firmware && cargo build --release --features qemu
+    cd firmware && cargo build --release --target thumbv6m-none-eabi --no-default-features --features microbit,qemu
 
 # Join the calculation group with the board whose UART is on 127.0.0.1:PORT (see `just qemu`)
 bridge port="4444" *flags:
     cargo run --release -p fixedbrot -- bridge --tcp 127.0.0.1:{{port}} {{flags}}
 
-# Run the firmware under QEMU with its UART0 on 127.0.0.1:PORT (a bridge connects there)
-qemu port="4444": firmware
-    qemu-system-arm -machine lm3s6965evb -nographic -monitor none -semihosting-config enable=on,target=native -serial tcp:127.0.0.1:{{port}},server=on,wait=on -kernel firmware/target/thumbv7m-none-eabi/release/fixedbrot-firmware
+# Run the firmware under QEMU (board lm3s6965 or microbit), its UART on 127.0.0.1:PORT for a bridge
+qemu port="4444" board="lm3s6965": firmware
+    qemu-system-arm -machine {{ if board == "microbit" { "microbit" } else { "lm3s6965evb" } }} -nographic -monitor none -semihosting-config enable=on,target=native -serial tcp:127.0.0.1:{{port}},server=on,wait=on -kernel firmware/target/{{ if board == "microbit" { "thumbv6m-none-eabi" } else { "thumbv7m-none-eabi" } }}/release/fixedbrot-firmware
 
 # Regenerate fixtures/ from tests/src/cases.rs (a fixture change is a product change: say why)
 fixtures:

@@ -221,6 +221,46 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, WireError> {
 
 /// The wire index of [`Message::Request`]: postcard writes a variant as its varint index.
 const REQUEST_INDEX: u32 = 1;
+/// The wire index of [`Message::Result`].
+const RESULT_INDEX: u32 = 2;
+
+/// The longest encoding of one count: a `u32` varint.
+pub const MAX_COUNT_LEN: usize = 5;
+
+/// The bytes of the result of `request` up to its counts, for a worker that streams the
+/// counts as it computes them rather than holding the tile (a 16 KiB-RAM board cannot):
+/// these bytes, then each count by [`encode_count`] in row-major order, are exactly what
+/// [`encode`] makes of the whole result.
+pub fn encode_result_head<'b>(
+    job_id: JobId,
+    request: &TileRequest,
+    buf: &'b mut [u8],
+) -> Result<&'b mut [u8], WireError> {
+    request.job.check().map_err(WireError::Invalid)?;
+    let rect = request
+        .job
+        .grid
+        .rect(request.tile)
+        .ok_or(WireError::Invalid(JobError::NoSuchTile))?;
+    // A sequence's length is a varint like any u32, so the tile's pixel count stands for it.
+    let head = (
+        WIRE_VERSION,
+        job_id,
+        RESULT_INDEX,
+        request.job,
+        request.tile,
+        rect.pixels() as u32,
+    );
+    Ok(postcard::to_slice(&head, buf)?)
+}
+
+/// One count of a streamed result (see [`encode_result_head`]).
+pub fn encode_count(count: u32, buf: &mut [u8; MAX_COUNT_LEN]) -> &[u8] {
+    match postcard::to_slice(&count, buf) {
+        Ok(bytes) => bytes,
+        Err(_) => &[], // unreachable: a u32 varint takes at most MAX_COUNT_LEN bytes
+    }
+}
 
 /// Decodes and checks a message that must be a tile request, without building an
 /// [`Envelope`] (whose result variant is 16 KiB): the decoder a small worker can afford.

@@ -1,32 +1,47 @@
-//! A fixedbrot worker on a Cortex-M3: COBS-framed postcard tile requests arrive on UART0, the
+//! A fixedbrot worker on a Cortex-M: COBS-framed postcard tile requests arrive on a UART, the
 //! core's kernel renders them, and the results (or refusals) go back the same way.
 //!
-//! Memory is budgeted, not allocated: one request frame (`REQUEST_FRAME`), one result being
-//! built (16 KiB of counts) and one encoded frame (`MAX_FRAME_LEN`, 20.6 KiB), all on the
-//! stack of `serve`; 64 KiB of RAM leaves room for the rest of the stack.
+//! A result is streamed: its head, then each count as it is computed, COBS-framed on the fly,
+//! so no board holds a tile. RAM use is the request frame (`REQUEST_FRAME`), one COBS block
+//! and a few hundred bytes of stack, whatever the tile: the micro:bit's 16 KiB suffice.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
 
-mod uart;
+#[cfg(all(feature = "lm3s6965", feature = "microbit"))]
+compile_error!("choose one board: --no-default-features --features microbit for the micro:bit");
 
+#[cfg(feature = "lm3s6965")]
+mod lm3s6965;
+#[cfg(feature = "microbit")]
+mod microbit;
+
+// Provides the single-core critical section defmt needs.
+use cortex_m as _;
 use cortex_m_rt::entry;
 #[cfg(not(feature = "qemu"))]
 use defmt_rtt as _;
 #[cfg(feature = "qemu")]
 use defmt_semihosting as _;
-use fixedbrot_core::limits::{MAX_FRAME_LEN, MAX_TILE_PIXELS};
-use fixedbrot_core::wire::{
-    self, Envelope, Message, Reason, Refusal, TileRequest, TileResult, WireError,
-};
-use fixedbrot_core::{render_tile, JobId};
+use fixedbrot_core::limits::MAX_TILE_PIXELS;
+use fixedbrot_core::wire::{self, Envelope, Message, Reason, Refusal, TileRequest, WireError};
+use fixedbrot_core::{escape, JobId};
 use panic_halt as _;
-// Provides the single-core critical section defmt needs.
-use cortex_m as _;
 
-use uart::Uart;
+#[cfg(feature = "lm3s6965")]
+use lm3s6965::Uart;
+#[cfg(feature = "microbit")]
+use microbit::Uart;
 
-/// The largest tile this board renders: all the core allows, since 64 KiB holds it.
+/// A board's serial line.
+pub trait Serial {
+    /// Waits for and returns the next received byte.
+    fn read(&mut self) -> u8;
+    /// Sends bytes, waiting while the transmitter is busy.
+    fn write(&mut self, bytes: &[u8]);
+}
+
+/// The largest tile this board renders: all the core allows, since results are streamed.
 const BOARD_MAX_PIXELS: usize = MAX_TILE_PIXELS;
 
 /// A request is under 100 bytes encoded (a job of at most 66, ids and varints); a frame
@@ -52,7 +67,7 @@ fn main() -> ! {
 
 /// Reads bytes up to the next 0 delimiter. `None` if the frame did not fit: the bytes up to
 /// its delimiter are read and discarded, so the next frame starts clean.
-fn read_frame(uart: &mut Uart, frame: &mut [u8]) -> Option<usize> {
+fn read_frame(uart: &mut impl Serial, frame: &mut [u8]) -> Option<usize> {
     let mut len = 0;
     let mut overflow = false;
     loop {
@@ -71,8 +86,8 @@ fn read_frame(uart: &mut Uart, frame: &mut [u8]) -> Option<usize> {
 }
 
 /// Answers one frame: a result, a refusal, or nothing for bytes that name no job.
-fn serve(uart: &mut Uart, frame: &mut [u8]) {
-    let answer = match request(frame) {
+fn serve(uart: &mut impl Serial, frame: &mut [u8]) {
+    match request(frame) {
         Ok((job_id, request)) => {
             let pixels = request
                 .job
@@ -80,27 +95,19 @@ fn serve(uart: &mut Uart, frame: &mut [u8]) {
                 .rect(request.tile)
                 .map_or(0, |r| r.pixels());
             if pixels > BOARD_MAX_PIXELS {
-                refusal(
+                let max_pixels = BOARD_MAX_PIXELS as u32;
+                refuse(
+                    uart,
                     job_id,
                     Some(request),
-                    Reason::TileTooLarge {
-                        max_pixels: BOARD_MAX_PIXELS as u32,
-                    },
-                )
+                    Reason::TileTooLarge { max_pixels },
+                );
             } else {
-                compute(job_id, request)
+                stream_result(uart, job_id, &request);
             }
         }
-        Err(Some((job_id, reason))) => refusal(job_id, None, reason),
-        Err(None) => {
-            defmt::warn!("dropped a frame that names no job");
-            return;
-        }
-    };
-    let mut out = [0u8; MAX_FRAME_LEN];
-    match wire::encode_cobs(&answer, &mut out) {
-        Ok(bytes) => uart.write(bytes),
-        Err(error) => defmt::error!("could not encode an answer: {}", error),
+        Err(Some((job_id, reason))) => refuse(uart, job_id, None, reason),
+        Err(None) => defmt::warn!("dropped a frame that names no job"),
     }
 }
 
@@ -118,36 +125,88 @@ fn request(frame: &mut [u8]) -> Result<(JobId, TileRequest), Option<(JobId, Reas
     })
 }
 
-fn compute(job_id: JobId, request: TileRequest) -> Envelope {
-    let mut result = TileResult {
-        job: request.job,
-        tile: request.tile,
-        counts: heapless::Vec::new(),
+/// Computes the tile point by point and sends its result as it goes.
+fn stream_result(uart: &mut impl Serial, job_id: JobId, request: &TileRequest) {
+    // version, job id, kind, job (66 at most), tile and length: under 96 bytes.
+    let mut head = [0u8; 96];
+    let Ok(head) = wire::encode_result_head(job_id, request, &mut head) else {
+        defmt::error!("a decoded request has no result head");
+        return refuse(uart, job_id, Some(*request), Reason::InvalidJob);
     };
-    let pixels = request
-        .job
-        .grid
-        .rect(request.tile)
-        .map_or(0, |r| r.pixels());
-    // A decoded request's tile is at most MAX_TILE_PIXELS, the vector's capacity.
-    let _ = result.counts.resize(pixels, 0);
-    if let Err(error) = render_tile(&request.job, request.tile, &mut result.counts) {
-        defmt::error!("a decoded request did not render: {}", error);
-        return refusal(job_id, Some(request), Reason::InvalidJob);
+    let (job, rect) = (&request.job, request.job.grid.rect(request.tile));
+    let Some(rect) = rect else { return };
+    let mut out = CobsWriter::new(uart);
+    out.write(head);
+    let mut count_bytes = [0u8; wire::MAX_COUNT_LEN];
+    for y in rect.y..rect.y + rect.height {
+        for x in rect.x..rect.x + rect.width {
+            // A decoded request's job is checked: every pixel is in the safe range.
+            let count = escape(job.format, job.view.point(x, y), job.iterations).unwrap_or(0);
+            out.write(wire::encode_count(count, &mut count_bytes));
+        }
     }
-    Envelope {
+    out.finish();
+}
+
+fn refuse(uart: &mut impl Serial, job_id: JobId, request: Option<TileRequest>, reason: Reason) {
+    defmt::info!("refusing a request: {}", reason);
+    let refusal = Refusal {
+        tile: request.map(|r| r.tile),
+        reason,
+    };
+    let envelope = Envelope {
         job_id,
-        message: Message::Result(result),
+        message: Message::Refused(refusal),
+    };
+    // A refusal is a few dozen bytes.
+    let mut buf = [0u8; 64];
+    match wire::encode_cobs(&envelope, &mut buf) {
+        Ok(bytes) => uart.write(bytes),
+        Err(error) => defmt::error!("could not encode a refusal: {}", error),
     }
 }
 
-fn refusal(job_id: JobId, request: Option<TileRequest>, reason: Reason) -> Envelope {
-    defmt::info!("refusing a request: {}", reason);
-    Envelope {
-        job_id,
-        message: Message::Refused(Refusal {
-            tile: request.map(|r| r.tile),
-            reason,
-        }),
+/// COBS on the fly: bytes are collected into blocks of at most 254 non-zero bytes, each sent
+/// behind its length code as soon as it is complete, exactly as the `cobs` crate frames a
+/// whole message (a full block is followed by a fresh one, so a message ending on a block
+/// boundary ends with code 1).
+struct CobsWriter<'a, S: Serial> {
+    uart: &'a mut S,
+    block: [u8; 254],
+    len: usize,
+}
+
+impl<'a, S: Serial> CobsWriter<'a, S> {
+    fn new(uart: &'a mut S) -> Self {
+        CobsWriter {
+            uart,
+            block: [0; 254],
+            len: 0,
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            if byte == 0 {
+                self.send_block();
+            } else {
+                self.block[self.len] = byte;
+                self.len += 1;
+                if self.len == self.block.len() {
+                    self.send_block();
+                }
+            }
+        }
+    }
+
+    fn send_block(&mut self) {
+        self.uart.write(&[self.len as u8 + 1]);
+        self.uart.write(&self.block[..self.len]);
+        self.len = 0;
+    }
+
+    fn finish(mut self) {
+        self.send_block();
+        self.uart.write(&[0]);
     }
 }

@@ -269,7 +269,10 @@ impl EmulatedBoard {
             .local_addr()
             .unwrap()
             .port();
-        let qemu = fixedbrot_tests::board::qemu(&format!("tcp:127.0.0.1:{port},server=on,wait=on"));
+        let qemu = fixedbrot_tests::board::qemu(
+            fixedbrot_tests::board::Machine::Lm3s6965,
+            &format!("tcp:127.0.0.1:{port},server=on,wait=on"),
+        );
         // Wait until QEMU listens.
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

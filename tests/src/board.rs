@@ -9,18 +9,55 @@ use std::time::Duration;
 use fixedbrot_core::limits::MAX_FRAME_LEN;
 use fixedbrot_core::wire::{self, Envelope};
 
-/// Starts the firmware `just firmware` built on qemu-system-arm's lm3s6965evb, UART0 on
-/// `serial` (a QEMU character device, such as `tcp:127.0.0.1:4444,server=on,wait=on`).
-pub fn qemu(serial: &str) -> Child {
-    let elf = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../firmware/target/thumbv7m-none-eabi/release/fixedbrot-firmware");
+/// A board QEMU emulates, with the firmware `just firmware` builds for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Machine {
+    /// TI Stellaris LM3S6965 evaluation board: Cortex-M3, 64 KiB RAM.
+    Lm3s6965,
+    /// BBC micro:bit: nRF51822, Cortex-M0 (no 64-bit multiply), 16 KiB RAM.
+    Microbit,
+}
+
+impl Machine {
+    /// Both boards.
+    pub const ALL: [Machine; 2] = [Machine::Lm3s6965, Machine::Microbit];
+
+    fn qemu_name(self) -> &'static str {
+        match self {
+            Machine::Lm3s6965 => "lm3s6965evb",
+            Machine::Microbit => "microbit",
+        }
+    }
+
+    fn elf(self) -> PathBuf {
+        let target = match self {
+            Machine::Lm3s6965 => "thumbv7m-none-eabi",
+            Machine::Microbit => "thumbv6m-none-eabi",
+        };
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../firmware/target")
+            .join(target)
+            .join("release/fixedbrot-firmware")
+    }
+}
+
+/// Starts the firmware on `machine` under qemu-system-arm, its UART on `serial` (a QEMU
+/// character device, such as `tcp:127.0.0.1:4444,server=on,wait=on`).
+pub fn qemu(machine: Machine, serial: &str) -> Child {
+    let elf = machine.elf();
     assert!(
         elf.exists(),
         "{} is missing: run `just firmware`",
         elf.display()
     );
     Command::new("qemu-system-arm")
-        .args(["-machine", "lm3s6965evb", "-nographic", "-monitor", "none"])
+        .args([
+            "-machine",
+            machine.qemu_name(),
+            "-nographic",
+            "-monitor",
+            "none",
+        ])
         .args([
             "-semihosting-config",
             "enable=on,target=native",
@@ -42,11 +79,11 @@ pub struct Board {
 }
 
 impl Board {
-    /// Boots the firmware `just firmware` built.
-    pub fn boot() -> Board {
+    /// Boots the firmware `just firmware` built for `machine`.
+    pub fn boot(machine: Machine) -> Board {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let qemu = qemu(&format!("tcp:127.0.0.1:{port}"));
+        let qemu = qemu(machine, &format!("tcp:127.0.0.1:{port}"));
         let (uart, _) = listener.accept().unwrap();
         uart.set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();

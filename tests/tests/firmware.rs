@@ -1,10 +1,11 @@
-//! The firmware on an emulated Cortex-M3 (QEMU's lm3s6965evb), its UART0 on a TCP socket:
-//! it computes the fixture tiles byte for byte as the host does, refuses what it cannot
-//! serve, and survives garbage on the line. `just test` builds the ELF first.
+//! The firmware on emulated boards, a Cortex-M3 (QEMU's lm3s6965evb, 64 KiB RAM) and a
+//! Cortex-M0 (microbit, 16 KiB RAM, no 64-bit multiply), its UART on a TCP socket: it
+//! computes the fixture tiles byte for byte as the host does, refuses what it cannot serve,
+//! and survives garbage on the line. `just test` builds both ELFs first.
 use fixedbrot_core::limits::MAX_FRAME_LEN;
 use fixedbrot_core::wire::{self, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
 use fixedbrot_core::JobId;
-use fixedbrot_tests::board::Board;
+use fixedbrot_tests::board::{Board, Machine};
 use fixedbrot_tests::{cases, table};
 
 fn request(job_id: u64, request: TileRequest) -> Envelope {
@@ -15,8 +16,14 @@ fn request(job_id: u64, request: TileRequest) -> Envelope {
 }
 
 #[test]
-fn the_board_computes_every_fixture_tile_byte_for_byte() {
-    let mut board = Board::boot();
+fn the_boards_compute_every_fixture_tile_byte_for_byte() {
+    for machine in Machine::ALL {
+        every_fixture_tile(machine);
+    }
+}
+
+fn every_fixture_tile(machine: Machine) {
+    let mut board = Board::boot(machine);
     let mut buf = vec![0u8; MAX_FRAME_LEN];
     for (n, row) in table::read("tiles.tsv").iter().enumerate() {
         let (job, tile) = cases::tile_from_inputs(&row[1..12]);
@@ -33,15 +40,21 @@ fn the_board_computes_every_fixture_tile_byte_for_byte() {
         let answer = board.ask(&request(n as u64, TileRequest { job, tile }));
         assert!(
             answer == expected,
-            "tile {}: the board's bytes differ from the fixture's",
+            "{machine:?}, tile {}: the board's bytes differ from the fixture's",
             row[0]
         );
     }
 }
 
 #[test]
-fn garbage_and_oversized_frames_do_not_wedge_the_board() {
-    let mut board = Board::boot();
+fn garbage_and_oversized_frames_do_not_wedge_the_boards() {
+    for machine in Machine::ALL {
+        survives_garbage(machine);
+    }
+}
+
+fn survives_garbage(machine: Machine) {
+    let mut board = Board::boot(machine);
     let job = cases::default_job(fixedbrot_core::Format::I4F28, 64);
     let good = request(
         7,
@@ -66,8 +79,14 @@ fn garbage_and_oversized_frames_do_not_wedge_the_board() {
 }
 
 #[test]
-fn the_board_refuses_another_version_with_the_cores_error_result() {
-    let mut board = Board::boot();
+fn the_boards_refuse_another_version_with_the_cores_error_result() {
+    for machine in Machine::ALL {
+        refuses_another_version(machine);
+    }
+}
+
+fn refuses_another_version(machine: Machine) {
+    let mut board = Board::boot(machine);
     let job = cases::default_job(fixedbrot_core::Format::I4F60, 64);
     let mut buf = vec![0u8; MAX_FRAME_LEN];
     let mut bytes = wire::encode(

@@ -2,7 +2,8 @@
 //! inputs. They run in debug builds, so any arithmetic overflow would panic here.
 use fixedbrot_core::limits::{MAX_ENCODED_LEN, MAX_FRAME_LEN, MAX_SIDE};
 use fixedbrot_core::wire::{
-    decode, decode_cobs, decode_request, encode, encode_cobs, peek, Message, WireError,
+    decode, decode_cobs, decode_request, encode, encode_cobs, encode_count, encode_result_head,
+    peek, Message, TileRequest, WireError, MAX_COUNT_LEN,
 };
 use fixedbrot_core::{
     escape, escape_lanes, render_tile, Format, JobError, Point, TileIndex, View, LANES,
@@ -38,6 +39,19 @@ proptest! {
             (Message::Request(_), Err(e)) => prop_assert!(false, "a request refused: {e}"),
             (_, result) => prop_assert_eq!(result.err(), Some(WireError::NotARequest)),
         }
+    }
+
+    #[test]
+    fn a_streamed_result_is_byte_for_byte_the_whole_result(envelope in strategies::envelope()) {
+        let Message::Result(result) = &envelope.message else { return Ok(()) };
+        let mut buf = vec![0u8; MAX_FRAME_LEN];
+        let whole = encode(&envelope, &mut buf).unwrap().to_vec();
+        let request = TileRequest { job: result.job, tile: result.tile };
+        let mut streamed = encode_result_head(envelope.job_id, &request, &mut buf).unwrap().to_vec();
+        for &count in &result.counts {
+            streamed.extend_from_slice(encode_count(count, &mut [0; MAX_COUNT_LEN]));
+        }
+        prop_assert_eq!(streamed, whole);
     }
 
     #[test]

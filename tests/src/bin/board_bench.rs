@@ -1,16 +1,22 @@
 //! Tiles/s and points/s of the firmware under QEMU (`just bench-board`). QEMU translates the
-//! Cortex-M3's code to the host's and is not cycle-accurate: these figures say how long tests
+//! boards' code to the host's and is not cycle-accurate: these figures say how long tests
 //! and demos take, not how fast a real board is (instructions per iteration, in
 //! BENCHMARKS.md, say that).
 use std::time::Instant;
 
 use fixedbrot_core::wire::{Envelope, Message, TileRequest};
 use fixedbrot_core::{Format, JobId, TileIndex};
-use fixedbrot_tests::board::Board;
+use fixedbrot_tests::board::{Board, Machine};
 use fixedbrot_tests::cases::default_job;
 
 fn main() {
-    let mut board = Board::boot();
+    for machine in Machine::ALL {
+        bench(machine);
+    }
+}
+
+fn bench(machine: Machine) {
+    let mut board = Board::boot(machine);
     for (format, iterations) in [
         (Format::I4F28, 128),
         (Format::I4F60, 128),
@@ -40,7 +46,7 @@ fn main() {
         let seconds = started.elapsed().as_secs_f64();
         let tiles = f64::from(job.grid.tiles());
         println!(
-            "{format} 640x480 at {iterations} iterations, 64x64 tiles: {:.2} s, {:.1} tiles/s, {:.0} points/s, {:.2} M steps/s",
+            "{machine:?}: {format} 640x480 at {iterations} iterations, 64x64 tiles: {:.2} s, {:.1} tiles/s, {:.0} points/s, {:.2} M steps/s",
             seconds,
             tiles / seconds,
             job.grid.pixels() as f64 / seconds,

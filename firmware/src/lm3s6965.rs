@@ -47,9 +47,10 @@ impl Uart {
         }
         Uart(())
     }
+}
 
-    /// Waits for and returns the next received byte.
-    pub fn read(&mut self) -> u8 {
+impl crate::Serial for Uart {
+    fn read(&mut self) -> u8 {
         // SAFETY: UART0 FR and DR, owned by this value.
         unsafe {
             while read_volatile(FR) & FR_RXFE != 0 {}
@@ -57,8 +58,7 @@ impl Uart {
         }
     }
 
-    /// Sends bytes, waiting while the transmit FIFO is full.
-    pub fn write(&mut self, bytes: &[u8]) {
+    fn write(&mut self, bytes: &[u8]) {
         for &byte in bytes {
             // SAFETY: UART0 FR and DR, owned by this value.
             unsafe {
