@@ -4,14 +4,23 @@ mod harness;
 
 use std::time::Duration;
 
+use fixedbrot_tests::board::Machine;
 use harness::{pixels, rendered, EmulatedBoard, Scenario};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
 #[test]
 fn the_board_alone_renders_the_image_render_does() {
-    let board = EmulatedBoard::boot();
-    let scenario = Scenario::new("board-only", 2);
+    board_alone(EmulatedBoard::boot(), "board-only");
+}
+
+#[test]
+fn a_cortex_m0_board_alone_renders_the_image_render_does() {
+    board_alone(EmulatedBoard::boot_on(Machine::Microbit), "microbit-only");
+}
+
+fn board_alone(board: EmulatedBoard, test: &str) {
+    let scenario = Scenario::new(test, 2);
     let bridge = scenario.start("bridge", "calc", &["--tcp", &board.address()]);
     let output = scenario.dir.join("image.png");
     let mut image = scenario.start("image", "image", &["--output", output.to_str().unwrap()]);

@@ -264,13 +264,17 @@ pub struct EmulatedBoard {
 
 impl EmulatedBoard {
     pub fn boot() -> EmulatedBoard {
+        EmulatedBoard::boot_on(fixedbrot_tests::board::Machine::Lm3s6965)
+    }
+
+    pub fn boot_on(machine: fixedbrot_tests::board::Machine) -> EmulatedBoard {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let qemu = fixedbrot_tests::board::qemu(
-            fixedbrot_tests::board::Machine::Lm3s6965,
+            machine,
             &format!("tcp:127.0.0.1:{port},server=on,wait=on"),
         );
         // Wait until QEMU listens.
