@@ -87,6 +87,10 @@ bench-cpu cpu="native":
 bench-board: firmware
     cargo run --release -p fixedbrot-tests --bin board_bench
 
+# Instructions per kernel iteration in the firmware, from its disassembly
+kernel-loops: firmware
+    scripts/kernel-loops
+
 # Pipeline timings and memory against the local broker (`just kafka-up` first)
 bench-pipeline runs="3":
     scripts/bench-pipeline {{runs}}

@@ -66,10 +66,32 @@ pub struct Assembler {
     limits: Limits,
     jobs: HashMap<JobId, Partial>,
     bytes: u64,
-    finished: HashSet<JobId>,
-    finished_order: VecDeque<JobId>,
-    refused: HashSet<JobId>,
-    refused_order: VecDeque<JobId>,
+    finished: RecentIds,
+    refused: RecentIds,
+}
+
+/// The last `FINISHED_MEMORY` job ids inserted, oldest forgotten first.
+#[derive(Default)]
+struct RecentIds {
+    ids: HashSet<JobId>,
+    order: VecDeque<JobId>,
+}
+
+impl RecentIds {
+    fn insert(&mut self, job_id: JobId) {
+        if self.ids.insert(job_id) {
+            self.order.push_back(job_id);
+        }
+        while self.order.len() > FINISHED_MEMORY {
+            if let Some(old) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+    }
+
+    fn contains(&self, job_id: &JobId) -> bool {
+        self.ids.contains(job_id)
+    }
 }
 
 impl Assembler {
@@ -78,10 +100,8 @@ impl Assembler {
             limits,
             jobs: HashMap::new(),
             bytes: 0,
-            finished: HashSet::new(),
-            finished_order: VecDeque::new(),
-            refused: HashSet::new(),
-            refused_order: VecDeque::new(),
+            finished: RecentIds::default(),
+            refused: RecentIds::default(),
         }
     }
 
@@ -109,7 +129,7 @@ impl Assembler {
                     self.bytes -= buffer_bytes(&partial.job);
                 }
                 // Failed for good: later tiles of it must not open it again.
-                self.remember(job_id);
+                self.finished.insert(job_id);
                 Outcome::Failed { refusal }
             }
             Message::Request(_) => Outcome::Rejected {
@@ -133,7 +153,7 @@ impl Assembler {
                 let partial = self.jobs.remove(&job_id)?;
                 self.bytes -= buffer_bytes(&partial.job);
                 // Freed for good: tiles arriving later must not open it again.
-                self.remember(job_id);
+                self.finished.insert(job_id);
                 let total = partial.job.grid.tiles();
                 let missing = (0..total).filter(|&t| !partial.received[t as usize]);
                 Some(Expired {
@@ -182,14 +202,7 @@ impl Assembler {
             None
         };
         if let Some(reason) = full {
-            if self.refused.insert(job_id) {
-                self.refused_order.push_back(job_id);
-            }
-            while self.refused_order.len() > FINISHED_MEMORY {
-                if let Some(old) = self.refused_order.pop_front() {
-                    self.refused.remove(&old);
-                }
-            }
+            self.refused.insert(job_id);
             return Err(reason);
         }
         let tiles = job.grid.tiles() as usize;
@@ -238,7 +251,7 @@ impl Assembler {
         }
         let partial = self.jobs.remove(&job_id).expect("present above");
         self.bytes -= buffer_bytes(&partial.job);
-        self.remember(job_id);
+        self.finished.insert(job_id);
         Outcome::Complete(Image {
             job: partial.job,
             counts: partial.counts,
@@ -254,18 +267,7 @@ impl Assembler {
 
     /// Records a job as written already (after a restart, from the output directory's record).
     pub fn mark_finished(&mut self, job_id: JobId) {
-        self.remember(job_id);
-    }
-
-    fn remember(&mut self, job_id: JobId) {
-        if self.finished.insert(job_id) {
-            self.finished_order.push_back(job_id);
-        }
-        while self.finished_order.len() > FINISHED_MEMORY {
-            if let Some(old) = self.finished_order.pop_front() {
-                self.finished.remove(&old);
-            }
-        }
+        self.finished.insert(job_id);
     }
 }
 
