@@ -13,7 +13,9 @@ use fixedbrot_core::wire::{self, Envelope, Message, Reason, TileRequest, TileRes
 use fixedbrot_core::{Format, Grid, Job, JobId, TileIndex, View};
 
 use crate::calc::{self, GROUP};
-use crate::kafka::KafkaArgs;
+use rdkafka::producer::Producer;
+
+use crate::kafka::{self, KafkaArgs};
 use crate::limits::Limits;
 use crate::worker::{self, Answer};
 use crate::{info, warn};
@@ -384,9 +386,8 @@ pub fn run<L: Link>(
     steps_per_second: u64,
     limits: Limits,
 ) -> Result<(), String> {
-    let client_id = format!("cli.{GROUP}.bridge.{}", crate::generate::hostname());
+    let client_id = kafka::client_id(&format!("{GROUP}.bridge"));
     let producer = Arc::new(kafka.producer(&client_id)?);
-    use rdkafka::producer::Producer;
     kafka.require_topic(producer.client(), &kafka.requests_topic)?;
     kafka.require_topic(producer.client(), &kafka.responses_topic)?;
     let mut board = Board::connect(link, steps_per_second)?;

@@ -23,7 +23,7 @@ pub const GROUP: &str = "Mandelbrot.Calculation.Connector";
 
 /// Runs `threads` group members until one fails.
 pub fn run(kafka: &KafkaArgs, threads: usize, limits: Limits) -> Result<(), String> {
-    let client_id = format!("cli.{GROUP}.{}", crate::generate::hostname());
+    let client_id = kafka::client_id(GROUP);
     let producer = Arc::new(kafka.producer(&client_id)?);
     kafka.require_topic(producer.client(), &kafka.requests_topic)?;
     kafka.require_topic(producer.client(), &kafka.responses_topic)?;

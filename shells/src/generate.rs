@@ -9,7 +9,7 @@ use crate::{info, plan};
 
 /// Sends every message of `job` and waits until the brokers have them all.
 pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
-    let client_id = format!("cli.Mandelbrot.Generator.{}", hostname());
+    let client_id = kafka::client_id("Mandelbrot.Generator");
     let producer = kafka.producer(&client_id)?;
     kafka.require_topic(producer.client(), &kafka.requests_topic)?;
     let job_id = plan::new_job_id();
@@ -40,14 +40,4 @@ pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
     );
     println!("{:016x} {sent}", job_id.0);
     Ok(())
-}
-
-/// This machine's name, as the original put it in its client id.
-pub fn hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|name| name.trim().to_uppercase())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "LOCALHOST".into())
 }

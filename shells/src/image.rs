@@ -60,7 +60,7 @@ impl ConsumerContext for Assignment {
 
 /// Assembles jobs from the responses topic until `--output` is written (or forever).
 pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), String> {
-    let client_id = format!("cli.{GROUP}.{}", crate::generate::hostname());
+    let client_id = kafka::client_id(GROUP);
     let dirs = [
         Some(output.dir.as_path()),
         output.file.as_deref().and_then(Path::parent),

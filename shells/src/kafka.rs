@@ -46,6 +46,17 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
     Ok((key.trim().to_owned(), value.to_owned()))
 }
 
+/// A client id as the original made them: `cli.<role>.<HOSTNAME>`.
+pub fn client_id(role: &str) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_uppercase())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "LOCALHOST".into());
+    format!("cli.{role}.{host}")
+}
+
 /// The dead-letter topic of a topic.
 pub fn dead_letter_topic(topic: &str) -> String {
     format!("{topic}.dlq")
