@@ -81,7 +81,7 @@ bench:
 
 # Kernel benchmark built for a CPU: native, x86-64-v3 (AVX2), ... (vector units batch I4F28)
 bench-cpu cpu="native":
-    RUSTFLAGS="-C target-cpu={{cpu}}" CARGO_TARGET_DIR=target/{{cpu}} cargo bench -p fixedbrot-tests --bench kernel
+    RUSTFLAGS="-C target-cpu={{cpu}}" CARGO_TARGET_DIR={{justfile_directory()}}/target/{{cpu}} cargo bench -p fixedbrot-tests --bench kernel
 
 # The firmware's tiles/s and points/s under QEMU (not cycle-accurate)
 bench-board: firmware
