@@ -25,8 +25,14 @@ pub const GROUP: &str = "Mandelbrot.Calculation.Connector";
 pub fn run(kafka: &KafkaArgs, threads: usize, limits: Limits) -> Result<(), String> {
     let client_id = kafka::client_id(GROUP);
     let producer = Arc::new(kafka.producer(&client_id)?);
-    kafka.require_topic(producer.client(), &kafka.requests_topic)?;
-    kafka.require_topic(producer.client(), &kafka.responses_topic)?;
+    kafka.require_topics(
+        producer.client(),
+        &[
+            &kafka.requests_topic,
+            &kafka.responses_topic,
+            &kafka.requests_dead_letters(),
+        ],
+    )?;
     info!(
         "Worker with {threads} threads in group {GROUP}: {} -> {}",
         kafka.requests_topic, kafka.responses_topic

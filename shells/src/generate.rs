@@ -11,7 +11,7 @@ use crate::{info, plan};
 pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
     let client_id = kafka::client_id("Mandelbrot.Generator");
     let producer = kafka.producer(&client_id)?;
-    kafka.require_topic(producer.client(), &kafka.requests_topic)?;
+    kafka.require_topics(producer.client(), &[&kafka.requests_topic])?;
     let job_id = plan::new_job_id();
     let started = Instant::now();
     info!(

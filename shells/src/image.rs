@@ -73,7 +73,10 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
         fs::create_dir_all(dir).map_err(|e| format!("output directory {}: {e}", dir.display()))?;
     }
     let producer = kafka.producer(&client_id)?;
-    kafka.require_topic(producer.client(), &kafka.responses_topic)?;
+    kafka.require_topics(
+        producer.client(),
+        &[&kafka.responses_topic, &kafka.responses_dead_letters()],
+    )?;
     let consumer: BaseConsumer<Assignment> = kafka
         .config(
             &client_id,

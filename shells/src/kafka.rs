@@ -80,42 +80,57 @@ impl KafkaArgs {
 
     /// Fails within the connect timeout if no broker answers a metadata request, instead of
     /// letting librdkafka retry for minutes in silence.
-    pub fn check_brokers<C: ClientContext>(&self, client: &Client<C>) -> Result<(), String> {
+    fn check_brokers<C: ClientContext>(&self, client: &Client<C>) -> Result<(), String> {
         client
-            .fetch_metadata(None, Duration::from_secs(self.connect_timeout))
+            .fetch_metadata(None, self.connect_timeout())
             .map(|_| ())
-            .map_err(|e| {
-                format!(
-                    "no Kafka broker answered at {} within {} s ({e}); is it running? \
-                     (`just kafka-up` starts one)",
-                    self.brokers, self.connect_timeout
-                )
-            })
+            .map_err(|e| self.no_broker(&e))
     }
 
-    /// Fails with what to do if a topic this process needs does not exist (librdkafka would
-    /// log one warning and wait forever).
-    pub fn require_topic<C: ClientContext>(
+    fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout)
+    }
+
+    fn no_broker(&self, error: &dyn std::fmt::Display) -> String {
+        format!(
+            "no Kafka broker answered at {} within {} s ({error}); is it running? \
+             (`just kafka-up` starts one)",
+            self.brokers, self.connect_timeout
+        )
+    }
+
+    /// The dead-letter topic of the requests topic.
+    pub fn requests_dead_letters(&self) -> String {
+        dead_letter_topic(&self.requests_topic)
+    }
+
+    /// The dead-letter topic of the responses topic.
+    pub fn responses_dead_letters(&self) -> String {
+        dead_letter_topic(&self.responses_topic)
+    }
+
+    /// Waits until every topic this process needs is usable (see [`await_topics`]), so that
+    /// `fixedbrot topics && fixedbrot calc` works even while a new topic is still reaching
+    /// the brokers' metadata; a topic that is really missing is a clear error within the
+    /// connect timeout (librdkafka would log one warning and wait forever).
+    pub fn require_topics<C: ClientContext>(
         &self,
         client: &Client<C>,
-        topic: &str,
+        topics: &[&str],
     ) -> Result<(), String> {
-        let timeout = Duration::from_secs(self.connect_timeout);
-        let metadata = client
-            .fetch_metadata(Some(topic), timeout)
-            .map_err(|e| format!("reading the metadata of topic {topic}: {e}"))?;
-        let missing = metadata
-            .topics()
-            .iter()
-            .all(|t| t.name() != topic || t.error().is_some() || t.partitions().is_empty());
-        if missing {
-            return Err(format!(
-                "topic {topic} does not exist at {}; create the topics with `fixedbrot topics` \
-                 (same --brokers and topic flags) or `just kafka-up`",
-                self.brokers
-            ));
-        }
-        Ok(())
+        let wanted: Vec<(&str, Option<usize>)> = topics.iter().map(|&t| (t, None)).collect();
+        await_topics(client, &wanted, self.connect_timeout()).map_err(|wait| match wait {
+            TopicWait::NoBroker(error) => self.no_broker(&error),
+            TopicWait::Missing(topic) => format!(
+                "topic {topic} does not exist at {} (waited {} s); create the topics with \
+                 `fixedbrot topics` (same --brokers and topic flags) or `just kafka-up`",
+                self.brokers, self.connect_timeout
+            ),
+            TopicWait::Unready(topic, why) => format!(
+                "topic {topic} at {} is not usable after {} s: {why}",
+                self.brokers, self.connect_timeout
+            ),
+        })
     }
 
     /// A producer that acknowledges only what every in-sync replica has, and counts
@@ -123,26 +138,27 @@ impl KafkaArgs {
     /// order, which tiles make harmless (invariant 2), while the idempotent producer's
     /// handshake measured a 500 ms stall on one start in ten.
     pub fn producer(&self, client_id: &str) -> Result<ThreadedProducer<Deliveries>, String> {
-        let producer: ThreadedProducer<Deliveries> = self
-            .config(
-                client_id,
-                &[
-                    ("acks", "all"),
-                    ("enable.idempotence", "false"),
-                    ("linger.ms", "5"),
-                    // 64 MiB of unsent messages at most (librdkafka's default is 1 GiB): a slow
-                    // broker makes senders wait, not grow.
-                    ("queue.buffering.max.kbytes", "65536"),
-                    ("compression.type", "lz4"),
-                ],
-            )
-            .create_with_context(Deliveries::default())
-            .map_err(|e| format!("Kafka settings: {e}"))?;
-        self.check_brokers(producer.client())?;
-        Ok(producer)
+        self.config(
+            client_id,
+            &[
+                ("acks", "all"),
+                ("enable.idempotence", "false"),
+                ("linger.ms", "5"),
+                // 64 MiB of unsent messages at most (librdkafka's default is 1 GiB): a slow
+                // broker makes senders wait, not grow.
+                ("queue.buffering.max.kbytes", "65536"),
+                ("compression.type", "lz4"),
+            ],
+        )
+        .create_with_context(Deliveries::default())
+        .map_err(|e| format!("Kafka settings: {e}"))
     }
 
-    /// Creates the requests and responses topics and their dead-letter topics if missing.
+    /// Creates the requests and responses topics and their dead-letter topics if missing, and
+    /// returns once every one of them is usable: in the metadata with all its partitions and a
+    /// leader for each. The controller accepts a topic before the brokers serve it, widest
+    /// right after a broker starts; a script that runs `topics` then a role must not see it
+    /// missing.
     pub fn create_topics(&self, partitions: i32, replication: i32) -> Result<(), String> {
         let admin: AdminClient<DefaultClientContext> = self
             .config("fixedbrot-topics", &[])
@@ -152,8 +168,8 @@ impl KafkaArgs {
         let names = [
             self.requests_topic.clone(),
             self.responses_topic.clone(),
-            dead_letter_topic(&self.requests_topic),
-            dead_letter_topic(&self.responses_topic),
+            self.requests_dead_letters(),
+            self.responses_dead_letters(),
         ];
         let topics: Vec<NewTopic<'_>> = names
             .iter()
@@ -162,17 +178,107 @@ impl KafkaArgs {
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let results = block_on(admin.create_topics(&topics, &options))
             .map_err(|e| format!("creating topics: {e}"))?;
+        let mut wanted = Vec::new();
         for result in results {
             match result {
-                Ok(name) => info!("Created topic {name} with {partitions} partitions"),
+                Ok(name) => {
+                    info!("Created topic {name} with {partitions} partitions");
+                    wanted.push((name, usize::try_from(partitions).ok()));
+                }
                 Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => {
-                    info!("Topic {name} exists already")
+                    info!("Topic {name} exists already");
+                    wanted.push((name, None));
                 }
                 Err((name, code)) => return Err(format!("creating topic {name}: {code}")),
             }
         }
+        let wanted: Vec<(&str, Option<usize>)> =
+            wanted.iter().map(|(name, n)| (name.as_str(), *n)).collect();
+        await_topics(admin.inner(), &wanted, self.connect_timeout()).map_err(|wait| {
+            let why = match wait {
+                TopicWait::NoBroker(error) => self.no_broker(&error),
+                TopicWait::Missing(topic) => format!("{topic} is not in the metadata"),
+                TopicWait::Unready(topic, why) => format!("{topic}: {why}"),
+            };
+            format!(
+                "the topics were created but are not usable at {} after {} s: {why}",
+                self.brokers, self.connect_timeout
+            )
+        })?;
+        info!("Topics ready: {}", names.join(", "));
         Ok(())
     }
+}
+
+/// Why [`await_topics`] gave up.
+enum TopicWait {
+    /// No broker answered a metadata request.
+    NoBroker(rdkafka::error::KafkaError),
+    /// A topic is not in the metadata.
+    Missing(String),
+    /// A topic is there but lacks partitions or leaders.
+    Unready(String, String),
+}
+
+/// Polls the metadata until every topic is there with all its partitions (`Some(n)`: exactly
+/// `n`; `None`: whatever it has, at least one) and a leader for each, or `timeout` passes.
+/// Each poll asks a broker afresh: librdkafka's cached metadata would hide a topic that
+/// reached the brokers after the cache was filled.
+fn await_topics<C: ClientContext>(
+    client: &Client<C>,
+    topics: &[(&str, Option<usize>)],
+    timeout: Duration,
+) -> Result<(), TopicWait> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mut verdict = Ok(());
+        for &(topic, partitions) in topics {
+            let left = deadline.saturating_duration_since(Instant::now());
+            verdict = client
+                .fetch_metadata(Some(topic), left.max(Duration::from_millis(100)))
+                .map_err(TopicWait::NoBroker)
+                .and_then(|metadata| topic_state(&metadata, topic, partitions));
+            if verdict.is_err() {
+                break;
+            }
+        }
+        if verdict.is_ok() || Instant::now() >= deadline {
+            return verdict;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether one topic of `metadata` is usable.
+fn topic_state(
+    metadata: &rdkafka::metadata::Metadata,
+    topic: &str,
+    partitions: Option<usize>,
+) -> Result<(), TopicWait> {
+    let found = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+        .ok_or_else(|| TopicWait::Missing(topic.to_owned()))?;
+    let have = found.partitions().len();
+    if partitions.is_some_and(|want| want != have) {
+        return Err(TopicWait::Unready(
+            topic.to_owned(),
+            format!("{have} of {} partitions", partitions.unwrap_or(have)),
+        ));
+    }
+    let leaderless = found
+        .partitions()
+        .iter()
+        .filter(|p| p.leader() < 0 || p.error().is_some())
+        .count();
+    if leaderless > 0 {
+        return Err(TopicWait::Unready(
+            topic.to_owned(),
+            format!("{leaderless} of {have} partitions have no leader"),
+        ));
+    }
+    Ok(())
 }
 
 /// Counts what the producer delivered and what it could not, and settles each record's

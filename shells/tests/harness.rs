@@ -27,6 +27,20 @@ impl Scenario {
 
     /// A scenario on other brokers than the shared test broker.
     pub fn on(brokers: &str, test: &str, partitions: u32) -> Scenario {
+        let scenario = Scenario::named(brokers, test);
+        let mut topics = scenario.topics(partitions);
+        let status = topics.wait_exit(Duration::from_secs(60));
+        assert!(
+            status.success(),
+            "creating topics on {} (is the broker up? `just kafka-up`): {}",
+            scenario.brokers,
+            topics.log()
+        );
+        scenario
+    }
+
+    /// A scenario whose topics do not exist yet.
+    pub fn named(brokers: &str, test: &str) -> Scenario {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -34,24 +48,21 @@ impl Scenario {
         let name = format!("{test}-{}-{nanos}", std::process::id());
         let dir = std::env::temp_dir().join(&name);
         std::fs::create_dir_all(&dir).unwrap();
-        let scenario = Scenario {
+        Scenario {
             name,
             dir,
             brokers: brokers.into(),
-        };
-        let status = Command::new(BIN)
+        }
+    }
+
+    /// `fixedbrot topics` for this scenario, running.
+    pub fn topics(&self, partitions: u32) -> Process {
+        let mut command = Command::new(BIN);
+        command
             .arg("topics")
-            .args(scenario.kafka_args())
-            .args(["--partitions", &partitions.to_string()])
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "creating topics on {} (is the broker up? `just kafka-up`)",
-            scenario.brokers
-        );
-        scenario
+            .args(self.kafka_args())
+            .args(["--partitions", &partitions.to_string()]);
+        Process::spawn(command, "topics")
     }
 
     pub fn requests(&self) -> String {
