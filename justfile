@@ -1,4 +1,4 @@
-# fixedbrot: `just` lists the recipes; `just test` is what CI runs.
+# fixedbrot: `just` lists the recipes; `just ready` is what CI runs (`scripts/test` installs what it needs first).
 
 # The core must build for these: a Cortex-M0 (no 64-bit multiply) and a Cortex-M4F.
 arm_targets := "thumbv6m-none-eabi thumbv7em-none-eabihf"
@@ -6,10 +6,10 @@ arm_targets := "thumbv6m-none-eabi thumbv7em-none-eabihf"
 _default:
     @just --list -u
 
-# Run every test: the core cross-built for ARM, the firmware built, a Kafka broker up, every test, the broker down
+# Run every test: the core cross-built for ARM, the firmware built, a Kafka broker up, every test binary (one failing hides none), the broker down
 test: cross firmware
     scripts/kafka up
-    cargo test --workspace -- --show-output; status=$?; scripts/kafka down; exit $status
+    cargo test --workspace --no-fail-fast -- --show-output; status=$?; scripts/kafka down; exit $status
 
 # Render the default view in this process, no broker (pass flags: just render --tile 1x1)
 render *flags:
@@ -95,5 +95,6 @@ kernel-loops: firmware
 bench-pipeline runs="3":
     scripts/bench-pipeline {{runs}}
 
-# What CI runs
+# What CI runs: lint, every test, and a check that the run left the tree as it found it
 ready: lint test
+    test -z "$(git status --porcelain)" || { git status --short; echo "the test run changed the tree" >&2; exit 1; }
