@@ -23,6 +23,9 @@ pub struct Image {
 pub enum Outcome {
     /// A BEGIN marker: the job now has a buffer.
     Begin { job: Job },
+    /// A BEGIN marker of a job already written: it took a slower path than the job's tiles.
+    /// Nothing changes.
+    LateBegin { job: Job },
     /// An END marker: informative, since completion is counted.
     End { tiles: u32 },
     /// A new tile; `done` of `total` have arrived.
@@ -115,11 +118,11 @@ impl Assembler {
     pub fn accept(&mut self, envelope: Envelope, now: Instant) -> Outcome {
         let job_id = envelope.job_id;
         match envelope.message {
-            // A BEGIN may arrive after the job's first tiles (they take other paths): it is
-            // reported unless the job was written already.
+            // A BEGIN may arrive after the job's tiles, even after its image: they take other
+            // paths through the workers.
             Message::Begin(job) => match self.open(job_id, &job, now) {
                 Ok(_) if self.jobs.contains_key(&job_id) => Outcome::Begin { job },
-                Ok(_) => Outcome::Duplicate,
+                Ok(_) => Outcome::LateBegin { job },
                 Err(reason) => Outcome::Rejected { reason },
             },
             Message::End(end) => Outcome::End { tiles: end.tiles },
@@ -361,7 +364,7 @@ mod tests {
         };
         assert!(matches!(
             assembler.accept(begin, Instant::now()),
-            Outcome::Duplicate
+            Outcome::LateBegin { .. }
         ));
         assert_eq!(assembler.in_flight(), 0);
     }

@@ -178,6 +178,10 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
                         job.grid.width, job.grid.height, job_id.0, job.grid.tiles()
                     );
                 }
+                Outcome::LateBegin { job } => info!(
+                    "Received BEGIN marker, image of size {} x {} already written (job {:016x})",
+                    job.grid.width, job.grid.height, job_id.0
+                ),
                 Outcome::End { tiles } => {
                     info!(
                         "Received END marker (job {:016x}: {tiles} tiles were sent)",

@@ -93,7 +93,10 @@ fn assemble(
                 return Err(format!("a worker refused the job: {:?}", refusal.reason))
             }
             Outcome::Rejected { reason } => return Err(reason),
-            Outcome::Begin { .. } | Outcome::End { .. } | Outcome::Duplicate => {}
+            Outcome::Begin { .. }
+            | Outcome::LateBegin { .. }
+            | Outcome::End { .. }
+            | Outcome::Duplicate => {}
         }
     }
     Err("the workers stopped before the image was complete".into())
