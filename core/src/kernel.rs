@@ -1,13 +1,14 @@
 //! The escape-time kernel: one point, a batch of points in step, and a tile of a job.
 //!
 //! One rule everywhere: before each step, escape if re² + im² > 4 (exact, double width);
-//! the count is the number of steps taken, `0..=limit`, and `limit` means inside.
+//! the count is the number of steps taken, `0..=limit`, and `limit` means inside. Points that
+//! never escape are recognised early by an exact test, never a guess (see [`Cycles`]).
 use crate::error::JobError;
 use crate::format::{Arith, Format, Q28, Q60};
 use crate::grid::{Rect, TileIndex};
 use crate::job::{Job, Point};
 
-/// Points computed in step by [`escape_lanes`] (and by [`render_tile`] for I4F28): sixteen
+/// Points computed in step by [`escape_lanes`] (and by the tile kernels for I4F28): sixteen
 /// `i64` lanes are two AVX-512 or four AVX2 vectors per operation, enough independent work to
 /// hide the multiplies' latency. 8 lanes measured slower on AVX-512, 32 slower on AVX2.
 pub const LANES: usize = 16;
@@ -16,13 +17,28 @@ pub const LANES: usize = 16;
 pub fn escape(format: Format, c: Point, limit: u32) -> Result<u32, JobError> {
     check_point(format, c)?;
     Ok(match format {
-        Format::I4F28 => escape_one::<Q28>(c, limit),
-        Format::I4F60 => escape_one::<Q60>(c, limit),
+        Format::I4F28 => escape_i4f28(c, limit),
+        Format::I4F60 => escape_i4f60(c, limit),
     })
 }
 
+// The point kernels are never inlined: in a function of its own the loop keeps c and z in
+// registers, where inlined into a caller with more live values (the firmware's main loop) it
+// spilled them to the stack. Their names are what `scripts/kernel-loops` looks for.
+
+#[inline(never)]
+fn escape_i4f28(c: Point, limit: u32) -> u32 {
+    escape_one::<Q28>(c, limit)
+}
+
+#[inline(never)]
+fn escape_i4f60(c: Point, limit: u32) -> u32 {
+    escape_one::<Q60>(c, limit)
+}
+
 /// Escape times of [`LANES`] points computed in step; exactly what [`escape`] returns for
-/// each, only faster, because the lanes are independent work the CPU can overlap.
+/// each, only faster where the lanes vectorise (see [`render_tile_in_lanes`]).
+#[inline(always)]
 pub fn escape_lanes(
     format: Format,
     c: &[Point; LANES],
@@ -39,26 +55,89 @@ pub fn escape_lanes(
 
 /// Renders one tile of a job into `out`, row-major, and returns its rectangle.
 ///
-/// `out` needs at least the tile's pixel count; what lies beyond is left untouched. Either
-/// way the counts are the same; the batched kernel is used only where it is faster.
+/// `out` needs at least the tile's pixel count; what lies beyond is left untouched. The
+/// counts are those of [`escape`] for each pixel, whichever kernel computes them: I4F28 runs
+/// in lanes where this build's instruction set vectorises them (AVX2 and up), point by point
+/// elsewhere. A caller that knows more about the CPU at run time can call
+/// [`render_tile_in_lanes`] from a function compiled for it.
 pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
-    job.check()?;
-    let rect = job.grid.rect(tile).ok_or(JobError::NoSuchTile)?;
-    let out = out
-        .get_mut(..rect.pixels())
-        .ok_or(JobError::BufferTooSmall)?;
+    let (rect, out) = tile_of(job, tile, out)?;
     match job.format {
-        Format::I4F28 if BATCH_I4F28 => render_batched::<Q28>(job, rect, out),
-        Format::I4F28 => render_scalar::<Q28>(job, rect, out),
-        Format::I4F60 => render_scalar::<Q60>(job, rect, out),
+        Format::I4F28 if LANES_PAY => render_batched::<Q28>(job, rect, out),
+        _ => render_scalar(job, rect, out),
     }
     Ok(rect)
 }
 
-/// Batching pays only where the lanes vectorise: with AVX2 (or AVX-512) I4F28 lanes run 1.7x
-/// to 5x faster than point by point; on baseline x86-64 (no signed 32x32->64 vector multiply,
-/// no 64-bit arithmetic shift) and for I4F60 (128-bit products) they run slower (BENCHMARKS.md).
-const BATCH_I4F28: bool = cfg!(target_feature = "avx2");
+/// [`render_tile`] with I4F28 in lanes whatever this build's instruction set, and inlined
+/// into its caller, so that a caller compiled with wider vectors (a shell's
+/// `#[target_feature(enable = "avx512f")]` function, chosen at run time) gets lanes in those
+/// vectors. I4F60 runs point by point: its 128-bit products do not vectorise.
+#[inline(always)]
+pub fn render_tile_in_lanes(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
+    let (rect, out) = tile_of(job, tile, out)?;
+    match job.format {
+        Format::I4F28 => render_batched::<Q28>(job, rect, out),
+        Format::I4F60 => render_scalar(job, rect, out),
+    }
+    Ok(rect)
+}
+
+/// Whether this build's I4F28 lanes pay: with AVX2 (or AVX-512) they run 1.7x to 5x faster
+/// than point by point; on baseline x86-64 (no signed 32x32->64 vector multiply) they run
+/// slower (BENCHMARKS.md). Elsewhere, AArch64's NEON included, they are unmeasured on real
+/// hardware, so tiles run point by point.
+const LANES_PAY: bool = cfg!(target_feature = "avx2");
+
+/// Steps between two periodicity checks of one point: comparing every step would cost a
+/// compare per step, and a cycle is still found at most this many steps late. With 8, the
+/// check costs a Cortex-M3 under 2 instructions a step (BENCHMARKS.md, `just kernel-loops`).
+const CHECK_EVERY: u32 = 8;
+
+/// Steps between two periodicity checks of a batch of lanes. A batch waits for its slowest
+/// lane, so finding cycles sooner pays more than the check costs: 4 measured 5% faster than
+/// 8 on the default view at 1024 iterations (BENCHMARKS.md).
+const LANE_CHECK_EVERY: u32 = 4;
+
+/// Periodicity detection: an exact test that a point never escapes.
+///
+/// A step is a function of z and c alone, and no step can overflow (`limits.rs`). The kernel
+/// checks for escape before every step. So if z, after some steps, equals exactly a z it had
+/// before, the orbit from there repeats forever through values that have all passed the escape
+/// check: the point never escapes, and the plain loop would return the limit, whatever the
+/// limit. The comparison is of raw integers, with no tolerance, so detection cannot change a
+/// count; the float renderers' "close enough" tests cannot say that.
+///
+/// z is saved every so often and compared with every few steps ([`CHECK_EVERY`],
+/// [`LANE_CHECK_EVERY`]). A saved z is kept for at least [`FIRST_SAVE`] steps and for an
+/// eighth of the steps taken so far, so short cycles are found soon after the orbit settles
+/// and every cycle is found eventually (Brent's idea of growing windows, with a floor).
+struct Cycles {
+    next_save: u32,
+}
+
+/// The shortest time a saved z is kept, so a cycle up to this long is found within one window
+/// of the orbit settling into it. Longer cycles wait for the windows to grow.
+const FIRST_SAVE: u32 = 32;
+
+impl Cycles {
+    fn new() -> Cycles {
+        // z = 0 is the first saved value: an orbit that comes back to it is a cycle.
+        Cycles {
+            next_save: FIRST_SAVE,
+        }
+    }
+
+    /// Whether to save the z reached after `steps` steps.
+    #[inline(always)]
+    fn save_now(&mut self, steps: u32) -> bool {
+        if steps < self.next_save {
+            return false;
+        }
+        self.next_save = steps.saturating_add(FIRST_SAVE.max(steps / 8));
+        true
+    }
+}
 
 fn check_point(format: Format, c: Point) -> Result<(), JobError> {
     let bound = format.safe_raw();
@@ -69,40 +148,133 @@ fn check_point(format: Format, c: Point) -> Result<(), JobError> {
     }
 }
 
-fn escape_one<A: Arith>(c: Point, limit: u32) -> u32 {
-    let (mut re, mut im) = (0, 0);
-    for steps in 0..limit {
-        if A::escaped(re, im) {
-            return steps;
-        }
-        (re, im) = A::step(re, im, c.re, c.im);
-    }
-    limit
+/// The tile's rectangle and the part of `out` it fills; refuses what cannot be rendered.
+#[inline(always)]
+fn tile_of<'a>(
+    job: &Job,
+    tile: TileIndex,
+    out: &'a mut [u32],
+) -> Result<(Rect, &'a mut [u32]), JobError> {
+    job.check()?;
+    let rect = job.grid.rect(tile).ok_or(JobError::NoSuchTile)?;
+    let out = out
+        .get_mut(..rect.pixels())
+        .ok_or(JobError::BufferTooSmall)?;
+    Ok((rect, out))
 }
 
-/// The batched kernel. An escaped lane keeps its escaped z, so it stays escaped and stops
-/// counting; its next z is computed and thrown away. Selects are masks, not branches, so the
-/// compiler can vectorise the lanes (it does for I4F28 with AVX2 or AVX-512; see
-/// BENCHMARKS.md). The loop ends when every lane has escaped or at the limit.
 #[inline(always)]
-fn escape_batch<A: Arith>(c: &[Point; LANES], limit: u32) -> [u32; LANES] {
-    let (mut re, mut im) = ([0i64; LANES], [0i64; LANES]);
-    let mut counts = [0u32; LANES];
-    for _ in 0..limit {
-        let mut live = 0u32;
-        for lane in 0..LANES {
-            let inside = !A::escaped(re[lane], im[lane]);
-            let (next_re, next_im) = A::step(re[lane], im[lane], c[lane].re, c[lane].im);
-            re[lane] = select(inside, next_re, re[lane]);
-            im[lane] = select(inside, next_im, im[lane]);
-            counts[lane] += u32::from(inside);
-            live |= u32::from(inside);
+fn escape_one<A: Arith>(c: Point, limit: u32) -> u32 {
+    let c = A::prepare(c);
+    let mut z = (A::Z::default(), A::Z::default());
+    let mut saved = z;
+    let mut cycles = Cycles::new();
+    // Whole blocks of CHECK_EVERY steps, written out, then what is left before the limit.
+    let whole = limit - limit % CHECK_EVERY;
+    let mut steps = 0;
+    while steps < whole {
+        if let Err(escaped) = run_block::<A>(&mut z, &c) {
+            return steps + escaped;
         }
-        if live == 0 {
-            break;
+        steps += CHECK_EVERY;
+        if z == saved {
+            return limit;
+        }
+        if cycles.save_now(steps) {
+            saved = z;
         }
     }
-    counts
+    match run::<A>(&mut z, &c, limit - steps) {
+        Ok(_) => limit,
+        Err(escaped) => steps + escaped,
+    }
+}
+
+/// Takes [`CHECK_EVERY`] steps from `z`, written out: compilers do not unroll a loop with a
+/// body this long for a Cortex-M, and a counter would cost a sixth of each step there.
+/// `Err(k)` if z had escaped after `k` of them.
+#[inline(always)]
+fn run_block<A: Arith>(z: &mut (A::Z, A::Z), c: &A::C) -> Result<u32, u32> {
+    const _: () = assert!(CHECK_EVERY == 8, "run_block takes CHECK_EVERY steps");
+    step::<A>(z, c, 0)?;
+    step::<A>(z, c, 1)?;
+    step::<A>(z, c, 2)?;
+    step::<A>(z, c, 3)?;
+    step::<A>(z, c, 4)?;
+    step::<A>(z, c, 5)?;
+    step::<A>(z, c, 6)?;
+    step::<A>(z, c, 7)?;
+    Ok(CHECK_EVERY)
+}
+
+/// Takes `n` steps from `z`; `Err(k)` if z had escaped after `k` of them.
+#[inline(always)]
+fn run<A: Arith>(z: &mut (A::Z, A::Z), c: &A::C, n: u32) -> Result<u32, u32> {
+    for taken in 0..n {
+        step::<A>(z, c, taken)?;
+    }
+    Ok(n)
+}
+
+/// One step, or `Err(taken)` if z has escaped: `taken` steps came before.
+#[inline(always)]
+fn step<A: Arith>(z: &mut (A::Z, A::Z), c: &A::C, taken: u32) -> Result<(), u32> {
+    let (inside, re, im) = A::iterate(z.0, z.1, c);
+    if !inside {
+        return Err(taken);
+    }
+    *z = (re, im);
+    Ok(())
+}
+
+/// The batched kernel: [`escape_one`] for [`LANES`] points in step.
+///
+/// An escaped lane keeps its escaped z, so it stays escaped and stops counting; its next z is
+/// computed and thrown away. A lane found in a cycle gets the limit as its count and an
+/// escaped z, so it stops too. Only lanes whose last step was taken are compared, since an
+/// escaped lane's frozen z would "repeat". Selects are masks, not branches, so the compiler
+/// can vectorise the lanes (it does for I4F28 with AVX2 or AVX-512). The loop ends when every
+/// lane has stopped or at the limit.
+#[inline(always)]
+fn escape_batch<A: Arith>(c: &[Point; LANES], limit: u32) -> [u32; LANES] {
+    let c: [A::C; LANES] = core::array::from_fn(|lane| A::prepare(c[lane]));
+    // Lanes hold the parts of z in i64 whatever the format: x86's 32×32→64 vector multiply
+    // reads the low half of a 64-bit lane, so I4F28 parts stay where they are multiplied.
+    let (mut re, mut im) = ([0i64; LANES], [0i64; LANES]);
+    let (mut saved_re, mut saved_im) = (re, im);
+    let mut counts = [0u32; LANES];
+    let mut cycles = Cycles::new();
+    let mut steps = 0;
+    loop {
+        let block = LANE_CHECK_EVERY.min(limit - steps);
+        let mut stepped = [false; LANES];
+        for _ in 0..block {
+            stepped = core::array::from_fn(|lane| {
+                let (inside, next_re, next_im) =
+                    A::iterate(A::Z::narrow(re[lane]), A::Z::narrow(im[lane]), &c[lane]);
+                re[lane] = select(inside, next_re.widen(), re[lane]);
+                im[lane] = select(inside, next_im.widen(), im[lane]);
+                counts[lane] += u32::from(inside);
+                inside
+            });
+            if !stepped.iter().fold(false, |any, &lane| any | lane) {
+                return counts;
+            }
+        }
+        steps += block;
+        if steps == limit {
+            return counts;
+        }
+        for lane in 0..LANES {
+            let cycling =
+                stepped[lane] & (re[lane] == saved_re[lane]) & (im[lane] == saved_im[lane]);
+            counts[lane] = if cycling { limit } else { counts[lane] };
+            re[lane] = select(cycling, A::ESCAPED.widen(), re[lane]);
+        }
+        if cycles.save_now(steps) {
+            (saved_re, saved_im) = (re, im);
+        }
+    }
 }
 
 /// `if take { a } else { b }` as a mask: an `if` here stops LLVM from vectorising the lanes.
@@ -112,19 +284,56 @@ fn select(take: bool, a: i64, b: i64) -> i64 {
     (a & mask) | (b & !mask)
 }
 
+/// A part of z as a lane holds it: in an `i64`.
+pub(crate) trait Lane: Copy {
+    fn widen(self) -> i64;
+    /// The part a lane holds; exact for what [`Lane::widen`] made.
+    fn narrow(lane: i64) -> Self;
+}
+
+impl Lane for i32 {
+    #[inline(always)]
+    fn widen(self) -> i64 {
+        i64::from(self)
+    }
+
+    #[inline(always)]
+    fn narrow(lane: i64) -> i32 {
+        lane as i32
+    }
+}
+
+impl Lane for i64 {
+    #[inline(always)]
+    fn widen(self) -> i64 {
+        self
+    }
+
+    #[inline(always)]
+    fn narrow(lane: i64) -> i64 {
+        lane
+    }
+}
+
 /// The c of every pixel of `rect`, row-major.
+#[inline(always)]
 fn pixels(job: &Job, rect: Rect) -> impl Iterator<Item = Point> {
     let view = job.view;
     (rect.y..rect.y + rect.height)
         .flat_map(move |y| (rect.x..rect.x + rect.width).map(move |x| view.point(x, y)))
 }
 
-fn render_scalar<A: Arith>(job: &Job, rect: Rect, out: &mut [u32]) {
+fn render_scalar(job: &Job, rect: Rect, out: &mut [u32]) {
+    let escape = match job.format {
+        Format::I4F28 => escape_i4f28,
+        Format::I4F60 => escape_i4f60,
+    };
     for (count, c) in out.iter_mut().zip(pixels(job, rect)) {
-        *count = escape_one::<A>(c, job.iterations);
+        *count = escape(c, job.iterations);
     }
 }
 
+#[inline(always)]
 fn render_batched<A: Arith>(job: &Job, rect: Rect, out: &mut [u32]) {
     let mut pixels = pixels(job, rect);
     // A point that escapes after one step fills the lanes past the tile's last pixel.

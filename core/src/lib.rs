@@ -6,7 +6,8 @@
 //! - [`Format`]: the two fixed-point formats, I4F28 and I4F60, and the one rounding rule.
 //! - [`View`], [`Job`]: exact geometry, from a person's decimal text to raw bits, once.
 //! - [`Grid`]: how a job is cut into tiles.
-//! - [`escape`], [`escape_lanes`], [`render_tile`]: the kernel.
+//! - [`escape`], [`escape_lanes`], [`render_tile`], [`render_tile_in_lanes`]: the kernel, with
+//!   exact early exits for points that never escape.
 //! - [`wire`]: versioned messages, postcard and COBS codecs into caller buffers.
 //! - [`Palette`]: counts to colours.
 #![no_std]
@@ -29,5 +30,5 @@ pub use error::JobError;
 pub use format::{Format, I4F28, I4F60};
 pub use grid::{Grid, Rect, TileIndex};
 pub use job::{Job, JobId, Point, View};
-pub use kernel::{escape, escape_lanes, render_tile, LANES};
+pub use kernel::{escape, escape_lanes, render_tile, render_tile_in_lanes, LANES};
 pub use palette::Palette;

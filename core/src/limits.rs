@@ -30,3 +30,24 @@ pub const MAX_ENCODED_LEN: usize = 1 + 10 + 1 + 66 + 5 + 2 + MAX_TILE_PIXELS * 5
 
 /// Worst-case COBS frame: one overhead byte per 254 bytes, one more, and the 0 delimiter.
 pub const MAX_FRAME_LEN: usize = MAX_ENCODED_LEN + MAX_ENCODED_LEN / 254 + 2;
+
+// Early exits for points that never escape, and why there is no cardioid test.
+//
+// Periodicity (`kernel.rs`, `Cycles`) rests on the bound above: since no step can overflow,
+// a step is a function of z and c alone, so a z that comes back exactly is a cycle whose
+// values all passed the escape check, and the plain loop would return the limit. The
+// comparison is exact, so it can never change a count.
+//
+// The textbook shortcut, testing c against the main cardioid and the period-2 bulb, is not
+// used, because nothing shows it changes no count. The fixed-point iteration is not the exact
+// one: each step rounds each part by up to half an ulp. A c inside the true cardioid has an
+// attracting fixed point z* with multiplier λ = 2z*, |λ| < 1, and a repelling one 1 - z*. Near
+// the cusp, for c = 0.25 - δ, they are 2√δ apart and the drift towards z* between them is at
+// most δ a step: for a c a few ulps inside, no more than the rounding, which could carry the
+// orbit past the repelling point. Along the rest of the boundary |λ| -> 1 and the pull back
+// to z* fades the same way. A test that changes no count would need, for every c it accepts,
+// a region around the orbit that one step plus one rounding error maps into itself. The disk
+// |z - z*| <= r is one when r (|λ| + r) + ε <= r (ε the rounding error), and it holds the
+// orbit from z1 = c only for |λ| below about 0.83; a margin that narrow leaves out the points
+// near the boundary, which are the ones that run to the limit and cost the time. So the
+// interior is left to periodicity, which needs no margin.

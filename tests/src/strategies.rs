@@ -22,6 +22,43 @@ pub fn interesting_point(format: Format) -> impl Strategy<Value = Point> {
     (low.re..=high.re, low.im..=high.im).prop_map(|(re, im)| Point { re, im })
 }
 
+/// A point from 0 to a few ulps off the boundary of the main cardioid or of the period-2
+/// bulb, on either side, mostly near the cusp at 0.25 and the junction at -0.75: where a point
+/// inside iterates longest and where a shortcut that is not exact would show.
+pub fn near_the_boundary(format: Format) -> impl Strategy<Value = Point> {
+    use std::f64::consts::PI;
+    // Angle 0 is the cusp on the cardioid and the junction on the bulb; π is the junction on
+    // the cardioid.
+    let angle = prop_oneof![
+        1 => Just(0.0),
+        1 => Just(PI),
+        2 => -0.05..0.05f64,
+        2 => (PI - 0.05)..(PI + 0.05),
+        1 => 0.0..(2.0 * PI),
+    ];
+    let on_the_bulb = prop_oneof![3 => Just(false), 2 => Just(true)];
+    (angle, on_the_bulb, -6i64..=6, -6i64..=6).prop_map(move |(t, bulb, d_re, d_im)| {
+        // The cardioid is e^it / 2 - e^2it / 4; the bulb, the circle of radius 1/4 about -1,
+        // meets it at -0.75. f64 resolves them to 2^-53: a fraction of an ulp of I4F28, about
+        // 2^7 ulps of I4F60, whose exact cusp and junction the angles 0 and π still hit.
+        // sin π is not 0 in f64, and the exact cusp and junction are on the real axis.
+        let sin = |a: f64| if a % PI == 0.0 { 0.0 } else { a.sin() };
+        let (re, im) = if bulb {
+            (-1.0 + 0.25 * t.cos(), 0.25 * sin(t))
+        } else {
+            (
+                0.5 * t.cos() - 0.25 * (2.0 * t).cos(),
+                0.5 * sin(t) - 0.25 * sin(2.0 * t),
+            )
+        };
+        let scale = (1u64 << format.frac_bits()) as f64;
+        Point {
+            re: (re * scale).round() as i64 + d_re,
+            im: (im * scale).round() as i64 + d_im,
+        }
+    })
+}
+
 /// A valid job with sides up to `max_side` and iteration limits up to `max_iterations`.
 pub fn job(max_side: u32, max_iterations: u32) -> impl Strategy<Value = Job> {
     (

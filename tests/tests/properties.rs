@@ -6,9 +6,10 @@ use fixedbrot_core::wire::{
     peek, Message, TileRequest, WireError, MAX_COUNT_LEN,
 };
 use fixedbrot_core::{
-    escape, escape_lanes, render_tile, Format, JobError, Point, TileIndex, View, LANES,
+    escape, escape_lanes, render_tile, render_tile_in_lanes, Format, JobError, Point, TileIndex,
+    View, LANES,
 };
-use fixedbrot_tests::strategies;
+use fixedbrot_tests::{oracle, strategies};
 use proptest::prelude::*;
 
 proptest! {
@@ -84,6 +85,26 @@ proptest! {
         }
     }
 
+    /// Periodicity stops the loop early for points that never escape; it must not change one
+    /// count, at any limit, least of all where orbits take longest to settle.
+    #[test]
+    fn the_kernel_equals_the_plain_loop_near_the_cardioid_and_the_bulb(
+        (format, c) in strategies::format().prop_flat_map(|f| (Just(f), strategies::near_the_boundary(f))),
+        limit in prop_oneof![1..2_000u32, 2_000..=100_000u32],
+    ) {
+        let plain = oracle::escape(format.frac_bits(), c.re.into(), c.im.into(), limit);
+        prop_assert_eq!(escape(format, c, limit).unwrap(), plain, "{:?}", c);
+    }
+
+    #[test]
+    fn the_kernel_equals_the_plain_loop_anywhere(
+        (format, c) in strategies::format().prop_flat_map(|f| (Just(f), strategies::interesting_point(f))),
+        limit in prop_oneof![1..2_000u32, 2_000..=100_000u32],
+    ) {
+        let plain = oracle::escape(format.frac_bits(), c.re.into(), c.im.into(), limit);
+        prop_assert_eq!(escape(format, c, limit).unwrap(), plain, "{:?}", c);
+    }
+
     #[test]
     fn batched_kernel_equals_scalar(
         format in strategies::format(),
@@ -106,16 +127,18 @@ proptest! {
     }
 
     #[test]
-    fn tile_rendering_equals_per_point_rendering((job, tile) in strategies::job_and_tile(300, 300)) {
-        let mut counts = vec![u32::MAX; fixedbrot_core::limits::MAX_TILE_PIXELS + 1];
-        let rect = render_tile(&job, tile, &mut counts).unwrap();
-        prop_assert_eq!(job.grid.rect(tile), Some(rect));
-        for (i, &count) in counts[..rect.pixels()].iter().enumerate() {
-            let (x, y) = (rect.x + i as u32 % rect.width, rect.y + i as u32 / rect.width);
-            let c = job.view.point(x, y);
-            prop_assert_eq!(count, escape(job.format, c, job.iterations).unwrap(), "pixel ({}, {})", x, y);
+    fn tile_rendering_equals_per_point_rendering_on_every_path((job, tile) in strategies::job_and_tile(300, 300)) {
+        for render in [render_tile, render_tile_in_lanes] {
+            let mut counts = vec![u32::MAX; fixedbrot_core::limits::MAX_TILE_PIXELS + 1];
+            let rect = render(&job, tile, &mut counts).unwrap();
+            prop_assert_eq!(job.grid.rect(tile), Some(rect));
+            for (i, &count) in counts[..rect.pixels()].iter().enumerate() {
+                let (x, y) = (rect.x + i as u32 % rect.width, rect.y + i as u32 / rect.width);
+                let c = job.view.point(x, y);
+                prop_assert_eq!(count, escape(job.format, c, job.iterations).unwrap(), "pixel ({}, {})", x, y);
+            }
+            prop_assert_eq!(counts[rect.pixels()], u32::MAX, "nothing written past the tile");
         }
-        prop_assert_eq!(counts[rect.pixels()], u32::MAX, "nothing written past the tile");
     }
 
     #[test]
@@ -204,4 +227,24 @@ fn render_tile_refuses_what_it_cannot_do() {
         render_tile(&bad, TileIndex(0), &mut buf),
         Err(JobError::NotLeftToRight)
     );
+}
+
+proptest! {
+    // Sixteen plain loops of up to 20,000 steps a case, in a debug build.
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn the_lanes_equal_the_plain_loop_near_the_cardioid_and_the_bulb(
+        (format, c) in strategies::format().prop_flat_map(|f| {
+            (Just(f), proptest::collection::vec(strategies::near_the_boundary(f), LANES))
+        }),
+        limit in prop_oneof![1..2_000u32, 2_000..=20_000u32],
+    ) {
+        let c: [Point; LANES] = c.try_into().unwrap();
+        let plain: Vec<u32> = c
+            .iter()
+            .map(|p| oracle::escape(format.frac_bits(), p.re.into(), p.im.into(), limit))
+            .collect();
+        prop_assert_eq!(escape_lanes(format, &c, limit).unwrap().to_vec(), plain);
+    }
 }
