@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use fixedbrot_core::wire;
-use fixedbrot_core::{JobId, Palette};
+use fixedbrot_core::JobId;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message;
 use rdkafka::producer::Producer;
@@ -19,7 +19,8 @@ use crate::assembler::{Assembler, Outcome};
 use crate::kafka::{self, DeadLetters, KafkaArgs};
 use crate::limits::Limits;
 use crate::log::Progress;
-use crate::{info, picture, warn};
+use crate::picture::Png;
+use crate::{info, warn};
 
 /// The original's consumer group of image assemblers.
 pub const GROUP: &str = "Mandelbrot.Image.Connector";
@@ -33,7 +34,8 @@ pub struct Output {
     pub dir: PathBuf,
     /// Write the first completed image here and exit.
     pub file: Option<PathBuf>,
-    pub palette: Palette,
+    /// How images are written.
+    pub png: Png,
 }
 
 /// Notes the partitions this assembler loses, so it stops committing for them: their new
@@ -200,16 +202,8 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
                         job_id.0
                     );
                     let written = match &output.file {
-                        Some(path) => {
-                            picture::write(path, &image.job, &image.counts, output.palette)
-                                .map(|()| path.clone())
-                        }
-                        None => picture::write_new(
-                            &output.dir,
-                            &image.job,
-                            &image.counts,
-                            output.palette,
-                        ),
+                        Some(path) => output.png.write(path, &image).map(|()| path.clone()),
+                        None => output.png.write_new(&output.dir, &image),
                     };
                     let path = written
                         .map_err(|e| format!("writing the image of job {:016x}: {e}", job_id.0))?;

@@ -58,6 +58,12 @@ pub struct Progress {
     enabled: bool,
 }
 
+impl Default for Progress {
+    fn default() -> Progress {
+        Progress::new()
+    }
+}
+
 impl Progress {
     /// A bar that draws if stderr is a terminal.
     pub fn new() -> Progress {

@@ -1,24 +1,11 @@
 //! `fixedbrot`: the command line of the distributed fixed-point Mandelbrot renderer.
-mod assembler;
-mod bridge;
-mod calc;
-mod cli;
-mod generate;
-mod image;
-mod kafka;
-mod limits;
-mod log;
-mod offsets;
-mod picture;
-mod plan;
-mod render;
-mod worker;
 
 use std::process::ExitCode;
 
 use clap::{error::ErrorKind, CommandFactory, Parser};
 
-use cli::{Cli, Command};
+use fixedbrot::cli::{Cli, Command};
+use fixedbrot::{bridge, calc, generate, image, picture, render};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -53,7 +40,11 @@ fn main() -> ExitCode {
             let output = image::Output {
                 dir: args.output_dir.clone(),
                 file: args.output.clone(),
-                palette: args.palette,
+                png: picture::Png {
+                    palette: args.palette,
+                    // Assembling is one thread; all of them compress the image.
+                    threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                },
             };
             image::run(&args.kafka, &output, args.limits())
         }

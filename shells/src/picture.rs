@@ -1,4 +1,5 @@
-//! Counts to a PNG file, coloured by a palette, streamed row by row, never overwriting.
+//! Counts to a PNG file, coloured by a palette and compressed in bands on several threads,
+//! written whole or not at all, never overwriting.
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -6,89 +7,369 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use fixedbrot_core::{Job, Palette};
 
-/// Writes `counts` (row-major, one per pixel of `job`) as an RGB PNG at `path`.
-///
-/// The file appears whole or not at all: it is written beside `path` and then linked into
-/// place, which fails rather than replace a file that is already there.
-pub fn write(path: &Path, job: &Job, counts: &[u32], palette: Palette) -> io::Result<()> {
-    let partial = path.with_extension(format!("png.{}.partial", std::process::id()));
-    let result =
-        encode(&partial, job, counts, palette).and_then(|()| fs::hard_link(&partial, path));
-    let _ = fs::remove_file(&partial);
-    result
+use crate::assembler::Image;
+use flate2::{Compress, FlushCompress};
+
+/// How images are written: the palette, and the threads that compress them.
+#[derive(Clone, Copy, Debug)]
+pub struct Png {
+    pub palette: Palette,
+    pub threads: usize,
 }
 
-/// `image-<unix millis>.png` in `dir`, with `-1`, `-2`, ... added if that name is taken.
-pub fn write_new(dir: &Path, job: &Job, counts: &[u32], palette: Palette) -> io::Result<PathBuf> {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
-    write_new_at(dir, millis, job, counts, palette)
+impl Png {
+    /// Writes `image` as an RGB PNG at `path`.
+    ///
+    /// The file appears whole or not at all: it is written beside `path` and then linked into
+    /// place, which fails rather than replace a file that is already there.
+    pub fn write(&self, path: &Path, image: &Image) -> io::Result<()> {
+        self.write_linked(path, image, |partial| fs::hard_link(partial, path))
+    }
+
+    /// Writes `image` as `image-<unix millis>.png` in `dir`, with `-1`, `-2`, ... added if that
+    /// name is taken; returns the name.
+    pub fn write_new(&self, dir: &Path, image: &Image) -> io::Result<PathBuf> {
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        self.write_new_at(dir, millis, image)
+    }
+
+    fn write_new_at(&self, dir: &Path, millis: u128, image: &Image) -> io::Result<PathBuf> {
+        let first = dir.join(format!("image-{millis}.png"));
+        self.write_linked(&first, image, |partial| {
+            for n in 0u32.. {
+                let path = match n {
+                    0 => first.clone(),
+                    n => dir.join(format!("image-{millis}-{n}.png")),
+                };
+                match fs::hard_link(partial, &path) {
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    other => return other.map(|()| path),
+                }
+            }
+            unreachable!("u32 names ran out")
+        })
+    }
+
+    /// Encodes `image` into a partial file beside `near`, has `link` link it into place, and
+    /// removes the partial file whatever happened.
+    fn write_linked<T>(
+        &self,
+        near: &Path,
+        image: &Image,
+        link: impl FnOnce(&Path) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let partial = near.with_extension(format!("png.{}.partial", std::process::id()));
+        let result = self.encode(&partial, image).and_then(|()| link(&partial));
+        let _ = fs::remove_file(&partial);
+        result
+    }
+
+    fn encode(&self, path: &Path, image: &Image) -> io::Result<()> {
+        let mut file = BufWriter::new(File::create(path)?);
+        self.encode_into(image, &mut file)?;
+        // Every error up to the last byte on disk counts: a truncated PNG must not be linked
+        // into place and recorded as written.
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()
+    }
+
+    /// Encodes `image` as a PNG into `out`.
+    pub fn encode_into(&self, image: &Image, out: impl Write) -> io::Result<()> {
+        let grid = image.job.grid;
+        let chunks = image_data(&image.job, &image.counts, self.palette, self.threads)?;
+        let mut encoder = png::Encoder::new(out, grid.width, grid.height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header()?;
+        for chunk in &chunks {
+            writer.write_chunk(png::chunk::IDAT, chunk)?;
+        }
+        // The encoder's drop would ignore a failure to write the end.
+        writer.finish()?;
+        Ok(())
+    }
 }
 
-fn write_new_at(
-    dir: &Path,
-    millis: u128,
+/// Rows per band. Each band is coloured, filtered and deflated on its own and ends on a byte
+/// boundary (a full flush), so bands compress on every thread at once, concatenate into one
+/// zlib stream, and the file's bytes do not depend on the number of threads.
+const BAND_ROWS: usize = 32;
+
+/// The image data as IDAT chunk payloads, one per band: together one zlib stream (header,
+/// the bands' deflate blocks, the last one final, and the Adler-32 of every filtered row).
+fn image_data(
     job: &Job,
     counts: &[u32],
     palette: Palette,
-) -> io::Result<PathBuf> {
-    for n in 0u32.. {
-        let name = match n {
-            0 => format!("image-{millis}.png"),
-            n => format!("image-{millis}-{n}.png"),
-        };
-        let path = dir.join(name);
-        match write(&path, job, counts, palette) {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            other => return other.map(|()| path),
+    threads: usize,
+) -> io::Result<Vec<Vec<u8>>> {
+    let width = job.grid.width as usize;
+    let colours = Colours::new(palette, job.iterations);
+    let bands: Vec<&[u32]> = counts.chunks(width * BAND_ROWS).collect();
+    let last = bands.len().saturating_sub(1);
+    let threads = threads.clamp(1, bands.len().max(1));
+    let mut done: Vec<(usize, io::Result<Band>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|first| {
+                let (bands, colours) = (&bands, &colours);
+                scope.spawn(move || {
+                    (first..bands.len())
+                        .step_by(threads)
+                        .map(|i| (i, Band::deflate(bands[i], width, colours, i == last)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("a band encoder panicked"))
+            .collect()
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    let mut checksum = ADLER32_START;
+    let mut chunks = Vec::with_capacity(done.len());
+    for (i, band) in done {
+        let band = band?;
+        checksum = adler32_combine(checksum, band.adler32, band.filtered_len);
+        let mut chunk = band.deflated;
+        if i == 0 {
+            // zlib's header: deflate, a 32 KiB window, no dictionary, "fastest" (RFC 1950).
+            chunk.splice(0..0, [0x78, 0x01]);
         }
+        chunks.push(chunk);
     }
-    unreachable!("u32 names ran out")
+    if let Some(last) = chunks.last_mut() {
+        last.extend(checksum.to_be_bytes());
+    }
+    Ok(chunks)
 }
 
-fn encode(path: &Path, job: &Job, counts: &[u32], palette: Palette) -> io::Result<()> {
-    let (width, height) = (job.grid.width, job.grid.height);
-    let mut file = BufWriter::new(File::create(path)?);
-    let mut encoder = png::Encoder::new(&mut file, width, height);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header()?;
-    let mut stream = writer.stream_writer()?;
-    let mut row = Vec::with_capacity(width as usize * 3);
-    for counts in counts.chunks(width as usize) {
-        row.clear();
-        row.extend(counts.iter().flat_map(|&c| palette.rgb(c, job.iterations)));
-        stream.write_all(&row)?;
+/// One band of rows, filtered and deflated.
+struct Band {
+    deflated: Vec<u8>,
+    adler32: u32,
+    filtered_len: u64,
+}
+
+impl Band {
+    /// Colours, filters and deflates `counts`, whole rows of `width` pixels; the last band of
+    /// an image ends the deflate stream, the others end with a full flush.
+    fn deflate(counts: &[u32], width: usize, colours: &Colours, last: bool) -> io::Result<Band> {
+        let mut filtered = Vec::with_capacity(counts.len() * 3 + counts.len() / width);
+        let mut row = vec![0u8; width * 3];
+        for counts in counts.chunks(width) {
+            for (pixel, &count) in row.chunks_exact_mut(3).zip(counts) {
+                pixel.copy_from_slice(&colours.rgb(count));
+            }
+            filter_sub(&row, &mut filtered);
+        }
+        let mut deflate = Compress::new(flate2::Compression::fast(), false);
+        let flush = if last {
+            FlushCompress::Finish
+        } else {
+            FlushCompress::Full
+        };
+        let mut deflated = Vec::with_capacity(filtered.len() / 8 + 64);
+        loop {
+            let consumed = deflate.total_in() as usize;
+            let status = deflate
+                .compress_vec(&filtered[consumed..], &mut deflated, flush)
+                .map_err(io::Error::other)?;
+            let flushed = deflate.total_in() as usize == filtered.len()
+                && deflated.len() < deflated.capacity();
+            if status == flate2::Status::StreamEnd || (!last && flushed) {
+                break;
+            }
+            deflated.reserve(deflated.capacity().max(4096));
+        }
+        Ok(Band {
+            deflated,
+            adler32: simd_adler32::adler32(&filtered.as_slice()),
+            filtered_len: filtered.len() as u64,
+        })
     }
-    // Every error up to the last byte on disk counts: a truncated PNG must not be linked
-    // into place and recorded as written (the encoders' drops ignore errors).
-    stream.finish()?;
-    writer.finish()?;
-    file.into_inner().map_err(|e| e.into_error())?.sync_all()
+}
+
+/// Appends PNG filter type 1 ("Sub") of one RGB row: each byte minus the byte one pixel to its
+/// left. Flat runs become zeros, which deflate squeezes to almost nothing, at a few
+/// instructions a byte.
+fn filter_sub(row: &[u8], out: &mut Vec<u8>) {
+    out.push(1);
+    out.extend_from_slice(&row[..3.min(row.len())]);
+    out.extend(
+        row.iter()
+            .zip(&row[3.min(row.len())..])
+            .map(|(left, byte)| byte.wrapping_sub(*left)),
+    );
+}
+
+/// Adler-32 of nothing (RFC 1950).
+const ADLER32_START: u32 = 1;
+
+/// The Adler-32 of two byte strings one after the other, from theirs and the second's length.
+///
+/// Adler-32 is A + 65536 B (mod 65521) with A = 1 + the sum of the bytes and B = the sum of A
+/// after each byte. Over the second string, A starts at the first's A instead of 1, so each of
+/// its `len2` running values of A is `A1 - 1` larger: A = A1 + A2 - 1 and
+/// B = B1 + B2 + len2 (A1 - 1).
+fn adler32_combine(first: u32, second: u32, len2: u64) -> u32 {
+    const MOD: u64 = 65_521;
+    let (a1, b1) = (u64::from(first & 0xffff), u64::from(first >> 16));
+    let (a2, b2) = (u64::from(second & 0xffff), u64::from(second >> 16));
+    let a = (a1 + a2 + MOD - 1) % MOD;
+    let b = (b1 + b2 + (len2 % MOD) * ((a1 + MOD - 1) % MOD)) % MOD;
+    (b << 16 | a) as u32
+}
+
+/// A palette's colours of one job's counts, looked up instead of computed per pixel (the
+/// azure palette takes a 64-bit division and square root). Counts past the table, which only
+/// very long limits reach, are computed.
+struct Colours {
+    table: Vec<[u8; 3]>,
+    palette: Palette,
+    limit: u32,
+}
+
+impl Colours {
+    /// Counts that get a table entry: a 192 KiB table at most.
+    const TABLE: u32 = 1 << 16;
+
+    fn new(palette: Palette, limit: u32) -> Colours {
+        let table = (0..=limit.min(Self::TABLE))
+            .map(|count| palette.rgb(count, limit))
+            .collect();
+        Colours {
+            table,
+            palette,
+            limit,
+        }
+    }
+
+    fn rgb(&self, count: u32) -> [u8; 3] {
+        match self.table.get(count as usize) {
+            Some(&rgb) => rgb,
+            None => self.palette.rgb(count, self.limit),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
     use fixedbrot_core::Format;
     use fixedbrot_tests::cases::job;
 
+    fn scratch(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fixedbrot-{test}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     #[test]
     fn two_images_in_one_millisecond_get_two_names_and_nothing_is_overwritten() {
-        let dir = std::env::temp_dir().join(format!("fixedbrot-picture-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("picture-names");
         let job = job(Format::I4F28, "-2,1", "1,-1", (4, 3), 8, (2, 2));
-        let counts = [1, 2, 3, 8, 8, 8, 1, 2, 3, 4, 5, 6];
-        let first = write_new_at(&dir, 42, &job, &counts, Palette::Classic).unwrap();
-        let second = write_new_at(&dir, 42, &job, &counts, Palette::Azure).unwrap();
+        let image = Image {
+            job,
+            counts: vec![1, 2, 3, 8, 8, 8, 1, 2, 3, 4, 5, 6],
+        };
+        let (classic, azure) = (
+            Png {
+                palette: Palette::Classic,
+                threads: 1,
+            },
+            Png {
+                palette: Palette::Azure,
+                threads: 2,
+            },
+        );
+        let first = classic.write_new_at(&dir, 42, &image).unwrap();
+        let second = azure.write_new_at(&dir, 42, &image).unwrap();
         assert_eq!(first, dir.join("image-42.png"));
         assert_eq!(second, dir.join("image-42-1.png"));
-        let error = write(&first, &job, &counts, Palette::Azure).unwrap_err();
+        let error = azure.write(&first, &image).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
         let leftovers = fs::read_dir(&dir).unwrap().count();
         assert_eq!(leftovers, 2, "no partial files are left behind");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Bands make threads share the work; the file must not show how it was shared.
+    #[test]
+    fn the_png_is_the_same_for_any_thread_count_and_decodes_to_the_palettes_colours() {
+        let dir = scratch("picture-threads");
+        // 101 rows: three full bands and a short one; counts that make flat runs and edges.
+        let job = job(Format::I4F28, "-2,1", "1,-1", (97, 101), 300, (16, 16));
+        let counts: Vec<u32> = (0..97 * 101u32)
+            .map(|i| (i / 7 * 13 + i % 97 / 5) % 301)
+            .collect();
+        let image = Image { job, counts };
+        for palette in Palette::ALL {
+            let files: Vec<Vec<u8>> = [1, 2, 3, 8]
+                .into_iter()
+                .map(|threads| {
+                    let path = dir.join(format!("{}-{threads}.png", palette.name()));
+                    Png { palette, threads }.write(&path, &image).unwrap();
+                    fs::read(&path).unwrap()
+                })
+                .collect();
+            assert!(
+                files.windows(2).all(|pair| pair[0] == pair[1]),
+                "{palette:?}"
+            );
+            let expected: Vec<u8> = image
+                .counts
+                .iter()
+                .flat_map(|&c| palette.rgb(c, 300))
+                .collect();
+            assert_eq!(decoded(&files[0]), expected, "{palette:?}");
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The pixels of a PNG, with its zlib stream's checksum verified (the png crate's decoder
+    /// skips Adler-32).
+    fn decoded(file: &[u8]) -> Vec<u8> {
+        let mut zlib = Vec::new();
+        let mut at = 8;
+        while at < file.len() {
+            let length = u32::from_be_bytes(file[at..at + 4].try_into().unwrap()) as usize;
+            if &file[at + 4..at + 8] == b"IDAT" {
+                zlib.extend_from_slice(&file[at + 8..at + 8 + length]);
+            }
+            at += 12 + length;
+        }
+        let mut filtered = Vec::new();
+        flate2::read::ZlibDecoder::new(zlib.as_slice())
+            .read_to_end(&mut filtered)
+            .expect("a zlib stream whose Adler-32 matches");
+        let mut reader = png::Decoder::new(io::Cursor::new(file))
+            .read_info()
+            .unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        pixels.truncate(info.buffer_size());
+        pixels
+    }
+
+    #[test]
+    fn adler32_of_two_strings_combines_from_theirs() {
+        let bytes: Vec<u8> = (0..200_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let whole = simd_adler32::adler32(&bytes.as_slice());
+        for cut in [0, 1, 5_552, 65_520, 65_521, 65_522, 199_999, 200_000] {
+            let (first, second) = bytes.split_at(cut);
+            let combined = adler32_combine(
+                simd_adler32::adler32(&first),
+                simd_adler32::adler32(&second),
+                second.len() as u64,
+            );
+            assert_eq!(combined, whole, "cut at {cut}");
+        }
     }
 }

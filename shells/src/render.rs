@@ -11,7 +11,7 @@ use crate::assembler::{Assembler, Outcome};
 use crate::cli::RenderArgs;
 use crate::limits::Limits;
 use crate::log::Progress;
-use crate::{info, picture, plan, worker};
+use crate::{cpu, info, picture, plan, worker};
 
 /// Renders the job the flags describe and writes its PNG.
 pub fn run(args: &RenderArgs, job: fixedbrot_core::Job) -> Result<(), String> {
@@ -22,7 +22,11 @@ pub fn run(args: &RenderArgs, job: fixedbrot_core::Job) -> Result<(), String> {
     let limits = args.limits.limits();
     let job_id = plan::new_job_id();
     let started = Instant::now();
-    info!("Rendering {} on {threads} threads", plan::describe(&job));
+    info!(
+        "Rendering {} on {threads} threads, {}",
+        plan::describe(&job),
+        cpu::Lanes::detect().describe()
+    );
     // Bounded channels: the generator runs only a little ahead of the workers.
     let (requests_tx, requests_rx) = sync_channel::<Vec<u8>>(threads * 4);
     let (responses_tx, responses_rx) = sync_channel::<Vec<u8>>(threads * 4);
@@ -59,19 +63,24 @@ pub fn run(args: &RenderArgs, job: fixedbrot_core::Job) -> Result<(), String> {
         seconds,
         image.counts.len() as f64 / seconds / 1e6
     );
+    let png = picture::Png {
+        palette: args.palette,
+        threads,
+    };
     let path = match &args.output {
-        Some(path) => picture::write(path, &image.job, &image.counts, args.palette)
+        Some(path) => png
+            .write(path, &image)
             .map(|()| path.clone())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
-        None => picture::write_new(
-            std::path::Path::new("."),
-            &image.job,
-            &image.counts,
-            args.palette,
-        )
-        .map_err(|e| format!("cannot write the image: {e}"))?,
+        None => png
+            .write_new(std::path::Path::new("."), &image)
+            .map_err(|e| format!("cannot write the image: {e}"))?,
     };
-    info!("Output file is: {}", path.display());
+    info!(
+        "Output file is: {} (written in {:.3} s)",
+        path.display(),
+        started.elapsed().as_secs_f64() - seconds
+    );
     Ok(())
 }
 

@@ -3,8 +3,9 @@ use fixedbrot_core::limits::MAX_ENCODED_LEN;
 use fixedbrot_core::wire::{
     self, Envelope, Message, Reason, Refusal, TileRequest, TileResult, WireError,
 };
-use fixedbrot_core::{render_tile, JobId};
+use fixedbrot_core::JobId;
 
+use crate::cpu;
 use crate::limits::Limits;
 
 /// What to do with one message from the requests topic.
@@ -59,7 +60,8 @@ pub fn compute(job_id: JobId, request: &TileRequest) -> Vec<u8> {
     counts
         .resize(pixels, 0)
         .expect("a checked tile fits MAX_TILE_PIXELS");
-    render_tile(&request.job, request.tile, &mut counts).expect("decoded requests are checked");
+    cpu::render_tile(&request.job, request.tile, &mut counts)
+        .expect("decoded requests are checked");
     let result = Envelope {
         job_id,
         message: Message::Result(TileResult {

@@ -1,0 +1,145 @@
+//! The tile kernel for the CPU this process runs on: the core's lanes compiled for AVX-512 and
+//! for AVX2, chosen at run time, so a plain `cargo build --release` uses the vector units.
+use fixedbrot_core::{Job, JobError, Rect, TileIndex};
+
+/// Renders one tile with the widest lanes this CPU has; the counts are the core's, bit for
+/// bit, on every path (a test holds them to it).
+pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
+    match Lanes::detect() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: detect() saw the CPU run every feature these functions are compiled for.
+        Lanes::Avx512 => unsafe { x86::render_tile_avx512(job, tile, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Lanes::Avx2 => unsafe { x86::render_tile_avx2(job, tile, out) },
+        Lanes::Build => fixedbrot_core::render_tile(job, tile, out),
+    }
+}
+
+/// Which vectors the kernel's lanes use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lanes {
+    /// x86-64-v4: 512-bit vectors, 64-bit shifts and compares into mask registers.
+    Avx512,
+    /// x86-64-v3: 256-bit vectors with the signed 32x32->64 multiply.
+    Avx2,
+    /// Whatever this build's target features give: lanes if it was built for AVX2, else
+    /// point by point.
+    Build,
+}
+
+impl Lanes {
+    /// The widest lanes this CPU runs. The standard library caches what the CPU reports, so
+    /// asking per tile costs a load.
+    pub fn detect() -> Lanes {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if x86::AVX512.iter().all(|&f| f()) {
+                return Lanes::Avx512;
+            }
+            if x86::AVX2.iter().all(|&f| f()) {
+                return Lanes::Avx2;
+            }
+        }
+        Lanes::Build
+    }
+
+    /// For the log: what computes the tiles.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Lanes::Avx512 => "AVX-512 lanes",
+            Lanes::Avx2 => "AVX2 lanes",
+            Lanes::Build if cfg!(target_feature = "avx2") => "lanes of this build",
+            Lanes::Build => "point by point",
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use fixedbrot_core::{render_tile_in_lanes, Job, JobError, Rect, TileIndex};
+
+    /// The features of x86-64-v4 that `render_tile_avx512` is compiled for.
+    pub(super) const AVX512: [fn() -> bool; 7] = [
+        || is_x86_feature_detected!("avx512f"),
+        || is_x86_feature_detected!("avx512bw"),
+        || is_x86_feature_detected!("avx512cd"),
+        || is_x86_feature_detected!("avx512dq"),
+        || is_x86_feature_detected!("avx512vl"),
+        || is_x86_feature_detected!("avx2"),
+        || is_x86_feature_detected!("bmi2"),
+    ];
+
+    /// The features of x86-64-v3 that `render_tile_avx2` is compiled for.
+    pub(super) const AVX2: [fn() -> bool; 5] = [
+        || is_x86_feature_detected!("avx2"),
+        || is_x86_feature_detected!("bmi1"),
+        || is_x86_feature_detected!("bmi2"),
+        || is_x86_feature_detected!("fma"),
+        || is_x86_feature_detected!("lzcnt"),
+    ];
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,bmi2")]
+    pub(super) fn render_tile_avx512(
+        job: &Job,
+        tile: TileIndex,
+        out: &mut [u32],
+    ) -> Result<Rect, JobError> {
+        render_tile_in_lanes(job, tile, out)
+    }
+
+    #[target_feature(enable = "avx2,bmi1,bmi2,fma,lzcnt")]
+    pub(super) fn render_tile_avx2(
+        job: &Job,
+        tile: TileIndex,
+        out: &mut [u32],
+    ) -> Result<Rect, JobError> {
+        render_tile_in_lanes(job, tile, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fixedbrot_core::{escape, Format};
+    use fixedbrot_tests::cases::job;
+
+    /// Every path this CPU can run, against the core's point-by-point counts.
+    #[test]
+    fn every_kernel_path_returns_the_cores_counts() {
+        for format in [Format::I4F28, Format::I4F60] {
+            // The default view, small, with odd tiles so lanes are left over, and a limit long
+            // enough for cycles to be found in the interior.
+            let job = job(format, "-2.2,1.2", "1.0,-1.2", (160, 120), 600, (37, 29));
+            let mut paths = vec![("build", fixedbrot_core::render_tile as Kernel)];
+            paths.push(("lanes", fixedbrot_core::render_tile_in_lanes));
+            paths.push(("detected", render_tile));
+            #[cfg(target_arch = "x86_64")]
+            {
+                if Lanes::detect() == Lanes::Avx512 {
+                    paths.push(("avx512", |j, t, o| unsafe {
+                        x86::render_tile_avx512(j, t, o)
+                    }));
+                }
+                if matches!(Lanes::detect(), Lanes::Avx512 | Lanes::Avx2) {
+                    paths.push(("avx2", |j, t, o| unsafe { x86::render_tile_avx2(j, t, o) }));
+                }
+            }
+            for tile in 0..job.grid.tiles() {
+                let tile = TileIndex(tile);
+                let rect = job.grid.rect(tile).unwrap();
+                let expected: Vec<u32> = (rect.y..rect.y + rect.height)
+                    .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)))
+                    .map(|(x, y)| escape(format, job.view.point(x, y), job.iterations).unwrap())
+                    .collect();
+                for (name, kernel) in &paths {
+                    let mut out = vec![0; rect.pixels()];
+                    assert_eq!(kernel(&job, tile, &mut out), Ok(rect));
+                    assert_eq!(out, expected, "{name}, {format}, tile {}", tile.0);
+                }
+            }
+        }
+    }
+
+    type Kernel = fn(&Job, TileIndex, &mut [u32]) -> Result<Rect, JobError>;
+}
