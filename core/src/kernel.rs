@@ -7,6 +7,7 @@ use crate::error::JobError;
 use crate::format::{Arith, Format, Q28, Q60};
 use crate::grid::{Rect, TileIndex};
 use crate::job::{Job, Point};
+use crate::limits::MAX_TILE_PIXELS;
 
 /// Points computed in step by [`escape_lanes`] (and by the tile kernels for I4F28): sixteen
 /// `i64` lanes are two AVX-512 or four AVX2 vectors per operation, enough independent work to
@@ -94,6 +95,10 @@ const LANES_PAY: bool = cfg!(target_feature = "avx2");
 /// check costs a Cortex-M3 under 2 instructions a step (BENCHMARKS.md, `just kernel-loops`).
 const CHECK_EVERY: u32 = 8;
 
+/// The steps every point of a tile takes in lanes before the points still going are packed
+/// into fuller batches (see `render_batched`); each phase after it is twice as long.
+const FIRST_PHASE: u32 = 32;
+
 /// Steps between two periodicity checks of a batch of lanes. A batch waits for its slowest
 /// lane, so finding cycles sooner pays more than the check costs: 4 measured 5% faster than
 /// 8 on the default view at 1024 iterations (BENCHMARKS.md).
@@ -112,6 +117,7 @@ const LANE_CHECK_EVERY: u32 = 4;
 /// [`LANE_CHECK_EVERY`]). A saved z is kept for at least [`FIRST_SAVE`] steps and for an
 /// eighth of the steps taken so far, so short cycles are found soon after the orbit settles
 /// and every cycle is found eventually (Brent's idea of growing windows, with a floor).
+#[derive(Clone, Copy)]
 struct Cycles {
     next_save: u32,
 }
@@ -228,51 +234,118 @@ fn step<A: Arith>(z: &mut (A::Z, A::Z), c: &A::C, taken: u32) -> Result<(), u32>
 }
 
 /// The batched kernel: [`escape_one`] for [`LANES`] points in step.
-///
-/// An escaped lane keeps its escaped z, so it stays escaped and stops counting; its next z is
-/// computed and thrown away. A lane found in a cycle gets the limit as its count and an
-/// escaped z, so it stops too. Only lanes whose last step was taken are compared, since an
-/// escaped lane's frozen z would "repeat". Selects are masks, not branches, so the compiler
-/// can vectorise the lanes (it does for I4F28 with AVX2 or AVX-512). The loop ends when every
-/// lane has stopped or at the limit.
 #[inline(always)]
 fn escape_batch<A: Arith>(c: &[Point; LANES], limit: u32) -> [u32; LANES] {
-    let c: [A::C; LANES] = core::array::from_fn(|lane| A::prepare(c[lane]));
-    // Lanes hold the parts of z in i64 whatever the format: x86's 32×32→64 vector multiply
-    // reads the low half of a 64-bit lane, so I4F28 parts stay where they are multiplied.
-    let (mut re, mut im) = ([0i64; LANES], [0i64; LANES]);
-    let (mut saved_re, mut saved_im) = (re, im);
-    let mut counts = [0u32; LANES];
-    let mut cycles = Cycles::new();
-    let mut steps = 0;
-    loop {
-        let block = LANE_CHECK_EVERY.min(limit - steps);
-        let mut stepped = [false; LANES];
-        for _ in 0..block {
-            stepped = core::array::from_fn(|lane| {
-                let (inside, next_re, next_im) =
-                    A::iterate(A::Z::narrow(re[lane]), A::Z::narrow(im[lane]), &c[lane]);
-                re[lane] = select(inside, next_re.widen(), re[lane]);
-                im[lane] = select(inside, next_im.widen(), im[lane]);
-                counts[lane] += u32::from(inside);
-                inside
-            });
-            if !stepped.iter().fold(false, |any, &lane| any | lane) {
-                return counts;
+    let mut batch = Batch::<A>::stopped();
+    for (lane, &c) in c.iter().enumerate() {
+        batch.start(lane, c);
+    }
+    batch.run(0, limit, limit, &mut Cycles::new());
+    batch.counts
+}
+
+/// [`LANES`] points in step: their c, z, saved z and counts, one array per quantity so the
+/// steps vectorise. The parts of z are held in i64 whatever the format: x86's 32×32→64 vector
+/// multiply reads the low half of a 64-bit lane, so I4F28 parts stay where they are multiplied.
+struct Batch<A: Arith> {
+    c: [A::C; LANES],
+    re: [i64; LANES],
+    im: [i64; LANES],
+    saved_re: [i64; LANES],
+    saved_im: [i64; LANES],
+    counts: [u32; LANES],
+}
+
+impl<A: Arith> Batch<A> {
+    /// Every lane stopped, on an escaped z that is never iterated into anything else.
+    #[inline(always)]
+    fn stopped() -> Batch<A> {
+        Batch {
+            c: [A::prepare(Point::default()); LANES],
+            re: [A::ESCAPED.widen(); LANES],
+            im: [0; LANES],
+            saved_re: [0; LANES],
+            saved_im: [0; LANES],
+            counts: [0; LANES],
+        }
+    }
+
+    /// Gives `lane` the point `c`, from its first step.
+    #[inline(always)]
+    fn start(&mut self, lane: usize, c: Point) {
+        self.resume(lane, c, 0, [A::Z::default(); 4]);
+    }
+
+    /// Gives `lane` the point `c` after `steps` steps, at z and saved z `[re, im, saved_re,
+    /// saved_im]`.
+    #[inline(always)]
+    fn resume(&mut self, lane: usize, c: Point, steps: u32, z: [A::Z; 4]) {
+        self.c[lane] = A::prepare(c);
+        (self.re[lane], self.im[lane]) = (z[0].widen(), z[1].widen());
+        (self.saved_re[lane], self.saved_im[lane]) = (z[2].widen(), z[3].widen());
+        self.counts[lane] = steps;
+    }
+
+    /// `lane`'s z and saved z, as [`Batch::resume`] takes them.
+    #[inline(always)]
+    fn state(&self, lane: usize) -> [A::Z; 4] {
+        [
+            self.re[lane],
+            self.im[lane],
+            self.saved_re[lane],
+            self.saved_im[lane],
+        ]
+        .map(A::Z::narrow)
+    }
+
+    /// Runs every lane from `start` steps, which each has taken, to `end` at most, unless all
+    /// have stopped before. A lane stops when its point escapes (it keeps the escaped z, so
+    /// it stays stopped; its next z is computed and thrown away) or is found in a cycle (it
+    /// gets the limit as its count and an escaped z). Only lanes whose last step was taken
+    /// are compared, since a stopped lane's frozen z would "repeat". Selects are masks, not
+    /// branches, so the compiler vectorises the lanes (it does for I4F28 with AVX2 or
+    /// AVX-512). `cycles` is the saving schedule at `start`, and is left at `end`. Returns the
+    /// lanes still going at `end`, a bit each.
+    #[inline(always)]
+    fn run(&mut self, start: u32, end: u32, limit: u32, cycles: &mut Cycles) -> u32 {
+        let Batch {
+            c,
+            re,
+            im,
+            saved_re,
+            saved_im,
+            counts,
+        } = self;
+        let mut steps = start;
+        loop {
+            let block = LANE_CHECK_EVERY.min(end - steps);
+            let mut stepped = [false; LANES];
+            for _ in 0..block {
+                stepped = core::array::from_fn(|lane| {
+                    let (inside, next_re, next_im) =
+                        A::iterate(A::Z::narrow(re[lane]), A::Z::narrow(im[lane]), &c[lane]);
+                    re[lane] = select(inside, next_re.widen(), re[lane]);
+                    im[lane] = select(inside, next_im.widen(), im[lane]);
+                    counts[lane] += u32::from(inside);
+                    inside
+                });
+                if !stepped.iter().fold(false, |any, &lane| any | lane) {
+                    return 0;
+                }
             }
-        }
-        steps += block;
-        if steps == limit {
-            return counts;
-        }
-        for lane in 0..LANES {
-            let cycling =
-                stepped[lane] & (re[lane] == saved_re[lane]) & (im[lane] == saved_im[lane]);
-            counts[lane] = if cycling { limit } else { counts[lane] };
-            re[lane] = select(cycling, A::ESCAPED.widen(), re[lane]);
-        }
-        if cycles.save_now(steps) {
-            (saved_re, saved_im) = (re, im);
+            steps += block;
+            if steps == end {
+                return (0..LANES).fold(0, |going, lane| going | u32::from(stepped[lane]) << lane);
+            }
+            for lane in 0..LANES {
+                let cycling =
+                    stepped[lane] & (re[lane] == saved_re[lane]) & (im[lane] == saved_im[lane]);
+                counts[lane] = if cycling { limit } else { counts[lane] };
+                re[lane] = select(cycling, A::ESCAPED.widen(), re[lane]);
+            }
+            if cycles.save_now(steps) {
+                (*saved_re, *saved_im) = (*re, *im);
+            }
         }
     }
 }
@@ -333,18 +406,52 @@ fn render_scalar(job: &Job, rect: Rect, out: &mut [u32]) {
     }
 }
 
+/// Every pixel of `rect`, row-major, in batches of lanes, in phases.
+///
+/// A batch waits for its slowest point, which on the default view at 1024 iterations left
+/// 44% of the lane-steps idle. So every point first runs [`FIRST_PHASE`] steps; the points
+/// still going then are packed into new batches, with their state, for twice as many steps,
+/// and so on: each phase's batches hold points of similar length.
 #[inline(always)]
 fn render_batched<A: Arith>(job: &Job, rect: Rect, out: &mut [u32]) {
-    let mut pixels = pixels(job, rect);
-    // A point that escapes after one step fills the lanes past the tile's last pixel.
-    let bound = job.format.safe_raw();
-    let filler = Point {
-        re: bound,
-        im: bound,
-    };
-    for chunk in out.chunks_mut(LANES) {
-        let c: [Point; LANES] = core::array::from_fn(|_| pixels.next().unwrap_or(filler));
-        let counts = escape_batch::<A>(&c, job.iterations);
-        chunk.copy_from_slice(&counts[..chunk.len()]);
+    let (view, width, limit) = (job.view, rect.width as usize, job.iterations);
+    let point = |i: usize| view.point(rect.x + (i % width) as u32, rect.y + (i / width) as u32);
+    // The points still going after a phase, packed: which pixel, its z and saved z.
+    let mut going = [0u16; MAX_TILE_PIXELS];
+    let mut state = [[A::Z::default(); 4]; MAX_TILE_PIXELS];
+    let (mut start, mut end, mut points) = (0, FIRST_PHASE.min(limit), out.len());
+    let mut cycles = Cycles::new();
+    loop {
+        let (mut kept, mut cycles_at_end) = (0, cycles);
+        for first in (0..points).step_by(LANES) {
+            let lanes = (points - first).min(LANES);
+            let mut batch = Batch::<A>::stopped();
+            for lane in 0..lanes {
+                if start == 0 {
+                    going[first + lane] = (first + lane) as u16;
+                    batch.start(lane, point(first + lane));
+                } else {
+                    let which = usize::from(going[first + lane]);
+                    batch.resume(lane, point(which), start, state[first + lane]);
+                }
+            }
+            let mut batch_cycles = cycles;
+            let still = batch.run(start, end, limit, &mut batch_cycles);
+            for lane in 0..lanes {
+                let which = going[first + lane];
+                if still & (1 << lane) != 0 && end < limit {
+                    // Packed in place: no later read is at or before `kept`.
+                    (going[kept], state[kept]) = (which, batch.state(lane));
+                    kept += 1;
+                    cycles_at_end = batch_cycles;
+                } else {
+                    out[usize::from(which)] = batch.counts[lane];
+                }
+            }
+        }
+        if kept == 0 {
+            return;
+        }
+        (start, end, points, cycles) = (end, end.saturating_mul(2).min(limit), kept, cycles_at_end);
     }
 }
