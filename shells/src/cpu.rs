@@ -59,27 +59,31 @@ impl Lanes {
 mod x86 {
     use fixedbrot_core::{render_tile_in_lanes, Job, JobError, Rect, TileIndex};
 
-    /// The features of x86-64-v4 that `render_tile_avx512` is compiled for.
-    pub(super) const AVX512: [fn() -> bool; 7] = [
+    /// The features of x86-64-v4 that `render_tile_avx512` is compiled for: those of
+    /// `render_tile_avx2` and AVX-512's foundation and the subsets every AVX-512 CPU has.
+    pub(super) const AVX512: [fn() -> bool; 6] = [
+        || AVX2.iter().all(|&f| f()),
         || is_x86_feature_detected!("avx512f"),
         || is_x86_feature_detected!("avx512bw"),
         || is_x86_feature_detected!("avx512cd"),
         || is_x86_feature_detected!("avx512dq"),
         || is_x86_feature_detected!("avx512vl"),
-        || is_x86_feature_detected!("avx2"),
-        || is_x86_feature_detected!("bmi2"),
     ];
 
     /// The features of x86-64-v3 that `render_tile_avx2` is compiled for.
-    pub(super) const AVX2: [fn() -> bool; 5] = [
+    pub(super) const AVX2: [fn() -> bool; 7] = [
         || is_x86_feature_detected!("avx2"),
         || is_x86_feature_detected!("bmi1"),
         || is_x86_feature_detected!("bmi2"),
         || is_x86_feature_detected!("fma"),
         || is_x86_feature_detected!("lzcnt"),
+        || is_x86_feature_detected!("popcnt"),
+        || is_x86_feature_detected!("movbe"),
     ];
 
-    #[target_feature(enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,bmi2")]
+    #[target_feature(
+        enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,bmi1,bmi2,fma,lzcnt,popcnt,movbe"
+    )]
     pub(super) fn render_tile_avx512(
         job: &Job,
         tile: TileIndex,
@@ -88,7 +92,7 @@ mod x86 {
         render_tile_in_lanes(job, tile, out)
     }
 
-    #[target_feature(enable = "avx2,bmi1,bmi2,fma,lzcnt")]
+    #[target_feature(enable = "avx2,bmi1,bmi2,fma,lzcnt,popcnt,movbe")]
     pub(super) fn render_tile_avx2(
         job: &Job,
         tile: TileIndex,

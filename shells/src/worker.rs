@@ -50,6 +50,11 @@ pub fn answer(bytes: &[u8], limits: &Limits) -> Answer {
 
 /// Renders the tile of a decoded (so checked) request into an encoded result.
 pub fn compute(job_id: JobId, request: &TileRequest) -> Vec<u8> {
+    encode(&result(job_id, request))
+}
+
+/// Renders the tile of a checked request into its result.
+pub fn result(job_id: JobId, request: &TileRequest) -> Envelope {
     let mut counts = heapless::Vec::new();
     let pixels = request
         .job
@@ -62,15 +67,14 @@ pub fn compute(job_id: JobId, request: &TileRequest) -> Vec<u8> {
         .expect("a checked tile fits MAX_TILE_PIXELS");
     cpu::render_tile(&request.job, request.tile, &mut counts)
         .expect("decoded requests are checked");
-    let result = Envelope {
+    Envelope {
         job_id,
         message: Message::Result(TileResult {
             job: request.job,
             tile: request.tile,
             counts,
         }),
-    };
-    encode(&result)
+    }
 }
 
 /// A message that does not decode: if its job can still be read, the job is told it failed;
