@@ -83,6 +83,14 @@ bench:
 bench-cpu cpu="native":
     RUSTFLAGS="-C target-cpu={{cpu}}" CARGO_TARGET_DIR={{justfile_directory()}}/target/{{cpu}} cargo bench -p fixedbrot-tests --bench kernel
 
+# Where render's time goes: the tile kernel as the binary runs it, and the PNG encoder by threads
+bench-render:
+    cargo bench -p fixedbrot --bench render
+
+# fixedbrot against XaoS on this machine, both views of the comparison, median of RUNS (installs xaos)
+bench-vs-xaos runs="3":
+    scripts/bench-vs-xaos {{runs}}
+
 # The firmware's tiles/s and points/s under QEMU (not cycle-accurate)
 bench-board: firmware
     cargo run --release -p fixedbrot-tests --bin board_bench

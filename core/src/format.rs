@@ -257,12 +257,21 @@ mod tests {
     fn both_ways_to_the_real_part_agree() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = |bound: i64| {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
             ((state >> 16) % (2 * bound as u64 + 1)) as i64 - bound
         };
         let (seven, two, three) = (7i64 << F28, 2i64 << F28, Format::I4F28.safe_raw());
         // Points near |z| = 2 (the escape bound, exactly on it too) and anywhere within 7.
-        let edges = [(two, 0), (-two, 0), (0, two), (0, -two), (two, 1), (1 << 28, 1 << 28)];
+        let edges = [
+            (two, 0),
+            (-two, 0),
+            (0, two),
+            (0, -two),
+            (two, 1),
+            (1 << 28, 1 << 28),
+        ];
         for round in 0..200_000 {
             let (re, im) = match round % 3 {
                 0 => (next(seven), next(seven)),
@@ -272,7 +281,10 @@ mod tests {
                     (re + next(2), im + next(2))
                 }
             };
-            let c = Q28::prepare(Point { re: next(three), im: next(three) });
+            let c = Q28::prepare(Point {
+                re: next(three),
+                im: next(three),
+            });
             let (re, im) = (re as i32, im as i32);
             let (inside, real) = inside_and_real_by_sum(re, im, &c);
             let (also_inside, also_real) = inside_and_real_by_product(re, im, &c);
@@ -286,14 +298,34 @@ mod tests {
     #[test]
     fn a_product_of_halves_is_the_product() {
         let mut state = 0x2545_f491_4f6c_dd1du64;
-        let edges = [i32::MIN, i32::MIN + 1, -65_536, -65_535, -1, 0, 1, 65_535, 65_536, i32::MAX];
+        let edges = [
+            i32::MIN,
+            i32::MIN + 1,
+            -65_536,
+            -65_535,
+            -1,
+            0,
+            1,
+            65_535,
+            65_536,
+            i32::MAX,
+        ];
         for round in 0..200_000u32 {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
             let (a, b) = match round % 4 {
-                0 => (edges[round as usize / 4 % 10], edges[round as usize / 40 % 10]),
+                0 => (
+                    edges[round as usize / 4 % 10],
+                    edges[round as usize / 40 % 10],
+                ),
                 _ => ((state >> 32) as i32, state as i32),
             };
-            assert_eq!(wide_mul_by_halves(a, b), i64::from(a) * i64::from(b), "{a} · {b}");
+            assert_eq!(
+                wide_mul_by_halves(a, b),
+                i64::from(a) * i64::from(b),
+                "{a} · {b}"
+            );
         }
     }
 }

@@ -408,10 +408,10 @@ fn render_scalar(job: &Job, rect: Rect, out: &mut [u32]) {
 
 /// Every pixel of `rect`, row-major, in batches of lanes, in phases.
 ///
-/// A batch waits for its slowest point, which on the default view at 1024 iterations left
-/// 44% of the lane-steps idle. So every point first runs [`FIRST_PHASE`] steps; the points
-/// still going then are packed into new batches, with their state, for twice as many steps,
-/// and so on: each phase's batches hold points of similar length.
+/// A batch waits for its slowest point, and near the set's boundary neighbours' counts differ
+/// most. So every point first runs [`FIRST_PHASE`] steps; the points still going then are
+/// packed into new batches, with their state, for twice as many steps, and so on: each
+/// phase's batches hold points of similar length (BENCHMARKS.md measures the gain).
 #[inline(always)]
 fn render_batched<A: Arith>(job: &Job, rect: Rect, out: &mut [u32]) {
     let (view, width, limit) = (job.view, rect.width as usize, job.iterations);
