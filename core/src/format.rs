@@ -107,7 +107,10 @@ pub(crate) trait Arith {
     /// Whether z has not escaped (|z|² <= 4, exact in the double-width integer), and z² + c
     /// with each product rounded once by [`round_shift`]. One function, because the escape
     /// test and the real part share the squares.
-    fn iterate(re: Self::Z, im: Self::Z, c: &Self::C) -> (bool, Self::Z, Self::Z);
+    ///
+    /// The new parts come as `i64`, exact for a z that had not escaped (they fit a `Z`, |z| <=
+    /// 7 after a step): lanes keep them so, and [`Lane::narrow`] takes a `Z` back for free.
+    fn iterate(re: Self::Z, im: Self::Z, c: &Self::C) -> (bool, i64, i64);
 }
 
 /// The arithmetic of [`Format::I4F28`].
@@ -150,18 +153,12 @@ impl Arith for Q28 {
     }
 
     #[inline(always)]
-    fn iterate(re: i32, im: i32, c: &Prepared<i64>) -> (bool, i32, i32) {
+    fn iterate(re: i32, im: i32, c: &Prepared<i64>) -> (bool, i64, i64) {
         #[cfg(not(target_arch = "arm"))]
         let (inside, real) = inside_and_real_by_sum(re, im, c);
         #[cfg(target_arch = "arm")]
         let (inside, real) = inside_and_real_by_product(re, im, c);
-        // The new parts are at most 7 · 2^28 when z had not escaped; only a discarded one may
-        // wrap.
-        (
-            inside,
-            (real >> F28) as i32,
-            ((wide_mul(re, im) + c.im) >> (F28 - 1)) as i32,
-        )
+        (inside, real >> F28, (wide_mul(re, im) + c.im) >> (F28 - 1))
     }
 }
 

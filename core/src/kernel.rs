@@ -128,10 +128,18 @@ const FIRST_SAVE: u32 = 32;
 
 impl Cycles {
     fn new() -> Cycles {
-        // z = 0 is the first saved value: an orbit that comes back to it is a cycle.
         Cycles {
             next_save: FIRST_SAVE,
         }
+    }
+
+    /// Whether z after `steps` steps is worth comparing with the saved z: not before the
+    /// first save, when the saved z is still the first, 0, to which an orbit hardly returns.
+    /// Most points of a view escape before that, and at low limits the compares cost more
+    /// than they find.
+    #[inline(always)]
+    fn compare_now(&self, steps: u32) -> bool {
+        steps > FIRST_SAVE
     }
 
     /// Whether to save the z reached after `steps` steps.
@@ -183,7 +191,7 @@ fn escape_one<A: Arith>(c: Point, limit: u32) -> u32 {
             return steps + escaped;
         }
         steps += CHECK_EVERY;
-        if z == saved {
+        if cycles.compare_now(steps) && z == saved {
             return limit;
         }
         if cycles.save_now(steps) {
@@ -229,7 +237,7 @@ fn step<A: Arith>(z: &mut (A::Z, A::Z), c: &A::C, taken: u32) -> Result<(), u32>
     if !inside {
         return Err(taken);
     }
-    *z = (re, im);
+    *z = (A::Z::narrow(re), A::Z::narrow(im));
     Ok(())
 }
 
@@ -308,45 +316,45 @@ impl<A: Arith> Batch<A> {
     /// lanes still going at `end`, a bit each.
     #[inline(always)]
     fn run(&mut self, start: u32, end: u32, limit: u32, cycles: &mut Cycles) -> u32 {
-        let Batch {
-            c,
-            re,
-            im,
-            saved_re,
-            saved_im,
-            counts,
-        } = self;
+        // Copies, so the compiler keeps them in vector registers for the whole run.
+        let (c, mut re, mut im) = (self.c, self.re, self.im);
+        let (mut saved_re, mut saved_im, mut counts) = (self.saved_re, self.saved_im, self.counts);
         let mut steps = start;
-        loop {
+        let going = loop {
             let block = LANE_CHECK_EVERY.min(end - steps);
             let mut stepped = [false; LANES];
             for _ in 0..block {
                 stepped = core::array::from_fn(|lane| {
                     let (inside, next_re, next_im) =
                         A::iterate(A::Z::narrow(re[lane]), A::Z::narrow(im[lane]), &c[lane]);
-                    re[lane] = select(inside, next_re.widen(), re[lane]);
-                    im[lane] = select(inside, next_im.widen(), im[lane]);
+                    re[lane] = select(inside, next_re, re[lane]);
+                    im[lane] = select(inside, next_im, im[lane]);
                     counts[lane] += u32::from(inside);
                     inside
                 });
                 if !stepped.iter().fold(false, |any, &lane| any | lane) {
-                    return 0;
+                    break;
                 }
             }
             steps += block;
-            if steps == end {
-                return (0..LANES).fold(0, |going, lane| going | u32::from(stepped[lane]) << lane);
+            if steps == end || !stepped.iter().fold(false, |any, &lane| any | lane) {
+                break (0..LANES).fold(0, |going, lane| going | u32::from(stepped[lane]) << lane);
             }
-            for lane in 0..LANES {
-                let cycling =
-                    stepped[lane] & (re[lane] == saved_re[lane]) & (im[lane] == saved_im[lane]);
-                counts[lane] = if cycling { limit } else { counts[lane] };
-                re[lane] = select(cycling, A::ESCAPED.widen(), re[lane]);
+            if cycles.compare_now(steps) {
+                for lane in 0..LANES {
+                    let cycling =
+                        stepped[lane] & (re[lane] == saved_re[lane]) & (im[lane] == saved_im[lane]);
+                    counts[lane] = if cycling { limit } else { counts[lane] };
+                    re[lane] = select(cycling, A::ESCAPED.widen(), re[lane]);
+                }
             }
             if cycles.save_now(steps) {
-                (*saved_re, *saved_im) = (*re, *im);
+                (saved_re, saved_im) = (re, im);
             }
-        }
+        };
+        (self.re, self.im, self.counts) = (re, im, counts);
+        (self.saved_re, self.saved_im) = (saved_re, saved_im);
+        going
     }
 }
 
