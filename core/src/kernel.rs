@@ -59,8 +59,9 @@ pub fn escape_lanes(
 /// `out` needs at least the tile's pixel count; what lies beyond is left untouched. The
 /// counts are those of [`escape`] for each pixel, whichever kernel computes them: I4F28 runs
 /// in lanes where this build's instruction set vectorises them (AVX2 and up), point by point
-/// elsewhere. A caller that knows more about the CPU at run time can call
-/// [`render_tile_in_lanes`] from a function compiled for it.
+/// elsewhere (see [`render_tile_in_lanes`] for the lanes' stack). A caller that knows more
+/// about the CPU at run time can call [`render_tile_in_lanes`] from a function compiled for
+/// it.
 pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
     let (rect, out) = tile_of(job, tile, out)?;
     match job.format {
@@ -73,7 +74,8 @@ pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, 
 /// [`render_tile`] with I4F28 in lanes whatever this build's instruction set, and inlined
 /// into its caller, so that a caller compiled with wider vectors (a shell's
 /// `#[target_feature(enable = "avx512f")]` function, chosen at run time) gets lanes in those
-/// vectors. I4F60 runs point by point: its 128-bit products do not vectorise.
+/// vectors. I4F60 runs point by point: its 128-bit products do not vectorise. The lanes hold
+/// a tile's unfinished points on the stack: about 72 KiB.
 #[inline(always)]
 pub fn render_tile_in_lanes(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
     let (rect, out) = tile_of(job, tile, out)?;

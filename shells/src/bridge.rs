@@ -388,14 +388,7 @@ pub fn run<L: Link>(
 ) -> Result<(), String> {
     let client_id = kafka::client_id(&format!("{GROUP}.bridge"));
     let producer = Arc::new(kafka.producer(&client_id)?);
-    kafka.require_topics(
-        producer.client(),
-        &[
-            &kafka.requests_topic,
-            &kafka.responses_topic,
-            &kafka.requests_dead_letters(),
-        ],
-    )?;
+    kafka.require_topics(producer.client(), &kafka.worker_topics())?;
     let mut board = Board::connect(link, steps_per_second)?;
     info!("Board connected: tiles up to {} pixels", board.max_pixels());
     // A consumer must poll within max.poll.interval.ms, and the bridge polls between tiles:

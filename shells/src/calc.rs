@@ -25,14 +25,7 @@ pub const GROUP: &str = "Mandelbrot.Calculation.Connector";
 pub fn run(kafka: &KafkaArgs, threads: usize, limits: Limits) -> Result<(), String> {
     let client_id = kafka::client_id(GROUP);
     let producer = Arc::new(kafka.producer(&client_id)?);
-    kafka.require_topics(
-        producer.client(),
-        &[
-            &kafka.requests_topic,
-            &kafka.responses_topic,
-            &kafka.requests_dead_letters(),
-        ],
-    )?;
+    kafka.require_topics(producer.client(), &kafka.worker_topics())?;
     info!(
         "Worker with {threads} threads in group {GROUP}: {} -> {}",
         kafka.requests_topic, kafka.responses_topic

@@ -109,6 +109,15 @@ impl KafkaArgs {
         dead_letter_topic(&self.responses_topic)
     }
 
+    /// The topics a member of the calculation group (calc, bridge) reads and writes.
+    pub fn worker_topics(&self) -> [String; 3] {
+        [
+            self.requests_topic.clone(),
+            self.responses_topic.clone(),
+            self.requests_dead_letters(),
+        ]
+    }
+
     /// Waits until every topic this process needs is usable (see [`await_topics`]), so that
     /// `fixedbrot topics && fixedbrot calc` works even while a new topic is still reaching
     /// the brokers' metadata; a topic that is really missing is a clear error within the
@@ -116,9 +125,10 @@ impl KafkaArgs {
     pub fn require_topics<C: ClientContext>(
         &self,
         client: &Client<C>,
-        topics: &[&str],
+        topics: &[impl AsRef<str>],
     ) -> Result<(), String> {
-        let wanted: Vec<(&str, Option<usize>)> = topics.iter().map(|&t| (t, None)).collect();
+        let wanted: Vec<(&str, Option<usize>)> =
+            topics.iter().map(|t| (t.as_ref(), None)).collect();
         await_topics(client, &wanted, self.connect_timeout()).map_err(|wait| match wait {
             TopicWait::NoBroker(error) => self.no_broker(&error),
             TopicWait::Missing(topic) => format!(
