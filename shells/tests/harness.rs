@@ -144,7 +144,14 @@ pub fn pixels(path: &Path) -> Vec<u8> {
 pub struct Process {
     child: Child,
     label: String,
-    lines: Arc<(Mutex<Vec<String>>, Condvar)>,
+    lines: Arc<(Mutex<Log>, Condvar)>,
+}
+
+/// The stderr lines so far, and whether the stream has ended.
+#[derive(Default)]
+pub struct Log {
+    lines: Vec<String>,
+    ended: bool,
 }
 
 impl Process {
@@ -154,16 +161,18 @@ impl Process {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let lines = Arc::new((Mutex::new(Log::default()), Condvar::new()));
         let stderr = child.stderr.take().unwrap();
         let sink = Arc::clone(&lines);
         std::thread::spawn(move || {
+            let (store, signal) = &*sink;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                let (store, signal) = &*sink;
-                store.lock().unwrap().push(line);
+                store.lock().unwrap().lines.push(line);
                 signal.notify_all();
             }
+            store.lock().unwrap().ended = true;
+            signal.notify_all();
         });
         Process {
             child,
@@ -176,16 +185,16 @@ impl Process {
     pub fn wait_for(&self, needle: &str, count: usize, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         let (store, signal) = &*self.lines;
-        let mut lines = store.lock().unwrap();
-        while lines.iter().filter(|l| l.contains(needle)).count() < count {
+        let mut log = store.lock().unwrap();
+        while log.lines.iter().filter(|l| l.contains(needle)).count() < count {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
                 !left.is_zero(),
                 "{}: no {count} x {needle:?} within {timeout:?}; log:\n{}",
                 self.label,
-                lines.join("\n")
+                log.lines.join("\n")
             );
-            lines = signal.wait_timeout(lines, left).unwrap().0;
+            log = signal.wait_timeout(log, left).unwrap().0;
         }
     }
 
@@ -195,14 +204,26 @@ impl Process {
     }
 
     pub fn log(&self) -> String {
-        self.lines.0.lock().unwrap().join("\n")
+        self.lines.0.lock().unwrap().lines.join("\n")
     }
 
-    /// Waits for the process to exit; panics after `timeout`.
+    /// Waits for the process to exit and for its last log lines; panics after `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // The process may exit before the reader has taken its last lines, the error
+                // that says why among them.
+                let (store, signal) = &*self.lines;
+                let log = store.lock().unwrap();
+                let left = deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_secs(5));
+                drop(
+                    signal
+                        .wait_timeout_while(log, left, |log| !log.ended)
+                        .unwrap(),
+                );
                 return status;
             }
             assert!(
