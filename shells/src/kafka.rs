@@ -78,17 +78,22 @@ impl KafkaArgs {
         config
     }
 
-    /// Fails within the connect timeout if no broker answers a metadata request, instead of
-    /// letting librdkafka retry for minutes in silence.
-    fn check_brokers<C: ClientContext>(&self, client: &Client<C>) -> Result<(), String> {
+    /// Fails by `deadline` if no broker answers a metadata request, instead of letting
+    /// librdkafka retry for minutes in silence.
+    fn check_brokers<C: ClientContext>(
+        &self,
+        client: &Client<C>,
+        deadline: Instant,
+    ) -> Result<(), String> {
         client
-            .fetch_metadata(None, self.connect_timeout())
+            .fetch_metadata(None, left_until(deadline))
             .map(|_| ())
             .map_err(|e| self.no_broker(&e))
     }
 
-    fn connect_timeout(&self) -> Duration {
-        Duration::from_secs(self.connect_timeout)
+    /// When the connect timeout, started now, runs out.
+    fn deadline(&self) -> Instant {
+        Instant::now() + Duration::from_secs(self.connect_timeout)
     }
 
     fn no_broker(&self, error: &dyn std::fmt::Display) -> String {
@@ -129,7 +134,7 @@ impl KafkaArgs {
     ) -> Result<(), String> {
         let wanted: Vec<(&str, Option<usize>)> =
             topics.iter().map(|t| (t.as_ref(), None)).collect();
-        await_topics(client, &wanted, self.connect_timeout()).map_err(|wait| match wait {
+        await_topics(client, &wanted, self.deadline()).map_err(|wait| match wait {
             TopicWait::NoBroker(error) => self.no_broker(&error),
             TopicWait::Missing(topic) => format!(
                 "topic {topic} does not exist at {} (waited {} s); create the topics with \
@@ -158,6 +163,9 @@ impl KafkaArgs {
                 // broker makes senders wait, not grow.
                 ("queue.buffering.max.kbytes", "65536"),
                 ("compression.type", "lz4"),
+                // A topic asked for that does not exist must be an error, not be created with
+                // the broker's defaults (auto.create.topics.enable is on by default).
+                ("allow.auto.create.topics", "false"),
             ],
         )
         .create_with_context(Deliveries::default())
@@ -170,11 +178,13 @@ impl KafkaArgs {
     /// right after a broker starts; a script that runs `topics` then a role must not see it
     /// missing.
     pub fn create_topics(&self, partitions: i32, replication: i32) -> Result<(), String> {
+        // One connect timeout for all of it: the broker, the creation, the wait.
+        let deadline = self.deadline();
         let admin: AdminClient<DefaultClientContext> = self
-            .config("fixedbrot-topics", &[])
+            .config("fixedbrot-topics", &[("allow.auto.create.topics", "false")])
             .create()
             .map_err(|e| format!("Kafka settings: {e}"))?;
-        self.check_brokers(admin.inner())?;
+        self.check_brokers(admin.inner(), deadline)?;
         let names = [
             self.requests_topic.clone(),
             self.responses_topic.clone(),
@@ -185,7 +195,9 @@ impl KafkaArgs {
             .iter()
             .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(replication)))
             .collect();
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let options = AdminOptions::new()
+            .request_timeout(Some(left_until(deadline)))
+            .operation_timeout(Some(left_until(deadline)));
         let results = block_on(admin.create_topics(&topics, &options))
             .map_err(|e| format!("creating topics: {e}"))?;
         let mut wanted = Vec::new();
@@ -204,7 +216,7 @@ impl KafkaArgs {
         }
         let wanted: Vec<(&str, Option<usize>)> =
             wanted.iter().map(|(name, n)| (name.as_str(), *n)).collect();
-        await_topics(admin.inner(), &wanted, self.connect_timeout()).map_err(|wait| {
+        await_topics(admin.inner(), &wanted, deadline).map_err(|wait| {
             let why = match wait {
                 TopicWait::NoBroker(error) => self.no_broker(&error),
                 TopicWait::Missing(topic) => format!("{topic} is not in the metadata"),
@@ -231,21 +243,19 @@ enum TopicWait {
 }
 
 /// Polls the metadata until every topic is there with all its partitions (`Some(n)`: exactly
-/// `n`; `None`: whatever it has, at least one) and a leader for each, or `timeout` passes.
+/// `n`; `None`: whatever it has, at least one) and a leader for each, or `deadline` passes.
 /// Each poll asks a broker afresh: librdkafka's cached metadata would hide a topic that
 /// reached the brokers after the cache was filled.
 fn await_topics<C: ClientContext>(
     client: &Client<C>,
     topics: &[(&str, Option<usize>)],
-    timeout: Duration,
+    deadline: Instant,
 ) -> Result<(), TopicWait> {
-    let deadline = Instant::now() + timeout;
     loop {
         let mut verdict = Ok(());
         for &(topic, partitions) in topics {
-            let left = deadline.saturating_duration_since(Instant::now());
             verdict = client
-                .fetch_metadata(Some(topic), left.max(Duration::from_millis(100)))
+                .fetch_metadata(Some(topic), left_until(deadline))
                 .map_err(TopicWait::NoBroker)
                 .and_then(|metadata| topic_state(&metadata, topic, partitions));
             if verdict.is_err() {
@@ -259,17 +269,33 @@ fn await_topics<C: ClientContext>(
     }
 }
 
+/// The time left until `deadline`, at least a moment: a librdkafka call with no time at all
+/// fails without asking.
+fn left_until(deadline: Instant) -> Duration {
+    deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(100))
+}
+
 /// Whether one topic of `metadata` is usable.
 fn topic_state(
     metadata: &rdkafka::metadata::Metadata,
     topic: &str,
     partitions: Option<usize>,
 ) -> Result<(), TopicWait> {
+    let missing = || TopicWait::Missing(topic.to_owned());
     let found = metadata
         .topics()
         .iter()
-        .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
-        .ok_or_else(|| TopicWait::Missing(topic.to_owned()))?;
+        .find(|t| t.name() == topic)
+        .ok_or_else(missing)?;
+    match found.error().map(RDKafkaErrorCode::from) {
+        None if found.partitions().is_empty() => return Err(missing()),
+        None => {}
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition) => return Err(missing()),
+        // Not authorised, no leader yet, ...: there, but not usable, and not to be created.
+        Some(code) => return Err(TopicWait::Unready(topic.to_owned(), code.to_string())),
+    }
     let have = found.partitions().len();
     if partitions.is_some_and(|want| want != have) {
         return Err(TopicWait::Unready(
