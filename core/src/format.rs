@@ -89,10 +89,11 @@ pub(crate) fn parse_exact(text: &str) -> Option<i128> {
 /// narrowest integer that holds them. Implemented by [`Q28`] and [`Q60`], zero-sized names of
 /// the formats.
 ///
-/// `iterate` is total (no panics, no UB) for every input and exact for the inputs that
-/// [`SAFE_BOUND`] proves reachable: before a step |z|² <= 4, and after one each part of z is at
-/// most 7. The batched kernel also iterates a point that has already escaped (|z| <= 7 still)
-/// and throws the result away; only that result may wrap.
+/// `iterate` cannot overflow (so cannot panic in a debug build) for the inputs that
+/// [`SAFE_BOUND`] proves reachable, each part of z at most 7 and of c at most 3, and is exact
+/// for those with |z|² <= 4, the only ones whose result is kept. The batched kernel also
+/// iterates a point that has already escaped (|z| <= 7 still) and throws the result away; only
+/// that result may wrap.
 pub(crate) trait Arith {
     /// A part of z: |z| <= 7 after any step, so I4F28 parts fit an `i32`, whose products are
     /// one 32×32→64 multiply (a `pmuldq` lane on x86, `smull` on a Cortex-M3).

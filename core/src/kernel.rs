@@ -93,8 +93,9 @@ pub fn render_tile_in_lanes(job: &Job, tile: TileIndex, out: &mut [u32]) -> Resu
 const LANES_PAY: bool = cfg!(target_feature = "avx2");
 
 /// Steps between two periodicity checks of one point: comparing every step would cost a
-/// compare per step, and a cycle is still found at most this many steps late. With 8, the
-/// check costs a Cortex-M3 under 2 instructions a step (BENCHMARKS.md, `just kernel-loops`).
+/// compare per step. With 8, the check costs a Cortex-M3 under 2 instructions a step
+/// (BENCHMARKS.md, `just kernel-loops`). z is saved and compared only every so many steps, so
+/// a cycle of period p shows once a window spans a multiple of both p and this interval.
 const CHECK_EVERY: u32 = 8;
 
 /// The steps every point of a tile takes in lanes before the points still going are packed
@@ -124,8 +125,9 @@ struct Cycles {
     next_save: u32,
 }
 
-/// The shortest time a saved z is kept, so a cycle up to this long is found within one window
-/// of the orbit settling into it. Longer cycles wait for the windows to grow.
+/// The shortest time a saved z is kept. A cycle whose period divides a window's length is found
+/// within that window of the orbit settling into it (periods 1, 2, 4, 8, 16 and 32 with a
+/// window of 32 and compares every 4 or 8 steps); others wait for the windows to grow.
 const FIRST_SAVE: u32 = 32;
 
 impl Cycles {
@@ -136,9 +138,9 @@ impl Cycles {
     }
 
     /// Whether z after `steps` steps is worth comparing with the saved z: not before the
-    /// first save, when the saved z is still the first, 0, to which an orbit hardly returns.
-    /// Most points of a view escape before that, and at low limits the compares cost more
-    /// than they find.
+    /// first save, while the saved z is still the first, 0, to which an orbit hardly returns
+    /// (comparing with it would be sound, only wasted). Most points of a view escape before
+    /// that, and at low limits the compares cost more than they find.
     #[inline(always)]
     fn compare_now(&self, steps: u32) -> bool {
         steps > FIRST_SAVE
@@ -339,19 +341,26 @@ impl<A: Arith> Batch<A> {
                 }
             }
             steps += block;
-            if steps == end || !stepped.iter().fold(false, |any, &lane| any | lane) {
-                break (0..LANES).fold(0, |going, lane| going | u32::from(stepped[lane]) << lane);
+            if !stepped.iter().fold(false, |any, &lane| any | lane) {
+                break 0;
             }
+            let mut cycling = [false; LANES];
             if cycles.compare_now(steps) {
+                cycling = core::array::from_fn(|lane| {
+                    stepped[lane] & (re[lane] == saved_re[lane]) & (im[lane] == saved_im[lane])
+                });
                 for lane in 0..LANES {
-                    let cycling =
-                        stepped[lane] & (re[lane] == saved_re[lane]) & (im[lane] == saved_im[lane]);
-                    counts[lane] = if cycling { limit } else { counts[lane] };
-                    re[lane] = select(cycling, A::ESCAPED.widen(), re[lane]);
+                    counts[lane] = if cycling[lane] { limit } else { counts[lane] };
+                    re[lane] = select(cycling[lane], A::ESCAPED.widen(), re[lane]);
                 }
             }
             if cycles.save_now(steps) {
                 (saved_re, saved_im) = (re, im);
+            }
+            if steps == end {
+                break (0..LANES).fold(0, |going, lane| {
+                    going | u32::from(stepped[lane] & !cycling[lane]) << lane
+                });
             }
         };
         (self.re, self.im, self.counts) = (re, im, counts);

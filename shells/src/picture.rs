@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fixedbrot_core::{Job, Palette};
+use fixedbrot_core::Palette;
 
 use crate::assembler::Image;
 use flate2::{Compress, FlushCompress};
@@ -76,15 +76,36 @@ impl Png {
     }
 
     /// Encodes `image` as a PNG into `out`.
+    ///
+    /// The image data is one zlib stream: its header, the bands' deflate blocks (the last one
+    /// final) and the Adler-32 of every filtered row, written as one IDAT chunk per band. A
+    /// few bands per thread are deflated at a time and written in order as soon as they are
+    /// done, so the file is never held whole in memory.
     pub fn encode_into(&self, image: &Image, out: impl Write) -> io::Result<()> {
-        let grid = image.job.grid;
-        let chunks = image_data(&image.job, &image.counts, self.palette, self.threads)?;
+        let (job, grid) = (&image.job, image.job.grid);
+        let width = grid.width as usize;
+        let colours = Colours::new(self.palette, job.iterations);
+        let bands: Vec<&[u32]> = image.counts.chunks(width * BAND_ROWS).collect();
+        let threads = self.threads.clamp(1, bands.len().max(1));
         let mut encoder = png::Encoder::new(out, grid.width, grid.height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header()?;
-        for chunk in &chunks {
-            writer.write_chunk(png::chunk::IDAT, chunk)?;
+        let mut checksum = ADLER32_START;
+        let at_once = threads * BANDS_PER_THREAD;
+        for (group, first) in bands.chunks(at_once).zip((0..).step_by(at_once)) {
+            for (i, band) in deflate_bands(group, first, bands.len(), width, &colours, threads)? {
+                checksum = adler32_combine(checksum, band.adler32, band.filtered_len);
+                let mut chunk = band.deflated;
+                if i == 0 {
+                    // zlib's header: deflate, a 32 KiB window, no dictionary, "fastest".
+                    chunk.splice(0..0, [0x78, 0x01]);
+                }
+                if i + 1 == bands.len() {
+                    chunk.extend(checksum.to_be_bytes());
+                }
+                writer.write_chunk(png::chunk::IDAT, &chunk)?;
+            }
         }
         // The encoder's drop would ignore a failure to write the end.
         writer.finish()?;
@@ -97,53 +118,47 @@ impl Png {
 /// zlib stream, and the file's bytes do not depend on the number of threads.
 const BAND_ROWS: usize = 32;
 
-/// The image data as IDAT chunk payloads, one per band: together one zlib stream (header,
-/// the bands' deflate blocks, the last one final, and the Adler-32 of every filtered row).
-fn image_data(
-    job: &Job,
-    counts: &[u32],
-    palette: Palette,
+/// Bands deflated at a time per thread before they are written: enough to keep the threads
+/// busy, few enough that memory holds a few of them (32 rows each), not the whole file.
+const BANDS_PER_THREAD: usize = 4;
+
+/// Deflates `group`, bands `first..` of the `all` bands of an image, on `threads` threads;
+/// returns them in order with their numbers.
+fn deflate_bands(
+    group: &[&[u32]],
+    first: usize,
+    all: usize,
+    width: usize,
+    colours: &Colours,
     threads: usize,
-) -> io::Result<Vec<Vec<u8>>> {
-    let width = job.grid.width as usize;
-    let colours = Colours::new(palette, job.iterations);
-    let bands: Vec<&[u32]> = counts.chunks(width * BAND_ROWS).collect();
-    let last = bands.len().saturating_sub(1);
-    let threads = threads.clamp(1, bands.len().max(1));
+) -> io::Result<Vec<(usize, Band)>> {
     let mut done: Vec<(usize, io::Result<Band>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|first| {
-                let (bands, colours) = (&bands, &colours);
+        let workers: Vec<_> = (0..threads.min(group.len()))
+            .map(|offset| {
                 scope.spawn(move || {
-                    (first..bands.len())
+                    (offset..group.len())
                         .step_by(threads)
-                        .map(|i| (i, Band::deflate(bands[i], width, colours, i == last)))
+                        .map(|j| {
+                            let i = first + j;
+                            (i, Band::deflate(group[j], width, colours, i + 1 == all))
+                        })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
         workers
             .into_iter()
-            .flat_map(|worker| worker.join().expect("a band encoder panicked"))
+            .flat_map(|worker| {
+                worker.join().unwrap_or_else(|_| {
+                    vec![(usize::MAX, Err(io::Error::other("a band encoder failed")))]
+                })
+            })
             .collect()
     });
     done.sort_unstable_by_key(|(i, _)| *i);
-    let mut checksum = ADLER32_START;
-    let mut chunks = Vec::with_capacity(done.len());
-    for (i, band) in done {
-        let band = band?;
-        checksum = adler32_combine(checksum, band.adler32, band.filtered_len);
-        let mut chunk = band.deflated;
-        if i == 0 {
-            // zlib's header: deflate, a 32 KiB window, no dictionary, "fastest" (RFC 1950).
-            chunk.splice(0..0, [0x78, 0x01]);
-        }
-        chunks.push(chunk);
-    }
-    if let Some(last) = chunks.last_mut() {
-        last.extend(checksum.to_be_bytes());
-    }
-    Ok(chunks)
+    done.into_iter()
+        .map(|(i, band)| band.map(|band| (i, band)))
+        .collect()
 }
 
 /// One band of rows, filtered and deflated.
@@ -302,9 +317,10 @@ mod tests {
     #[test]
     fn the_png_is_the_same_for_any_thread_count_and_decodes_to_the_palettes_colours() {
         let dir = scratch("picture-threads");
-        // 101 rows: three full bands and a short one; counts that make flat runs and edges.
-        let job = job(Format::I4F28, "-2,1", "1,-1", (97, 101), 300, (16, 16));
-        let counts: Vec<u32> = (0..97 * 101u32)
+        // 301 rows: nine full bands and a short one, so one thread deflates them in three
+        // groups; counts that make flat runs and edges.
+        let job = job(Format::I4F28, "-2,1", "1,-1", (97, 301), 300, (16, 16));
+        let counts: Vec<u32> = (0..97 * 301u32)
             .map(|i| (i / 7 * 13 + i % 97 / 5) % 301)
             .collect();
         let image = Image { job, counts };
