@@ -27,8 +27,10 @@ pub fn run(kafka: &KafkaArgs, threads: usize, limits: Limits) -> Result<(), Stri
     let producer = Arc::new(kafka.producer(&client_id)?);
     kafka.require_topics(producer.client(), &kafka.worker_topics())?;
     info!(
-        "Worker with {threads} threads in group {GROUP}: {} -> {}",
-        kafka.requests_topic, kafka.responses_topic
+        "Worker with {threads} threads in group {}: {} -> {}",
+        kafka.group(GROUP),
+        kafka.requests_topic,
+        kafka.responses_topic
     );
     // A host computes at least 50 M kernel steps a second (BENCHMARKS.md: 340 M for the
     // slower format); allow twice the slowest tile the limits admit before the group
@@ -120,7 +122,7 @@ pub fn member(
     consumer
         .subscribe(&[&kafka.requests_topic])
         .map_err(|e| format!("subscribing to {}: {e}", kafka.requests_topic))?;
-    let mut dead_letters = DeadLetters::new(&kafka.requests_topic);
+    let mut dead_letters = DeadLetters::new(kafka, &kafka.requests_topic);
     let mut last_commit = Instant::now();
     loop {
         if let Some(message) = consumer.poll(Duration::from_millis(100)) {
@@ -155,7 +157,7 @@ pub fn member(
             if let Some(reason) = &answer.dead_letter {
                 dead_letters.set_aside(
                     &producer,
-                    payload,
+                    message.payload(),
                     message.key(),
                     (partition, offset),
                     reason,
@@ -168,7 +170,7 @@ pub fn member(
                     &producer,
                     &kafka.responses_topic,
                     key.as_bytes(),
-                    reply,
+                    Some(reply),
                     None,
                     Some(settles()),
                 )?;

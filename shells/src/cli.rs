@@ -2,7 +2,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use fixedbrot_core::{Format, Grid, Job, Palette, View};
+use fixedbrot_core::{Format, Grid, Job, JobError, Palette, View};
 
 use crate::kafka::KafkaArgs;
 use crate::limits::Limits;
@@ -32,6 +32,20 @@ pub enum Command {
     Bridge(BridgeArgs),
 }
 
+impl Command {
+    /// How the command reaches Kafka, if it does.
+    pub fn kafka(&self) -> Option<&KafkaArgs> {
+        match self {
+            Command::Render(_) => None,
+            Command::Generate(args) => Some(&args.kafka),
+            Command::Calc(args) => Some(&args.kafka),
+            Command::Image(args) => Some(&args.kafka),
+            Command::Topics(args) => Some(&args.kafka),
+            Command::Bridge(args) => Some(&args.kafka),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct BridgeArgs {
     #[command(flatten)]
@@ -42,12 +56,12 @@ pub struct BridgeArgs {
     /// A board UART behind TCP, HOST:PORT (QEMU's -serial tcp:...)
     #[arg(long)]
     pub tcp: Option<String>,
-    /// Serial line speed
-    #[arg(long, default_value_t = 115_200)]
+    /// Serial line speed (1-16000000)
+    #[arg(long, default_value_t = 115_200, value_parser = clap::value_parser!(u32).range(1..=16_000_000))]
     pub baud: u32,
     /// Kernel steps per second the board manages, to scale each tile's timeout (4x the
-    /// expected time, plus 2 s); I4F28 takes about 35 instructions a step on a Cortex-M3
-    #[arg(long, default_value_t = 100_000)]
+    /// expected time, plus 2 s); I4F28 takes about 21 instructions a step on a Cortex-M3
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
     pub board_rate: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -89,14 +103,15 @@ pub struct ImageArgs {
     pub palette: Palette,
     #[command(flatten)]
     pub limits: LimitArgs,
-    /// Most jobs assembled at once
-    #[arg(long, default_value_t = Limits::default().max_jobs)]
-    pub max_jobs: usize,
-    /// Most MiB of count buffers held at once, over all jobs
-    #[arg(long, default_value_t = Limits::default().max_bytes >> 20)]
+    /// Most jobs assembled at once (1-65536)
+    #[arg(long, default_value_t = Limits::default().max_jobs as u64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub max_jobs: u64,
+    /// Most MiB of count buffers held at once, over all jobs (1-1048576)
+    #[arg(long, default_value_t = Limits::default().max_bytes >> 20, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub max_mib: u64,
-    /// Seconds without a new tile after which a job is logged with its missing tiles and freed
-    #[arg(long, default_value_t = Limits::default().idle.as_secs())]
+    /// Seconds without a new tile after which a job is logged with its missing tiles and
+    /// freed (1-604800, a week)
+    #[arg(long, default_value_t = Limits::default().idle.as_secs(), value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub idle_timeout: u64,
 }
 
@@ -105,22 +120,22 @@ pub struct TopicsArgs {
     #[command(flatten)]
     pub kafka: KafkaArgs,
     /// Partitions of the requests and responses topics: the most workers (and assemblers)
-    /// that can share the work
-    #[arg(long, default_value_t = 6)]
+    /// that can share the work (1-100000)
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..=100_000))]
     pub partitions: i32,
-    /// Replication factor (1 for a single local broker)
-    #[arg(long, default_value_t = 1)]
+    /// Replication factor (1 for a single local broker; 1-32767)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=32_767))]
     pub replication: i32,
 }
 
 /// Resource limits, checked before anything is allocated.
 #[derive(Debug, Clone, Args)]
 pub struct LimitArgs {
-    /// Largest image accepted, in pixels
-    #[arg(long, default_value_t = Limits::default().max_pixels)]
+    /// Largest image accepted, in pixels (1-4294836225, 65535 x 65535)
+    #[arg(long, default_value_t = Limits::default().max_pixels, value_parser = clap::value_parser!(u64).range(1..=65_535 * 65_535))]
     pub max_pixels: u64,
-    /// Largest iteration limit accepted
-    #[arg(long, default_value_t = Limits::default().max_iterations)]
+    /// Largest iteration limit accepted (at least 1)
+    #[arg(long, default_value_t = Limits::default().max_iterations, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_iterations: u32,
 }
 
@@ -137,7 +152,8 @@ impl LimitArgs {
 impl ImageArgs {
     pub fn limits(&self) -> Limits {
         Limits {
-            max_jobs: self.max_jobs,
+            // Both bounded when parsed: no conversion wraps.
+            max_jobs: self.max_jobs as usize,
             max_bytes: self.max_mib << 20,
             idle: std::time::Duration::from_secs(self.idle_timeout),
             ..self.limits.limits()
@@ -206,7 +222,15 @@ impl ViewArgs {
             self.width,
             self.height,
         )
-        .map_err(|e| format!("view {} to {}: {e}", self.top_left, self.bottom_right))?;
+        .map_err(|e| match (e, self.format) {
+            // The core's advice is the 64-bit format; with it already, there is no finer one.
+            (JobError::UnresolvableX | JobError::UnresolvableY, Format::I4F60) => format!(
+                "view {} to {}: the step between pixels rounds to zero even in the 64-bit \
+                 format (about 8.7e-19): use a wider view or fewer pixels",
+                self.top_left, self.bottom_right
+            ),
+            _ => format!("view {} to {}: {e}", self.top_left, self.bottom_right),
+        })?;
         let job = Job {
             format: self.format,
             view,

@@ -26,7 +26,7 @@ pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
             &producer,
             &kafka.requests_topic,
             key.as_bytes(),
-            &bytes,
+            Some(&bytes),
             None,
             None,
         )?;

@@ -19,7 +19,7 @@ use crate::assembler::{Assembler, Outcome};
 use crate::kafka::{self, DeadLetters, KafkaArgs};
 use crate::limits::Limits;
 use crate::log::Progress;
-use crate::picture::Png;
+use crate::picture::{self, Png};
 use crate::{info, warn};
 
 /// The original's consumer group of image assemblers.
@@ -74,6 +74,13 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
     {
         fs::create_dir_all(dir).map_err(|e| format!("output directory {}: {e}", dir.display()))?;
     }
+    // Found now, not at the first finished job (and again at every restart).
+    match &output.file {
+        Some(file) => picture::check_new_file(file)
+            .map_err(|e| format!("--output {}: {e}", file.display()))?,
+        None => picture::check_writable_dir(&output.dir)
+            .map_err(|e| format!("--output-dir {}: {e}", output.dir.display()))?,
+    }
     let producer = kafka.producer(&client_id)?;
     kafka.require_topics(
         producer.client(),
@@ -118,7 +125,7 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
     for job_id in read_finished(&finished_path) {
         assembler.mark_finished(job_id);
     }
-    let mut dead_letters = DeadLetters::new(topic);
+    let mut dead_letters = DeadLetters::new(kafka, topic);
     // Per partition: the next offset to read, and the first offset of each unfinished job.
     let mut next: HashMap<i32, i64> = HashMap::new();
     let mut open: HashMap<JobId, (i32, i64)> = HashMap::new();
@@ -162,7 +169,7 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
                 Err(error) => {
                     dead_letters.set_aside(
                         &producer,
-                        payload,
+                        message.payload(),
                         message.key(),
                         (partition, offset),
                         &error.to_string(),
@@ -235,7 +242,7 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
                 Outcome::Rejected { reason } => {
                     dead_letters.set_aside(
                         &producer,
-                        payload,
+                        message.payload(),
                         message.key(),
                         (partition, offset),
                         &reason,

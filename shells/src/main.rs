@@ -15,12 +15,21 @@ fn main() -> ExitCode {
             .command
             .expect("render")
     });
+    // What the flags ask of Kafka and of the disk is checked before any work starts.
+    if let Some(kafka) = command.kafka() {
+        kafka.check().unwrap_or_else(|e| usage_error(&e));
+    }
     let result = match &command {
         Command::Render(args) => {
             let job = args
                 .view
                 .job(&args.limits.limits())
                 .unwrap_or_else(|e| usage_error(&e));
+            match &args.output {
+                Some(path) => picture::check_new_file(path),
+                None => picture::check_writable_dir(std::path::Path::new(".")),
+            }
+            .unwrap_or_else(|e| usage_error(&format!("--output: {e}")));
             render::run(args, job)
         }
         Command::Generate(args) => {

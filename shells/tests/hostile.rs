@@ -12,6 +12,7 @@ use fixedbrot_core::{Format, Grid, JobId, TileIndex};
 use harness::{brokers, pixels, rendered, Scenario, BIN};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers as _;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::Message as _;
 
@@ -38,9 +39,14 @@ fn hostile_payloads() -> Vec<Vec<u8>> {
     };
     let mut wrong_version = good.clone();
     wrong_version[0] = 7;
+    // What stock kcat sends at most: a copy of it with headers is over the producer's limit.
+    let megabyte = (0..999_900u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     vec![
         b"garbage".to_vec(),
         vec![],
+        megabyte,
         good[..good.len() / 2].to_vec(),
         request(job, TileIndex(80)),
         request(huge, TileIndex(0)),
@@ -49,7 +55,11 @@ fn hostile_payloads() -> Vec<Vec<u8>> {
     ]
 }
 
-fn count(topic: &str) -> usize {
+/// A message as a test reads it back: payload (`None` for NULL) and headers.
+type Letter = (Option<Vec<u8>>, Vec<(String, String)>);
+
+/// The dead letters on `topic`.
+fn dead_letters(topic: &str) -> Vec<Letter> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers())
         .set("group.id", format!("{topic}.counter"))
@@ -57,17 +67,26 @@ fn count(topic: &str) -> usize {
         .create()
         .unwrap();
     consumer.subscribe(&[topic]).unwrap();
-    let mut n = 0;
+    let mut letters = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut idle_since = Instant::now();
     while Instant::now() < deadline && idle_since.elapsed() < Duration::from_secs(4) {
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            assert!(message.headers().is_some(), "dead letters say why");
-            n += 1;
+            let headers = message.headers().expect("dead letters say why");
+            let headers = headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.key.to_owned(),
+                        String::from_utf8_lossy(h.value.unwrap_or_default()).into(),
+                    )
+                })
+                .collect();
+            letters.push((message.payload().map(<[u8]>::to_vec), headers));
             idle_since = Instant::now();
         }
     }
-    n
+    letters
 }
 
 #[test]
@@ -92,6 +111,10 @@ fn hostile_messages_are_set_aside_and_good_jobs_still_complete() {
                 .send(BaseRecord::to(&topic).key("x").payload(payload))
                 .unwrap();
         }
+        // A NULL message, not an empty one.
+        producer
+            .send(BaseRecord::<str, [u8]>::to(&topic).key("x"))
+            .unwrap();
     }
     producer.flush(Duration::from_secs(10)).unwrap();
     scenario.generate(&[]);
@@ -110,11 +133,32 @@ fn hostile_messages_are_set_aside_and_good_jobs_still_complete() {
     );
     // Every hostile message is set aside, on either side. What the worker could still answer
     // (a refusal to a job id it could read) reaches the assembler as a failed job.
-    let n = payloads.len();
+    let n = payloads.len() + 1;
     calc.wait_for(&format!("dead letter #{n} "), 1, MINUTE);
     image.wait_for(&format!("dead letter #{n} "), 1, MINUTE);
-    assert_eq!(count(&format!("{}.dlq", scenario.requests())), n);
-    assert_eq!(count(&format!("{}.dlq", scenario.responses())), n);
+    for topic in [scenario.requests(), scenario.responses()] {
+        let letters = dead_letters(&format!("{topic}.dlq"));
+        assert_eq!(letters.len(), n, "{topic}");
+        assert_eq!(
+            letters.iter().filter(|(p, _)| p.is_none()).count(),
+            1,
+            "one NULL copied as NULL"
+        );
+        let cut: Vec<_> = letters
+            .iter()
+            .filter_map(|(p, h)| {
+                h.iter()
+                    .find(|(k, _)| k == "fixedbrot.original-size")
+                    .map(|(_, v)| (p, v))
+            })
+            .collect();
+        assert_eq!(cut.len(), 1, "{topic}: only the megabyte is cut");
+        assert_eq!(cut[0].1, "999900");
+        assert_eq!(
+            cut[0].0.as_deref(),
+            Some(&payloads[2][..cut[0].0.as_ref().unwrap().len()])
+        );
+    }
     assert!(
         !image.log().contains(&format!("dead letter #{} ", n + 1)),
         "{}",
@@ -167,6 +211,170 @@ fn bad_command_lines_get_clap_errors_and_exit_2() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
     }
+}
+
+/// No number is taken that a conversion would wrap later: each is refused when parsed, with
+/// the flag and its range.
+#[test]
+fn numbers_out_of_range_are_refused_naming_the_flag() {
+    let nowhere = ["--brokers", "127.0.0.1:9"];
+    for (args, flag) in [
+        (&["calc", "--connect-timeout", "0"][..], "--connect-timeout"),
+        (
+            &["calc", "--connect-timeout", "4294968"],
+            "--connect-timeout",
+        ),
+        (
+            &["generate", "--connect-timeout", "18446744073709551615"],
+            "--connect-timeout",
+        ),
+        (&["image", "--max-mib", "17592186044416"], "--max-mib"),
+        (&["image", "--max-mib", "0"], "--max-mib"),
+        (&["image", "--max-jobs", "0"], "--max-jobs"),
+        (&["image", "--idle-timeout", "0"], "--idle-timeout"),
+        (&["topics", "--partitions", "0"], "--partitions"),
+        (&["topics", "--replication", "40000"], "--replication"),
+        (
+            &["bridge", "--tcp", "127.0.0.1:9", "--board-rate", "0"],
+            "--board-rate",
+        ),
+        (&["bridge", "--tcp", "127.0.0.1:9", "--baud", "0"], "--baud"),
+        (&["render", "--max-pixels", "0"], "--max-pixels"),
+        (&["calc", "--max-iterations", "0"], "--max-iterations"),
+    ] {
+        let mut command = Command::new(BIN);
+        command.args(args);
+        if args[0] != "render" {
+            command.args(nowhere);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(flag),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// Topic names are Kafka's to judge, but cheaply: a name it would refuse, or two of the four
+/// topics that are one (a worker reading its own answers loops), is a usage error before any
+/// broker is asked. librdkafka crashed on colliding names in one CreateTopics request.
+#[test]
+fn colliding_or_illegal_topic_names_are_refused_before_any_broker_is_asked() {
+    let long = "t".repeat(246);
+    for args in [
+        &["topics", "--requests-topic", "x", "--responses-topic", "x"][..],
+        &[
+            "topics",
+            "--requests-topic",
+            "x.dlq",
+            "--responses-topic",
+            "x",
+        ],
+        &[
+            "calc",
+            "--requests-topic",
+            "same",
+            "--responses-topic",
+            "same",
+        ],
+        &["image", "--responses-topic", ""],
+        &["generate", "--requests-topic", "a name"],
+        &["generate", "--requests-topic", ".."],
+        // Legal alone, but its dead-letter topic would be 250 characters.
+        &["calc", "--requests-topic", &long],
+        &["calc", "-X", "group.id="],
+    ] {
+        let started = Instant::now();
+        let output = Command::new(BIN)
+            .args(args)
+            .args(["--brokers", "127.0.0.1:9", "--connect-timeout", "30"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{args:?} asked a broker"
+        );
+    }
+}
+
+/// Where the image goes is checked before the work: never a long render, or an assembler's
+/// first job, that ends in "cannot write".
+#[test]
+fn output_problems_are_found_before_any_work() {
+    let dir = std::env::temp_dir().join(format!("fixedbrot-output-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let existing = dir.join("existing.png");
+    std::fs::write(&existing, b"not an image").unwrap();
+    let missing = dir.join("missing-dir/x.png");
+    // A render that would take minutes, if it started.
+    let long = [
+        "--width",
+        "4096",
+        "--height",
+        "4096",
+        "--iterations",
+        "100000",
+    ];
+    let render = |output: &'static str| [&["render", "-o", output][..], &long].concat();
+    // /proc takes no new files, even from root.
+    for (args, exit, says) in [
+        (render(leak(&missing)), 2, "missing-dir"),
+        (render(leak(&existing)), 2, "exists already"),
+        (
+            render("/proc/fixedbrot.png"),
+            2,
+            "cannot create files in /proc",
+        ),
+        (
+            vec![
+                "image",
+                "--output",
+                existing.to_str().unwrap(),
+                "--brokers",
+                "127.0.0.1:9",
+            ],
+            1,
+            "exists already",
+        ),
+    ] {
+        let started = Instant::now();
+        let output = Command::new(BIN).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(exit), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{args:?} worked first"
+        );
+    }
+    assert_eq!(std::fs::read(&existing).unwrap(), b"not an image");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A path as a `&'static str`, for the table of cases.
+fn leak(path: &std::path::Path) -> &'static str {
+    path.to_str().unwrap().to_owned().leak()
+}
+
+/// With the 64-bit format already chosen, "use the 64-bit format" is no advice.
+#[test]
+fn a_zoom_too_deep_for_64_bits_says_so() {
+    let output = Command::new(BIN)
+        .args(["render", "--format", "64", "--width", "65535"])
+        .args([
+            "--top-left=0,0",
+            "--bottom-right=0.00000000000000000001,-0.001",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("even in the 64-bit format"), "{stderr}");
 }
 
 #[test]

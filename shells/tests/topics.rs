@@ -74,7 +74,7 @@ fn a_topic_that_really_is_missing_is_a_clear_error_within_the_connect_timeout() 
         ("generate", &nothing, &responses, &[], &nothing),
         ("calc", &requests, &nothing, &[], &nothing),
         ("calc", &requests_dlq, &responses, &[], &dlq_of_dlq),
-        ("image", &requests, &requests_dlq, &[], &dlq_of_dlq),
+        ("image", &nothing, &requests_dlq, &[], &dlq_of_dlq),
         (
             "bridge",
             &requests_dlq,
