@@ -12,13 +12,13 @@ use fixedbrot_core::limits::{MAX_FRAME_LEN, MAX_TILE_PIXELS};
 use fixedbrot_core::wire::{self, Envelope, Message, Reason, TileRequest, TileResult};
 use fixedbrot_core::{Format, Grid, Job, JobId, TileIndex, View};
 
-use crate::calc::{self, GROUP};
 use rdkafka::producer::Producer;
 
-use crate::kafka::{self, KafkaArgs};
+use crate::consumer::{self, Answer, Handler, Incoming, Member};
+use crate::kafka::{self, KafkaArgs, CALCULATION_GROUP};
 use crate::limits::Limits;
-use crate::worker::{self, Answer};
-use crate::{info, warn};
+use crate::log::{info, warn};
+use crate::worker;
 
 /// A byte link to a board.
 pub trait Link {
@@ -379,52 +379,73 @@ fn largest_divisor_at_most(n: u32, limit: u32) -> u32 {
         .unwrap_or(1)
 }
 
-/// Serves requests from Kafka with the board until it stops answering.
-pub fn run<L: Link>(
+/// Serves requests from Kafka with the board until it stops answering (or a stop signal).
+pub fn run<L: Link + Send + 'static>(
     kafka: &KafkaArgs,
     link: L,
     steps_per_second: u64,
     limits: Limits,
 ) -> Result<(), String> {
-    let client_id = kafka::client_id(&format!("{GROUP}.bridge"));
+    let client_id = kafka::client_id(&format!("{CALCULATION_GROUP}.bridge"));
     let producer = Arc::new(kafka.producer(&client_id)?);
     kafka.require_topics(producer.client(), &kafka.worker_topics())?;
-    let mut board = Board::connect(link, steps_per_second)?;
+    let board = Board::connect(link, steps_per_second)?;
     info!("Board connected: tiles up to {} pixels", board.max_pixels());
-    // A consumer must poll within max.poll.interval.ms, and the bridge polls between tiles:
-    // allow twice the slowest tile the limits admit, within librdkafka's range (at most a
-    // day: lower --max-iterations for slower boards).
-    let slowest = board.timeout(MAX_TILE_PIXELS as u64, limits.max_iterations);
-    let interval = (2 * slowest.as_millis())
-        .clamp(300_000, 86_400_000)
-        .to_string();
-    let settings = [
+    let member = Member {
+        kafka,
+        group: CALCULATION_GROUP,
+        client_id,
+        input: &kafka.requests_topic,
+        output: &kafka.responses_topic,
         // One request at a time, so prefetch almost nothing: requests wait in Kafka, where
         // faster workers can take them.
-        ("queued.max.messages.kbytes", "64"),
-        ("queued.min.messages", "1"),
-        ("max.poll.interval.ms", interval.as_str()),
-    ];
-    let mut last_report = Instant::now();
-    let answer = |payload: &[u8]| -> Result<Answer, String> {
+        settings: vec![
+            ("queued.max.messages.kbytes", "64".into()),
+            ("queued.min.messages", "1".into()),
+        ],
+        producer,
+    };
+    let bridge = Bridge {
+        board,
+        limits,
+        last_report: Instant::now(),
+    };
+    consumer::run(member, bridge)
+}
+
+/// The member's handler: each request computed by the board, everything else answered as a
+/// host worker answers it.
+struct Bridge<L: Link> {
+    board: Board<L>,
+    limits: Limits,
+    last_report: Instant,
+}
+
+impl<L: Link + Send + 'static> Handler for Bridge<L> {
+    /// A board takes seconds for a tile: every request is long work.
+    fn long(&self, message: &Incoming<'_>) -> bool {
+        worker::work(message.payload.unwrap_or_default()) > 0
+    }
+
+    fn handle(&mut self, message: &Incoming<'_>) -> Result<Answer, String> {
+        let payload = message.payload.unwrap_or_default();
         let answer = match wire::decode_request(payload) {
-            Ok((job_id, request)) if limits.admit(&request.job).is_ok() => Answer {
-                reply: Some((job_id, board.compute(job_id, &request)?)),
-                dead_letter: None,
-            },
+            Ok((job_id, request)) if self.limits.admit(&request.job).is_ok() => {
+                worker::reply(job_id, self.board.compute(job_id, &request)?, None)
+            }
             // Markers, garbage and jobs over the limits: exactly as a host worker does.
-            _ => worker::answer(payload, &limits),
+            _ => worker::answer(payload, &self.limits),
         };
-        if board.tiles == 1 || last_report.elapsed() > Duration::from_secs(2) {
+        let board = &self.board;
+        if board.tiles == 1 || self.last_report.elapsed() > Duration::from_secs(2) {
             info!(
                 "The board has served {} tiles in {} pieces",
                 board.tiles, board.pieces
             );
-            last_report = Instant::now();
+            self.last_report = Instant::now();
         }
         Ok(answer)
-    };
-    calc::member(kafka, &client_id, producer, &settings, answer)
+    }
 }
 
 #[cfg(test)]

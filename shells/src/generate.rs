@@ -5,7 +5,8 @@ use fixedbrot_core::Job;
 use rdkafka::producer::Producer;
 
 use crate::kafka::{self, KafkaArgs};
-use crate::{info, plan};
+use crate::log::info;
+use crate::plan;
 
 /// Sends every message of `job` and waits until the brokers have them all.
 pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {

@@ -1,29 +1,24 @@
-//! `fixedbrot image`: the assembler in consumer group `Mandelbrot.Image.Connector`. Writes a
-//! PNG per completed job, and commits a partition's offset only below its oldest unfinished
-//! job, so a restart replays every tile it has not written yet.
-use std::collections::HashMap;
+//! `fixedbrot image`: the assembler in the image group. Its handler assembles results into
+//! images and writes a PNG per completed job; it holds each job's first offset until the job
+//! is written, so a partition is committed only below its oldest unfinished job and a restart
+//! replays every tile it has not written yet.
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use fixedbrot_core::wire;
 use fixedbrot_core::JobId;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::Message;
-use rdkafka::producer::Producer;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::assembler::{Assembler, Outcome};
-use crate::kafka::{self, DeadLetters, KafkaArgs};
-use crate::limits::Limits;
-use crate::log::Progress;
-use crate::picture::{self, Png};
-use crate::{info, warn};
+use rdkafka::producer::Producer;
 
-/// The original's consumer group of image assemblers.
-pub const GROUP: &str = "Mandelbrot.Image.Connector";
+use crate::consumer::{self, Answer, Handler, Incoming, Member};
+use crate::kafka::{self, KafkaArgs, IMAGE_GROUP};
+use crate::limits::Limits;
+use crate::log::{info, warn, Progress};
+use crate::picture::{self, Png};
 
 /// Where finished job ids are recorded in the output directory, so a replay after a restart
 /// does not write an image twice.
@@ -38,31 +33,9 @@ pub struct Output {
     pub png: Png,
 }
 
-/// Notes the partitions this assembler loses, so it stops committing for them: their new
-/// owner starts from the last commit, at or below their oldest unfinished job.
-#[derive(Default)]
-struct Assignment {
-    revoked: Mutex<Vec<i32>>,
-}
-
-impl ClientContext for Assignment {}
-
-impl ConsumerContext for Assignment {
-    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(partitions) = rebalance {
-            let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
-            revoked.extend(partitions.elements().iter().map(|e| e.partition()));
-        }
-    }
-
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        kafka::log_assignment(rebalance);
-    }
-}
-
-/// Assembles jobs from the responses topic until `--output` is written (or forever).
-pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), String> {
-    let client_id = kafka::client_id(GROUP);
+/// Assembles jobs from the responses topic until `--output` is written (or a stop signal).
+pub fn run(kafka: &KafkaArgs, output: Output, limits: Limits) -> Result<(), String> {
+    let client_id = kafka::client_id(IMAGE_GROUP);
     let dirs = [
         Some(output.dir.as_path()),
         output.file.as_deref().and_then(Path::parent),
@@ -81,28 +54,12 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
         None => picture::check_writable_dir(&output.dir)
             .map_err(|e| format!("--output-dir {}: {e}", output.dir.display()))?,
     }
-    let producer = kafka.producer(&client_id)?;
+    let producer = Arc::new(kafka.producer(&client_id)?);
     kafka.require_topics(
         producer.client(),
         &[&kafka.responses_topic, &kafka.responses_dead_letters()],
     )?;
-    let consumer: BaseConsumer<Assignment> = kafka
-        .config(
-            &client_id,
-            &[
-                ("group.id", GROUP),
-                ("enable.auto.commit", "false"),
-                ("auto.offset.reset", "earliest"),
-                // A killed member's partitions move to the others after 10 s, not 45.
-                ("session.timeout.ms", "10000"),
-            ],
-        )
-        .create_with_context(Assignment::default())
-        .map_err(|e| format!("Kafka consumer: {e}"))?;
     let topic = kafka.responses_topic.as_str();
-    consumer
-        .subscribe(&[topic])
-        .map_err(|e| format!("subscribing to {topic}: {e}"))?;
     match &output.file {
         Some(file) => info!(
             "Assembling the first image from {topic} into {}",
@@ -113,196 +70,154 @@ pub fn run(kafka: &KafkaArgs, output: &Output, limits: Limits) -> Result<(), Str
             output.dir.display()
         ),
     }
-
-    let mut assembler = Assembler::new(limits);
     // The record lives beside the images it speaks for.
     let images_dir = match output.file.as_deref().and_then(Path::parent) {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        Some(_) => Path::new("."),
-        None => output.dir.as_path(),
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        Some(_) => PathBuf::from("."),
+        None => output.dir.clone(),
     };
     let finished_path = images_dir.join(FINISHED_FILE);
+    let mut assembler = Assembler::new(limits);
     for job_id in read_finished(&finished_path) {
         assembler.mark_finished(job_id);
     }
-    let mut dead_letters = DeadLetters::new(kafka, topic);
-    // Per partition: the next offset to read, and the first offset of each unfinished job.
-    let mut next: HashMap<i32, i64> = HashMap::new();
-    let mut open: HashMap<JobId, (i32, i64)> = HashMap::new();
-    let mut committed: HashMap<i32, i64> = HashMap::new();
-    let mut last_commit = Instant::now();
-    let progress = Progress::new();
-    loop {
-        let polled = consumer.poll(Duration::from_millis(100));
-        let revoked = std::mem::take(
-            &mut *consumer
-                .context()
-                .revoked
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()),
-        );
-        for partition in revoked {
-            next.remove(&partition);
-            committed.remove(&partition);
-            // Their new owner assembles them; drop them here without calling them finished.
-            open.retain(|&job_id, (p, _)| {
-                let keep = *p != partition;
-                if !keep {
-                    assembler.forget(job_id);
-                }
-                keep
-            });
-        }
-        if let Some(message) = polled {
-            let message = match message {
-                Ok(message) => message,
-                Err(error) => {
-                    warn!("consuming {topic}: {error}");
-                    continue;
-                }
-            };
-            let (partition, offset) = (message.partition(), message.offset());
-            next.insert(partition, offset + 1);
-            let payload = message.payload().unwrap_or_default();
-            let envelope = match wire::decode(payload) {
-                Ok(envelope) => envelope,
-                Err(error) => {
-                    dead_letters.set_aside(
-                        &producer,
-                        message.payload(),
-                        message.key(),
-                        (partition, offset),
-                        &error.to_string(),
-                        None,
-                    )?;
-                    continue;
-                }
-            };
-            let job_id = envelope.job_id;
-            match assembler.accept(envelope, Instant::now()) {
-                Outcome::Begin { job } => {
-                    open.entry(job_id).or_insert((partition, offset));
-                    info!(
-                        "Received BEGIN marker, creating image of size {} x {} (job {:016x}, {} tiles)",
-                        job.grid.width, job.grid.height, job_id.0, job.grid.tiles()
-                    );
-                }
-                Outcome::LateBegin { job } => info!(
-                    "Received BEGIN marker, image of size {} x {} already written (job {:016x})",
-                    job.grid.width, job.grid.height, job_id.0
-                ),
-                Outcome::End { tiles } => {
-                    info!(
-                        "Received END marker (job {:016x}: {tiles} tiles were sent)",
-                        job_id.0
-                    )
-                }
-                Outcome::Progress { done, total } => {
-                    open.entry(job_id).or_insert((partition, offset));
-                    progress.show(&format!("job {:016x}", job_id.0), done.into(), total.into());
-                }
-                Outcome::Complete(image) => {
-                    progress.clear();
-                    info!(
-                        "All {} tiles of job {:016x} received, writing image to file",
-                        image.job.grid.tiles(),
-                        job_id.0
-                    );
-                    let written = match &output.file {
-                        Some(path) => output.png.write(path, &image).map(|()| path.clone()),
-                        None => output.png.write_new(&output.dir, &image),
-                    };
-                    let path = written
-                        .map_err(|e| format!("writing the image of job {:016x}: {e}", job_id.0))?;
-                    record_finished(&finished_path, job_id)?;
-                    open.remove(&job_id);
-                    info!("Output file is: {}", path.display());
-                    if output.file.is_some() {
-                        commit(
-                            &consumer,
-                            topic,
-                            &next,
-                            &open,
-                            &mut committed,
-                            CommitMode::Sync,
-                        );
-                        return Ok(());
-                    }
-                }
-                Outcome::Duplicate => {}
-                Outcome::Failed { refusal } => {
-                    open.remove(&job_id);
-                    warn!(
-                        "Job {:016x} failed: a worker refused tile {:?}: {:?}",
-                        job_id.0,
-                        refusal.tile.map(|t| t.0),
-                        refusal.reason
-                    );
-                }
-                Outcome::Rejected { reason } => {
-                    dead_letters.set_aside(
-                        &producer,
-                        message.payload(),
-                        message.key(),
-                        (partition, offset),
-                        &reason,
-                        None,
-                    )?;
-                }
-            }
-        }
-        for expired in assembler.expire(Instant::now()) {
-            open.remove(&expired.job_id);
-            let shown: Vec<u32> = expired.first_missing.iter().map(|t| t.0).collect();
-            warn!(
-                "Job {:016x} expired after {} s without a new tile: {} of {} tiles missing, first {shown:?}",
-                expired.job_id.0,
-                limits.idle.as_secs(),
-                expired.missing,
-                expired.total
-            );
-        }
-        // Dead letters must be delivered before the offsets past them are committed.
-        if last_commit.elapsed() >= Duration::from_millis(500) && producer.in_flight_count() == 0 {
-            commit(
-                &consumer,
-                topic,
-                &next,
-                &open,
-                &mut committed,
-                CommitMode::Async,
-            );
-            last_commit = Instant::now();
-        }
-    }
+    let member = Member {
+        kafka,
+        group: IMAGE_GROUP,
+        client_id,
+        input: topic,
+        // The assembler produces only dead letters.
+        output: topic,
+        settings: Vec::new(),
+        producer,
+    };
+    let assembling = Assembling {
+        assembler,
+        output,
+        finished_path,
+        idle: limits.idle,
+        progress: Progress::new(),
+    };
+    consumer::run(member, assembling)
 }
 
-/// Commits, per partition, the first offset of its oldest unfinished job, or the next offset
-/// to read when it has none.
-fn commit<C: ConsumerContext>(
-    consumer: &BaseConsumer<C>,
-    topic: &str,
-    next: &HashMap<i32, i64>,
-    open: &HashMap<JobId, (i32, i64)>,
-    committed: &mut HashMap<i32, i64>,
-    mode: CommitMode,
-) {
-    let mut list = TopicPartitionList::new();
-    for (&partition, &next_offset) in next {
-        let safe = open
-            .values()
-            .filter(|(p, _)| *p == partition)
-            .map(|&(_, offset)| offset)
-            .min()
-            .unwrap_or(next_offset);
-        if committed.get(&partition) != Some(&safe) {
-            committed.insert(partition, safe);
-            let _ = list.add_partition_offset(topic, partition, Offset::Offset(safe));
-        }
+/// The member's handler: the assembler, and what it writes.
+struct Assembling {
+    assembler: Assembler,
+    output: Output,
+    finished_path: PathBuf,
+    idle: std::time::Duration,
+    progress: Progress,
+}
+
+impl Handler for Assembling {
+    fn handle(&mut self, message: &Incoming<'_>) -> Result<Answer, String> {
+        let envelope = match wire::decode(message.payload.unwrap_or_default()) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                return Ok(Answer {
+                    dead_letter: Some(error.to_string()),
+                    ..Answer::default()
+                })
+            }
+        };
+        let job_id = envelope.job_id;
+        // A job's first message holds its offset until the job is written, fails or expires.
+        let hold = Answer {
+            hold: Some(job_id.0),
+            ..Answer::default()
+        };
+        let release = Answer {
+            release: vec![job_id.0],
+            ..Answer::default()
+        };
+        Ok(match self.assembler.accept(envelope, Instant::now()) {
+            Outcome::Begin { job } => {
+                info!(
+                    "Received BEGIN marker, creating image of size {} x {} (job {:016x}, {} tiles)",
+                    job.grid.width,
+                    job.grid.height,
+                    job_id.0,
+                    job.grid.tiles()
+                );
+                hold
+            }
+            Outcome::LateBegin { job } => {
+                info!(
+                    "Received BEGIN marker, image of size {} x {} already written (job {:016x})",
+                    job.grid.width, job.grid.height, job_id.0
+                );
+                Answer::default()
+            }
+            Outcome::End { tiles } => {
+                info!(
+                    "Received END marker (job {:016x}: {tiles} tiles were sent)",
+                    job_id.0
+                );
+                Answer::default()
+            }
+            Outcome::Progress { done, total } => {
+                let label = format!("job {:016x}", job_id.0);
+                self.progress.show(&label, done.into(), total.into());
+                hold
+            }
+            Outcome::Complete(image) => {
+                self.progress.clear();
+                info!(
+                    "All {} tiles of job {:016x} received, writing image to file",
+                    image.job.grid.tiles(),
+                    job_id.0
+                );
+                let output = &self.output;
+                let written = match &output.file {
+                    Some(path) => output.png.write(path, &image).map(|()| path.clone()),
+                    None => output.png.write_new(&output.dir, &image),
+                };
+                let path = written
+                    .map_err(|e| format!("writing the image of job {:016x}: {e}", job_id.0))?;
+                record_finished(&self.finished_path, job_id)?;
+                info!("Output file is: {}", path.display());
+                Answer {
+                    done: output.file.is_some(),
+                    ..release
+                }
+            }
+            Outcome::Duplicate => Answer::default(),
+            Outcome::Failed { refusal } => {
+                warn!(
+                    "Job {:016x} failed: a worker refused tile {:?}: {:?}",
+                    job_id.0,
+                    refusal.tile.map(|t| t.0),
+                    refusal.reason
+                );
+                release
+            }
+            Outcome::Rejected { reason } => Answer {
+                dead_letter: Some(reason),
+                ..Answer::default()
+            },
+        })
     }
-    if list.count() > 0 {
-        if let Err(error) = consumer.commit(&list, mode) {
-            warn!("committing {topic} offsets: {error}");
+
+    fn tick(&mut self, now: Instant) -> Vec<u64> {
+        let expired = self.assembler.expire(now);
+        for job in &expired {
+            let shown: Vec<u32> = job.first_missing.iter().map(|t| t.0).collect();
+            warn!(
+                "Job {:016x} expired after {} s without a new tile: {} of {} tiles missing, first {shown:?}",
+                job.job_id.0,
+                self.idle.as_secs(),
+                job.missing,
+                job.total
+            );
+        }
+        expired.iter().map(|job| job.job_id.0).collect()
+    }
+
+    /// Jobs whose partitions another assembler took: it assembles them from the last commit.
+    fn lost(&mut self, keys: &[u64]) {
+        for &key in keys {
+            self.assembler.forget(JobId(key));
         }
     }
 }

@@ -16,8 +16,14 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
+use crate::log::{info, warn};
 use crate::offsets::Offsets;
-use crate::{info, warn};
+
+/// The original's consumer group of calculation workers (calc, and bridges with boards).
+pub const CALCULATION_GROUP: &str = "Mandelbrot.Calculation.Connector";
+
+/// The original's consumer group of image assemblers.
+pub const IMAGE_GROUP: &str = "Mandelbrot.Image.Connector";
 
 /// How to reach Kafka, shared by every subcommand that does.
 #[derive(Debug, Clone, Args)]
@@ -400,10 +406,11 @@ pub struct Settles {
     pub offset: i64,
 }
 
-/// Locks an offset book. A panicking holder cannot leave it in a state that loses work (at
-/// worst a commit lags), so a poisoned lock is used as it is.
-pub fn lock(offsets: &Mutex<Offsets>) -> MutexGuard<'_, Offsets> {
-    offsets
+/// Locks a mutex whose holder may have panicked. Nothing under one here can be left
+/// half-changed in a way that loses work (an offset book at worst commits late), so a
+/// poisoned lock is used as it is.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -5,6 +5,7 @@ pub mod assembler;
 pub mod bridge;
 pub mod calc;
 pub mod cli;
+pub mod consumer;
 pub mod cpu;
 pub mod generate;
 pub mod image;

@@ -4,16 +4,19 @@ use std::io::{IsTerminal, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Logs one line: `2026-11-25 23:44:58.123 INFO  image - Received BEGIN marker ...`.
-#[macro_export]
 macro_rules! info {
     ($($arg:tt)*) => { $crate::log::line("INFO ", module_path!(), format_args!($($arg)*)) };
 }
 
 /// Logs one warning line.
-#[macro_export]
-macro_rules! warn {
+macro_rules! log_warn {
     ($($arg:tt)*) => { $crate::log::line("WARN ", module_path!(), format_args!($($arg)*)) };
 }
+
+// Imported as `use crate::log::{info, warn}`: the log lives here, not at the crate's root.
+// (`warn` alone would be taken for the attribute of that name.)
+pub(crate) use info;
+pub(crate) use log_warn as warn;
 
 #[doc(hidden)]
 pub fn line(level: &str, module: &str, message: std::fmt::Arguments<'_>) {

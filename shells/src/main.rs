@@ -55,7 +55,7 @@ fn main() -> ExitCode {
                     threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
                 },
             };
-            image::run(&args.kafka, &output, args.limits())
+            image::run(&args.kafka, output, args.limits())
         }
         Command::Bridge(args) => {
             let limits = args.limits.limits();

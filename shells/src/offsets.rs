@@ -1,11 +1,16 @@
-//! Which offsets are safe to commit: a message's offset is committed only once everything it
-//! caused is delivered, and never past a message still in flight in the same partition.
+//! The book of a consumer's offsets: which are safe to commit. A message's offset is committed
+//! only once everything it caused is delivered and nothing holds it, and never past a message
+//! still pending in the same partition.
 use std::collections::{BTreeMap, HashMap};
 
-/// In-flight messages per partition, and the next offset after the last one seen.
+/// Pending messages per partition, holds, and the next offset after the last one seen.
 #[derive(Debug, Default)]
 pub struct Offsets {
+    /// Per partition: offset -> deliveries it still waits for.
     pending: HashMap<i32, BTreeMap<i64, u32>>,
+    /// Offsets a handler holds, by its key (the assembler: a job's first message, until the
+    /// job is written).
+    held: HashMap<u64, (i32, i64)>,
     next: HashMap<i32, i64>,
     committed: HashMap<i32, i64>,
     /// A delivery failed for good: nothing at or after it may be committed.
@@ -43,20 +48,37 @@ impl Offsets {
         }
     }
 
+    /// Holds a message's offset under `key` until [`Offsets::release`]; a key already held
+    /// keeps its first offset.
+    pub fn hold(&mut self, key: u64, partition: i32, offset: i64) {
+        self.held.entry(key).or_insert((partition, offset));
+    }
+
+    /// Ends a hold.
+    pub fn release(&mut self, key: u64) {
+        self.held.remove(&key);
+    }
+
     /// Offsets to commit now (the next offset to read, per partition) that differ from what
     /// was committed last; marks them committed.
     pub fn take_commits(&mut self) -> Vec<(i32, i64)> {
         let mut out = Vec::new();
         for (&partition, &next) in &self.next {
-            let safe = self
+            let pending = self
                 .pending
                 .get(&partition)
-                .and_then(|p| p.keys().next().copied())
-                .unwrap_or(next);
-            let safe = match self.failed {
-                Some((p, o)) if p == partition => safe.min(o),
-                _ => safe,
-            };
+                .and_then(|p| p.keys().next().copied());
+            let held = self
+                .held
+                .values()
+                .filter(|(p, _)| *p == partition)
+                .map(|&(_, offset)| offset)
+                .min();
+            let failed = self.failed.filter(|(p, _)| *p == partition).map(|(_, o)| o);
+            let safe = [pending, held, failed]
+                .into_iter()
+                .flatten()
+                .fold(next, i64::min);
             if self.committed.get(&partition) != Some(&safe) {
                 self.committed.insert(partition, safe);
                 out.push((partition, safe));
@@ -65,11 +87,24 @@ impl Offsets {
         out
     }
 
-    /// Forgets partitions this consumer no longer owns.
-    pub fn forget(&mut self, partition: i32) {
-        self.pending.remove(&partition);
-        self.next.remove(&partition);
-        self.committed.remove(&partition);
+    /// Forgets partitions this consumer no longer owns; returns the keys that were held on
+    /// them, whose holders must forget them too.
+    pub fn forget(&mut self, partitions: &[i32]) -> Vec<u64> {
+        for partition in partitions {
+            self.pending.remove(partition);
+            self.next.remove(partition);
+            self.committed.remove(partition);
+        }
+        let lost: Vec<u64> = self
+            .held
+            .iter()
+            .filter(|(_, (p, _))| partitions.contains(p))
+            .map(|(&key, _)| key)
+            .collect();
+        for key in &lost {
+            self.held.remove(key);
+        }
+        lost
     }
 }
 
@@ -108,5 +143,33 @@ mod tests {
         let mut offsets = Offsets::default();
         offsets.begin(3, 7, 0);
         assert_eq!(offsets.take_commits(), vec![(3, 8)]);
+    }
+
+    /// The assembler's rule: commit below the oldest unfinished job.
+    #[test]
+    fn commits_stop_below_the_oldest_hold_until_it_is_released() {
+        let mut offsets = Offsets::default();
+        offsets.begin(0, 4, 0);
+        offsets.hold(7, 0, 4);
+        offsets.begin(0, 5, 0);
+        offsets.hold(8, 0, 5);
+        offsets.begin(0, 6, 0);
+        offsets.hold(7, 0, 6); // the same job again: its first offset stays
+        assert_eq!(offsets.take_commits(), vec![(0, 4)]);
+        offsets.release(7);
+        assert_eq!(offsets.take_commits(), vec![(0, 5)]);
+        offsets.release(8);
+        assert_eq!(offsets.take_commits(), vec![(0, 7)]);
+    }
+
+    #[test]
+    fn forgetting_a_partition_gives_back_its_holds() {
+        let mut offsets = Offsets::default();
+        offsets.begin(0, 1, 0);
+        offsets.hold(1, 0, 1);
+        offsets.begin(1, 1, 0);
+        offsets.hold(2, 1, 1);
+        assert_eq!(offsets.forget(&[0]), vec![1]);
+        assert_eq!(offsets.take_commits(), vec![(1, 1)]);
     }
 }

@@ -11,8 +11,9 @@ use fixedbrot_core::TileIndex;
 use crate::assembler::{Assembler, Outcome};
 use crate::cli::RenderArgs;
 use crate::limits::Limits;
+use crate::log::info;
 use crate::log::Progress;
-use crate::{cpu, info, picture, plan, worker};
+use crate::{cpu, picture, plan, worker};
 
 /// Renders the job the flags describe and writes its PNG.
 pub fn run(args: &RenderArgs, job: fixedbrot_core::Job) -> Result<(), String> {

@@ -1,24 +1,39 @@
-//! A worker's one job: a request's bytes in, the answer's bytes out.
+//! A worker's one job: a request's bytes in, the answer's bytes out (for calc, the bridge and
+//! render alike).
 use fixedbrot_core::limits::MAX_ENCODED_LEN;
 use fixedbrot_core::wire::{
     self, Envelope, Message, Reason, Refusal, TileRequest, TileResult, WireError,
 };
 use fixedbrot_core::JobId;
 
-use crate::cpu;
+use crate::consumer::Answer;
 use crate::limits::Limits;
+use crate::{cpu, plan};
 
-/// What to do with one message from the requests topic.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Answer {
-    /// Bytes for the responses topic, keyed by this job: a result, a refusal, or a marker
-    /// passed through.
-    pub reply: Option<(JobId, Vec<u8>)>,
-    /// Why the message is also set aside on the dead-letter topic.
-    pub dead_letter: Option<String>,
+/// Kernel steps above which a request is long work: answered on a thread of its own while
+/// the consumer loop keeps serving the group (about 20 ms on a fast core, a second
+/// point by point on a slow one).
+pub const LONG_WORK: u64 = 1 << 24;
+
+/// The most kernel steps a message can ask for: pixels times iterations of its tile, 0 for
+/// anything but a request.
+pub fn work(bytes: &[u8]) -> u64 {
+    match wire::decode_request(bytes) {
+        Ok((_, request)) => {
+            let pixels = request
+                .job
+                .grid
+                .rect(request.tile)
+                .map_or(0, |r| r.pixels());
+            pixels as u64 * u64::from(request.job.iterations)
+        }
+        Err(_) => 0,
+    }
 }
 
-/// Answers one message of the requests topic.
+/// Answers one message of the requests topic: a reply for the responses topic, keyed by its
+/// job (a result, a refusal, or a marker passed through), and why it goes to the dead-letter
+/// topic too, if it does.
 pub fn answer(bytes: &[u8], limits: &Limits) -> Answer {
     let envelope = match wire::decode(bytes) {
         Ok(envelope) => envelope,
@@ -27,24 +42,28 @@ pub fn answer(bytes: &[u8], limits: &Limits) -> Answer {
     let job_id = envelope.job_id;
     match envelope.message {
         // The markers pass through, as in the original; they are informative only.
-        Message::Begin(_) | Message::End(_) => Answer {
-            reply: Some((job_id, bytes.to_vec())),
-            dead_letter: None,
-        },
+        Message::Begin(_) | Message::End(_) => reply(job_id, bytes.to_vec(), None),
         Message::Request(request) => match limits.admit(&request.job) {
-            Ok(()) => Answer {
-                reply: Some((job_id, compute(job_id, &request))),
-                dead_letter: None,
-            },
-            Err(limit) => Answer {
-                reply: Some((job_id, refusal(job_id, Some(request), Reason::InvalidJob))),
-                dead_letter: Some(format!("refused: {limit}")),
-            },
+            Ok(()) => reply(job_id, compute(job_id, &request), None),
+            Err(limit) => reply(
+                job_id,
+                refusal(job_id, Some(request), Reason::InvalidJob),
+                Some(format!("refused: {limit}")),
+            ),
         },
         Message::Result(_) | Message::Refused(_) => Answer {
-            reply: None,
             dead_letter: Some("a response on the requests topic".into()),
+            ..Answer::default()
         },
+    }
+}
+
+/// A reply keyed by its job, and perhaps a dead letter.
+pub fn reply(job_id: JobId, bytes: Vec<u8>, dead_letter: Option<String>) -> Answer {
+    Answer {
+        replies: vec![(plan::key(job_id, None).into_bytes(), bytes)],
+        dead_letter,
+        ..Answer::default()
     }
 }
 
@@ -90,12 +109,16 @@ fn refuse_undecodable(bytes: &[u8], error: WireError) -> Answer {
         error,
         WireError::UnsupportedVersion(_) | WireError::Invalid(_)
     );
-    let reply = wire::peek(bytes)
-        .filter(|_| trusted)
-        .map(|(_, job_id)| (job_id, refusal(job_id, None, reason)));
-    Answer {
-        reply,
-        dead_letter: Some(error.to_string()),
+    match wire::peek(bytes).filter(|_| trusted) {
+        Some((_, job_id)) => reply(
+            job_id,
+            refusal(job_id, None, reason),
+            Some(error.to_string()),
+        ),
+        None => Answer {
+            dead_letter: Some(error.to_string()),
+            ..Answer::default()
+        },
     }
 }
 
@@ -124,7 +147,14 @@ mod tests {
     use fixedbrot_core::Format;
     use fixedbrot_tests::cases::default_job;
 
-    use crate::plan;
+    /// The one reply of an answer: its job, from its key, and its bytes.
+    fn the_reply(answer: &Answer) -> Option<(JobId, Vec<u8>)> {
+        let [(key, bytes)] = answer.replies.as_slice() else {
+            return None;
+        };
+        let job = u64::from_str_radix(std::str::from_utf8(key).unwrap(), 16).unwrap();
+        Some((JobId(job), bytes.clone()))
+    }
 
     #[test]
     fn every_request_of_a_job_is_answered_with_its_tile() {
@@ -134,7 +164,7 @@ mod tests {
         for (_, bytes) in plan::messages(JobId(1), job) {
             let answer = answer(&bytes, &Limits::default());
             assert_eq!(answer.dead_letter, None);
-            let (job_id, reply) = answer.reply.expect("a reply");
+            let (job_id, reply) = the_reply(&answer).expect("a reply");
             assert_eq!(job_id, JobId(1));
             if let Message::Result(result) = wire::decode(&reply).unwrap().message {
                 let rect = job.grid.rect(result.tile).unwrap();
@@ -153,7 +183,7 @@ mod tests {
         long[0] = 1;
         for garbage in [&b""[..], b"\x01", b"\x01hello", &long] {
             let answer = answer(garbage, &Limits::default());
-            assert_eq!(answer.reply, None, "{garbage:?}");
+            assert!(answer.replies.is_empty(), "{garbage:?}");
             assert!(answer.dead_letter.is_some());
         }
     }
@@ -165,7 +195,7 @@ mod tests {
             .unwrap();
         bytes[0] = 2;
         let answer = answer(&bytes, &Limits::default());
-        let (job_id, reply) = answer.reply.expect("a refusal");
+        let (job_id, reply) = the_reply(&answer).expect("a refusal");
         assert_eq!(job_id, JobId(9));
         assert!(matches!(
             wire::decode(&reply).unwrap().message,
@@ -174,7 +204,7 @@ mod tests {
                 ..
             })
         ));
-        assert!(answer.dead_letter.unwrap().contains("version 2"));
+        assert!(answer.dead_letter.as_ref().unwrap().contains("version 2"));
     }
 
     #[test]
@@ -187,8 +217,12 @@ mod tests {
             .nth(1)
             .unwrap();
         let answer = answer(&bytes, &limits);
-        assert!(answer.dead_letter.unwrap().contains("--max-iterations"));
-        let (_, reply) = answer.reply.unwrap();
+        assert!(answer
+            .dead_letter
+            .as_ref()
+            .unwrap()
+            .contains("--max-iterations"));
+        let (_, reply) = the_reply(&answer).unwrap();
         assert!(matches!(
             wire::decode(&reply).unwrap().message,
             Message::Refused(_)

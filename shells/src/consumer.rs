@@ -1,0 +1,558 @@
+//! The one consumer loop of the Kafka roles (calc, bridge, image): take a message, have the
+//! role's [`Handler`] answer it, produce the answer, and commit the offset once everything it
+//! caused is delivered and the handler holds it no longer. It owns the book of offsets,
+//! cooperative rebalances, the consumer settings the roles share, long work on a thread of
+//! its own while the group is still served, and leaving the group on SIGTERM or Ctrl-C.
+//!
+//! Each assigned partition's messages arrive on a queue of its own, so the consumer's main
+//! queue carries only the group's events: while long work runs the loop keeps serving those
+//! and takes no message, with nothing paused (a paused partition resumes fetching only after
+//! about a second, which measured a second a tile on a board).
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::base_consumer::PartitionQueue;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::producer::{Producer, ThreadedProducer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use crate::kafka::{self, lock, DeadLetters, Deliveries, KafkaArgs, Settles};
+use crate::log::{info, warn};
+use crate::offsets::Offsets;
+
+/// A message as a handler sees it.
+pub struct Incoming<'a> {
+    /// `None` for a NULL message.
+    pub payload: Option<&'a [u8]>,
+    pub key: Option<&'a [u8]>,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// What a handler makes of one message.
+#[derive(Debug, Default)]
+pub struct Answer {
+    /// Records for the member's output topic: key and payload.
+    pub replies: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Why the message is copied to its topic's dead-letter topic, if it is.
+    pub dead_letter: Option<String>,
+    /// Holds the message's offset under this key until it is released: commits stop below
+    /// it (the assembler: a job's first message, until the job is written).
+    pub hold: Option<u64>,
+    /// Holds that end now.
+    pub release: Vec<u64>,
+    /// The role has finished its work (image --output written): the member leaves once
+    /// everything is delivered and committed.
+    pub done: bool,
+}
+
+/// A role: what it does with each message. The loop does the rest.
+pub trait Handler: Send + 'static {
+    /// Whether answering `message` may take long enough that the group must be served
+    /// meanwhile (a big tile, a board): the loop then answers it on a thread of its own and
+    /// keeps serving the group's events, so rebalances and heartbeats go on.
+    fn long(&self, _message: &Incoming<'_>) -> bool {
+        false
+    }
+
+    /// Answers one message. An `Err` ends the member without committing this message.
+    fn handle(&mut self, message: &Incoming<'_>) -> Result<Answer, String>;
+
+    /// Called between messages at least every 100 ms: holds to release (the assembler's
+    /// jobs idle too long).
+    fn tick(&mut self, _now: Instant) -> Vec<u64> {
+        Vec::new()
+    }
+
+    /// Holds lost with partitions this member no longer owns: their new owner reads them
+    /// again from the last commit.
+    fn lost(&mut self, _keys: &[u64]) {}
+}
+
+/// One member of a consumer group.
+pub struct Member<'a> {
+    pub kafka: &'a KafkaArgs,
+    /// The group, unless `-X group.id` names another.
+    pub group: &'static str,
+    pub client_id: String,
+    /// The topic consumed.
+    pub input: &'a str,
+    /// The topic replies go to.
+    pub output: &'a str,
+    /// Settings of this role, over the shared ones (and under `-X`).
+    pub settings: Vec<(&'static str, String)>,
+    /// Shared by a process's members: its deliveries settle each member's book.
+    pub producer: Arc<ThreadedProducer<Deliveries>>,
+}
+
+/// How often offsets are committed while messages flow.
+const COMMIT_EVERY: Duration = Duration::from_millis(200);
+
+/// How long a poll waits for a message: also how often the loop ticks and looks for a stop.
+const POLL: Duration = Duration::from_millis(100);
+
+/// How long leaving waits for what was produced to be delivered.
+const FLUSH: Duration = Duration::from_secs(30);
+
+/// Runs `member` with `handler` until the handler is done or a stop signal arrives (`Ok`), or
+/// something fails for good (`Err`, nothing committed past the message it failed on).
+pub fn run<H: Handler>(member: Member<'_>, handler: H) -> Result<(), String> {
+    let stop = stop_signal()?;
+    let book = Arc::new(Mutex::new(Offsets::default()));
+    let bell = Arc::new(Bell::default());
+    let context = Context {
+        book: Arc::clone(&book),
+        producer: Arc::clone(&member.producer),
+        topic: member.input.to_owned(),
+        changes: Mutex::new(Changes::default()),
+    };
+    let mut consumer: BaseConsumer<Context> = consumer_config(&member)
+        .create_with_context(context)
+        .map_err(|e| format!("Kafka consumer: {e}"))?;
+    let main_bell = Arc::clone(&bell);
+    consumer.set_nonempty_callback(move || main_bell.ring());
+    let consumer = Arc::new(consumer);
+    consumer
+        .subscribe(&[member.input])
+        .map_err(|e| format!("subscribing to {}: {e}", member.input))?;
+    let mut member_loop = Loop {
+        member: &member,
+        consumer: &consumer,
+        queues: BTreeMap::new(),
+        next_queue: 0,
+        bell,
+        book: &book,
+        dead_letters: DeadLetters::new(member.kafka, member.input),
+        waiting: VecDeque::new(),
+        lost: Vec::new(),
+        last_commit: Instant::now(),
+    };
+    let result = member_loop.serve(handler, &stop);
+    if result.is_ok() {
+        // Everything delivered is committed; dropping the consumer then leaves the group, so
+        // its partitions move at once rather than after the session timeout.
+        member_loop.leave();
+    }
+    result
+}
+
+/// The consumer settings every member shares; the role's and then `-X` win over them.
+fn consumer_config(member: &Member<'_>) -> rdkafka::ClientConfig {
+    let mut config = member.kafka.config(
+        &member.client_id,
+        &[
+            ("group.id", member.group),
+            ("enable.auto.commit", "false"),
+            // A new group reads from the start: no request sent before a worker joined is
+            // skipped.
+            ("auto.offset.reset", "earliest"),
+            // A killed member's partitions move to the others after 10 s, not 45.
+            ("session.timeout.ms", "10000"),
+            // Rebalances move only the partitions that change hands: a member busy with a
+            // long tile keeps its own, and a joiner does not wait for it to finish.
+            ("partition.assignment.strategy", "cooperative-sticky"),
+        ],
+    );
+    for (key, value) in &member.settings {
+        config.set(*key, value);
+    }
+    // -X still wins over what a role sets.
+    for (key, value) in &member.kafka.settings {
+        config.set(key, value);
+    }
+    config
+}
+
+/// The loop's state around one consumer.
+struct Loop<'a> {
+    member: &'a Member<'a>,
+    consumer: &'a Arc<BaseConsumer<Context>>,
+    /// The queue of each assigned partition's messages.
+    queues: BTreeMap<i32, PartitionQueue<Context>>,
+    /// Where the next look for a message starts, so no partition waits on the others.
+    next_queue: usize,
+    /// Rung when a queue has something: the loop sleeps on it when there is nothing to do.
+    bell: Arc<Bell>,
+    book: &'a Arc<Mutex<Offsets>>,
+    dead_letters: DeadLetters,
+    /// Messages that came through the main queue (fetched before their partition's queue
+    /// was split off, so older than what that queue holds), in order.
+    waiting: VecDeque<OwnedMessage>,
+    /// Holds lost to a rebalance, for the handler when it is home.
+    lost: Vec<u64>,
+    last_commit: Instant,
+}
+
+/// A handler back from long work with its message and answer.
+type Done<H> = (H, OwnedMessage, Result<Answer, String>);
+
+/// Long work on its own thread: the handler goes with it and comes back with the answer.
+type Work<H> = JoinHandle<Done<H>>;
+
+impl Loop<'_> {
+    fn serve<H: Handler>(&mut self, mut handler: H, stop: &AtomicBool) -> Result<(), String> {
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                info!("Stopping: leaving the group with every delivered answer committed");
+                return Ok(());
+            }
+            let next = self.next_message(&mut handler)?;
+            let Some(message) = next else { continue };
+            let (message, answer) = if handler.long(&incoming(&message)) {
+                let work: Work<H> = thread::spawn(move || {
+                    let answer = handler.handle(&incoming(&message));
+                    (handler, message, answer)
+                });
+                match self.wait(work, stop)? {
+                    Some((back, message, answer)) => {
+                        handler = back;
+                        (message, answer)
+                    }
+                    None => {
+                        info!(
+                            "Stopping: the tile in progress is left uncommitted to the next \
+                             owner of its partition"
+                        );
+                        return Ok(());
+                    }
+                }
+            } else {
+                let answer = handler.handle(&incoming(&message));
+                (message, answer)
+            };
+            let answer = answer.map_err(|e| self.not_committed(&message, &e))?;
+            let done = answer.done;
+            self.settle(&message, answer)?;
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The next message to answer, oldest first within each partition, or `None` after
+    /// waiting a moment for one. Serves the group's events and the handler's tick first.
+    fn next_message<H: Handler>(
+        &mut self,
+        handler: &mut H,
+    ) -> Result<Option<OwnedMessage>, String> {
+        self.serve_events()?;
+        let lost = std::mem::take(&mut self.lost);
+        if !lost.is_empty() {
+            handler.lost(&lost);
+        }
+        for key in handler.tick(Instant::now()) {
+            lock(self.book).release(key);
+        }
+        if let Some(message) = self.waiting.pop_front() {
+            return Ok(Some(message));
+        }
+        let count = self.queues.len();
+        for i in 0..count {
+            let at = (self.next_queue + i) % count;
+            let (&partition, queue) = self.queues.iter().nth(at).expect("within the map");
+            match queue.poll(Duration::ZERO) {
+                Some(Ok(message)) => {
+                    self.next_queue = (at + 1) % count;
+                    return Ok(Some(message.detach()));
+                }
+                Some(Err(error)) => {
+                    warn!("consuming {} [{partition}]: {error}", self.member.input)
+                }
+                None => {}
+            }
+        }
+        self.bell.wait(POLL);
+        Ok(None)
+    }
+
+    /// Serves the consumer's main queue: the group's events (rebalances, errors); a message
+    /// there waits its turn. Then follows the assignment: queues for new partitions, none for
+    /// lost ones, and their holds noted for the handler. Commits if it is time.
+    fn serve_events(&mut self) -> Result<(), String> {
+        while let Some(polled) = self.consumer.poll(Duration::ZERO) {
+            match polled {
+                Ok(message) => self.waiting.push_back(message.detach()),
+                Err(error) => warn!("consuming {}: {error}", self.member.input),
+            }
+        }
+        let changes = std::mem::take(&mut *lock(&self.consumer.context().changes));
+        for partition in &changes.revoked {
+            self.queues.remove(partition);
+        }
+        // Their new owner answers them from the last commit.
+        self.waiting
+            .retain(|message| !changes.revoked.contains(&message.partition()));
+        self.lost.extend(changes.lost);
+        if changes.assigned {
+            self.split_queues();
+        }
+        self.commit_now_and_then()
+    }
+
+    /// Gives every assigned partition a queue of its own. An assignment hands a partition's
+    /// fetched messages to the main queue again, so this follows every assignment.
+    fn split_queues(&mut self) {
+        let Ok(assignment) = self.consumer.assignment() else {
+            return;
+        };
+        self.queues.clear();
+        for element in assignment.elements() {
+            let partition = element.partition();
+            let queue = self
+                .consumer
+                .split_partition_queue(self.member.input, partition);
+            if let Some(mut queue) = queue {
+                let bell = Arc::clone(&self.bell);
+                queue.set_nonempty_callback(move || bell.ring());
+                self.queues.insert(partition, queue);
+            }
+        }
+        self.next_queue = 0;
+    }
+
+    /// Serves the group while long work runs, taking no message: rebalances, heartbeats and
+    /// commits go on. `None` if a stop signal came first: the work is abandoned.
+    fn wait<H: Handler>(
+        &mut self,
+        work: Work<H>,
+        stop: &AtomicBool,
+    ) -> Result<Option<Done<H>>, String> {
+        while !work.is_finished() {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            self.serve_events()?;
+            self.bell.wait(POLL);
+        }
+        work.join()
+            .map(Some)
+            .map_err(|_| "a worker thread failed".to_string())
+    }
+
+    /// Commits if it is time, and ends the member if a delivery failed for good.
+    fn commit_now_and_then(&mut self) -> Result<(), String> {
+        if let Some((partition, offset)) = lock(self.book).failed {
+            commit(
+                self.consumer,
+                self.member.input,
+                self.book,
+                CommitMode::Sync,
+            );
+            return Err(format!(
+                "an answer to {} partition {partition} offset {offset} could not be delivered; \
+                 exiting without committing it, so it is answered again on restart",
+                self.member.input
+            ));
+        }
+        if self.last_commit.elapsed() >= COMMIT_EVERY {
+            commit(
+                self.consumer,
+                self.member.input,
+                self.book,
+                CommitMode::Async,
+            );
+            self.last_commit = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Produces an answer; the message's offset is committed once all of it is delivered and
+    /// its hold, if any, is released.
+    fn settle(&mut self, message: &OwnedMessage, answer: Answer) -> Result<(), String> {
+        let (partition, offset) = (message.partition(), message.offset());
+        let deliveries = answer.replies.len() + usize::from(answer.dead_letter.is_some());
+        {
+            let mut book = lock(self.book);
+            book.begin(partition, offset, deliveries as u32);
+            if let Some(key) = answer.hold {
+                book.hold(key, partition, offset);
+            }
+            for key in &answer.release {
+                book.release(*key);
+            }
+        }
+        let settles = || Settles {
+            offsets: Arc::clone(self.book),
+            partition,
+            offset,
+        };
+        if let Some(reason) = &answer.dead_letter {
+            self.dead_letters.set_aside(
+                &self.member.producer,
+                message.payload(),
+                message.key(),
+                (partition, offset),
+                reason,
+                Some(settles()),
+            )?;
+        }
+        for (key, payload) in &answer.replies {
+            kafka::send(
+                &self.member.producer,
+                self.member.output,
+                key,
+                Some(payload),
+                None,
+                Some(settles()),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The error that ends the member at `message`, which stays uncommitted.
+    fn not_committed(&self, message: &OwnedMessage, error: &str) -> String {
+        commit(
+            self.consumer,
+            self.member.input,
+            self.book,
+            CommitMode::Sync,
+        );
+        format!(
+            "{error}; {} partition {} offset {} is not committed, so it is answered again on \
+             restart",
+            self.member.input,
+            message.partition(),
+            message.offset()
+        )
+    }
+
+    /// Delivers what was produced and commits it, before the consumer is dropped.
+    fn leave(&mut self) {
+        if let Err(error) = self.member.producer.flush(FLUSH) {
+            warn!("delivering the last answers: {error}");
+        }
+        commit(
+            self.consumer,
+            self.member.input,
+            self.book,
+            CommitMode::Sync,
+        );
+    }
+}
+
+/// A message's view for its handler.
+fn incoming(message: &OwnedMessage) -> Incoming<'_> {
+    Incoming {
+        payload: message.payload(),
+        key: message.key(),
+        partition: message.partition(),
+        offset: message.offset(),
+    }
+}
+
+/// The consumer's context: on losing partitions, deliver what is in flight and commit it,
+/// then forget them; note the changes for the loop.
+struct Context {
+    book: Arc<Mutex<Offsets>>,
+    producer: Arc<ThreadedProducer<Deliveries>>,
+    topic: String,
+    changes: Mutex<Changes>,
+}
+
+/// What rebalances changed since the loop last looked.
+#[derive(Default)]
+struct Changes {
+    /// Partitions were assigned: their queues must be split off.
+    assigned: bool,
+    revoked: Vec<i32>,
+    /// Holds lost with the revoked partitions.
+    lost: Vec<u64>,
+}
+
+impl ClientContext for Context {}
+
+impl ConsumerContext for Context {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            let _ = self.producer.flush(FLUSH);
+            commit(consumer, &self.topic, &self.book, CommitMode::Sync);
+            let revoked: Vec<i32> = partitions
+                .elements()
+                .iter()
+                .map(|e| e.partition())
+                .collect();
+            let lost = lock(&self.book).forget(&revoked);
+            let mut changes = lock(&self.changes);
+            changes.revoked.extend(revoked);
+            changes.lost.extend(lost);
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance {
+            let assigned: Vec<i32> = partitions
+                .elements()
+                .iter()
+                .map(|e| e.partition())
+                .collect();
+            let mut changes = lock(&self.changes);
+            changes.assigned = true;
+            changes.revoked.retain(|p| !assigned.contains(p));
+        }
+        kafka::log_assignment(rebalance);
+    }
+}
+
+/// Commits every partition's safe offset that moved since the last commit.
+fn commit<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    book: &Mutex<Offsets>,
+    mode: CommitMode,
+) {
+    let moves = lock(book).take_commits();
+    if moves.is_empty() {
+        return;
+    }
+    let mut list = TopicPartitionList::new();
+    for (partition, offset) in moves {
+        let _ = list.add_partition_offset(topic, partition, Offset::Offset(offset));
+    }
+    if let Err(error) = consumer.commit(&list, mode) {
+        // Not fatal: the work is replayed and results are idempotent.
+        warn!("committing {topic} offsets: {error}");
+    }
+}
+
+/// Set once SIGTERM or SIGINT (Ctrl-C) arrives: members then stop taking messages, commit
+/// what was delivered and leave their groups. Registered once per process.
+fn stop_signal() -> Result<Arc<AtomicBool>, String> {
+    static STOP: OnceLock<Result<Arc<AtomicBool>, String>> = OnceLock::new();
+    STOP.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(signal, Arc::clone(&flag))
+                .map_err(|e| format!("handling signal {signal}: {e}"))?;
+        }
+        Ok(flag)
+    })
+    .clone()
+}
+
+/// Wakes the loop when one of its queues has something.
+#[derive(Default)]
+struct Bell {
+    rung: Mutex<bool>,
+    signal: Condvar,
+}
+
+impl Bell {
+    fn ring(&self) {
+        *lock(&self.rung) = true;
+        self.signal.notify_all();
+    }
+
+    /// Waits until rung, at most `timeout`.
+    fn wait(&self, timeout: Duration) {
+        let rung = lock(&self.rung);
+        let (mut rung, _) = self
+            .signal
+            .wait_timeout_while(rung, timeout, |rung| !*rung)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *rung = false;
+    }
+}
