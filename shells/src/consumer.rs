@@ -152,6 +152,9 @@ fn consumer_config(member: &Member<'_>) -> rdkafka::ClientConfig {
             ("auto.offset.reset", "earliest"),
             // A killed member's partitions move to the others after 10 s, not 45.
             ("session.timeout.ms", "10000"),
+            // A rebalance reaches the members at their next heartbeat, and a cooperative one
+            // takes two: a joiner, or the partitions of a member that left, wait for them.
+            ("heartbeat.interval.ms", "500"),
             // Rebalances move only the partitions that change hands: a member busy with a
             // long tile keeps its own, and a joiner does not wait for it to finish.
             ("partition.assignment.strategy", "cooperative-sticky"),
@@ -203,6 +206,13 @@ impl Loop<'_> {
             let next = self.next_message(&mut handler)?;
             let Some(message) = next else { continue };
             let (message, answer) = if handler.long(&incoming(&message)) {
+                info!(
+                    "Long work: {} partition {} offset {} is answered on a thread of its own, \
+                     the group served meanwhile",
+                    self.member.input,
+                    message.partition(),
+                    message.offset()
+                );
                 let work: Work<H> = thread::spawn(move || {
                     let answer = handler.handle(&incoming(&message));
                     (handler, message, answer)
@@ -365,20 +375,28 @@ impl Loop<'_> {
     fn settle(&mut self, message: &OwnedMessage, answer: Answer) -> Result<(), String> {
         let (partition, offset) = (message.partition(), message.offset());
         let deliveries = answer.replies.len() + usize::from(answer.dead_letter.is_some());
+        // A partition lost while its message was answered (long work) is another member's
+        // now: the answer still goes out, a harmless duplicate, but this member commits
+        // nothing there.
+        let owned = self.queues.contains_key(&partition);
         {
             let mut book = lock(self.book);
-            book.begin(partition, offset, deliveries as u32);
-            if let Some(key) = answer.hold {
-                book.hold(key, partition, offset);
+            if owned {
+                book.begin(partition, offset, deliveries as u32);
+                if let Some(key) = answer.hold {
+                    book.hold(key, partition, offset);
+                }
             }
             for key in &answer.release {
                 book.release(*key);
             }
         }
-        let settles = || Settles {
-            offsets: Arc::clone(self.book),
-            partition,
-            offset,
+        let settles = || {
+            owned.then(|| Settles {
+                offsets: Arc::clone(self.book),
+                partition,
+                offset,
+            })
         };
         if let Some(reason) = &answer.dead_letter {
             self.dead_letters.set_aside(
@@ -387,7 +405,7 @@ impl Loop<'_> {
                 message.key(),
                 (partition, offset),
                 reason,
-                Some(settles()),
+                settles(),
             )?;
         }
         for (key, payload) in &answer.replies {
@@ -397,7 +415,7 @@ impl Loop<'_> {
                 key,
                 Some(payload),
                 None,
-                Some(settles()),
+                settles(),
             )?;
         }
         Ok(())

@@ -166,12 +166,14 @@ impl Process {
         let sink = Arc::clone(&lines);
         std::thread::spawn(move || {
             let (store, signal) = &*sink;
+            // A test that failed while waiting leaves the lock poisoned; the log goes on.
+            let lock = || store.lock().unwrap_or_else(|p| p.into_inner());
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                store.lock().unwrap().lines.push(line);
+                lock().lines.push(line);
                 signal.notify_all();
             }
-            store.lock().unwrap().ended = true;
+            lock().ended = true;
             signal.notify_all();
         });
         Process {
@@ -239,6 +241,15 @@ impl Process {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM, as a service manager stopping the process would.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {}", self.child.id());
     }
 }
 
