@@ -44,6 +44,31 @@ impl Rect {
     pub const fn pixels(&self) -> usize {
         self.width as usize * self.height as usize
     }
+
+    /// Copies `counts`, this rectangle's pixels row-major, to where the rectangle lies in
+    /// `image`, a row-major buffer `stride` pixels wide: the one way a tile (or a piece of
+    /// one) joins a bigger picture. `None`, with nothing copied, if either does not fit.
+    pub fn copy_into(&self, counts: &[u32], image: &mut [u32], stride: u32) -> Option<()> {
+        if counts.len() != self.pixels() || self.x as u64 + self.width as u64 > stride as u64 {
+            return None;
+        }
+        if counts.is_empty() {
+            return Some(());
+        }
+        let (width, stride) = (self.width as usize, stride as usize);
+        let end = (self.y as usize)
+            .checked_add(self.height as usize - 1)?
+            .checked_mul(stride)?
+            .checked_add(self.x as usize + width)?;
+        if end > image.len() {
+            return None;
+        }
+        for (row, line) in counts.chunks_exact(width).enumerate() {
+            let start = (self.y as usize + row) * stride + self.x as usize;
+            image[start..start + width].copy_from_slice(line);
+        }
+        Some(())
+    }
 }
 
 impl Grid {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use fixedbrot_core::limits::{MAX_FRAME_LEN, MAX_TILE_PIXELS};
 use fixedbrot_core::wire::{self, Envelope, Message, Reason, TileRequest, TileResult};
-use fixedbrot_core::{Format, Grid, Job, JobId, TileIndex, View};
+use fixedbrot_core::{Format, Grid, Job, JobId, Rect, TileIndex, View};
 
 use rdkafka::producer::Producer;
 
@@ -271,12 +271,14 @@ impl<L: Link> Board<L> {
                     }
                 };
                 let sub = pieces.grid.rect(tile).ok_or("the piece's rectangle")?;
-                for (row, line) in result.counts.chunks(sub.width as usize).enumerate() {
-                    let start = (sub.y - rect.y) as usize * rect.width as usize
-                        + row * rect.width as usize
-                        + (sub.x - rect.x) as usize;
-                    counts[start..start + line.len()].copy_from_slice(line);
-                }
+                let within_tile = Rect {
+                    x: sub.x - rect.x,
+                    y: sub.y - rect.y,
+                    ..sub
+                };
+                within_tile
+                    .copy_into(&result.counts, &mut counts, rect.width)
+                    .ok_or("the board's piece does not fit its tile")?;
             }
         }
         let counts =

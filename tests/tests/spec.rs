@@ -80,6 +80,58 @@ fn every_pixel_lies_in_exactly_the_tile_that_tile_at_names() {
 }
 
 #[test]
+fn tiles_copied_into_an_image_put_every_pixel_in_its_place() {
+    for g in [
+        grid(640, 480, 64, 64),
+        grid(100, 33, 7, 5),
+        grid(17, 9, 4096, 1),
+    ] {
+        // Each pixel's count is its own row-major index, so a misplaced one shows.
+        let mut image = vec![u32::MAX; g.pixels() as usize];
+        for t in 0..g.tiles() {
+            let r = g.rect(TileIndex(t)).unwrap();
+            let counts: Vec<u32> = (r.y..r.y + r.height)
+                .flat_map(|y| (r.x..r.x + r.width).map(move |x| y * g.width + x))
+                .collect();
+            assert_eq!(r.copy_into(&counts, &mut image, g.width), Some(()));
+        }
+        assert!(
+            image.iter().enumerate().all(|(i, &c)| c == i as u32),
+            "{g:?}"
+        );
+    }
+}
+
+#[test]
+fn a_tile_that_does_not_fit_is_not_copied_at_all() {
+    let r = Rect {
+        x: 60,
+        y: 1,
+        width: 8,
+        height: 2,
+    };
+    let mut image = vec![0u32; 64 * 3];
+    assert_eq!(
+        r.copy_into(&[7; 16], &mut image, 64),
+        None,
+        "past the right edge"
+    );
+    assert_eq!(
+        r.copy_into(&[7; 16], &mut image, 68),
+        None,
+        "past the bottom"
+    );
+    assert_eq!(
+        r.copy_into(&[7; 15], &mut image, 80),
+        None,
+        "one count short"
+    );
+    let far = Rect { y: u32::MAX, ..r };
+    assert_eq!(far.copy_into(&[7; 16], &mut image, 80), None, "no overflow");
+    assert!(image.iter().all(|&c| c == 0));
+}
+
+#[test]
 fn grids_refuse_empty_absurd_and_oversized_tiles() {
     assert_eq!(grid(0, 480, 64, 64).check(), Err(JobError::EmptyImage));
     assert_eq!(
