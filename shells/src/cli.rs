@@ -106,7 +106,8 @@ pub struct ImageArgs {
     /// Most jobs assembled at once (1-65536)
     #[arg(long, default_value_t = Limits::default().max_jobs as u64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub max_jobs: u64,
-    /// Most MiB of count buffers held at once, over all jobs (1-1048576)
+    /// Most MiB of tiles held at once, over all jobs; a job needs at most its image's width
+    /// x height x 4 bytes (1-1048576)
     #[arg(long, default_value_t = Limits::default().max_bytes >> 20, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub max_mib: u64,
     /// Seconds without a new tile after which a job is logged with its missing tiles and

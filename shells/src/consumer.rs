@@ -31,6 +31,9 @@ pub struct Incoming<'a> {
     pub key: Option<&'a [u8]>,
     pub partition: i32,
     pub offset: i64,
+    /// Read before: this is a second reading after the handler asked for its partition to be
+    /// read again. What it caused the first time stands.
+    pub again: bool,
 }
 
 /// What a handler makes of one message.
@@ -43,11 +46,21 @@ pub struct Answer {
     /// Holds the message's offset under this key until it is released: commits stop below
     /// it (the assembler: a job's first message, until the job is written).
     pub hold: Option<u64>,
-    /// Holds that end now.
-    pub release: Vec<u64>,
+    /// Other holds that end, or are read again.
+    pub holds: Holds,
     /// The role has finished its work (image --output written): the member leaves once
     /// everything is delivered and committed.
     pub done: bool,
+}
+
+/// What becomes of holds besides the message at hand.
+#[derive(Debug, Default)]
+pub struct Holds {
+    /// Holds that end now.
+    pub release: Vec<u64>,
+    /// Holds whose partitions are read again from the held offset (the assembler: jobs it
+    /// set aside to make room). Messages from there on come again, marked `again`.
+    pub read_again: Vec<u64>,
 }
 
 /// A role: what it does with each message. The loop does the rest.
@@ -62,10 +75,10 @@ pub trait Handler: Send + 'static {
     /// Answers one message. An `Err` ends the member without committing this message.
     fn handle(&mut self, message: &Incoming<'_>) -> Result<Answer, String>;
 
-    /// Called between messages at least every 100 ms: holds to release (the assembler's
-    /// jobs idle too long).
-    fn tick(&mut self, _now: Instant) -> Vec<u64> {
-        Vec::new()
+    /// Called between messages at least every 100 ms: holds to release or read again (the
+    /// assembler's jobs idle too long).
+    fn tick(&mut self, _now: Instant) -> Holds {
+        Holds::default()
     }
 
     /// Holds lost with partitions this member no longer owns: their new owner reads them
@@ -97,6 +110,9 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// How long leaving waits for what was produced to be delivered.
 const FLUSH: Duration = Duration::from_secs(30);
+
+/// How long a rewind waits for the broker.
+const SEEK: Duration = Duration::from_secs(10);
 
 /// Runs `member` with `handler` until the handler is done or a stop signal arrives (`Ok`), or
 /// something fails for good (`Err`, nothing committed past the message it failed on).
@@ -205,7 +221,8 @@ impl Loop<'_> {
             }
             let next = self.next_message(&mut handler)?;
             let Some(message) = next else { continue };
-            let (message, answer) = if handler.long(&incoming(&message)) {
+            let again = lock(self.book).seen(message.partition(), message.offset());
+            let (message, answer) = if handler.long(&incoming(&message, again)) {
                 info!(
                     "Long work: {} partition {} offset {} is answered on a thread of its own, \
                      the group served meanwhile",
@@ -214,7 +231,7 @@ impl Loop<'_> {
                     message.offset()
                 );
                 let work: Work<H> = thread::spawn(move || {
-                    let answer = handler.handle(&incoming(&message));
+                    let answer = handler.handle(&incoming(&message, again));
                     (handler, message, answer)
                 });
                 match self.wait(work, stop)? {
@@ -231,7 +248,7 @@ impl Loop<'_> {
                     }
                 }
             } else {
-                let answer = handler.handle(&incoming(&message));
+                let answer = handler.handle(&incoming(&message, again));
                 (message, answer)
             };
             let answer = answer.map_err(|e| self.not_committed(&message, &e))?;
@@ -254,9 +271,8 @@ impl Loop<'_> {
         if !lost.is_empty() {
             handler.lost(&lost);
         }
-        for key in handler.tick(Instant::now()) {
-            lock(self.book).release(key);
-        }
+        let holds = handler.tick(Instant::now());
+        self.apply(holds)?;
         if let Some(message) = self.waiting.pop_front() {
             return Ok(Some(message));
         }
@@ -387,10 +403,8 @@ impl Loop<'_> {
                     book.hold(key, partition, offset);
                 }
             }
-            for key in &answer.release {
-                book.release(*key);
-            }
         }
+        self.apply(answer.holds)?;
         let settles = || {
             owned.then(|| Settles {
                 offsets: Arc::clone(self.book),
@@ -417,6 +431,47 @@ impl Loop<'_> {
                 None,
                 settles(),
             )?;
+        }
+        Ok(())
+    }
+
+    /// Ends holds, and rewinds the partitions of holds read again to the held offsets.
+    fn apply(&mut self, holds: Holds) -> Result<(), String> {
+        let mut from: BTreeMap<i32, i64> = BTreeMap::new();
+        {
+            let mut book = lock(self.book);
+            for key in &holds.release {
+                book.release(*key);
+            }
+            for (partition, offset) in holds.read_again.iter().filter_map(|&k| book.held(k)) {
+                let at = from.entry(partition).or_insert(offset);
+                *at = (*at).min(offset);
+            }
+        }
+        for (partition, offset) in from {
+            if !self.queues.contains_key(&partition) {
+                continue; // another member's now: it reads from the last commit anyway
+            }
+            // Fetched messages of it are past the rewind: they come again.
+            self.waiting
+                .retain(|message| message.partition() != partition);
+            self.consumer
+                .seek(
+                    self.member.input,
+                    partition,
+                    Offset::Offset(offset),
+                    SEEK,
+                )
+                .map_err(|e| {
+                    format!(
+                        "reading {} partition {partition} again from offset {offset}: {e};                          exiting with it uncommitted, so a restart reads it",
+                        self.member.input
+                    )
+                })?;
+            info!(
+                "Reading {} partition {partition} again from offset {offset}",
+                self.member.input
+            );
         }
         Ok(())
     }
@@ -453,12 +508,13 @@ impl Loop<'_> {
 }
 
 /// A message's view for its handler.
-fn incoming(message: &OwnedMessage) -> Incoming<'_> {
+fn incoming(message: &OwnedMessage, again: bool) -> Incoming<'_> {
     Incoming {
         payload: message.payload(),
         key: message.key(),
         partition: message.partition(),
         offset: message.offset(),
+        again,
     }
 }
 

@@ -11,10 +11,10 @@ use std::time::Instant;
 use fixedbrot_core::wire;
 use fixedbrot_core::JobId;
 
-use crate::assembler::{Assembler, Outcome};
+use crate::assembler::{Assembler, Moves, Outcome};
 use rdkafka::producer::Producer;
 
-use crate::consumer::{self, Answer, Handler, Incoming, Member};
+use crate::consumer::{self, Answer, Handler, Holds, Incoming, Member};
 use crate::kafka::{self, KafkaArgs, IMAGE_GROUP};
 use crate::limits::Limits;
 use crate::log::{info, warn, Progress};
@@ -114,6 +114,8 @@ impl Handler for Assembling {
     fn handle(&mut self, message: &Incoming<'_>) -> Result<Answer, String> {
         let envelope = match wire::decode(message.payload.unwrap_or_default()) {
             Ok(envelope) => envelope,
+            // Set aside the first time.
+            Err(_) if message.again => return Ok(Answer::default()),
             Err(error) => {
                 return Ok(Answer {
                     dead_letter: Some(error.to_string()),
@@ -128,10 +130,16 @@ impl Handler for Assembling {
             ..Answer::default()
         };
         let release = Answer {
-            release: vec![job_id.0],
+            holds: Holds {
+                release: vec![job_id.0],
+                ..Holds::default()
+            },
             ..Answer::default()
         };
-        Ok(match self.assembler.accept(envelope, Instant::now()) {
+        let outcome = self
+            .assembler
+            .accept(envelope, Instant::now(), message.again);
+        let mut answer = match outcome {
             Outcome::Begin { job } => {
                 info!(
                     "Received BEGIN marker, creating image of size {} x {} (job {:016x}, {} tiles)",
@@ -183,6 +191,7 @@ impl Handler for Assembling {
                 }
             }
             Outcome::Duplicate => Answer::default(),
+            Outcome::SetAside => hold,
             Outcome::Failed { refusal } => {
                 warn!(
                     "Job {:016x} failed: a worker refused tile {:?}: {:?}",
@@ -196,28 +205,62 @@ impl Handler for Assembling {
                 dead_letter: Some(reason),
                 ..Answer::default()
             },
-        })
+        };
+        let moves = self.assembler.take_moves();
+        self.moved(moves, &mut answer.holds);
+        Ok(answer)
     }
 
-    fn tick(&mut self, now: Instant) -> Vec<u64> {
-        let expired = self.assembler.expire(now);
-        for job in &expired {
-            let shown: Vec<u32> = job.first_missing.iter().map(|t| t.0).collect();
-            warn!(
-                "Job {:016x} expired after {} s without a new tile: {} of {} tiles missing, first {shown:?}",
-                job.job_id.0,
-                self.idle.as_secs(),
-                job.missing,
-                job.total
-            );
-        }
-        expired.iter().map(|job| job.job_id.0).collect()
+    fn tick(&mut self, now: Instant) -> Holds {
+        self.assembler.expire(now);
+        let mut holds = Holds::default();
+        let moves = self.assembler.take_moves();
+        self.moved(moves, &mut holds);
+        holds
     }
 
     /// Jobs whose partitions another assembler took: it assembles them from the last commit.
     fn lost(&mut self, keys: &[u64]) {
         for &key in keys {
             self.assembler.forget(JobId(key));
+        }
+    }
+}
+
+impl Assembling {
+    /// Logs what the assembler moved and turns it into holds: jobs set aside keep theirs,
+    /// jobs read again rewind to theirs, expired jobs release theirs.
+    fn moved(&mut self, moves: Moves, holds: &mut Holds) {
+        for job in &moves.set_aside {
+            info!(
+                "Job {:016x} set aside to make room (--max-jobs, --max-mib): it had {} of {} \
+                 tiles and no new one for {} s; it is read again once it gets one and there \
+                 is room",
+                job.job_id.0,
+                job.had,
+                job.total,
+                job.idle.as_secs()
+            );
+        }
+        for job_id in moves.read_again {
+            info!("Job {:016x} has room again: reading it again", job_id.0);
+            holds.read_again.push(job_id.0);
+        }
+        for job in moves.expired {
+            let shown: Vec<u32> = job.first_missing.iter().map(|t| t.0).collect();
+            let which = if job.set_aside {
+                "set aside to make room".to_string()
+            } else {
+                format!("first {shown:?}")
+            };
+            warn!(
+                "Job {:016x} expired after {} s without a new tile: {} of {} tiles missing ({which})",
+                job.job_id.0,
+                self.idle.as_secs(),
+                job.missing,
+                job.total
+            );
+            holds.release.push(job.job_id.0);
         }
     }
 }

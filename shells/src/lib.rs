@@ -15,5 +15,6 @@ pub mod log;
 pub mod offsets;
 pub mod picture;
 pub mod plan;
+mod received;
 pub mod render;
 pub mod worker;

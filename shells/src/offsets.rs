@@ -59,6 +59,16 @@ impl Offsets {
         self.held.remove(&key);
     }
 
+    /// Where a hold is.
+    pub fn held(&self, key: u64) -> Option<(i32, i64)> {
+        self.held.get(&key).copied()
+    }
+
+    /// Whether a message was taken before: it comes again after a rewind.
+    pub fn seen(&self, partition: i32, offset: i64) -> bool {
+        self.next.get(&partition).is_some_and(|&next| offset < next)
+    }
+
     /// Offsets to commit now (the next offset to read, per partition) that differ from what
     /// was committed last; marks them committed.
     pub fn take_commits(&mut self) -> Vec<(i32, i64)> {
@@ -160,6 +170,19 @@ mod tests {
         assert_eq!(offsets.take_commits(), vec![(0, 5)]);
         offsets.release(8);
         assert_eq!(offsets.take_commits(), vec![(0, 7)]);
+    }
+
+    #[test]
+    fn a_message_before_the_furthest_read_is_seen_until_its_partition_is_forgotten() {
+        let mut offsets = Offsets::default();
+        offsets.begin(0, 9, 0);
+        offsets.hold(1, 0, 4);
+        assert!(offsets.seen(0, 4) && offsets.seen(0, 9));
+        assert!(!offsets.seen(0, 10) && !offsets.seen(1, 0));
+        assert_eq!(offsets.held(1), Some((0, 4)));
+        offsets.forget(&[0]);
+        assert!(!offsets.seen(0, 4));
+        assert_eq!(offsets.held(1), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::thread;
 use std::time::Instant;
 
 use fixedbrot_core::wire::{Envelope, TileRequest};
-use fixedbrot_core::TileIndex;
+use fixedbrot_core::{Job, JobId, TileIndex};
 
 use crate::assembler::{Assembler, Outcome};
 use crate::cli::RenderArgs;
@@ -16,7 +16,7 @@ use crate::log::Progress;
 use crate::{cpu, picture, plan, worker};
 
 /// Renders the job the flags describe and writes its PNG.
-pub fn run(args: &RenderArgs, job: fixedbrot_core::Job) -> Result<(), String> {
+pub fn run(args: &RenderArgs, job: Job) -> Result<(), String> {
     let threads = args
         .threads
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
@@ -57,7 +57,7 @@ pub fn run(args: &RenderArgs, job: fixedbrot_core::Job) -> Result<(), String> {
             });
         }
         drop(results_tx);
-        assemble(results_rx, limits)
+        assemble(job_id, job, results_rx, limits)
     })?;
     let seconds = started.elapsed().as_secs_f64();
     info!(
@@ -87,13 +87,16 @@ pub fn run(args: &RenderArgs, job: fixedbrot_core::Job) -> Result<(), String> {
 }
 
 fn assemble(
+    job_id: JobId,
+    job: Job,
     results: std::sync::mpsc::Receiver<Box<Envelope>>,
     limits: Limits,
 ) -> Result<crate::assembler::Image, String> {
     let mut assembler = Assembler::new(limits);
+    assembler.open(job_id, job)?;
     let progress = Progress::new();
     for envelope in results {
-        match assembler.accept(*envelope, Instant::now()) {
+        match assembler.accept(*envelope, Instant::now(), false) {
             Outcome::Progress { done, total } => progress.show("render", done.into(), total.into()),
             Outcome::Complete(image) => {
                 progress.clear();
@@ -107,6 +110,8 @@ fn assemble(
             | Outcome::LateBegin { .. }
             | Outcome::End { .. }
             | Outcome::Duplicate => {}
+            // One job in the limits it was admitted under: nothing takes its room.
+            Outcome::SetAside => return Err("the image was set aside".into()),
         }
     }
     Err("the workers stopped before the image was complete".into())

@@ -130,6 +130,18 @@ pub fn rendered(view: &[&str], palette: &str, dir: &Path) -> Vec<u8> {
     pixels(&path)
 }
 
+/// The decoded RGB bytes of every PNG in `dir`, sorted: what a test compares to renders.
+pub fn pngs_in(dir: &Path) -> Vec<Vec<u8>> {
+    let mut images: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .map(|p| pixels(&p))
+        .collect();
+    images.sort();
+    images
+}
+
 /// The decoded RGB bytes of a PNG.
 pub fn pixels(path: &Path) -> Vec<u8> {
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));

@@ -1,5 +1,5 @@
 //! Hostile input is harmless: garbage on either topic is logged, counted and copied to the
-//! dead-letter topic, good jobs still complete, a missing broker is a clear error in time,
+//! dead-letter topic, forged results take no room from real jobs, good jobs still complete, a missing broker is a clear error in time,
 //! and bad command lines get clap's errors.
 mod harness;
 
@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fixedbrot_core::limits::WIRE_VERSION;
-use fixedbrot_core::wire::{self, Envelope, Message, TileRequest};
+use fixedbrot_core::wire::{self, Envelope, Message, TileRequest, TileResult};
 use fixedbrot_core::{Format, Grid, JobId, TileIndex};
 use harness::{brokers, pixels, rendered, Scenario, BIN};
 use rdkafka::config::ClientConfig;
@@ -53,6 +53,34 @@ fn hostile_payloads() -> Vec<Vec<u8>> {
         wrong_version,
         vec![WIRE_VERSION; 5000],
     ]
+}
+
+/// Results of jobs nobody announced, each claiming a 16384 x 16384 image: 1 GiB of counts
+/// if it were held whole. Kafka cannot say who sent them, so they are not dead letters; they must not
+/// take the assembler's room from a real job.
+fn forged_results() -> Vec<Vec<u8>> {
+    let job = fixedbrot_tests::cases::job(
+        Format::I4F28,
+        "-2,1.5",
+        "1,-1.5",
+        (16_384, 16_384),
+        64,
+        (64, 64),
+    );
+    (0..20)
+        .map(|i| {
+            let envelope = Envelope {
+                job_id: JobId(0xf0f0 + i),
+                message: Message::Result(TileResult {
+                    job,
+                    tile: TileIndex(i as u32),
+                    counts: heapless::Vec::from_slice(&[1; 64 * 64]).unwrap(),
+                }),
+            };
+            let mut buf = vec![0u8; fixedbrot_core::limits::MAX_ENCODED_LEN];
+            wire::encode(&envelope, &mut buf).unwrap().to_vec()
+        })
+        .collect()
 }
 
 /// A message as a test reads it back: payload (`None` for NULL) and headers.
@@ -116,7 +144,18 @@ fn hostile_messages_are_set_aside_and_good_jobs_still_complete() {
             .send(BaseRecord::<str, [u8]>::to(&topic).key("x"))
             .unwrap();
     }
+    for forged in forged_results() {
+        producer
+            .send(
+                BaseRecord::to(&scenario.responses())
+                    .key("forged")
+                    .payload(&forged),
+            )
+            .unwrap();
+    }
     producer.flush(Duration::from_secs(10)).unwrap();
+    // All forged jobs are in (16 in flight, the rest set aside) before the real one.
+    image.wait_for("set aside to make room", 4, MINUTE);
     scenario.generate(&[]);
     image.wait_for("Output file is: ", 1, MINUTE);
     let log = image.log();
@@ -131,6 +170,8 @@ fn hostile_messages_are_set_aside_and_good_jobs_still_complete() {
         pixels(std::path::Path::new(written)),
         rendered(&[], "classic", &scenario.dir)
     );
+    // 16 forged jobs filled the slots; the other four, then the real job, each set one aside.
+    assert_eq!(log.matches("set aside to make room").count(), 5, "{log}");
     // Every hostile message is set aside, on either side. What the worker could still answer
     // (a refusal to a job id it could read) reaches the assembler as a failed job.
     let n = payloads.len() + 1;

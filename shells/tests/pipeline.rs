@@ -4,7 +4,7 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{pixels, rendered, Scenario};
+use harness::{pixels, pngs_in, rendered, Scenario};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -96,17 +96,11 @@ fn two_jobs_at_once_become_two_correct_images_and_a_replay_writes_nothing() {
     for size in ["of size 200 x 200", "of size 300 x 100"] {
         assert!(image.log().contains(size), "{}", image.log());
     }
-    let mut got: Vec<Vec<u8>> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "png"))
-        .map(|p| pixels(&p))
-        .collect();
+    let got = pngs_in(&out);
     let mut want = vec![
         rendered(&a, "azure", &scenario.dir),
         rendered(&b, "azure", &scenario.dir),
     ];
-    got.sort();
     want.sort();
     assert!(got == want, "the two images are the two renders");
     drop(image);
@@ -187,4 +181,85 @@ fn a_broker_that_restarts_mid_job_is_waited_for() {
     broker.script("up");
     assert!(image.wait_exit(2 * MINUTE).success(), "{}", image.log());
     assert_eq!(pixels(&output), rendered(&view, "classic", &scenario.dir));
+}
+
+/// An assembler with room for one job, fed the results of two jobs interleaved in one
+/// partition: it sets one aside, reads it again from the topic once it can, and writes both,
+/// each equal to `render`'s.
+#[test]
+fn two_jobs_with_room_for_one_are_both_written_by_reading_one_again() {
+    use fixedbrot::{plan, worker};
+    use fixedbrot_core::wire::TileRequest;
+    use fixedbrot_core::{Format, JobId, TileIndex};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let scenario = Scenario::new("no-room", 1);
+    let out = scenario.dir.join("images");
+    let out_arg = out.to_str().unwrap();
+    let image = scenario.start(
+        "image",
+        "image",
+        &["--output-dir", out_arg, "--max-jobs", "1"],
+    );
+    image.wait_assigned();
+    let views: [(&str, &str, u32); 2] = [("-2,1.2", "1,-1.2", 80), ("-0.8,0.3", "-0.6,0.1", 200)];
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &scenario.brokers)
+        .create()
+        .unwrap();
+    let jobs: Vec<_> = views
+        .iter()
+        .enumerate()
+        .map(|(i, &(top_left, bottom_right, iterations))| {
+            let job = fixedbrot_tests::cases::job(
+                Format::I4F28,
+                top_left,
+                bottom_right,
+                (96, 64),
+                iterations,
+                (16, 16),
+            );
+            (JobId(0x5eed + i as u64), job)
+        })
+        .collect();
+    for tile in 0..jobs[0].1.grid.tiles() {
+        for &(job_id, job) in &jobs {
+            let request = TileRequest {
+                job,
+                tile: TileIndex(tile),
+            };
+            let payload = worker::compute(job_id, &request);
+            let key = plan::key(job_id, None);
+            producer
+                .send(
+                    BaseRecord::to(&scenario.responses())
+                        .key(&key)
+                        .payload(&payload),
+                )
+                .unwrap();
+        }
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    image.wait_for("Output file is: ", 2, MINUTE);
+    let log = image.log();
+    assert!(log.contains("set aside to make room"), "{log}");
+    assert!(log.contains("again from offset 0"), "{log}");
+    let got = pngs_in(&out);
+    let mut want: Vec<Vec<u8>> = views
+        .iter()
+        .map(|&(top_left, bottom_right, iterations)| {
+            let view = [
+                format!("--top-left={top_left}"),
+                format!("--bottom-right={bottom_right}"),
+                "--width=96".into(),
+                "--height=64".into(),
+                format!("--iterations={iterations}"),
+                "--tile=16x16".into(),
+            ];
+            let view: Vec<&str> = view.iter().map(String::as_str).collect();
+            rendered(&view, "classic", &scenario.dir)
+        })
+        .collect();
+    want.sort();
+    assert!(got == want, "the two images are the two renders");
 }

@@ -1,0 +1,194 @@
+//! The tiles of one job received so far, and the image they make once all are here.
+use std::collections::BTreeMap;
+
+use fixedbrot_core::{Grid, TileIndex};
+
+/// What a tile kept on its own costs besides its counts: its place in the map.
+pub const TILE_OVERHEAD: u64 = 64;
+
+/// A job's tiles. They are kept each on its own while they are few, so memory grows with
+/// what arrives whatever the job claims; once that costs half the whole image, the image is
+/// allocated and they move into it, so a job never takes more than twice what its tiles
+/// would alone (and tiny tiles do not cost their overhead many times over). A job this
+/// process made itself starts whole, so each tile is copied once.
+pub enum Received {
+    Sparse {
+        tiles: BTreeMap<u32, Box<[u32]>>,
+        bytes: u64,
+    },
+    Dense {
+        counts: Vec<u32>,
+        have: Vec<bool>,
+        tiles: u32,
+    },
+}
+
+impl Received {
+    /// Nothing yet, each tile to be kept on its own.
+    pub fn sparse() -> Received {
+        Received::Sparse {
+            tiles: BTreeMap::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Nothing yet, the whole image allocated.
+    pub fn dense(grid: Grid) -> Received {
+        Received::Dense {
+            counts: vec![0; grid.pixels() as usize],
+            have: vec![false; grid.tiles() as usize],
+            tiles: 0,
+        }
+    }
+
+    /// What the whole image of `grid` takes: the most a job's tiles take.
+    pub fn dense_bytes(grid: Grid) -> u64 {
+        grid.pixels() * 4 + u64::from(grid.tiles())
+    }
+
+    /// What the tiles take.
+    pub fn bytes(&self, grid: Grid) -> u64 {
+        match self {
+            Received::Sparse { bytes, .. } => *bytes,
+            Received::Dense { .. } => Self::dense_bytes(grid),
+        }
+    }
+
+    /// What the tiles take once one more of `pixels` is here.
+    pub fn bytes_with(&self, grid: Grid, pixels: usize) -> u64 {
+        match self {
+            Received::Sparse { bytes, .. } => {
+                let sparse = bytes + pixels as u64 * 4 + TILE_OVERHEAD;
+                if 2 * sparse >= Self::dense_bytes(grid) {
+                    Self::dense_bytes(grid)
+                } else {
+                    sparse
+                }
+            }
+            Received::Dense { .. } => Self::dense_bytes(grid),
+        }
+    }
+
+    /// How many tiles are here.
+    pub fn len(&self) -> u32 {
+        match self {
+            Received::Sparse { tiles, .. } => tiles.len() as u32,
+            Received::Dense { tiles, .. } => *tiles,
+        }
+    }
+
+    pub fn contains(&self, tile: u32) -> bool {
+        match self {
+            Received::Sparse { tiles, .. } => tiles.contains_key(&tile),
+            Received::Dense { have, .. } => have.get(tile as usize).copied().unwrap_or(false),
+        }
+    }
+
+    /// Keeps a tile of `grid`, moving all into the whole image when [`Received::bytes_with`]
+    /// says so. `false`, with nothing kept, if its counts do not fill its rectangle.
+    pub fn insert(&mut self, grid: Grid, tile: u32, counts: &[u32]) -> bool {
+        let fits = grid
+            .rect(TileIndex(tile))
+            .is_some_and(|rect| rect.pixels() == counts.len());
+        if !fits {
+            return false;
+        }
+        let stays_apart = self.bytes_with(grid, counts.len()) < Self::dense_bytes(grid);
+        if let Received::Sparse { tiles, bytes } = self {
+            if stays_apart {
+                *bytes += counts.len() as u64 * 4 + TILE_OVERHEAD;
+                tiles.insert(tile, Box::from(counts));
+                return true;
+            }
+            let mut dense = Received::dense(grid);
+            for (index, counts) in std::mem::take(tiles) {
+                dense.insert(grid, index, &counts);
+            }
+            *self = dense;
+        }
+        let Received::Dense {
+            counts: image,
+            have,
+            tiles,
+        } = self
+        else {
+            return false;
+        };
+        let copied = grid
+            .rect(TileIndex(tile))
+            .and_then(|rect| rect.copy_into(counts, image, grid.width));
+        if copied.is_some() && !have[tile as usize] {
+            have[tile as usize] = true;
+            *tiles += 1;
+        }
+        copied.is_some()
+    }
+
+    /// The image, row-major; `None` if a tile does not fit `grid`.
+    pub fn into_image(self, grid: Grid) -> Option<Vec<u32>> {
+        match self {
+            Received::Sparse { tiles, .. } => {
+                let mut image = vec![0u32; grid.pixels() as usize];
+                for (index, counts) in tiles {
+                    grid.rect(TileIndex(index))?
+                        .copy_into(&counts, &mut image, grid.width)?;
+                }
+                Some(image)
+            }
+            Received::Dense { counts, .. } => Some(counts),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> Grid {
+        Grid {
+            width: 64,
+            height: 64,
+            tile_width: 8,
+            tile_height: 8,
+        }
+    }
+
+    /// Every count is its pixel's row-major index.
+    fn counts(tile: u32) -> Vec<u32> {
+        let rect = grid().rect(TileIndex(tile)).unwrap();
+        (rect.y..rect.y + rect.height)
+            .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| y * 64 + x))
+            .collect()
+    }
+
+    #[test]
+    fn tiles_are_kept_apart_until_they_cost_half_the_image_then_never_more_than_it() {
+        let mut received = Received::sparse();
+        let whole = Received::dense_bytes(grid());
+        let mut moved_at = None;
+        for tile in 0..64 {
+            let expected = received.bytes_with(grid(), 64);
+            assert!(received.insert(grid(), tile, &counts(tile)));
+            assert_eq!(received.bytes(grid()), expected);
+            assert!(received.bytes(grid()) <= whole);
+            if moved_at.is_none() && matches!(received, Received::Dense { .. }) {
+                moved_at = Some(tile + 1);
+            }
+        }
+        let kept_apart = 64 * 4 + TILE_OVERHEAD;
+        let moved_at = moved_at.unwrap() as u64;
+        assert!(2 * moved_at * kept_apart >= whole && 2 * (moved_at - 1) * kept_apart < whole);
+        assert_eq!(received.len(), 64);
+        let image = received.into_image(grid()).unwrap();
+        assert!(image.iter().enumerate().all(|(i, &c)| c == i as u32));
+    }
+
+    #[test]
+    fn counts_that_do_not_fill_their_tile_are_not_kept() {
+        for mut received in [Received::sparse(), Received::dense(grid())] {
+            assert!(!received.insert(grid(), 0, &[1; 63]));
+            assert!(!received.insert(grid(), 64, &[1; 64]), "past the last tile");
+            assert_eq!(received.len(), 0);
+        }
+    }
+}
