@@ -74,6 +74,7 @@ fn kernel(c: &mut Criterion) {
 fn png(c: &mut Criterion) {
     for (name, job) in views(1) {
         let image = Image {
+            job_id: fixedbrot_core::JobId(0),
             counts: fixedbrot_tests::render_image(&job),
             job,
         };

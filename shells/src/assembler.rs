@@ -27,6 +27,7 @@ pub const FINISHED_MEMORY: usize = 4096;
 /// A finished image: its job and its counts, row-major.
 #[derive(Debug)]
 pub struct Image {
+    pub job_id: JobId,
     pub job: Job,
     pub counts: Vec<u32>,
 }
@@ -403,6 +404,7 @@ impl Assembler {
         self.finished.insert(job_id);
         match partial.tiles.into_image(partial.job.grid) {
             Some(counts) => Outcome::Complete(Image {
+                job_id,
                 job: partial.job,
                 counts,
             }),

@@ -2,8 +2,7 @@
 //! images and writes a PNG per completed job; it holds each job's first offset until the job
 //! is written, so a partition is committed only below its oldest unfinished job and a restart
 //! replays every tile it has not written yet.
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,14 +14,11 @@ use crate::assembler::{Assembler, Moves, Outcome};
 use rdkafka::producer::Producer;
 
 use crate::consumer::{self, Answer, Handler, Holds, Incoming, Member};
+use crate::fault;
 use crate::kafka::{self, KafkaArgs, IMAGE_GROUP};
 use crate::limits::Limits;
 use crate::log::{info, warn, Progress};
 use crate::picture::{self, Png};
-
-/// Where finished job ids are recorded in the output directory, so a replay after a restart
-/// does not write an image twice.
-const FINISHED_FILE: &str = ".fixedbrot-finished";
 
 /// Where and how images are written.
 pub struct Output {
@@ -70,16 +66,23 @@ pub fn run(kafka: &KafkaArgs, output: Output, limits: Limits) -> Result<(), Stri
             output.dir.display()
         ),
     }
-    // The record lives beside the images it speaks for.
-    let images_dir = match output.file.as_deref().and_then(Path::parent) {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        Some(_) => PathBuf::from("."),
-        None => output.dir.clone(),
-    };
-    let finished_path = images_dir.join(FINISHED_FILE);
     let mut assembler = Assembler::new(limits);
-    for job_id in read_finished(&finished_path) {
-        assembler.mark_finished(job_id);
+    // An image names its job: the images in the directory are the record of what was
+    // written, so a job replayed after a restart is not written again. (--output writes
+    // one file that must not exist yet: nothing to find.)
+    if output.file.is_none() {
+        let written = picture::written_jobs(&output.dir)
+            .map_err(|e| format!("reading {}: {e}", output.dir.display()))?;
+        if !written.is_empty() {
+            info!(
+                "{} images in {} are of jobs written already: those are not written again",
+                written.len(),
+                output.dir.display()
+            );
+        }
+        for job_id in written {
+            assembler.mark_finished(job_id);
+        }
     }
     let member = Member {
         kafka,
@@ -94,7 +97,6 @@ pub fn run(kafka: &KafkaArgs, output: Output, limits: Limits) -> Result<(), Stri
     let assembling = Assembling {
         assembler,
         output,
-        finished_path,
         idle: limits.idle,
         progress: Progress::new(),
     };
@@ -105,7 +107,6 @@ pub fn run(kafka: &KafkaArgs, output: Output, limits: Limits) -> Result<(), Stri
 struct Assembling {
     assembler: Assembler,
     output: Output,
-    finished_path: PathBuf,
     idle: std::time::Duration,
     progress: Progress,
 }
@@ -183,8 +184,8 @@ impl Handler for Assembling {
                 };
                 let path = written
                     .map_err(|e| format!("writing the image of job {:016x}: {e}", job_id.0))?;
-                record_finished(&self.finished_path, job_id)?;
                 info!("Output file is: {}", path.display());
+                fault::point("after-link");
                 Answer {
                     done: output.file.is_some(),
                     ..release
@@ -263,37 +264,4 @@ impl Assembling {
             holds.release.push(job.job_id.0);
         }
     }
-}
-
-fn read_finished(path: &Path) -> Vec<JobId> {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let ids: Vec<JobId> = text
-        .lines()
-        .filter_map(|line| u64::from_str_radix(line.trim(), 16).ok())
-        .map(JobId)
-        .collect();
-    // The assembler keeps only the newest; so does the file, rewritten when it grows.
-    let keep = crate::assembler::FINISHED_MEMORY;
-    if ids.len() > 2 * keep {
-        let newest = &ids[ids.len() - keep..];
-        let text: String = newest.iter().map(|id| format!("{:016x}\n", id.0)).collect();
-        let _ = fs::write(path, text);
-        return newest.to_vec();
-    }
-    ids
-}
-
-fn record_finished(path: &Path, job_id: JobId) -> Result<(), String> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut file| writeln!(file, "{:016x}", job_id.0))
-        .map_err(|e| {
-            format!(
-                "recording job {:016x} as written in {}: {e}",
-                job_id.0,
-                path.display()
-            )
-        })
 }

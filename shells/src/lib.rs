@@ -7,6 +7,7 @@ pub mod calc;
 pub mod cli;
 pub mod consumer;
 pub mod cpu;
+mod fault;
 pub mod generate;
 pub mod image;
 pub mod kafka;

@@ -5,10 +5,62 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fixedbrot_core::Palette;
+use fixedbrot_core::{JobId, Palette};
 
 use crate::assembler::Image;
+use crate::fault;
 use flate2::{Compress, FlushCompress};
+
+/// The PNG text chunk naming the job an image is of: the one record that a job was written,
+/// read back by [`written_jobs`] after a restart.
+const JOB_KEYWORD: &str = "fixedbrot-job";
+
+/// The jobs whose images are in `dir`, oldest file first, from each PNG's job chunk: what a
+/// restarted assembler must not write again. Also removes partial files that a crashed
+/// process left (those of running processes stay).
+pub fn written_jobs(dir: &Path) -> io::Result<Vec<JobId>> {
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if let Some(pid) = partial_owner(name) {
+            if !process_runs(pid) {
+                let _ = fs::remove_file(&path);
+            }
+        } else if name.ends_with(".png") {
+            let modified = fs::metadata(&path).and_then(|m| m.modified());
+            files.push((modified.unwrap_or(UNIX_EPOCH), path));
+        }
+    }
+    files.sort();
+    Ok(files.iter().filter_map(|(_, path)| job_of(path)).collect())
+}
+
+/// The job a PNG is of, from its job chunk (before the image data, so only its head is read).
+fn job_of(path: &Path) -> Option<JobId> {
+    let file = io::BufReader::new(File::open(path).ok()?);
+    let reader = png::Decoder::new(file).read_info().ok()?;
+    let chunk = reader
+        .info()
+        .uncompressed_latin1_text
+        .iter()
+        .find(|chunk| chunk.keyword == JOB_KEYWORD)?;
+    u64::from_str_radix(&chunk.text, 16).ok().map(JobId)
+}
+
+/// The process writing a partial file, from its name (`<name>.png.<pid>.partial`).
+fn partial_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_suffix(".partial")?;
+    rest.rsplit_once('.')?.1.parse().ok()
+}
+
+/// Whether process `pid` runs; where that cannot be told (no /proc), it is taken to.
+fn process_runs(pid: u32) -> bool {
+    !Path::new("/proc/self").exists() || Path::new("/proc").join(pid.to_string()).exists()
+}
 
 /// Fails now, saying why, if a PNG could not be written at `path` later (`--output`): the
 /// file exists already (nothing is overwritten) or its directory does not take new files. A
@@ -92,7 +144,15 @@ impl Png {
         link: impl FnOnce(&Path) -> io::Result<T>,
     ) -> io::Result<T> {
         let partial = near.with_extension(format!("png.{}.partial", std::process::id()));
-        let result = self.encode(&partial, image).and_then(|()| link(&partial));
+        let result = self.encode(&partial, image).and_then(|()| {
+            fault::point("before-link");
+            let linked = link(&partial)?;
+            // The link is the record that the job was written: it must outlast a crash.
+            if let Some(dir) = near.parent().filter(|d| !d.as_os_str().is_empty()) {
+                File::open(dir)?.sync_all()?;
+            }
+            Ok(linked)
+        });
         let _ = fs::remove_file(&partial);
         result
     }
@@ -120,6 +180,9 @@ impl Png {
         let mut encoder = png::Encoder::new(out, grid.width, grid.height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
+        encoder
+            .add_text_chunk(JOB_KEYWORD.into(), format!("{:016x}", image.job_id.0))
+            .map_err(io::Error::other)?;
         let mut writer = encoder.write_header()?;
         let mut checksum = ADLER32_START;
         let at_once = threads * BANDS_PER_THREAD;
@@ -319,6 +382,7 @@ mod tests {
         let dir = scratch("picture-names");
         let job = job(Format::I4F28, "-2,1", "1,-1", (4, 3), 8, (2, 2));
         let image = Image {
+            job_id: JobId(7),
             job,
             counts: vec![1, 2, 3, 8, 8, 8, 1, 2, 3, 4, 5, 6],
         };
@@ -343,6 +407,35 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
+    #[test]
+    fn the_images_in_a_directory_name_their_jobs_and_partials_of_dead_processes_go() {
+        let dir = scratch("picture-record");
+        let png = Png {
+            palette: Palette::Classic,
+            threads: 1,
+        };
+        let job = job(Format::I4F28, "-2,1", "1,-1", (4, 3), 8, (2, 2));
+        for (id, millis) in [(0xabc, 2), (0xdef, 1)] {
+            let image = Image {
+                job_id: JobId(id),
+                job,
+                counts: vec![1; 12],
+            };
+            png.write_new_at(&dir, millis, &image).unwrap();
+        }
+        fs::write(dir.join("not-ours.png"), b"no PNG at all").unwrap();
+        // u32::MAX is no process; this one is.
+        let dead = dir.join(format!("image-3.png.{}.partial", u32::MAX));
+        let alive = dir.join(format!("image-4.png.{}.partial", std::process::id()));
+        fs::write(&dead, b"half").unwrap();
+        fs::write(&alive, b"half").unwrap();
+        let mut jobs = written_jobs(&dir).unwrap();
+        jobs.sort();
+        assert_eq!(jobs, vec![JobId(0xabc), JobId(0xdef)]);
+        assert!(!dead.exists() && alive.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// Bands make threads share the work; the file must not show how it was shared.
     #[test]
     fn the_png_is_the_same_for_any_thread_count_and_decodes_to_the_palettes_colours() {
@@ -353,7 +446,11 @@ mod tests {
         let counts: Vec<u32> = (0..97 * 301u32)
             .map(|i| (i / 7 * 13 + i % 97 / 5) % 301)
             .collect();
-        let image = Image { job, counts };
+        let image = Image {
+            job_id: JobId(8),
+            job,
+            counts,
+        };
         for palette in Palette::ALL {
             let files: Vec<Vec<u8>> = [1, 2, 3, 8]
                 .into_iter()

@@ -86,13 +86,19 @@ impl Scenario {
 
     /// A process of this scenario, in consumer group `group` (if it consumes).
     pub fn start(&self, subcommand: &str, group: &str, extra: &[&str]) -> Process {
+        let command = self.command(subcommand, group, extra);
+        Process::spawn(command, &format!("{subcommand} {group}"))
+    }
+
+    /// The command [`Scenario::start`] runs, to add to before it runs.
+    pub fn command(&self, subcommand: &str, group: &str, extra: &[&str]) -> Command {
         let mut command = Command::new(BIN);
         command.arg(subcommand).args(self.kafka_args());
         if !group.is_empty() {
             command.args(["-X", &format!("group.id={}.{group}", self.name)]);
         }
         command.args(extra);
-        Process::spawn(command, &format!("{subcommand} {group}"))
+        command
     }
 
     /// Runs `generate` with these view flags to the end; returns its stdout (job id, count).

@@ -4,7 +4,7 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{pixels, pngs_in, rendered, Scenario};
+use harness::{pixels, pngs_in, rendered, Process, Scenario};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -162,6 +162,47 @@ fn killing_calc_or_image_mid_job_and_starting_it_again_still_completes_the_image
     let mut image = scenario.start("image", "image", &output_arg);
     assert!(image.wait_exit(2 * MINUTE).success(), "{}", image.log());
     assert_eq!(pixels(&output), rendered(&view, "classic", &scenario.dir));
+}
+
+/// "Written" is decided by one durable record, the image file itself (it names its job): a
+/// crash just before it is linked into place, or just after, before the offsets are
+/// committed, still leaves exactly one PNG per job once the assembler is back.
+#[test]
+fn a_crash_on_either_side_of_writing_an_image_leaves_exactly_one_png_per_job() {
+    for point in ["before-link", "after-link"] {
+        // One partition: the second job's image comes after the first job's replay.
+        let scenario = Scenario::new(point, 1);
+        let out = scenario.dir.join("images");
+        let out_arg = ["--output-dir", out.to_str().unwrap()];
+        let calc = scenario.start("calc", "calc", &["--threads", "1"]);
+        let mut command = scenario.command("image", "image", &out_arg);
+        command.env("FIXEDBROT_CRASH_AT", point);
+        let mut image = Process::spawn(command, "image");
+        calc.wait_assigned();
+        image.wait_assigned();
+        let first = ["--width", "200", "--height", "100"];
+        scenario.generate(&first);
+        assert!(!image.wait_exit(MINUTE).success(), "{}", image.log());
+        assert!(image.log().contains(&format!("crash point {point}")));
+
+        // The same group again: it reads from the last commit, before the first job.
+        let image = scenario.start("image", "image", &out_arg);
+        let second = ["--width", "120", "--height", "80"];
+        scenario.generate(&second);
+        let writes = if point == "before-link" { 2 } else { 1 };
+        image.wait_for("Output file is: ", writes, 2 * MINUTE);
+        if point == "after-link" {
+            assert!(image.log().contains("1 images in"), "{}", image.log());
+        }
+        let mut want = vec![
+            rendered(&first, "classic", &scenario.dir),
+            rendered(&second, "classic", &scenario.dir),
+        ];
+        want.sort();
+        assert!(pngs_in(&out) == want, "{point}: one PNG per job");
+        let files = std::fs::read_dir(&out).unwrap().count();
+        assert_eq!(files, 2, "{point}: no partial file is left");
+    }
 }
 
 #[test]
