@@ -223,6 +223,20 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, WireError> {
 const REQUEST_INDEX: u32 = 1;
 /// The wire index of [`Message::Result`].
 const RESULT_INDEX: u32 = 2;
+/// The wire index of [`Message::Refused`].
+const REFUSED_INDEX: u32 = 4;
+
+/// Encodes a refusal as one COBS frame without building an [`Envelope`], which is as large as
+/// the largest message (16 KiB, all of a small board's RAM): exactly what [`encode_cobs`]
+/// makes of the same refusal.
+pub fn encode_refusal_cobs<'b>(
+    job_id: JobId,
+    refusal: &Refusal,
+    buf: &'b mut [u8],
+) -> Result<&'b mut [u8], WireError> {
+    let message = (WIRE_VERSION, job_id, REFUSED_INDEX, refusal);
+    Ok(postcard::to_slice_cobs(&message, buf)?)
+}
 
 /// The longest encoding of one count: a `u32` varint.
 pub const MAX_COUNT_LEN: usize = 5;

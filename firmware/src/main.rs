@@ -24,7 +24,7 @@ use defmt_rtt as _;
 #[cfg(feature = "qemu")]
 use defmt_semihosting as _;
 use fixedbrot_core::limits::MAX_TILE_PIXELS;
-use fixedbrot_core::wire::{self, Envelope, Message, Reason, Refusal, TileRequest, WireError};
+use fixedbrot_core::wire::{self, Reason, Refusal, TileRequest, WireError};
 use fixedbrot_core::{escape, JobId};
 use panic_halt as _;
 
@@ -154,13 +154,9 @@ fn refuse(uart: &mut impl Serial, job_id: JobId, request: Option<TileRequest>, r
         tile: request.map(|r| r.tile),
         reason,
     };
-    let envelope = Envelope {
-        job_id,
-        message: Message::Refused(refusal),
-    };
     // A refusal is a few dozen bytes.
     let mut buf = [0u8; 64];
-    match wire::encode_cobs(&envelope, &mut buf) {
+    match wire::encode_refusal_cobs(job_id, &refusal, &mut buf) {
         Ok(bytes) => uart.write(bytes),
         Err(error) => defmt::error!("could not encode a refusal: {}", error),
     }

@@ -1,9 +1,9 @@
 //! Property tests: the invariants of the kernel, the geometry and the codecs, over random
 //! inputs. They run in debug builds, so any arithmetic overflow would panic here.
-use fixedbrot_core::limits::{MAX_ENCODED_LEN, MAX_FRAME_LEN, MAX_SIDE};
+use fixedbrot_core::limits::{MAX_ENCODED_LEN, MAX_FRAME_LEN, MAX_SIDE, WIRE_VERSION};
 use fixedbrot_core::wire::{
-    decode, decode_cobs, decode_request, encode, encode_cobs, encode_count, encode_result_head,
-    peek, Message, TileRequest, WireError, MAX_COUNT_LEN,
+    decode, decode_cobs, decode_request, encode, encode_cobs, encode_count, encode_refusal_cobs,
+    encode_result_head, peek, Message, TileRequest, WireError, MAX_COUNT_LEN,
 };
 use fixedbrot_core::{
     escape, escape_lanes, render_tile, render_tile_in_lanes, Format, JobError, Point, TileIndex,
@@ -21,11 +21,22 @@ proptest! {
         let bytes = encode(&envelope, &mut buf).unwrap().to_vec();
         prop_assert!(bytes.len() <= MAX_ENCODED_LEN);
         prop_assert_eq!(decode(&bytes), Ok(envelope.clone()));
-        prop_assert_eq!(peek(&bytes), Some((1, envelope.job_id)));
+        prop_assert_eq!(peek(&bytes), Some((WIRE_VERSION, envelope.job_id)));
         let mut frame = encode_cobs(&envelope, &mut buf).unwrap().to_vec();
         prop_assert!(frame.len() <= MAX_FRAME_LEN);
         prop_assert_eq!(frame.iter().filter(|&&b| b == 0).count(), 1, "one delimiter, at the end");
         prop_assert_eq!(decode_cobs(&mut frame), Ok(envelope));
+    }
+
+    #[test]
+    fn a_refusal_encodes_alike_with_or_without_an_envelope(envelope in strategies::envelope()) {
+        if let Message::Refused(refusal) = &envelope.message {
+            let (mut whole, mut alone) = (vec![0u8; MAX_FRAME_LEN], vec![0u8; MAX_FRAME_LEN]);
+            prop_assert_eq!(
+                encode_refusal_cobs(envelope.job_id, refusal, &mut alone).unwrap(),
+                encode_cobs(&envelope, &mut whole).unwrap()
+            );
+        }
     }
 
     #[test]
