@@ -17,8 +17,9 @@ pub const MAX_TILE_PIXELS: usize = 4096;
 /// (`i64` for I4F28, `i128` for I4F60). So no step can overflow.
 pub const SAFE_BOUND: i64 = 3;
 
-/// The wire format version, the first byte of every message.
-pub const WIRE_VERSION: u8 = 1;
+/// The wire format version, the first byte of every message. 2 added
+/// [`crate::wire::Reason::TooMuchWork`].
+pub const WIRE_VERSION: u8 = 2;
 
 /// Worst-case postcard length of any message, including the version byte.
 ///

@@ -100,6 +100,12 @@ pub enum Reason {
         /// The most pixels the worker takes in one tile.
         max_pixels: u32,
     },
+    /// The tile's pixels times the job's iteration limit is more kernel steps than the worker
+    /// takes on for one request (wire version 2).
+    TooMuchWork {
+        /// The most steps the worker takes on for one request.
+        max_work: u64,
+    },
 }
 
 /// Why a message could not be encoded or decoded.

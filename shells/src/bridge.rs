@@ -432,7 +432,7 @@ impl<L: Link + Send + 'static> Handler for Bridge<L> {
     fn handle(&mut self, message: &Incoming<'_>) -> Result<Answer, String> {
         let payload = message.payload.unwrap_or_default();
         let answer = match wire::decode_request(payload) {
-            Ok((job_id, request)) if self.limits.admit(&request.job).is_ok() => {
+            Ok((job_id, request)) if self.limits.refuse(&request).is_none() => {
                 worker::reply(job_id, self.board.compute(job_id, &request)?, None)
             }
             // Markers, garbage and jobs over the limits: exactly as a host worker does.

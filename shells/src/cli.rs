@@ -138,6 +138,10 @@ pub struct LimitArgs {
     /// Largest iteration limit accepted (at least 1)
     #[arg(long, default_value_t = Limits::default().max_iterations, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_iterations: u32,
+    /// Most kernel steps per tile, its pixels times the iteration limit (at least 1): a
+    /// worker refuses a tile over it
+    #[arg(long, default_value_t = Limits::default().max_work, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_work: u64,
 }
 
 impl LimitArgs {
@@ -145,6 +149,7 @@ impl LimitArgs {
         Limits {
             max_pixels: self.max_pixels,
             max_iterations: self.max_iterations,
+            max_work: self.max_work,
             ..Limits::default()
         }
     }
@@ -239,7 +244,7 @@ impl ViewArgs {
             iterations: self.iterations,
         };
         job.check().map_err(|e| e.to_string())?;
-        limits.admit(&job)?;
+        limits.admit_work(&job)?;
         Ok(job)
     }
 }

@@ -43,12 +43,12 @@ pub fn answer(bytes: &[u8], limits: &Limits) -> Answer {
     match envelope.message {
         // The markers pass through, as in the original; they are informative only.
         Message::Begin(_) | Message::End(_) => reply(job_id, bytes.to_vec(), None),
-        Message::Request(request) => match limits.admit(&request.job) {
-            Ok(()) => reply(job_id, compute(job_id, &request), None),
-            Err(limit) => reply(
+        Message::Request(request) => match limits.refuse(&request) {
+            None => reply(job_id, compute(job_id, &request), None),
+            Some((reason, why)) => reply(
                 job_id,
-                refusal(job_id, Some(request), Reason::InvalidJob),
-                Some(format!("refused: {limit}")),
+                refusal(job_id, Some(request), reason),
+                Some(format!("refused: {why}")),
             ),
         },
         Message::Result(_) | Message::Refused(_) => Answer {
@@ -144,7 +144,8 @@ fn encode(envelope: &Envelope) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fixedbrot_core::Format;
+    use fixedbrot_core::limits::WIRE_VERSION;
+    use fixedbrot_core::{Format, TileIndex};
     use fixedbrot_tests::cases::default_job;
 
     /// The one reply of an answer: its job, from its key, and its bytes.
@@ -180,8 +181,9 @@ mod tests {
     fn garbage_goes_to_the_dead_letter_topic_without_a_reply() {
         // Garbage after a known version byte; other first bytes read as another version.
         let mut long = [0xff; 40];
-        long[0] = 1;
-        for garbage in [&b""[..], b"\x01", b"\x01hello", &long] {
+        long[0] = WIRE_VERSION;
+        let hello = [&[WIRE_VERSION][..], b"hello"].concat();
+        for garbage in [&b""[..], &[WIRE_VERSION], &hello, &long] {
             let answer = answer(garbage, &Limits::default());
             assert!(answer.replies.is_empty(), "{garbage:?}");
             assert!(answer.dead_letter.is_some());
@@ -193,18 +195,19 @@ mod tests {
         let (_, mut bytes) = plan::messages(JobId(9), default_job(Format::I4F28, 64))
             .nth(1)
             .unwrap();
-        bytes[0] = 2;
+        bytes[0] = WIRE_VERSION + 1;
         let answer = answer(&bytes, &Limits::default());
         let (job_id, reply) = the_reply(&answer).expect("a refusal");
         assert_eq!(job_id, JobId(9));
         assert!(matches!(
             wire::decode(&reply).unwrap().message,
             Message::Refused(Refusal {
-                reason: Reason::UnsupportedVersion(2),
+                reason: Reason::UnsupportedVersion(v),
                 ..
-            })
+            }) if v == WIRE_VERSION + 1
         ));
-        assert!(answer.dead_letter.as_ref().unwrap().contains("version 2"));
+        let says = format!("version {}", WIRE_VERSION + 1);
+        assert!(answer.dead_letter.as_ref().unwrap().contains(&says));
     }
 
     #[test]
@@ -227,5 +230,40 @@ mod tests {
             wire::decode(&reply).unwrap().message,
             Message::Refused(_)
         ));
+    }
+
+    /// Pixels times iterations, per tile: a clipped edge tile may pass where a full one does not.
+    #[test]
+    fn a_tile_over_max_work_is_refused_with_its_own_reason() {
+        // 640x480 in 64x64 tiles: tile 0 is full (4096 pixels), tile 79 is 64x32.
+        let job = default_job(Format::I4F28, 64);
+        let max_work = 64 * 32 * u64::from(job.iterations);
+        let limits = Limits {
+            max_work,
+            ..Limits::default()
+        };
+        let request = |tile| {
+            let envelope = Envelope {
+                job_id: JobId(9),
+                message: Message::Request(TileRequest {
+                    job,
+                    tile: TileIndex(tile),
+                }),
+            };
+            encode(&envelope)
+        };
+        let full = answer(&request(0), &limits);
+        assert!(full.dead_letter.as_ref().unwrap().contains("--max-work"));
+        let (_, reply) = the_reply(&full).unwrap();
+        let reason = Reason::TooMuchWork { max_work };
+        assert_eq!(
+            wire::decode(&reply).unwrap().message,
+            Message::Refused(Refusal {
+                tile: Some(TileIndex(0)),
+                reason
+            })
+        );
+        let clipped = answer(&request(79), &limits);
+        assert!(clipped.dead_letter.is_none(), "{:?}", clipped.dead_letter);
     }
 }

@@ -43,11 +43,14 @@ fn a_member_stopped_with_sigterm_leaves_its_group_at_once_and_the_image_is_whole
 #[test]
 fn a_member_busy_with_a_long_tile_keeps_no_joiner_waiting() {
     let scenario = Scenario::new("long-tile", 6);
-    let busy = scenario.start("calc", "calc", &["--threads", "1"]);
+    // Allowed more work per tile than the default 2^30 steps, since that is the point.
+    let allowed = "--max-work=5000000000";
+    let busy = scenario.start("calc", "calc", &["--threads", "1", allowed]);
     busy.wait_assigned();
     // One tile whose every point escapes slowly, near the cusp at 0.25: tens of seconds in a
     // debug build.
     scenario.generate(&[
+        allowed,
         "--format=64",
         "--top-left=0.250000001,0.000000001",
         "--bottom-right=0.250000002,-0.000000001",
@@ -57,7 +60,7 @@ fn a_member_busy_with_a_long_tile_keeps_no_joiner_waiting() {
     ]);
     busy.wait_for("Long work", 1, MINUTE);
     let joined = Instant::now();
-    let joiner = scenario.start("calc", "calc", &["--threads", "1"]);
+    let joiner = scenario.start("calc", "calc", &["--threads", "1", allowed]);
     joiner.wait_for("Partitions assigned", 1, Duration::from_secs(5));
     let waited = joined.elapsed();
     assert!(

@@ -55,6 +55,22 @@ fn hostile_payloads() -> Vec<Vec<u8>> {
     ]
 }
 
+/// A valid request for 2^36 kernel steps, 64 times the default `--max-work`: a worker would
+/// be held for minutes.
+fn over_work_request() -> Vec<u8> {
+    let mut job = fixedbrot_tests::cases::default_job(Format::I4F28, 64);
+    job.iterations = 1 << 24;
+    let envelope = Envelope {
+        job_id: JobId(43),
+        message: Message::Request(TileRequest {
+            job,
+            tile: TileIndex(3),
+        }),
+    };
+    let mut buf = vec![0u8; fixedbrot_core::limits::MAX_ENCODED_LEN];
+    wire::encode(&envelope, &mut buf).unwrap().to_vec()
+}
+
 /// Results of jobs nobody announced, each claiming a 16384 x 16384 image: 1 GiB of counts
 /// if it were held whole. Kafka cannot say who sent them, so they are not dead letters; they must not
 /// take the assembler's room from a real job.
@@ -132,7 +148,8 @@ fn hostile_messages_are_set_aside_and_good_jobs_still_complete() {
         .set("bootstrap.servers", brokers())
         .create()
         .unwrap();
-    let payloads = hostile_payloads();
+    let mut payloads = hostile_payloads();
+    payloads.push(over_work_request());
     for topic in [scenario.requests(), scenario.responses()] {
         for payload in &payloads {
             producer
@@ -199,7 +216,22 @@ fn hostile_messages_are_set_aside_and_good_jobs_still_complete() {
             cut[0].0.as_deref(),
             Some(&payloads[2][..cut[0].0.as_ref().unwrap().len()])
         );
+        // Each says why.
+        let reasons: Vec<&str> = letters
+            .iter()
+            .map(|(_, h)| {
+                let reason = h.iter().find(|(k, _)| k == "fixedbrot.reason");
+                reason.map_or("", |(_, v)| v.as_str())
+            })
+            .collect();
+        assert!(reasons.iter().all(|r| !r.is_empty()), "{reasons:?}");
+        if topic == scenario.requests() {
+            let over = reasons.iter().filter(|r| r.contains("--max-work")).count();
+            assert_eq!(over, 1, "{reasons:?}");
+        }
     }
+    // The worker refused it with its own reason, and the assembler failed its job.
+    image.wait_for("TooMuchWork { max_work: 1073741824 }", 1, MINUTE);
     assert!(
         !image.log().contains(&format!("dead letter #{} ", n + 1)),
         "{}",
@@ -245,6 +277,16 @@ fn bad_command_lines_get_clap_errors_and_exit_2() {
         &["calc", "-X", "novalue"],
         &["render", "--width", "70000"],
         &["render", "--max-pixels", "1000"],
+        &["render", "--iterations", "1000000"],
+        &[
+            "generate",
+            "--tile",
+            "1x1",
+            "--iterations",
+            "10",
+            "--max-work",
+            "9",
+        ],
         &["frobnicate"],
     ] {
         let output = Command::new(BIN).args(args).output().unwrap();

@@ -316,6 +316,13 @@ pub fn messages() -> Vec<(&'static str, Envelope)> {
             })),
         ),
         (
+            "refused-too-much-work",
+            envelope(Message::Refused(Refusal {
+                tile: Some(TileIndex(34)),
+                reason: Reason::TooMuchWork { max_work: 1 << 30 },
+            })),
+        ),
+        (
             "refused-undecodable",
             envelope(Message::Refused(Refusal {
                 tile: None,

@@ -126,6 +126,7 @@ pub fn envelope() -> impl Strategy<Value = Envelope> {
         Just(Reason::Undecodable),
         Just(Reason::InvalidJob),
         any::<u32>().prop_map(|max_pixels| Reason::TileTooLarge { max_pixels }),
+        any::<u64>().prop_map(|max_work| Reason::TooMuchWork { max_work }),
     ];
     let message = prop_oneof![
         job(65_535, u32::MAX).prop_map(Message::Begin),

@@ -2,7 +2,7 @@
 //! Cortex-M0 (microbit, 16 KiB RAM, no 64-bit multiply), its UART on a TCP socket: it
 //! computes the fixture tiles byte for byte as the host does, refuses what it cannot serve,
 //! and survives garbage on the line. `just test` builds both ELFs first.
-use fixedbrot_core::limits::MAX_FRAME_LEN;
+use fixedbrot_core::limits::{MAX_FRAME_LEN, WIRE_VERSION};
 use fixedbrot_core::wire::{self, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
 use fixedbrot_core::JobId;
 use fixedbrot_tests::board::{Board, Machine};
@@ -101,7 +101,7 @@ fn refuses_another_version(machine: Machine) {
     )
     .unwrap()
     .to_vec();
-    bytes[0] = 2;
+    bytes[0] = WIRE_VERSION + 1;
     let mut frame = vec![0u8; bytes.len() + 4];
     let len = cobs::encode(&bytes, &mut frame);
     frame.truncate(len);
@@ -113,7 +113,7 @@ fn refuses_another_version(machine: Machine) {
         answer.message,
         Message::Refused(Refusal {
             tile: None,
-            reason: Reason::UnsupportedVersion(2)
+            reason: Reason::UnsupportedVersion(WIRE_VERSION + 1)
         })
     );
 }
