@@ -320,6 +320,57 @@ pub fn unframe(frame: &mut [u8]) -> Result<&[u8], WireError> {
     Ok(&frame[..len])
 }
 
+/// Splits a serial byte stream into COBS frames, fed a byte at a time, in a buffer of `N`
+/// bytes: the one frame reader of the boards and the bridge. A frame longer than `N` is
+/// dropped whole, up to its delimiter, so the next one starts clean.
+pub struct Deframer<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+    overflow: bool,
+}
+
+/// What a delimiter ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Framed<'a> {
+    /// A frame, its delimiter left out; empty for a lone delimiter (a resynchronisation).
+    Frame(&'a mut [u8]),
+    /// A frame longer than the buffer, dropped.
+    TooLong,
+}
+
+impl<const N: usize> Default for Deframer<N> {
+    fn default() -> Self {
+        Deframer {
+            buf: [0; N],
+            len: 0,
+            overflow: false,
+        }
+    }
+}
+
+impl<const N: usize> Deframer<N> {
+    /// Takes the next byte; at a delimiter, what it ended.
+    pub fn push(&mut self, byte: u8) -> Option<Framed<'_>> {
+        if byte != 0 {
+            match self.buf.get_mut(self.len) {
+                Some(slot) => {
+                    *slot = byte;
+                    self.len += 1;
+                }
+                None => self.overflow = true,
+            }
+            return None;
+        }
+        let (len, overflow) = (self.len, self.overflow);
+        self.len = 0;
+        self.overflow = false;
+        Some(match self.buf.get_mut(..len) {
+            Some(frame) if !overflow => Framed::Frame(frame),
+            _ => Framed::TooLong,
+        })
+    }
+}
+
 /// The version and job id of a message, read without decoding the rest: enough to refuse it.
 pub fn peek(bytes: &[u8]) -> Option<(u8, JobId)> {
     let (&version, body) = bytes.split_first()?;

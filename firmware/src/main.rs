@@ -24,7 +24,7 @@ use defmt_rtt as _;
 #[cfg(feature = "qemu")]
 use defmt_semihosting as _;
 use fixedbrot_core::limits::MAX_TILE_PIXELS;
-use fixedbrot_core::wire::{self, Reason, Refusal, TileRequest, WireError};
+use fixedbrot_core::wire::{self, Deframer, Framed, Reason, Refusal, TileRequest, WireError};
 use fixedbrot_core::{escape, JobId};
 use panic_halt as _;
 
@@ -52,35 +52,17 @@ const REQUEST_FRAME: usize = 256;
 fn main() -> ! {
     let mut uart = Uart::new();
     defmt::info!("fixedbrot worker: tiles up to {} pixels", BOARD_MAX_PIXELS);
-    let mut frame = [0u8; REQUEST_FRAME];
-    loop {
-        let Some(len) = read_frame(&mut uart, &mut frame) else {
-            defmt::warn!("dropped a frame longer than {} bytes", REQUEST_FRAME);
-            continue;
-        };
-        if len == 0 {
-            continue; // a lone delimiter: resynchronisation, nothing to answer
-        }
-        serve(&mut uart, &mut frame[..len]);
-    }
-}
-
-/// Reads bytes up to the next 0 delimiter. `None` if the frame did not fit: the bytes up to
-/// its delimiter are read and discarded, so the next frame starts clean.
-fn read_frame(uart: &mut impl Serial, frame: &mut [u8]) -> Option<usize> {
-    let mut len = 0;
-    let mut overflow = false;
+    let mut frames = Deframer::<REQUEST_FRAME>::default();
     loop {
         let byte = uart.read();
-        if byte == 0 {
-            return (!overflow).then_some(len);
-        }
-        match frame.get_mut(len) {
-            Some(slot) => {
-                *slot = byte;
-                len += 1;
+        match frames.push(byte) {
+            None => {}
+            // A lone delimiter: resynchronisation, nothing to answer.
+            Some(Framed::Frame([])) => {}
+            Some(Framed::Frame(frame)) => serve(&mut uart, frame),
+            Some(Framed::TooLong) => {
+                defmt::warn!("dropped a frame longer than {} bytes", REQUEST_FRAME)
             }
-            None => overflow = true,
         }
     }
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fixedbrot_core::limits::{MAX_FRAME_LEN, MAX_TILE_PIXELS};
-use fixedbrot_core::wire::{self, Envelope, Message, Reason, TileRequest, TileResult};
+use fixedbrot_core::wire::{
+    self, Deframer, Envelope, Framed, Message, Reason, TileRequest, TileResult,
+};
 use fixedbrot_core::{Format, Grid, Job, JobId, Rect, TileIndex, View};
 
 use rdkafka::producer::Producer;
@@ -148,6 +150,8 @@ impl Link for SerialLink {
 /// A board behind a link: what it holds, how fast it is, and the one request in flight.
 pub struct Board<L: Link> {
     link: L,
+    /// The board's answers, split into frames as they come.
+    frames: Box<Deframer<MAX_FRAME_LEN>>,
     max_pixels: usize,
     steps_per_second: u64,
     pub tiles: u64,
@@ -160,6 +164,7 @@ impl<L: Link> Board<L> {
     pub fn connect(link: L, steps_per_second: u64) -> Result<Board<L>, String> {
         let mut board = Board {
             link,
+            frames: Box::default(),
             max_pixels: MAX_TILE_PIXELS,
             steps_per_second,
             tiles: 0,
@@ -353,9 +358,8 @@ impl<L: Link> Board<L> {
             + Duration::from_millis(work)
     }
 
-    /// The next frame, delimiter included, by `deadline`.
+    /// The next frame, by `deadline`.
     fn frame(&mut self, deadline: Instant) -> io::Result<Vec<u8>> {
-        let mut frame = Vec::new();
         loop {
             if Instant::now() > deadline {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
@@ -363,12 +367,10 @@ impl<L: Link> Board<L> {
             let Some(byte) = self.link.byte()? else {
                 continue;
             };
-            frame.push(byte);
-            if byte == 0 {
-                return Ok(frame);
-            }
-            if frame.len() > MAX_FRAME_LEN {
-                frame.clear(); // no message is that long: resynchronise on the next delimiter
+            match self.frames.push(byte) {
+                Some(Framed::Frame(frame)) if !frame.is_empty() => return Ok(frame.to_vec()),
+                Some(Framed::TooLong) => warn!("the board sent a frame longer than any message"),
+                _ => {}
             }
         }
     }

@@ -1,8 +1,8 @@
 //! Specifications by example: the tile grid, the wire's limits and refusals, the palettes.
 use fixedbrot_core::limits::{MAX_ENCODED_LEN, MAX_FRAME_LEN, MAX_TILE_PIXELS, WIRE_VERSION};
 use fixedbrot_core::wire::{
-    decode, decode_cobs, encode, encode_cobs, peek, Envelope, Message, TileRequest, TileResult,
-    WireError,
+    decode, decode_cobs, encode, encode_cobs, peek, Deframer, Envelope, Framed, Message,
+    TileRequest, TileResult, WireError,
 };
 use fixedbrot_core::{escape, Format, Grid, JobError, JobId, Palette, Point, Rect, TileIndex};
 use fixedbrot_tests::cases::{default_job, job};
@@ -310,6 +310,26 @@ fn a_length_prefix_beyond_the_largest_tile_is_refused() {
     let mut overfull = head;
     overfull.extend(postcard::to_allocvec(&vec![1u32; MAX_TILE_PIXELS + 1]).unwrap());
     assert_eq!(decode(&overfull), Err(WireError::Malformed));
+}
+
+#[test]
+fn a_byte_stream_splits_into_frames_and_a_frame_too_long_is_dropped_whole() {
+    let mut frames = Deframer::<4>::default();
+    let mut out = Vec::new();
+    for &byte in b"ab\0\0abcdefg\0xyz\0" {
+        match frames.push(byte) {
+            Some(Framed::Frame(frame)) => out.push(Some(frame.to_vec())),
+            Some(Framed::TooLong) => out.push(None),
+            None => {}
+        }
+    }
+    let expected = [
+        Some(b"ab".to_vec()),
+        Some(vec![]),
+        None,
+        Some(b"xyz".to_vec()),
+    ];
+    assert_eq!(out, expected);
 }
 
 #[test]
