@@ -6,8 +6,8 @@ arm_targets := "thumbv6m-none-eabi thumbv7em-none-eabihf"
 _default:
     @just --list -u
 
-# Run every test: the core cross-built for ARM, the firmware built, a Kafka broker up, every test binary (one failing hides none), the broker down
-test: cross firmware
+# Run every test: the core cross-built for ARM, the firmware built, the fuzz targets run, a Kafka broker up, every test binary (one failing hides none), the broker down
+test: cross firmware fuzz
     scripts/kafka up
     cargo test --workspace --no-fail-fast -- --show-output; status=$?; scripts/kafka down; exit $status
 
@@ -54,6 +54,7 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo clippy -p fixedbrot-core --target thumbv6m-none-eabi -- -D warnings
+    cd fuzz && cargo fmt --check
     cd firmware && cargo fmt --check && cargo clippy --release --features qemu -- -D warnings
     cd firmware && cargo clippy --release --target thumbv6m-none-eabi --no-default-features --features microbit,qemu -- -D warnings
 
@@ -74,6 +75,19 @@ qemu port="4444" board="lm3s6965": firmware
 # Regenerate fixtures/ from tests/src/cases.rs (a fixture change is a product change: say why)
 fixtures:
     cargo run -p fixedbrot-tests --bin bless
+
+# Every fuzz target (fuzz/) over the committed corpus plus a fixed number of new inputs from seed 1, so runs are bounded and repeatable; new finds stay under target/. Needs nightly and cargo-fuzz (scripts/test installs both)
+fuzz:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    for target in decode:2000000 decode_request:2000000 frames:500000 assembler:200000; do
+      name=${target%%:*} runs=${target##*:} out=target/fuzz-runs/${target%%:*}
+      mkdir -p "$out/corpus" "$out/artifacts"
+      started=$(date +%s%N)
+      cargo +nightly fuzz run "$name" "$out/corpus" "fuzz/corpus/$name" -- -runs="$runs" -seed=1 \
+        -artifact_prefix="$out/artifacts/" >"$out/log" 2>&1 || { cat "$out/log"; exit 1; }
+      printf 'fuzz %-15s %8d inputs in %6d ms, no crash\n' "$name" "$runs" $(( ($(date +%s%N) - started) / 1000000 ))
+    done
 
 # Kernel benchmark, portable build (figures go in BENCHMARKS.md)
 bench:

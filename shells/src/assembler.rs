@@ -187,13 +187,11 @@ impl Assembler {
     }
 
     /// Jobs being assembled.
-    #[cfg(test)]
     pub fn in_flight(&self) -> usize {
         self.jobs.len()
     }
 
     /// Bytes charged against `--max-mib`.
-    #[cfg(test)]
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
