@@ -136,8 +136,8 @@ fn dead_letters(topic: &str) -> Vec<Letter> {
 #[test]
 fn hostile_messages_are_set_aside_and_good_jobs_still_complete() {
     let scenario = Scenario::new("hostile", 3);
-    let calc = scenario.start("calc", "calc", &["--threads", "1"]);
-    let image = scenario.start(
+    let mut calc = scenario.start("calc", "calc", &["--threads", "1"]);
+    let mut image = scenario.start(
         "image",
         "image",
         &["--output-dir", scenario.dir.to_str().unwrap()],
@@ -232,6 +232,10 @@ fn hostile_messages_are_set_aside_and_good_jobs_still_complete() {
     }
     // The worker refused it with its own reason, and the assembler failed its job.
     image.wait_for("TooMuchWork { max_work: 1073741824 }", 1, MINUTE);
+    assert!(
+        calc.running() && image.running(),
+        "both stayed up throughout"
+    );
     assert!(
         !image.log().contains(&format!("dead letter #{} ", n + 1)),
         "{}",
