@@ -16,6 +16,7 @@ use fixedbrot_core::{Format, Grid, Job, JobId, Rect, TileIndex, View};
 
 use rdkafka::producer::Producer;
 
+use crate::cli::GuaranteeArgs;
 use crate::consumer::{self, Answer, Handler, Incoming, Member};
 use crate::kafka::{self, KafkaArgs, CALCULATION_GROUP};
 use crate::limits::Limits;
@@ -389,6 +390,7 @@ pub fn run<L: Link + Send + 'static>(
     link: L,
     steps_per_second: u64,
     limits: Limits,
+    guarantee: &GuaranteeArgs,
 ) -> Result<(), String> {
     let client_id = kafka::client_id(&format!("{CALCULATION_GROUP}.bridge"));
     let producer = Arc::new(kafka.producer(&client_id)?);
@@ -408,6 +410,7 @@ pub fn run<L: Link + Send + 'static>(
             ("queued.min.messages", "1".into()),
         ],
         producer,
+        transactional_id: guarantee.transactional_id(kafka.group(CALCULATION_GROUP), "bridge"),
     };
     let bridge = Bridge {
         board,

@@ -5,6 +5,7 @@ use std::thread;
 
 use rdkafka::producer::Producer;
 
+use crate::cli::GuaranteeArgs;
 use crate::consumer::{self, Answer, Handler, Incoming, Member};
 use crate::kafka::{self, KafkaArgs, CALCULATION_GROUP};
 use crate::limits::Limits;
@@ -12,7 +13,12 @@ use crate::log::info;
 use crate::worker;
 
 /// Runs `threads` group members until one ends; a stop signal ends them all.
-pub fn run(kafka: &KafkaArgs, threads: usize, limits: Limits) -> Result<(), String> {
+pub fn run(
+    kafka: &KafkaArgs,
+    threads: usize,
+    limits: Limits,
+    guarantee: &GuaranteeArgs,
+) -> Result<(), String> {
     let client_id = kafka::client_id(CALCULATION_GROUP);
     let producer = Arc::new(kafka.producer(&client_id)?);
     kafka.require_topics(producer.client(), &kafka.worker_topics())?;
@@ -28,6 +34,8 @@ pub fn run(kafka: &KafkaArgs, threads: usize, limits: Limits) -> Result<(), Stri
     for n in 0..threads {
         let (kafka, producer, ended) = (kafka.clone(), Arc::clone(&producer), ended.clone());
         let client_id = format!("{client_id}.{n}");
+        let transactional_id =
+            guarantee.transactional_id(kafka.group(CALCULATION_GROUP), &n.to_string());
         thread::spawn(move || {
             let member = Member {
                 kafka: &kafka,
@@ -38,6 +46,7 @@ pub fn run(kafka: &KafkaArgs, threads: usize, limits: Limits) -> Result<(), Stri
                 // A small prefetch: requests wait in Kafka, where other workers can take them.
                 settings: vec![("queued.max.messages.kbytes", "4096".into())],
                 producer,
+                transactional_id,
             };
             let _ = ended.send(consumer::run(member, Calculation { limits }));
         });

@@ -65,6 +65,8 @@ pub struct BridgeArgs {
     pub board_rate: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub guarantee: GuaranteeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +88,32 @@ pub struct CalcArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub guarantee: GuaranteeArgs,
+}
+
+/// How a calculation worker's answers reach Kafka: at least once, or exactly once.
+#[derive(Debug, Clone, Args)]
+pub struct GuaranteeArgs {
+    /// Answer exactly once: answers and the offsets of the requests they answer are committed
+    /// together in Kafka transactions (read them with image --read-committed)
+    #[arg(long)]
+    pub exactly_once: bool,
+    /// With --exactly-once, this worker's name in its transactional ids,
+    /// <group>.<instance>.<member>; by default the host name. A restart under the same name
+    /// fences its old self; two workers on one host need two names
+    #[arg(long, requires = "exactly_once", value_parser = instance)]
+    pub instance: Option<String>,
+}
+
+impl GuaranteeArgs {
+    /// The transactional id of member `member` of `group`, if answers are exactly once.
+    pub fn transactional_id(&self, group: &str, member: &str) -> Option<String> {
+        self.exactly_once.then(|| {
+            let instance = self.instance.clone().unwrap_or_else(crate::kafka::host);
+            format!("{group}.{instance}.{member}")
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +142,10 @@ pub struct ImageArgs {
     /// freed (1-604800, a week)
     #[arg(long, default_value_t = Limits::default().idle.as_secs(), value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub idle_timeout: u64,
+    /// Read only committed results (isolation.level=read_committed): with workers that
+    /// answer --exactly-once, each tile once, and nothing of an aborted transaction
+    #[arg(long)]
+    pub read_committed: bool,
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +159,10 @@ pub struct TopicsArgs {
     /// Replication factor (1 for a single local broker; 1-32767)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=32_767))]
     pub replication: i32,
+    /// A topic setting for the topics created, as kafka-topics' --config:
+    /// --config min.insync.replicas=2 (topics that exist keep theirs)
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::kafka::parse_setting)]
+    pub config: Vec<(String, String)>,
 }
 
 /// Resource limits, checked before anything is allocated.
@@ -255,6 +291,17 @@ fn threads(text: &str) -> Result<usize, String> {
         _ => Err(format!(
             "threads must be a number from 1 to 256, not {text:?}"
         )),
+    }
+}
+
+fn instance(text: &str) -> Result<String, String> {
+    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if (1..=128).contains(&text.len()) && text.chars().all(legal) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "instance must be 1 to 128 ASCII letters, digits, '.', '_' or '-', not {text:?}"
+        ))
     }
 }
 

@@ -4,6 +4,12 @@
 //! cooperative rebalances, the consumer settings the roles share, long work on a thread of
 //! its own while the group is still served, and leaving the group on SIGTERM or Ctrl-C.
 //!
+//! A member is at least once by default: offsets are committed after what their messages
+//! caused is delivered, so a crash answers some messages twice. An exactly-once member
+//! (`transactional_id`) commits answers and offsets together in transactions instead
+//! ([`Transaction`]); the book of offsets and its holds are then unused, so the handlers that
+//! hold (the assembler) run at least once.
+//!
 //! Each assigned partition's messages arrive on a queue of its own, so the consumer's main
 //! queue carries only the group's events: while long work runs the loop keeps serving those
 //! and takes no message, with nothing paused (a paused partition resumes fetching only after
@@ -23,6 +29,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use crate::kafka::{self, lock, DeadLetters, Deliveries, KafkaArgs, Settles};
 use crate::log::{info, warn};
 use crate::offsets::Offsets;
+use crate::transaction::{Rewind, Transaction};
 
 /// A message as a handler sees it.
 pub struct Incoming<'a> {
@@ -100,6 +107,9 @@ pub struct Member<'a> {
     pub settings: Vec<(&'static str, String)>,
     /// Shared by a process's members: its deliveries settle each member's book.
     pub producer: Arc<ThreadedProducer<Deliveries>>,
+    /// Answer exactly once, in transactions of a producer of the member's own with this
+    /// transactional id (stable across restarts).
+    pub transactional_id: Option<String>,
 }
 
 /// How often offsets are committed while messages flow.
@@ -120,9 +130,19 @@ pub fn run<H: Handler>(member: Member<'_>, handler: H) -> Result<(), String> {
     let stop = stop_signal()?;
     let book = Arc::new(Mutex::new(Offsets::default()));
     let bell = Arc::new(Bell::default());
+    let transaction = match &member.transactional_id {
+        Some(id) => Some(Arc::new(Mutex::new(Transaction::start(
+            member.kafka,
+            id,
+            &member.client_id,
+            member.input,
+        )?))),
+        None => None,
+    };
     let context = Context {
         book: Arc::clone(&book),
         producer: Arc::clone(&member.producer),
+        transaction: transaction.clone(),
         topic: member.input.to_owned(),
         changes: Mutex::new(Changes::default()),
     };
@@ -142,6 +162,7 @@ pub fn run<H: Handler>(member: Member<'_>, handler: H) -> Result<(), String> {
         next_queue: 0,
         bell,
         book: &book,
+        transaction,
         dead_letters: DeadLetters::new(member.kafka, member.input),
         waiting: VecDeque::new(),
         lost: Vec::new(),
@@ -197,6 +218,8 @@ struct Loop<'a> {
     /// Rung when a queue has something: the loop sleeps on it when there is nothing to do.
     bell: Arc<Bell>,
     book: &'a Arc<Mutex<Offsets>>,
+    /// An exactly-once member's transactions, which commit in place of the book.
+    transaction: Option<Arc<Mutex<Transaction>>>,
     dead_letters: DeadLetters,
     /// Messages that came through the main queue (fetched before their partition's queue
     /// was split off, so older than what that queue holds), in order.
@@ -223,6 +246,9 @@ impl Loop<'_> {
             let Some(message) = next else { continue };
             let again = lock(self.book).seen(message.partition(), message.offset());
             let (message, answer) = if handler.long(&incoming(&message, again)) {
+                // No transaction stays open across long work, so its timeout need not cover
+                // a tile's time.
+                self.commit_transaction()?;
                 info!(
                     "Long work: {} partition {} offset {} is answered on a thread of its own, \
                      the group served meanwhile",
@@ -316,6 +342,10 @@ impl Loop<'_> {
         if changes.assigned {
             self.split_queues();
         }
+        if let Some(error) = changes.failed {
+            return Err(error);
+        }
+        self.read_again(changes.rewind)?;
         self.commit_now_and_then()
     }
 
@@ -361,6 +391,12 @@ impl Loop<'_> {
 
     /// Commits if it is time, and ends the member if a delivery failed for good.
     fn commit_now_and_then(&mut self) -> Result<(), String> {
+        if let Some(transaction) = &self.transaction {
+            if lock(transaction).open_for() >= Some(COMMIT_EVERY) {
+                self.commit_transaction()?;
+            }
+            return Ok(());
+        }
         if let Some((partition, offset)) = lock(self.book).failed {
             commit(
                 self.consumer,
@@ -395,7 +431,24 @@ impl Loop<'_> {
         // now: the answer still goes out, a harmless duplicate, but this member commits
         // nothing there.
         let owned = self.queues.contains_key(&partition);
-        {
+        let producer = match &self.transaction {
+            // Exactly once: its new owner answers it; this answer would be a second one.
+            Some(_) if !owned => {
+                info!(
+                    "{} partition {partition} offset {offset} moved to another member while it \
+                     was answered: the answer is dropped",
+                    self.member.input
+                );
+                return Ok(());
+            }
+            Some(transaction) => {
+                let mut transaction = lock(transaction);
+                transaction.take(partition, offset)?;
+                transaction.producer()
+            }
+            None => Arc::clone(&self.member.producer),
+        };
+        if self.transaction.is_none() {
             let mut book = lock(self.book);
             if owned {
                 book.begin(partition, offset, deliveries as u32);
@@ -406,7 +459,7 @@ impl Loop<'_> {
         }
         self.apply(answer.holds)?;
         let settles = || {
-            owned.then(|| Settles {
+            (owned && self.transaction.is_none()).then(|| Settles {
                 offsets: Arc::clone(self.book),
                 partition,
                 offset,
@@ -414,7 +467,7 @@ impl Loop<'_> {
         };
         if let Some(reason) = &answer.dead_letter {
             self.dead_letters.set_aside(
-                &self.member.producer,
+                &producer,
                 message.payload(),
                 message.key(),
                 (partition, offset),
@@ -424,7 +477,7 @@ impl Loop<'_> {
         }
         for (key, payload) in &answer.replies {
             kafka::send(
-                &self.member.producer,
+                &producer,
                 self.member.output,
                 key,
                 Some(payload),
@@ -437,16 +490,26 @@ impl Loop<'_> {
 
     /// Ends holds, and rewinds the partitions of holds read again to the held offsets.
     fn apply(&mut self, holds: Holds) -> Result<(), String> {
-        let mut from: BTreeMap<i32, i64> = BTreeMap::new();
-        {
+        let rewind: Rewind = {
             let mut book = lock(self.book);
             for key in &holds.release {
                 book.release(*key);
             }
-            for (partition, offset) in holds.read_again.iter().filter_map(|&k| book.held(k)) {
-                let at = from.entry(partition).or_insert(offset);
-                *at = (*at).min(offset);
-            }
+            holds
+                .read_again
+                .iter()
+                .filter_map(|&k| book.held(k))
+                .collect()
+        };
+        self.read_again(rewind)
+    }
+
+    /// Rewinds partitions to read them again from the earliest offset given for each.
+    fn read_again(&mut self, rewind: Rewind) -> Result<(), String> {
+        let mut from: BTreeMap<i32, i64> = BTreeMap::new();
+        for (partition, offset) in rewind {
+            let at = from.entry(partition).or_insert(offset);
+            *at = (*at).min(offset);
         }
         for (partition, offset) in from {
             if !self.queues.contains_key(&partition) {
@@ -477,13 +540,8 @@ impl Loop<'_> {
     }
 
     /// The error that ends the member at `message`, which stays uncommitted.
-    fn not_committed(&self, message: &OwnedMessage, error: &str) -> String {
-        commit(
-            self.consumer,
-            self.member.input,
-            self.book,
-            CommitMode::Sync,
-        );
+    fn not_committed(&mut self, message: &OwnedMessage, error: &str) -> String {
+        self.commit_all();
         format!(
             "{error}; {} partition {} offset {} is not committed, so it is answered again on \
              restart",
@@ -493,17 +551,41 @@ impl Loop<'_> {
         )
     }
 
-    /// Delivers what was produced and commits it, before the consumer is dropped.
-    fn leave(&mut self) {
-        if let Err(error) = self.member.producer.flush(FLUSH) {
-            warn!("delivering the last answers: {error}");
+    /// Commits the open transaction of an exactly-once member, if one is open; the
+    /// messages of one the brokers refused are read again.
+    fn commit_transaction(&mut self) -> Result<(), String> {
+        let Some(transaction) = &self.transaction else {
+            return Ok(());
+        };
+        let rewind = lock(transaction).commit(self.consumer.as_ref())?;
+        self.read_again(rewind)
+    }
+
+    /// Delivers what was answered and commits it, before the member ends.
+    fn commit_all(&mut self) {
+        match &self.transaction {
+            Some(transaction) => {
+                if let Err(error) = lock(transaction).commit(self.consumer.as_ref()) {
+                    warn!("{error}");
+                }
+            }
+            None => {
+                if let Err(error) = self.member.producer.flush(FLUSH) {
+                    warn!("delivering the last answers: {error}");
+                }
+                commit(
+                    self.consumer,
+                    self.member.input,
+                    self.book,
+                    CommitMode::Sync,
+                );
+            }
         }
-        commit(
-            self.consumer,
-            self.member.input,
-            self.book,
-            CommitMode::Sync,
-        );
+    }
+
+    /// Commits what was answered before the consumer is dropped and leaves the group.
+    fn leave(&mut self) {
+        self.commit_all();
     }
 }
 
@@ -523,6 +605,7 @@ fn incoming(message: &OwnedMessage, again: bool) -> Incoming<'_> {
 struct Context {
     book: Arc<Mutex<Offsets>>,
     producer: Arc<ThreadedProducer<Deliveries>>,
+    transaction: Option<Arc<Mutex<Transaction>>>,
     topic: String,
     changes: Mutex<Changes>,
 }
@@ -535,6 +618,10 @@ struct Changes {
     revoked: Vec<i32>,
     /// Holds lost with the revoked partitions.
     lost: Vec<u64>,
+    /// Partitions kept whose messages are read again: their transaction was aborted.
+    rewind: Rewind,
+    /// Committing on revoke failed for good: the member ends.
+    failed: Option<String>,
 }
 
 impl ClientContext for Context {}
@@ -542,15 +629,26 @@ impl ClientContext for Context {}
 impl ConsumerContext for Context {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
-            let _ = self.producer.flush(FLUSH);
-            commit(consumer, &self.topic, &self.book, CommitMode::Sync);
             let revoked: Vec<i32> = partitions
                 .elements()
                 .iter()
                 .map(|e| e.partition())
                 .collect();
-            let lost = lock(&self.book).forget(&revoked);
             let mut changes = lock(&self.changes);
+            match &self.transaction {
+                // What is answered goes out with its offsets while they are still ours.
+                Some(transaction) => match lock(transaction).commit(consumer) {
+                    Ok(rewind) => changes
+                        .rewind
+                        .extend(rewind.into_iter().filter(|(p, _)| !revoked.contains(p))),
+                    Err(error) => changes.failed = Some(error),
+                },
+                None => {
+                    let _ = self.producer.flush(FLUSH);
+                    commit(consumer, &self.topic, &self.book, CommitMode::Sync);
+                }
+            }
+            let lost = lock(&self.book).forget(&revoked);
             changes.revoked.extend(revoked);
             changes.lost.extend(lost);
         }

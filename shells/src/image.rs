@@ -29,8 +29,21 @@ pub struct Output {
     pub png: Png,
 }
 
-/// Assembles jobs from the responses topic until `--output` is written (or a stop signal).
-pub fn run(kafka: &KafkaArgs, output: Output, limits: Limits) -> Result<(), String> {
+/// Assembles jobs from the responses topic until `--output` is written (or a stop signal);
+/// with `read_committed`, only results whose transactions committed.
+pub fn run(
+    kafka: &KafkaArgs,
+    output: Output,
+    limits: Limits,
+    read_committed: bool,
+) -> Result<(), String> {
+    // librdkafka reads committed by default, which waits for open transactions; Kafka's
+    // own default, uncommitted, is what at-least-once workers need.
+    let isolation = if read_committed {
+        "read_committed"
+    } else {
+        "read_uncommitted"
+    };
     let client_id = kafka::client_id(IMAGE_GROUP);
     let dirs = [
         Some(output.dir.as_path()),
@@ -91,8 +104,10 @@ pub fn run(kafka: &KafkaArgs, output: Output, limits: Limits) -> Result<(), Stri
         input: topic,
         // The assembler produces only dead letters.
         output: topic,
-        settings: Vec::new(),
+        settings: vec![("isolation.level", isolation.into())],
         producer,
+        // The assembler holds offsets: at least once, and idempotent by its images.
+        transactional_id: None,
     };
     let assembling = Assembling {
         assembler,

@@ -64,22 +64,28 @@ fn topic_name_fault(name: &str) -> Option<&'static str> {
     }
 }
 
-fn parse_setting(text: &str) -> Result<(String, String), String> {
+/// A `key=value` setting of a flag.
+pub fn parse_setting(text: &str) -> Result<(String, String), String> {
     let (key, value) = text
         .split_once('=')
-        .ok_or_else(|| format!("-X takes key=value, not {text:?}"))?;
+        .filter(|(key, _)| !key.trim().is_empty())
+        .ok_or_else(|| format!("expected key=value, not {text:?}"))?;
     Ok((key.trim().to_owned(), value.to_owned()))
 }
 
 /// A client id as the original made them: `cli.<role>.<HOSTNAME>`.
 pub fn client_id(role: &str) -> String {
-    let host = std::env::var("HOSTNAME")
+    format!("cli.{role}.{}", host())
+}
+
+/// This machine's name, upper case as the original wrote it.
+pub fn host() -> String {
+    std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
         .map(|name| name.trim().to_uppercase())
         .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "LOCALHOST".into());
-    format!("cli.{role}.{host}")
+        .unwrap_or_else(|| "LOCALHOST".into())
 }
 
 /// The dead-letter topic of a topic.
@@ -226,23 +232,48 @@ impl KafkaArgs {
     /// order, which tiles make harmless (invariant 2), while the idempotent producer's
     /// handshake measured a 500 ms stall on one start in ten.
     pub fn producer(&self, client_id: &str) -> Result<ThreadedProducer<Deliveries>, String> {
-        self.config(
+        self.producer_with(client_id, &[("enable.idempotence", "false")])
+    }
+
+    /// A member's producer for exactly-once answering, with transactional id `id`:
+    /// idempotent, as transactions require.
+    pub fn transactional_producer(
+        &self,
+        client_id: &str,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<ThreadedProducer<Deliveries>, String> {
+        let timeout = timeout.as_millis().to_string();
+        self.producer_with(
             client_id,
             &[
-                ("acks", "all"),
-                ("enable.idempotence", "false"),
-                ("linger.ms", "5"),
-                // 64 MiB of unsent messages at most (librdkafka's default is 1 GiB): a slow
-                // broker makes senders wait, not grow.
-                ("queue.buffering.max.kbytes", "65536"),
-                ("compression.type", "lz4"),
-                // A topic asked for that does not exist must be an error, not be created with
-                // the broker's defaults (auto.create.topics.enable is on by default).
-                ("allow.auto.create.topics", "false"),
+                ("enable.idempotence", "true"),
+                ("transactional.id", id),
+                ("transaction.timeout.ms", &timeout),
             ],
         )
-        .create_with_context(Deliveries::default())
-        .map_err(|e| format!("Kafka settings: {e}"))
+    }
+
+    fn producer_with(
+        &self,
+        client_id: &str,
+        settings: &[(&str, &str)],
+    ) -> Result<ThreadedProducer<Deliveries>, String> {
+        let mut defaults = vec![
+            ("acks", "all"),
+            ("linger.ms", "5"),
+            // 64 MiB of unsent messages at most (librdkafka's default is 1 GiB): a slow
+            // broker makes senders wait, not grow.
+            ("queue.buffering.max.kbytes", "65536"),
+            ("compression.type", "lz4"),
+            // A topic asked for that does not exist must be an error, not be created with
+            // the broker's defaults (auto.create.topics.enable is on by default).
+            ("allow.auto.create.topics", "false"),
+        ];
+        defaults.extend_from_slice(settings);
+        self.config(client_id, &defaults)
+            .create_with_context(Deliveries::default())
+            .map_err(|e| format!("Kafka settings: {e}"))
     }
 
     /// Creates the requests and responses topics and their dead-letter topics if missing, and
@@ -250,7 +281,12 @@ impl KafkaArgs {
     /// leader for each. The controller accepts a topic before the brokers serve it, widest
     /// right after a broker starts; a script that runs `topics` then a role must not see it
     /// missing.
-    pub fn create_topics(&self, partitions: i32, replication: i32) -> Result<(), String> {
+    pub fn create_topics(
+        &self,
+        partitions: i32,
+        replication: i32,
+        settings: &[(String, String)],
+    ) -> Result<(), String> {
         // One connect timeout for all of it: the broker, the creation, the wait.
         let deadline = self.deadline();
         let admin: AdminClient<DefaultClientContext> = self
@@ -266,7 +302,12 @@ impl KafkaArgs {
         ];
         let topics: Vec<NewTopic<'_>> = names
             .iter()
-            .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(replication)))
+            .map(|name| {
+                settings.iter().fold(
+                    NewTopic::new(name, partitions, TopicReplication::Fixed(replication)),
+                    |topic, (key, value)| topic.set(key, value),
+                )
+            })
             .collect();
         let options = AdminOptions::new()
             .request_timeout(Some(left_until(deadline)))
@@ -281,7 +322,11 @@ impl KafkaArgs {
                     wanted.push((name, usize::try_from(partitions).ok()));
                 }
                 Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => {
-                    info!("Topic {name} exists already");
+                    if settings.is_empty() {
+                        info!("Topic {name} exists already");
+                    } else {
+                        warn!("Topic {name} exists already: it keeps its settings, not --config's");
+                    }
                     wanted.push((name, None));
                 }
                 Err((name, code)) => return Err(format!("creating topic {name}: {code}")),
@@ -423,7 +468,14 @@ impl ProducerContext for Deliveries {
     fn delivery(&self, result: &DeliveryResult<'_>, on_delivery: Self::DeliveryOpaque) {
         let ok = result.is_ok();
         if let Err((error, _)) = result {
-            warn!("a message could not be delivered: {error}");
+            // An aborted transaction purges its messages on purpose: the transaction says so.
+            let purged = matches!(
+                error.rdkafka_error_code(),
+                Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight)
+            );
+            if !purged {
+                warn!("a message could not be delivered: {error}");
+            }
             self.failed.fetch_add(1, Ordering::Relaxed);
         } else {
             self.delivered.fetch_add(1, Ordering::Relaxed);

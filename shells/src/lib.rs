@@ -18,4 +18,5 @@ pub mod picture;
 pub mod plan;
 mod received;
 pub mod render;
+pub mod transaction;
 pub mod worker;

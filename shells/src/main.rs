@@ -43,7 +43,12 @@ fn main() -> ExitCode {
             let threads = args
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            calc::run(&args.kafka, threads.max(1), args.limits.limits())
+            calc::run(
+                &args.kafka,
+                threads.max(1),
+                args.limits.limits(),
+                &args.guarantee,
+            )
         }
         Command::Image(args) => {
             let output = image::Output {
@@ -55,19 +60,26 @@ fn main() -> ExitCode {
                     threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
                 },
             };
-            image::run(&args.kafka, output, args.limits())
+            image::run(&args.kafka, output, args.limits(), args.read_committed)
         }
         Command::Bridge(args) => {
             let limits = args.limits.limits();
             match (&args.tcp, &args.serial) {
-                (Some(address), _) => bridge::TcpLink::connect(address)
-                    .and_then(|link| bridge::run(&args.kafka, link, args.board_rate, limits)),
-                (None, Some(device)) => bridge::SerialLink::open(device, args.baud)
-                    .and_then(|link| bridge::run(&args.kafka, link, args.board_rate, limits)),
+                (Some(address), _) => bridge::TcpLink::connect(address).and_then(|link| {
+                    bridge::run(&args.kafka, link, args.board_rate, limits, &args.guarantee)
+                }),
+                (None, Some(device)) => {
+                    bridge::SerialLink::open(device, args.baud).and_then(|link| {
+                        bridge::run(&args.kafka, link, args.board_rate, limits, &args.guarantee)
+                    })
+                }
                 (None, None) => unreachable!("clap requires --serial or --tcp"),
             }
         }
-        Command::Topics(args) => args.kafka.create_topics(args.partitions, args.replication),
+        Command::Topics(args) => {
+            args.kafka
+                .create_topics(args.partitions, args.replication, &args.config)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -57,12 +57,48 @@ impl Scenario {
 
     /// `fixedbrot topics` for this scenario, running.
     pub fn topics(&self, partitions: u32) -> Process {
+        self.topics_with(&["--partitions", &partitions.to_string()])
+    }
+
+    /// `fixedbrot topics` for this scenario with these flags, running.
+    pub fn topics_with(&self, flags: &[&str]) -> Process {
         let mut command = Command::new(BIN);
-        command
-            .arg("topics")
-            .args(self.kafka_args())
-            .args(["--partitions", &partitions.to_string()]);
+        command.arg("topics").args(self.kafka_args()).args(flags);
         Process::spawn(command, "topics")
+    }
+
+    /// Messages on `topic` so far, committed or not.
+    pub fn produced(&self, topic: &str) -> i64 {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .unwrap();
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .unwrap();
+        metadata.topics()[0]
+            .partitions()
+            .iter()
+            .map(|p| {
+                let (low, high) = consumer
+                    .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+                    .unwrap();
+                high - low
+            })
+            .sum()
+    }
+
+    /// Waits until `topic` holds at least `count` messages, committed or not.
+    pub fn wait_produced(&self, topic: &str, count: i64, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.produced(topic) < count {
+            assert!(
+                Instant::now() < deadline,
+                "{topic}: no {count} messages in {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn requests(&self) -> String {
@@ -156,6 +192,36 @@ pub fn pixels(path: &Path) -> Vec<u8> {
     let info = reader.next_frame(&mut buf).unwrap();
     buf.truncate(info.buffer_size());
     buf
+}
+
+/// Every message on `topic`, read by a consumer group of its own until none came for 4 s (30 s
+/// at most); with `read_committed`, only those of committed transactions (and those sent
+/// outside any).
+pub fn read_topic(topic: &str, read_committed: bool) -> Vec<rdkafka::message::OwnedMessage> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let isolation = if read_committed {
+        "read_committed"
+    } else {
+        "read_uncommitted"
+    };
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", format!("{topic}.reader.{isolation}"))
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", isolation)
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut messages = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut idle_since = Instant::now();
+    while Instant::now() < deadline && idle_since.elapsed() < Duration::from_secs(4) {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            messages.push(message.detach());
+            idle_since = Instant::now();
+        }
+    }
+    messages
 }
 
 /// A running `fixedbrot` whose stderr lines are collected, killed when dropped.

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use fixedbrot_core::limits::WIRE_VERSION;
 use fixedbrot_core::wire::{self, Envelope, Message, TileRequest, TileResult};
 use fixedbrot_core::{Format, Grid, JobId, TileIndex};
-use harness::{brokers, pixels, rendered, Scenario, BIN};
+use harness::{brokers, pixels, read_topic, rendered, Scenario, BIN};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers as _;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::Message as _;
@@ -104,18 +103,9 @@ type Letter = (Option<Vec<u8>>, Vec<(String, String)>);
 
 /// The dead letters on `topic`.
 fn dead_letters(topic: &str) -> Vec<Letter> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", format!("{topic}.counter"))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
-    let mut letters = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut idle_since = Instant::now();
-    while Instant::now() < deadline && idle_since.elapsed() < Duration::from_secs(4) {
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+    read_topic(topic, false)
+        .into_iter()
+        .map(|message| {
             let headers = message.headers().expect("dead letters say why");
             let headers = headers
                 .iter()
@@ -126,11 +116,9 @@ fn dead_letters(topic: &str) -> Vec<Letter> {
                     )
                 })
                 .collect();
-            letters.push((message.payload().map(<[u8]>::to_vec), headers));
-            idle_since = Instant::now();
-        }
-    }
-    letters
+            (message.payload().map(<[u8]>::to_vec), headers)
+        })
+        .collect()
 }
 
 #[test]

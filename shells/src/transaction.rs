@@ -1,0 +1,189 @@
+//! Exactly-once answering: a member's answers, its dead letters and the offsets of the messages
+//! they answer reach Kafka in one transaction, so a reader with `isolation.level=read_committed`
+//! (`image --read-committed`) sees each request answered once, whatever crashes.
+//!
+//! Each member has its own transactional producer. Its id is stable across restarts, so a
+//! restarted member fences its old self and aborts what that one left open, instead of
+//! leaving read_committed readers waiting for the transaction timeout.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::producer::{Producer, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::kafka::{Deliveries, KafkaArgs};
+use crate::log::{info, warn};
+
+/// How long a transaction may stay open before the broker aborts it. A transaction holds
+/// only answers that took little work (below `worker::LONG_WORK`, well under a second): the
+/// loop commits before long work, a big tile or a board's, and opens the next transaction
+/// after it. So no tile's time, however slow the board, counts against this.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long one transactional call may wait for the brokers.
+const CALL: Duration = Duration::from_secs(30);
+
+/// How often a call that failed in a way worth retrying is tried again.
+const RETRIES: u32 = 5;
+
+/// A member's transactional producer and its open transaction.
+pub struct Transaction {
+    producer: Arc<ThreadedProducer<Deliveries>>,
+    id: String,
+    /// The topic whose offsets the transactions commit.
+    topic: String,
+    /// The open transaction's messages per partition: the first offset and the next.
+    open: BTreeMap<i32, (i64, i64)>,
+    since: Option<Instant>,
+}
+
+/// Partitions to read again from an offset: the messages of an aborted transaction.
+pub type Rewind = Vec<(i32, i64)>;
+
+impl Transaction {
+    /// A producer with transactional id `id`, its earlier incarnations fenced.
+    pub fn start(
+        kafka: &KafkaArgs,
+        id: &str,
+        client_id: &str,
+        topic: &str,
+    ) -> Result<Transaction, String> {
+        let producer = kafka.transactional_producer(client_id, id, TIMEOUT)?;
+        producer
+            .init_transactions(Duration::from_secs(kafka.connect_timeout))
+            .map_err(|e| {
+                format!(
+                    "starting transactions as {id} at {} (within {} s): {e}",
+                    kafka.brokers, kafka.connect_timeout
+                )
+            })?;
+        info!("Exactly once: answers are committed in transactions as {id}");
+        Ok(Transaction {
+            producer: Arc::new(producer),
+            id: id.to_owned(),
+            topic: topic.to_owned(),
+            open: BTreeMap::new(),
+            since: None,
+        })
+    }
+
+    /// The producer of this member's answers.
+    pub fn producer(&self) -> Arc<ThreadedProducer<Deliveries>> {
+        Arc::clone(&self.producer)
+    }
+
+    /// Counts a message in the open transaction, opening one if none is open: its answers
+    /// are produced next.
+    pub fn take(&mut self, partition: i32, offset: i64) -> Result<(), String> {
+        if self.since.is_none() {
+            self.producer
+                .begin_transaction()
+                .map_err(|e| self.fatal("beginning a transaction", &e))?;
+            self.since = Some(Instant::now());
+        }
+        let span = self.open.entry(partition).or_insert((offset, offset));
+        span.1 = span.1.max(offset + 1);
+        Ok(())
+    }
+
+    /// How long the open transaction has been open, if one is.
+    pub fn open_for(&self) -> Option<Duration> {
+        self.since.map(|since| since.elapsed())
+    }
+
+    /// Commits the open transaction, its answers with the offsets after its messages. If the
+    /// brokers refuse it (a delivery failed, the group moved on), it is aborted instead and
+    /// its partitions are returned, to be read again from its first message. `Err` when the
+    /// producer can go on no more: fenced by a newer member with its id, or worse.
+    pub fn commit<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<Rewind, String> {
+        if self.since.take().is_none() {
+            return Ok(Rewind::new());
+        }
+        let open = std::mem::take(&mut self.open);
+        let rewind = open.iter().map(|(&p, &(first, _))| (p, first)).collect();
+        let group = consumer.group_metadata().ok_or_else(|| {
+            format!(
+                "transaction {}: the consumer has no group to commit to",
+                self.id
+            )
+        })?;
+        let mut offsets = TopicPartitionList::new();
+        for (&partition, &(_, next)) in &open {
+            offsets
+                .add_partition_offset(&self.topic, partition, Offset::Offset(next))
+                .map_err(|e| self.fatal("listing offsets", &e))?;
+        }
+        let committed = retrying(|| {
+            self.producer
+                .send_offsets_to_transaction(&offsets, &group, CALL)
+        })
+        .and_then(|()| retrying(|| self.producer.commit_transaction(CALL)));
+        match committed {
+            Ok(()) => Ok(Rewind::new()),
+            Err(error) if requires_abort(&error) => {
+                warn!(
+                    "transaction {}: {error}; aborted, its {} partitions are read again",
+                    self.id,
+                    open.len()
+                );
+                retrying(|| self.producer.abort_transaction(CALL))
+                    .map_err(|e| self.fatal("aborting a transaction", &e))?;
+                Ok(rewind)
+            }
+            Err(error) => Err(self.fatal("committing a transaction", &error)),
+        }
+    }
+
+    /// The error that ends the member: nothing of the open transaction is committed, and
+    /// the next member with this id aborts it.
+    fn fatal(&self, doing: &str, error: &KafkaError) -> String {
+        let fenced = matches!(
+            error.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::Fenced
+                    | RDKafkaErrorCode::ProducerFenced
+                    | RDKafkaErrorCode::InvalidProducerEpoch
+            )
+        );
+        if fenced {
+            format!(
+                "{doing} as {}: fenced by a newer producer with the same transactional id (a \
+                 restart of this member, or another worker given the same --instance); this \
+                 one stops, its open transaction aborted",
+                self.id
+            )
+        } else {
+            format!(
+                "{doing} as {}: {error}; stopping with the open transaction uncommitted, so its \
+                 requests are answered again",
+                self.id
+            )
+        }
+    }
+}
+
+/// Whether the transaction must be aborted (and can be: the producer goes on after).
+fn requires_abort(error: &KafkaError) -> bool {
+    matches!(error, KafkaError::Transaction(e) if e.txn_requires_abort())
+}
+
+/// Runs a transactional call again while librdkafka says that is worth it.
+fn retrying(mut call: impl FnMut() -> KafkaResult<()>) -> KafkaResult<()> {
+    let mut tries = 1;
+    loop {
+        match call() {
+            Err(KafkaError::Transaction(e)) if e.is_retriable() && tries < RETRIES => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            result => return result,
+        }
+    }
+}
