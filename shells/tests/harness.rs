@@ -348,34 +348,71 @@ impl Drop for Process {
     }
 }
 
-/// A broker of a test's own, on `port`, started by the project's script and deleted on drop.
+/// A broker of a test's own, or a cluster, from `port` on, started by the project's script
+/// and deleted on drop.
 pub struct OwnBroker {
     port: u16,
+    nodes: u16,
 }
 
 impl OwnBroker {
     pub fn start(port: u16) -> OwnBroker {
-        let broker = OwnBroker { port };
-        broker.script("up");
+        OwnBroker::cluster(port, 1)
+    }
+
+    /// `nodes` brokers, each a controller too: node i serves on `port + 2 (i - 1)`.
+    pub fn cluster(port: u16, nodes: u16) -> OwnBroker {
+        let broker = OwnBroker { port, nodes };
+        broker.up();
         broker
     }
 
+    /// Every node's address: clients bootstrap from all of them.
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        (1..=self.nodes)
+            .map(|node| format!("127.0.0.1:{}", self.node_port(node)))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
-    /// Runs `scripts/kafka up|stop|down` for this broker.
-    pub fn script(&self, action: &str) {
+    fn node_port(&self, node: u16) -> u16 {
+        self.port + 2 * (node - 1)
+    }
+
+    /// Starts every node not running (one killed rejoins), and waits until each answers.
+    pub fn up(&self) {
+        self.script(&["up", "--brokers", &self.nodes.to_string()]);
+    }
+
+    /// Stops every node, keeping its data.
+    pub fn stop(&self) {
+        self.script(&["stop"]);
+    }
+
+    /// Kills node `node` with SIGKILL, as a crash would.
+    pub fn kill_node(&self, node: u16) {
+        let pid_file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../.kafka/{}/pid", self.node_port(node)));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let status = Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -9 {pid}");
+    }
+
+    /// Runs `scripts/kafka` with `args` for this broker.
+    fn script(&self, args: &[&str]) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka");
         let status = Command::new(script)
-            .arg(action)
+            .args(args)
             .env("KAFKA_PORT", self.port.to_string())
             .stdout(Stdio::null())
             .status()
             .unwrap();
         assert!(
             status.success(),
-            "scripts/kafka {action} on port {}",
+            "scripts/kafka {args:?} on port {}",
             self.port
         );
     }
@@ -383,7 +420,7 @@ impl OwnBroker {
 
 impl Drop for OwnBroker {
     fn drop(&mut self) {
-        self.script("down");
+        self.script(&["down"]);
     }
 }
 

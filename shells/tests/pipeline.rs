@@ -217,9 +217,9 @@ fn a_broker_that_restarts_mid_job_is_waited_for() {
     image.wait_assigned();
     let view = ["--tile", "1x1", "--width", "320", "--height", "240"];
     scenario.generate(&view);
-    broker.script("stop");
+    broker.stop();
     std::thread::sleep(Duration::from_secs(2));
-    broker.script("up");
+    broker.up();
     assert!(image.wait_exit(2 * MINUTE).success(), "{}", image.log());
     assert_eq!(pixels(&output), rendered(&view, "classic", &scenario.dir));
 }
