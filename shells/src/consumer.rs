@@ -317,6 +317,9 @@ impl Loop<'_> {
                 None => {}
             }
         }
+        // Nothing to answer now: what was answered goes out at once, so a reader of committed
+        // answers does not wait for COMMIT_EVERY at the end of each burst.
+        self.commit_transaction()?;
         self.bell.wait(POLL);
         Ok(None)
     }
