@@ -14,11 +14,11 @@ use fixedbrot_core::wire::{
 };
 use fixedbrot_core::{Format, Grid, Job, JobId, Rect, TileIndex, View};
 
-use rdkafka::producer::Producer;
+use rdkafka::producer::{Producer, ThreadedProducer};
 
 use crate::cli::GuaranteeArgs;
 use crate::consumer::{self, Answer, Handler, Incoming, Member};
-use crate::kafka::{self, KafkaArgs, CALCULATION_GROUP};
+use crate::kafka::{self, Deliveries, KafkaArgs, CALCULATION_GROUP};
 use crate::limits::Limits;
 use crate::log::{info, warn};
 use crate::worker;
@@ -393,7 +393,7 @@ pub fn run<L: Link + Send + 'static>(
     guarantee: &GuaranteeArgs,
 ) -> Result<(), String> {
     let client_id = kafka::client_id(&format!("{CALCULATION_GROUP}.bridge"));
-    let producer = Arc::new(kafka.producer(&client_id)?);
+    let producer: Arc<ThreadedProducer<Deliveries>> = Arc::new(kafka.producer(&client_id)?);
     kafka.require_topics(producer.client(), &kafka.worker_topics())?;
     let board = Board::connect(link, steps_per_second)?;
     info!("Board connected: tiles up to {} pixels", board.max_pixels());

@@ -3,11 +3,11 @@
 use std::sync::{mpsc, Arc};
 use std::thread;
 
-use rdkafka::producer::Producer;
+use rdkafka::producer::{Producer, ThreadedProducer};
 
 use crate::cli::GuaranteeArgs;
 use crate::consumer::{self, Answer, Handler, Incoming, Member};
-use crate::kafka::{self, KafkaArgs, CALCULATION_GROUP};
+use crate::kafka::{self, Deliveries, KafkaArgs, CALCULATION_GROUP};
 use crate::limits::Limits;
 use crate::log::info;
 use crate::worker;
@@ -20,7 +20,7 @@ pub fn run(
     guarantee: &GuaranteeArgs,
 ) -> Result<(), String> {
     let client_id = kafka::client_id(CALCULATION_GROUP);
-    let producer = Arc::new(kafka.producer(&client_id)?);
+    let producer: Arc<ThreadedProducer<Deliveries>> = Arc::new(kafka.producer(&client_id)?);
     kafka.require_topics(producer.client(), &kafka.worker_topics())?;
     info!(
         "Worker with {threads} threads in group {}: {} -> {}",

@@ -112,7 +112,8 @@ pub struct Member<'a> {
     pub transactional_id: Option<String>,
 }
 
-/// How often offsets are committed while messages flow.
+/// How often offsets are committed while messages flow (and transactions, which are also
+/// committed whenever the member runs out of messages).
 const COMMIT_EVERY: Duration = Duration::from_millis(200);
 
 /// How long a poll waits for a message: also how often the loop ticks and looks for a stop.
@@ -480,7 +481,7 @@ impl Loop<'_> {
         }
         for (key, payload) in &answer.replies {
             kafka::send(
-                &producer,
+                producer.as_ref(),
                 self.member.output,
                 key,
                 Some(payload),

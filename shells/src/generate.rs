@@ -2,16 +2,16 @@
 use std::time::{Duration, Instant};
 
 use fixedbrot_core::Job;
-use rdkafka::producer::Producer;
+use rdkafka::producer::{BaseProducer, Producer};
 
-use crate::kafka::{self, KafkaArgs};
+use crate::kafka::{self, Deliveries, KafkaArgs};
 use crate::log::info;
 use crate::plan;
 
 /// Sends every message of `job` and waits until the brokers have them all.
 pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
     let client_id = kafka::client_id("Mandelbrot.Generator");
-    let producer = kafka.producer(&client_id)?;
+    let producer: BaseProducer<Deliveries> = kafka.producer(&client_id)?;
     kafka.require_topics(producer.client(), &[&kafka.requests_topic])?;
     let job_id = plan::new_job_id();
     let started = Instant::now();

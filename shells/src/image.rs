@@ -11,11 +11,11 @@ use fixedbrot_core::wire;
 use fixedbrot_core::JobId;
 
 use crate::assembler::{Assembler, Moves, Outcome};
-use rdkafka::producer::Producer;
+use rdkafka::producer::{Producer, ThreadedProducer};
 
 use crate::consumer::{self, Answer, Handler, Holds, Incoming, Member};
 use crate::fault;
-use crate::kafka::{self, KafkaArgs, IMAGE_GROUP};
+use crate::kafka::{self, Deliveries, KafkaArgs, IMAGE_GROUP};
 use crate::limits::Limits;
 use crate::log::{info, warn, Progress};
 use crate::picture::{self, Png};
@@ -63,7 +63,7 @@ pub fn run(
         None => picture::check_writable_dir(&output.dir)
             .map_err(|e| format!("--output-dir {}: {e}", output.dir.display()))?,
     }
-    let producer = Arc::new(kafka.producer(&client_id)?);
+    let producer: Arc<ThreadedProducer<Deliveries>> = Arc::new(kafka.producer(&client_id)?);
     kafka.require_topics(
         producer.client(),
         &[&kafka.responses_topic, &kafka.responses_dead_letters()],

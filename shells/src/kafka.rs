@@ -10,9 +10,13 @@ use clap::Args;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{Client, DefaultClientContext};
 use rdkafka::config::ClientConfig;
+use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::Rebalance;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer,
+};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
@@ -147,7 +151,11 @@ impl KafkaArgs {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.brokers)
-            .set("client.id", client_id);
+            .set("client.id", client_id)
+            // Connect to the brokers at once rather than when first needed: the first
+            // metadata request otherwise waited about 50 ms for a lazy connect on half the
+            // starts, half of a small job's time.
+            .set("enable.sparse.connections", "false");
         for (key, value) in defaults {
             config.set(*key, *value);
         }
@@ -231,7 +239,14 @@ impl KafkaArgs {
     /// deliveries and failures. Not idempotent: a retried message may arrive twice or out of
     /// order, which tiles make harmless (invariant 2), while the idempotent producer's
     /// handshake measured a 500 ms stall on one start in ten.
-    pub fn producer(&self, client_id: &str) -> Result<ThreadedProducer<Deliveries>, String> {
+    ///
+    /// The roles' producers are threaded; generate's is a base producer that it polls
+    /// itself, so that it exits the moment its last message is acknowledged (a threaded
+    /// producer's poll thread takes up to 100 ms to stop, which was most of a small job).
+    pub fn producer<P: FromClientConfigAndContext<Deliveries>>(
+        &self,
+        client_id: &str,
+    ) -> Result<P, String> {
         self.producer_with(client_id, &[("enable.idempotence", "false")])
     }
 
@@ -254,11 +269,11 @@ impl KafkaArgs {
         )
     }
 
-    fn producer_with(
+    fn producer_with<P: FromClientConfigAndContext<Deliveries>>(
         &self,
         client_id: &str,
         settings: &[(&str, &str)],
-    ) -> Result<ThreadedProducer<Deliveries>, String> {
+    ) -> Result<P, String> {
         let mut defaults = vec![
             ("acks", "all"),
             ("linger.ms", "5"),
@@ -486,10 +501,42 @@ impl ProducerContext for Deliveries {
     }
 }
 
+/// A record as [`send`] makes it, with what its delivery settles.
+type Record<'a> = BaseRecord<'a, [u8], [u8], Box<Option<Settles>>>;
+
+/// What [`send`] and [`finish`] need of a producer: to take a record, and to be served (its
+/// delivery reports handled) while a full queue drains or acknowledgements come in.
+pub trait Queue: Producer<Deliveries> {
+    /// rdkafka's `send`, which hands a record it cannot queue back with its error.
+    #[allow(clippy::result_large_err)]
+    fn enqueue<'a>(&self, record: Record<'a>) -> Result<(), (KafkaError, Record<'a>)>;
+    fn serve(&self, timeout: Duration);
+}
+
+impl Queue for ThreadedProducer<Deliveries> {
+    fn enqueue<'a>(&self, record: Record<'a>) -> Result<(), (KafkaError, Record<'a>)> {
+        self.send(record)
+    }
+
+    fn serve(&self, timeout: Duration) {
+        self.poll(timeout);
+    }
+}
+
+impl Queue for BaseProducer<Deliveries> {
+    fn enqueue<'a>(&self, record: Record<'a>) -> Result<(), (KafkaError, Record<'a>)> {
+        self.send(record)
+    }
+
+    fn serve(&self, timeout: Duration) {
+        self.poll(timeout);
+    }
+}
+
 /// Sends one record, waiting while the producer's queue is full (back-pressure, not loss).
 /// A record without payload is a NULL message, which Kafka tells apart from an empty one.
 pub fn send(
-    producer: &ThreadedProducer<Deliveries>,
+    producer: &impl Queue,
     topic: &str,
     key: &[u8],
     payload: Option<&[u8]>,
@@ -504,14 +551,11 @@ pub fn send(
         record = record.headers(headers);
     }
     loop {
-        match producer.send(record) {
+        match producer.enqueue(record) {
             Ok(()) => return Ok(()),
-            Err((
-                rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
-                back,
-            )) => {
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                 record = back;
-                producer.poll(Duration::from_millis(10));
+                producer.serve(Duration::from_millis(10));
             }
             Err((error, _)) => return Err(format!("producing to {topic}: {error}")),
         }
@@ -708,7 +752,7 @@ fn block_on<F: Future>(future: F) -> F::Output {
 
 /// Waits, within `deadline`, until everything produced is acknowledged; says what could not
 /// be delivered.
-pub fn finish(producer: &ThreadedProducer<Deliveries>, deadline: Duration) -> Result<(), String> {
+pub fn finish(producer: &impl Queue, deadline: Duration) -> Result<(), String> {
     // librdkafka's flush wakes in 100 ms steps while another thread polls; a short poll loop
     // returns as soon as the last acknowledgement is in.
     let started = Instant::now();
@@ -720,7 +764,7 @@ pub fn finish(producer: &ThreadedProducer<Deliveries>, deadline: Duration) -> Re
                 deadline.as_secs()
             ));
         }
-        producer.poll(Duration::from_millis(1));
+        producer.serve(Duration::from_millis(1));
     }
     let failed = producer.context().failed.load(Ordering::Relaxed);
     if failed > 0 {
