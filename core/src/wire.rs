@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::JobError;
 use crate::grid::TileIndex;
 use crate::job::{Job, JobId};
-use crate::limits::{MAX_TILE_PIXELS, WIRE_VERSION};
+use crate::limits::{MAX_ENCODED_LEN, MAX_TILE_PIXELS, WIRE_VERSION};
 
 /// A message and the job it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +196,22 @@ struct Versioned<'a> {
 pub fn encode<'b>(envelope: &Envelope, buf: &'b mut [u8]) -> Result<&'b mut [u8], WireError> {
     envelope.check()?;
     Ok(postcard::to_slice(&versioned(envelope), buf)?)
+}
+
+/// The most bytes `envelope` can take encoded: [`MAX_ENCODED_LEN`] less the room of the
+/// counts it does not carry. A buffer this long always holds it, so a host that encodes
+/// many small messages need not clear 20 KiB for each.
+pub fn max_encoded_len(envelope: &Envelope) -> usize {
+    match &envelope.message {
+        Message::Result(result) => max_result_len(result.counts.len()),
+        _ => max_result_len(0),
+    }
+}
+
+/// The most bytes a result of `pixels` counts can take encoded (at most [`MAX_TILE_PIXELS`]
+/// counts; every other message takes at most what a result of none would).
+pub fn max_result_len(pixels: usize) -> usize {
+    MAX_ENCODED_LEN - MAX_TILE_PIXELS.saturating_sub(pixels) * MAX_COUNT_LEN
 }
 
 /// Encodes a checked message as one COBS frame, ending in its 0 delimiter.

@@ -3,7 +3,6 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fixedbrot_core::limits::MAX_ENCODED_LEN;
 use fixedbrot_core::wire::{self, End, Envelope, Message, TileRequest};
 use fixedbrot_core::{Job, JobId, TileIndex};
 
@@ -63,9 +62,11 @@ pub fn messages(job_id: JobId, job: Job) -> impl Iterator<Item = (String, Vec<u8
 }
 
 fn encode(envelope: &Envelope) -> Vec<u8> {
-    let mut buf = [0u8; MAX_ENCODED_LEN];
     // Requests and markers of a checked job are a few dozen bytes.
-    wire::encode(envelope, &mut buf)
+    let mut buf = vec![0u8; wire::max_encoded_len(envelope)];
+    let len = wire::encode(envelope, &mut buf)
         .expect("a checked job's messages encode")
-        .to_vec()
+        .len();
+    buf.truncate(len);
+    buf
 }

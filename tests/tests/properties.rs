@@ -3,7 +3,7 @@
 use fixedbrot_core::limits::{MAX_ENCODED_LEN, MAX_FRAME_LEN, MAX_SIDE, WIRE_VERSION};
 use fixedbrot_core::wire::{
     decode, decode_cobs, decode_request, encode, encode_cobs, encode_count, encode_refusal_cobs,
-    encode_result_head, peek, Message, TileRequest, WireError, MAX_COUNT_LEN,
+    encode_result_head, max_encoded_len, peek, Message, TileRequest, WireError, MAX_COUNT_LEN,
 };
 use fixedbrot_core::{
     escape, escape_lanes, render_tile, render_tile_in_lanes, Format, JobError, Point, TileIndex,
@@ -19,6 +19,7 @@ proptest! {
     fn every_message_round_trips(envelope in strategies::envelope()) {
         let mut buf = vec![0u8; MAX_FRAME_LEN];
         let bytes = encode(&envelope, &mut buf).unwrap().to_vec();
+        prop_assert!(bytes.len() <= max_encoded_len(&envelope));
         prop_assert!(bytes.len() <= MAX_ENCODED_LEN);
         prop_assert_eq!(decode(&bytes), Ok(envelope.clone()));
         prop_assert_eq!(peek(&bytes), Some((WIRE_VERSION, envelope.job_id)));

@@ -1,8 +1,8 @@
 //! Specifications by example: the tile grid, the wire's limits and refusals, the palettes.
 use fixedbrot_core::limits::{MAX_ENCODED_LEN, MAX_FRAME_LEN, MAX_TILE_PIXELS, WIRE_VERSION};
 use fixedbrot_core::wire::{
-    decode, decode_cobs, encode, encode_cobs, peek, Deframer, Envelope, Framed, Message,
-    TileRequest, TileResult, WireError,
+    decode, decode_cobs, encode, encode_cobs, max_encoded_len, peek, Deframer, Envelope, Framed,
+    Message, Reason, Refusal, TileRequest, TileResult, WireError,
 };
 use fixedbrot_core::{escape, Format, Grid, JobError, JobId, Palette, Point, Rect, TileIndex};
 use fixedbrot_tests::cases::{default_job, job};
@@ -193,6 +193,24 @@ fn the_largest_tile_result_encodes_to_exactly_the_stated_worst_case() {
         len <= MAX_ENCODED_LEN && len > MAX_ENCODED_LEN - 40,
         "{len} vs {MAX_ENCODED_LEN}"
     );
+    assert_eq!(max_encoded_len(&worst), MAX_ENCODED_LEN);
+    // Every other message of that job, at its longest, fits the room its kind is given.
+    let tile = job.grid.tile_at(65_534, 65_534).unwrap();
+    for message in [
+        Message::Begin(job),
+        Message::Request(TileRequest { job, tile }),
+        Message::Refused(Refusal {
+            tile: Some(tile),
+            reason: Reason::TooMuchWork { max_work: u64::MAX },
+        }),
+    ] {
+        let envelope = Envelope {
+            job_id: JobId(u64::MAX),
+            message,
+        };
+        let room = max_encoded_len(&envelope);
+        assert!(encode(&envelope, &mut buf[..room]).is_ok(), "{envelope:?}");
+    }
     assert!(encode_cobs(&worst, &mut buf).unwrap().len() <= MAX_FRAME_LEN);
     assert_eq!(
         encode(&worst, &mut buf[..len - 1]),
