@@ -65,7 +65,7 @@ pub fn escape_lanes(
 pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
     let (rect, out) = tile_of(job, tile, out)?;
     match job.format {
-        Format::I4F28 if LANES_PAY => render_batched::<Q28>(job, rect, out),
+        Format::I4F28 if LANES_PAY && fills_a_batch(out) => render_batched::<Q28>(job, rect, out),
         _ => render_scalar(job, rect, out),
     }
     Ok(rect)
@@ -74,16 +74,23 @@ pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, 
 /// [`render_tile`] with I4F28 in lanes whatever this build's instruction set, and inlined
 /// into its caller, so that a caller compiled with wider vectors (a shell's
 /// `#[target_feature(enable = "avx512f")]` function, chosen at run time) gets lanes in those
-/// vectors. I4F60 runs point by point: its 128-bit products do not vectorise. The lanes hold
-/// a tile's unfinished points on the stack: about 72 KiB.
+/// vectors. I4F60 runs point by point: its 128-bit products do not vectorise, and so do tiles
+/// smaller than a batch. The lanes hold a tile's unfinished points on the stack: about 72 KiB.
 #[inline(always)]
 pub fn render_tile_in_lanes(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
     let (rect, out) = tile_of(job, tile, out)?;
     match job.format {
-        Format::I4F28 => render_batched::<Q28>(job, rect, out),
-        Format::I4F60 => render_scalar(job, rect, out),
+        Format::I4F28 if fills_a_batch(out) => render_batched::<Q28>(job, rect, out),
+        _ => render_scalar(job, rect, out),
     }
     Ok(rect)
+}
+
+/// Whether a tile has points for a whole batch of lanes. A smaller one (the original's 1x1
+/// tiles) runs point by point: clearing the lanes' 72 KiB of state for a few points took
+/// a tenth of a worker's time on 1x1 jobs.
+fn fills_a_batch(out: &[u32]) -> bool {
+    out.len() >= LANES
 }
 
 /// Whether this build's I4F28 lanes pay: with AVX2 (or AVX-512) they run 1.7x to 5x faster
