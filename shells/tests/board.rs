@@ -41,12 +41,28 @@ fn board_alone(board: EmulatedBoard, test: &str) {
 
 #[test]
 fn the_board_and_a_host_worker_share_a_job() {
+    share_a_job("board-mixed", &[], &[]);
+}
+
+/// Every request answered through transactions, the board's long tiles between them.
+#[test]
+fn the_board_and_a_host_worker_share_a_job_exactly_once() {
+    share_a_job(
+        "board-mixed-eos",
+        &["--exactly-once"],
+        &["--read-committed"],
+    );
+}
+
+fn share_a_job(test: &str, workers: &[&str], assembler: &[&str]) {
     let board = EmulatedBoard::boot();
-    let scenario = Scenario::new("board-mixed", 6);
-    let bridge = scenario.start("bridge", "calc", &["--tcp", &board.address()]);
-    let calc = scenario.start("calc", "calc", &["--threads", "1"]);
+    let scenario = Scenario::new(test, 6);
+    let tcp = ["--tcp", &board.address()];
+    let bridge = scenario.start("bridge", "calc", &[&tcp[..], workers].concat());
+    let calc = scenario.start("calc", "calc", &[&["--threads", "1"], workers].concat());
     let output = scenario.dir.join("image.png");
-    let mut image = scenario.start("image", "image", &["--output", output.to_str().unwrap()]);
+    let to = ["--output", output.to_str().unwrap()];
+    let mut image = scenario.start("image", "image", &[&to[..], assembler].concat());
     // Both members hold partitions before any request is sent.
     bridge.wait_for("Partitions assigned", 1, MINUTE);
     calc.wait_for("Partitions assigned", 1, MINUTE);
