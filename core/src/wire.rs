@@ -324,6 +324,103 @@ pub fn decode_request(bytes: &[u8]) -> Result<(JobId, TileRequest), WireError> {
     Ok((job_id, request))
 }
 
+/// A tile result read from its bytes, its counts still there to be read one by one: the
+/// decoder's counterpart of [`encode_result_head`] and [`encode_count`], for a host that takes
+/// many small results without building a 16 KiB [`Envelope`] for each.
+#[derive(Debug, Clone)]
+pub struct ResultView<'a> {
+    /// The job the result belongs to.
+    pub job_id: JobId,
+    /// The whole job, as every result carries it.
+    pub job: Job,
+    /// Which tile of it.
+    pub tile: TileIndex,
+    counts: &'a [u8],
+    len: usize,
+}
+
+impl<'a> ResultView<'a> {
+    /// How many counts the result holds: its tile's pixels.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds none (no valid result does).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The counts, row-major.
+    pub fn counts(&self) -> Counts<'a> {
+        Counts {
+            bytes: self.counts,
+            left: self.len,
+        }
+    }
+}
+
+/// The counts of a [`ResultView`].
+#[derive(Debug, Clone)]
+pub struct Counts<'a> {
+    bytes: &'a [u8],
+    left: usize,
+}
+
+impl Iterator for Counts<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        if self.left == 0 {
+            return None;
+        }
+        // Read once already by decode_result, which accepted them.
+        let (count, rest) = postcard::take_from_bytes::<u32>(self.bytes).ok()?;
+        (self.bytes, self.left) = (rest, self.left - 1);
+        Some(count)
+    }
+}
+
+/// Reads a message that is a valid tile result without building an [`Envelope`]; `None` for
+/// anything else, which [`decode`] then says more about. Whatever it accepts, [`decode`]
+/// accepts as the same result (a property test and the `decode` fuzz target hold it to that).
+pub fn decode_result(bytes: &[u8]) -> Option<ResultView<'_>> {
+    let (&version, body) = bytes.split_first()?;
+    if version != WIRE_VERSION {
+        return None;
+    }
+    let (job_id, rest) = postcard::take_from_bytes::<JobId>(body).ok()?;
+    let (index, rest) = postcard::take_from_bytes::<u32>(rest).ok()?;
+    if index != RESULT_INDEX {
+        return None;
+    }
+    let (job, rest) = postcard::take_from_bytes::<Job>(rest).ok()?;
+    let (tile, rest) = postcard::take_from_bytes::<TileIndex>(rest).ok()?;
+    let (len, counts) = postcard::take_from_bytes::<usize>(rest).ok()?;
+    job.check().ok()?;
+    let rect = job.grid.rect(tile)?;
+    if len != rect.pixels() || len > MAX_TILE_PIXELS {
+        return None;
+    }
+    let mut left = counts;
+    for _ in 0..len {
+        let (count, rest) = postcard::take_from_bytes::<u32>(left).ok()?;
+        if count > job.iterations {
+            return None;
+        }
+        left = rest;
+    }
+    if !left.is_empty() {
+        return None;
+    }
+    Some(ResultView {
+        job_id,
+        job,
+        tile,
+        counts,
+        len,
+    })
+}
+
 /// Decodes one COBS frame in place (the delimiter and anything after it are ignored).
 pub fn decode_cobs(frame: &mut [u8]) -> Result<Envelope, WireError> {
     decode(unframe(frame)?)

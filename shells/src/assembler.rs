@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use fixedbrot_core::wire::{Envelope, Message, Refusal, TileResult};
+use fixedbrot_core::wire::{Envelope, Message, Refusal};
 use fixedbrot_core::{Job, JobId, TileIndex};
 
 use crate::limits::Limits;
@@ -173,6 +173,15 @@ impl RecentIds {
     }
 }
 
+/// One tile of a result, as the assembler takes it.
+pub struct Tile<'a> {
+    /// The whole job the result carries.
+    pub job: Job,
+    pub index: TileIndex,
+    /// Its counts, row-major.
+    pub counts: &'a [u32],
+}
+
 impl Assembler {
     pub fn new(limits: Limits) -> Assembler {
         Assembler {
@@ -201,24 +210,44 @@ impl Assembler {
     pub fn accept(&mut self, envelope: Envelope, now: Instant, again: bool) -> Outcome {
         self.now = self.now.max(now);
         let job_id = envelope.job_id;
-        match envelope.message {
-            Message::Result(result) => self.tile(job_id, result, again),
+        match &envelope.message {
+            Message::Result(result) => {
+                let tile = Tile {
+                    job: result.job,
+                    index: result.tile,
+                    counts: &result.counts,
+                };
+                self.tile(job_id, tile, again)
+            }
             _ if again => Outcome::Duplicate,
             // A BEGIN may arrive after the job's tiles, even after its image: they take other
             // paths through the workers.
-            Message::Begin(job) => self.begin(job_id, job),
+            Message::Begin(job) => self.begin(job_id, *job),
             Message::End(end) => Outcome::End { tiles: end.tiles },
             Message::Refused(refusal) => {
                 self.drop_job(job_id);
                 // Failed for good: later tiles of it must not open it again.
                 self.finished.insert(job_id);
                 self.read_again_if_room();
-                Outcome::Failed { refusal }
+                Outcome::Failed { refusal: *refusal }
             }
             Message::Request(_) => Outcome::Rejected {
                 reason: "a tile request on the responses topic".into(),
             },
         }
+    }
+
+    /// Takes one result, read without its envelope (`wire::decode_result`), as
+    /// [`Assembler::accept`] takes it.
+    pub fn accept_tile(
+        &mut self,
+        job_id: JobId,
+        tile: Tile<'_>,
+        now: Instant,
+        again: bool,
+    ) -> Outcome {
+        self.now = self.now.max(now);
+        self.tile(job_id, tile, again)
     }
 
     /// What the caller must act on since it last asked.
@@ -299,7 +328,7 @@ impl Assembler {
         }
     }
 
-    fn tile(&mut self, job_id: JobId, result: TileResult, again: bool) -> Outcome {
+    fn tile(&mut self, job_id: JobId, result: Tile<'_>, again: bool) -> Outcome {
         if self.finished.contains(&job_id) {
             return Outcome::Duplicate;
         }
@@ -339,19 +368,19 @@ impl Assembler {
     }
 
     /// Stores a tile of a job in flight, making room for it; completes the job with its last.
-    fn store(&mut self, job_id: JobId, result: TileResult, again: bool, newcomer: bool) -> Outcome {
+    fn store(&mut self, job_id: JobId, result: Tile<'_>, again: bool, newcomer: bool) -> Outcome {
         let Some(partial) = self.jobs.get_mut(&job_id) else {
             return Outcome::Duplicate;
         };
         if !again {
             partial.last_seen = self.now;
         }
-        let index = result.tile.0;
+        let index = result.index.0;
         if partial.tiles.contains(index) {
             return Outcome::Duplicate;
         }
         // Decoding checked this already; the image is built on it.
-        let fits = partial.job.grid.rect(result.tile);
+        let fits = partial.job.grid.rect(result.index);
         if fits.is_none_or(|rect| rect.pixels() != result.counts.len()) {
             return Outcome::Rejected {
                 reason: "its counts do not fill its tile".into(),
@@ -375,10 +404,7 @@ impl Assembler {
         let Some(partial) = self.jobs.get_mut(&job_id) else {
             return Outcome::Duplicate;
         };
-        if !partial
-            .tiles
-            .insert(partial.job.grid, index, &result.counts)
-        {
+        if !partial.tiles.insert(partial.job.grid, index, result.counts) {
             return Outcome::Rejected {
                 reason: "its counts do not fit its tile".into(),
             };

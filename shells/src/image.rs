@@ -10,7 +10,7 @@ use std::time::Instant;
 use fixedbrot_core::wire;
 use fixedbrot_core::JobId;
 
-use crate::assembler::{Assembler, Moves, Outcome};
+use crate::assembler::{Assembler, Moves, Outcome, Tile};
 use rdkafka::producer::{Producer, ThreadedProducer};
 
 use crate::consumer::{self, Answer, Handler, Holds, Incoming, Member};
@@ -128,18 +128,35 @@ struct Assembling {
 
 impl Handler for Assembling {
     fn handle(&mut self, message: &Incoming<'_>) -> Result<Answer, String> {
-        let envelope = match wire::decode(message.payload.unwrap_or_default()) {
-            Ok(envelope) => envelope,
-            // Set aside the first time.
-            Err(_) if message.again => return Ok(Answer::default()),
-            Err(error) => {
-                return Ok(Answer {
-                    dead_letter: Some(error.to_string()),
-                    ..Answer::default()
-                })
-            }
+        let payload = message.payload.unwrap_or_default();
+        let now = Instant::now();
+        // Results, nearly every message, are read without building a 16 KiB envelope each.
+        let (job_id, outcome) = if let Some(result) = wire::decode_result(payload) {
+            let counts: Vec<u32> = result.counts().collect();
+            let tile = Tile {
+                job: result.job,
+                index: result.tile,
+                counts: &counts,
+            };
+            let outcome = self
+                .assembler
+                .accept_tile(result.job_id, tile, now, message.again);
+            (result.job_id, outcome)
+        } else {
+            let envelope = match wire::decode(payload) {
+                Ok(envelope) => envelope,
+                // Set aside the first time.
+                Err(_) if message.again => return Ok(Answer::default()),
+                Err(error) => {
+                    return Ok(Answer {
+                        dead_letter: Some(error.to_string()),
+                        ..Answer::default()
+                    })
+                }
+            };
+            let job_id = envelope.job_id;
+            (job_id, self.assembler.accept(envelope, now, message.again))
         };
-        let job_id = envelope.job_id;
         // A job's first message holds its offset until the job is written, fails or expires.
         let hold = Answer {
             hold: Some(job_id.0),
@@ -152,9 +169,6 @@ impl Handler for Assembling {
             },
             ..Answer::default()
         };
-        let outcome = self
-            .assembler
-            .accept(envelope, Instant::now(), message.again);
         let mut answer = match outcome {
             Outcome::Begin { job } => {
                 info!(

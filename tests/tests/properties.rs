@@ -2,8 +2,9 @@
 //! inputs. They run in debug builds, so any arithmetic overflow would panic here.
 use fixedbrot_core::limits::{MAX_ENCODED_LEN, MAX_FRAME_LEN, MAX_SIDE, WIRE_VERSION};
 use fixedbrot_core::wire::{
-    decode, decode_cobs, decode_request, encode, encode_cobs, encode_count, encode_refusal_cobs,
-    encode_result_head, max_encoded_len, peek, Message, TileRequest, WireError, MAX_COUNT_LEN,
+    decode, decode_cobs, decode_request, decode_result, encode, encode_cobs, encode_count,
+    encode_refusal_cobs, encode_result_head, max_encoded_len, peek, Envelope, Message, TileRequest,
+    WireError, MAX_COUNT_LEN,
 };
 use fixedbrot_core::{
     escape, escape_lanes, render_tile, render_tile_in_lanes, Format, JobError, Point, TileIndex,
@@ -27,6 +28,23 @@ proptest! {
         prop_assert!(frame.len() <= MAX_FRAME_LEN);
         prop_assert_eq!(frame.iter().filter(|&&b| b == 0).count(), 1, "one delimiter, at the end");
         prop_assert_eq!(decode_cobs(&mut frame), Ok(envelope));
+    }
+
+    /// Whatever decode_result accepts, decode accepts as the same result; and it accepts
+    /// every result encode makes. Checked on each message and on a copy with one byte changed.
+    #[test]
+    fn a_result_read_without_its_envelope_is_the_one_decode_reads(
+        envelope in strategies::envelope(),
+        (at, xor) in (any::<usize>(), 1..=255u8),
+    ) {
+        let mut buf = vec![0u8; MAX_FRAME_LEN];
+        let mut bytes = encode(&envelope, &mut buf).unwrap().to_vec();
+        let is_result = matches!(envelope.message, Message::Result(_));
+        prop_assert_eq!(decode_result(&bytes).is_some(), is_result);
+        agree_on_result(&bytes)?;
+        let at = at % bytes.len();
+        bytes[at] ^= xor;
+        agree_on_result(&bytes)?;
     }
 
     #[test]
@@ -259,4 +277,26 @@ proptest! {
             .collect();
         prop_assert_eq!(escape_lanes(format, &c, limit).unwrap().to_vec(), plain);
     }
+}
+
+/// If `decode_result` reads `bytes` as a result, `decode` reads the same result.
+fn agree_on_result(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let Some(view) = decode_result(bytes) else {
+        return Ok(());
+    };
+    let Ok(Envelope {
+        job_id,
+        message: Message::Result(result),
+    }) = decode(bytes)
+    else {
+        return Err(TestCaseError::fail(format!(
+            "decode_result read {bytes:?} as a result, decode did not"
+        )));
+    };
+    prop_assert_eq!(view.job_id, job_id);
+    prop_assert_eq!(view.job, result.job);
+    prop_assert_eq!(view.tile, result.tile);
+    prop_assert_eq!(view.len(), result.counts.len());
+    prop_assert!(view.counts().eq(result.counts.iter().copied()));
+    Ok(())
 }
