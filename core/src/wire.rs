@@ -248,6 +248,24 @@ const RESULT_INDEX: u32 = 2;
 /// The wire index of [`Message::Refused`].
 const REFUSED_INDEX: u32 = 4;
 
+/// Encodes a tile request without building an [`Envelope`], which is as large as the largest
+/// message (16 KiB) whatever it holds: exactly what [`encode`] makes of the same request, for
+/// a generator that sends a request per pixel. Checked as [`encode`] checks it.
+pub fn encode_request<'b>(
+    job_id: JobId,
+    request: &TileRequest,
+    buf: &'b mut [u8],
+) -> Result<&'b mut [u8], WireError> {
+    request.job.check().map_err(WireError::Invalid)?;
+    request
+        .job
+        .grid
+        .rect(request.tile)
+        .ok_or(WireError::Invalid(JobError::NoSuchTile))?;
+    let message = (WIRE_VERSION, job_id, REQUEST_INDEX, request);
+    Ok(postcard::to_slice(&message, buf)?)
+}
+
 /// Encodes a refusal as one COBS frame without building an [`Envelope`], which is as large as
 /// the largest message (16 KiB, all of a small board's RAM): exactly what [`encode_cobs`]
 /// makes of the same refusal.

@@ -46,26 +46,28 @@ pub fn describe(job: &Job) -> String {
 /// Every message of a job, in sending order, with its key.
 pub fn messages(job_id: JobId, job: Job) -> impl Iterator<Item = (String, Vec<u8>)> {
     let tiles = job.grid.tiles();
-    let begin = std::iter::once((key(job_id, None), Message::Begin(job)));
+    let marker = move |message| (key(job_id, None), encode(&Envelope { job_id, message }));
+    // Requests, one per pixel at 1x1, are encoded without a 16 KiB envelope each.
     let requests = (0..tiles).map(move |t| {
         let tile = TileIndex(t);
-        (
-            key(job_id, Some(tile)),
-            Message::Request(TileRequest { job, tile }),
-        )
+        let request = TileRequest { job, tile };
+        let mut buf = vec![0u8; wire::max_result_len(0)];
+        let len = wire::encode_request(job_id, &request, &mut buf)
+            .expect("a checked job's requests encode")
+            .len();
+        buf.truncate(len);
+        (key(job_id, Some(tile)), buf)
     });
-    let end = std::iter::once((key(job_id, None), Message::End(End { tiles })));
-    begin
+    std::iter::once(marker(Message::Begin(job)))
         .chain(requests)
-        .chain(end)
-        .map(move |(key, message)| (key, encode(&Envelope { job_id, message })))
+        .chain(std::iter::once(marker(Message::End(End { tiles }))))
 }
 
 fn encode(envelope: &Envelope) -> Vec<u8> {
-    // Requests and markers of a checked job are a few dozen bytes.
+    // Markers of a checked job are a few dozen bytes.
     let mut buf = vec![0u8; wire::max_encoded_len(envelope)];
     let len = wire::encode(envelope, &mut buf)
-        .expect("a checked job's messages encode")
+        .expect("a checked job's markers encode")
         .len();
     buf.truncate(len);
     buf

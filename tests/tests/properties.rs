@@ -3,8 +3,8 @@
 use fixedbrot_core::limits::{MAX_ENCODED_LEN, MAX_FRAME_LEN, MAX_SIDE, WIRE_VERSION};
 use fixedbrot_core::wire::{
     decode, decode_cobs, decode_request, decode_result, encode, encode_cobs, encode_count,
-    encode_refusal_cobs, encode_result_head, max_encoded_len, peek, Envelope, Message, TileRequest,
-    WireError, MAX_COUNT_LEN,
+    encode_refusal_cobs, encode_request, encode_result_head, max_encoded_len, peek, Envelope,
+    Message, TileRequest, WireError, MAX_COUNT_LEN,
 };
 use fixedbrot_core::{
     escape, escape_lanes, render_tile, render_tile_in_lanes, Format, JobError, Point, TileIndex,
@@ -54,6 +54,17 @@ proptest! {
             prop_assert_eq!(
                 encode_refusal_cobs(envelope.job_id, refusal, &mut alone).unwrap(),
                 encode_cobs(&envelope, &mut whole).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_encodes_alike_with_or_without_an_envelope(envelope in strategies::envelope()) {
+        if let Message::Request(request) = &envelope.message {
+            let (mut whole, mut alone) = (vec![0u8; MAX_FRAME_LEN], vec![0u8; MAX_FRAME_LEN]);
+            prop_assert_eq!(
+                encode_request(envelope.job_id, request, &mut alone).unwrap(),
+                encode(&envelope, &mut whole).unwrap()
             );
         }
     }
