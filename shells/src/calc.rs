@@ -2,6 +2,7 @@
 //! handler answers each request with its tile; the consumer loop does the rest.
 use std::sync::{mpsc, Arc};
 use std::thread;
+use std::time::Duration;
 
 use rdkafka::producer::{Producer, ThreadedProducer};
 
@@ -28,8 +29,8 @@ pub fn run(
         kafka.requests_topic,
         kafka.responses_topic
     );
-    // The first member to end ends the worker (the process exits with it); what the others
-    // had not committed is answered again by whoever takes their partitions.
+    // The first member to end ends the worker; what the others had not committed is answered
+    // again by whoever takes their partitions.
     let (ended, first) = mpsc::channel();
     for n in 0..threads {
         let (kafka, producer, ended) = (kafka.clone(), Arc::clone(&producer), ended.clone());
@@ -51,10 +52,22 @@ pub fn run(
             let _ = ended.send(consumer::run(member, Calculation { limits }));
         });
     }
-    first
+    let first_end = first
         .recv()
-        .unwrap_or_else(|_| Err("every worker thread ended without a word".into()))
+        .unwrap_or_else(|_| Err("every worker thread ended without a word".into()));
+    // The others leave too, each committing what it answered (an exactly-once member's open
+    // transaction would otherwise hold back read_committed readers), before the process ends.
+    consumer::stop_members();
+    for _ in 1..threads {
+        if first.recv_timeout(LEAVE).is_err() {
+            break;
+        }
+    }
+    first_end
 }
+
+/// How long the other members get to leave once one has ended: a commit's calls and a flush.
+const LEAVE: Duration = Duration::from_secs(60);
 
 /// A member's handler: the tile of each request.
 struct Calculation {

@@ -167,6 +167,7 @@ pub fn run<H: Handler>(member: Member<'_>, handler: H) -> Result<(), String> {
         dead_letters: DeadLetters::new(member.kafka, member.input),
         waiting: VecDeque::new(),
         lost: Vec::new(),
+        epochs: BTreeMap::new(),
         last_commit: Instant::now(),
     };
     let result = member_loop.serve(handler, &stop);
@@ -227,6 +228,9 @@ struct Loop<'a> {
     waiting: VecDeque<OwnedMessage>,
     /// Holds lost to a rebalance, for the handler when it is home.
     lost: Vec<u64>,
+    /// How often each partition was revoked: an answer to a message taken before its
+    /// partition was revoked is not this member's to commit, even if it has it back.
+    epochs: BTreeMap<i32, u64>,
     last_commit: Instant,
 }
 
@@ -246,10 +250,19 @@ impl Loop<'_> {
             let next = self.next_message(&mut handler)?;
             let Some(message) = next else { continue };
             let again = lock(self.book).seen(message.partition(), message.offset());
+            let epoch = self.epoch(message.partition());
             let (message, answer) = if handler.long(&incoming(&message, again)) {
                 // No transaction stays open across long work, so its timeout need not cover
-                // a tile's time.
-                self.commit_transaction()?;
+                // a tile's time. If the brokers refused it, the message may be among those
+                // read again: it comes back then.
+                let rewind = self.commit_transaction()?;
+                let (partition, offset) = (message.partition(), message.offset());
+                if rewind
+                    .iter()
+                    .any(|&(p, from)| p == partition && from <= offset)
+                {
+                    continue;
+                }
                 info!(
                     "Long work: {} partition {} offset {} is answered on a thread of its own, \
                      the group served meanwhile",
@@ -280,7 +293,7 @@ impl Loop<'_> {
             };
             let answer = answer.map_err(|e| self.not_committed(&message, &e))?;
             let done = answer.done;
-            self.settle(&message, answer)?;
+            self.settle(&message, answer, epoch)?;
             if done {
                 return Ok(());
             }
@@ -338,6 +351,7 @@ impl Loop<'_> {
         let changes = std::mem::take(&mut *lock(&self.consumer.context().changes));
         for partition in &changes.revoked {
             self.queues.remove(partition);
+            *self.epochs.entry(*partition).or_default() += 1;
         }
         // Their new owner answers them from the last commit.
         self.waiting
@@ -426,15 +440,37 @@ impl Loop<'_> {
         Ok(())
     }
 
-    /// Produces an answer; the message's offset is committed once all of it is delivered and
-    /// its hold, if any, is released.
-    fn settle(&mut self, message: &OwnedMessage, answer: Answer) -> Result<(), String> {
+    /// How often `partition` was revoked from this member.
+    fn epoch(&self, partition: i32) -> u64 {
+        self.epochs.get(&partition).copied().unwrap_or(0)
+    }
+
+    /// Produces an answer to a message taken in `epoch` of its partition; the message's
+    /// offset is committed once all of it is delivered and its hold, if any, is released.
+    fn settle(&mut self, message: &OwnedMessage, answer: Answer, epoch: u64) -> Result<(), String> {
+        let sent = self.send_answer(message, answer, epoch);
+        if sent.is_err() {
+            // Nothing of the open transaction may be committed now, not even by the revoke
+            // that dropping the consumer makes: this message's answer is incomplete.
+            if let Some(transaction) = &self.transaction {
+                lock(transaction).abort();
+            }
+        }
+        sent
+    }
+
+    fn send_answer(
+        &mut self,
+        message: &OwnedMessage,
+        answer: Answer,
+        epoch: u64,
+    ) -> Result<(), String> {
         let (partition, offset) = (message.partition(), message.offset());
         let deliveries = answer.replies.len() + usize::from(answer.dead_letter.is_some());
         // A partition lost while its message was answered (long work) is another member's
-        // now: the answer still goes out, a harmless duplicate, but this member commits
-        // nothing there.
-        let owned = self.queues.contains_key(&partition);
+        // now, or was and is back, read from its last commit: the answer still goes out, a
+        // harmless duplicate, but this member commits nothing for it.
+        let owned = self.queues.contains_key(&partition) && self.epoch(partition) == epoch;
         let producer = match &self.transaction {
             // Exactly once: its new owner answers it; this answer would be a second one.
             Some(_) if !owned => {
@@ -556,13 +592,14 @@ impl Loop<'_> {
     }
 
     /// Commits the open transaction of an exactly-once member, if one is open; the
-    /// messages of one the brokers refused are read again.
-    fn commit_transaction(&mut self) -> Result<(), String> {
+    /// messages of one the brokers refused are read again, from the offsets returned.
+    fn commit_transaction(&mut self) -> Result<Rewind, String> {
         let Some(transaction) = &self.transaction else {
-            return Ok(());
+            return Ok(Rewind::new());
         };
         let rewind = lock(transaction).commit(self.consumer.as_ref())?;
-        self.read_again(rewind)
+        self.read_again(rewind.clone())?;
+        Ok(rewind)
     }
 
     /// Delivers what was answered and commits it, before the member ends.
@@ -659,15 +696,10 @@ impl ConsumerContext for Context {
     }
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(partitions) = rebalance {
-            let assigned: Vec<i32> = partitions
-                .elements()
-                .iter()
-                .map(|e| e.partition())
-                .collect();
-            let mut changes = lock(&self.changes);
-            changes.assigned = true;
-            changes.revoked.retain(|p| !assigned.contains(p));
+        if let Rebalance::Assign(_) = rebalance {
+            // A partition revoked and assigned again in one go stays revoked for the loop:
+            // it is read again from its last commit, so what was taken of it before goes.
+            lock(&self.changes).assigned = true;
         }
         kafka::log_assignment(rebalance);
     }
@@ -691,6 +723,14 @@ fn commit<C: ConsumerContext>(
     if let Err(error) = consumer.commit(&list, mode) {
         // Not fatal: the work is replayed and results are idempotent.
         warn!("committing {topic} offsets: {error}");
+    }
+}
+
+/// Stops every member of this process as SIGTERM would: each stops taking messages, commits
+/// what it answered and leaves its group.
+pub fn stop_members() {
+    if let Ok(stop) = stop_signal() {
+        stop.store(true, Ordering::Relaxed);
     }
 }
 

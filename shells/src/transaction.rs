@@ -141,6 +141,23 @@ impl Transaction {
         }
     }
 
+    /// Aborts the open transaction, if one is open: none of it is committed, by this call
+    /// or a later one. For a member that ends because an answer could not be sent.
+    pub fn abort(&mut self) {
+        if self.since.take().is_none() {
+            return;
+        }
+        self.open.clear();
+        match retrying(|| self.producer.abort_transaction(CALL)) {
+            Ok(()) => warn!(
+                "transaction {} aborted: its requests are answered again",
+                self.id
+            ),
+            // Its next incarnation aborts it when it starts (or the broker, after TIMEOUT).
+            Err(error) => warn!("aborting transaction {}: {error}", self.id),
+        }
+    }
+
     /// The error that ends the member: nothing of the open transaction is committed, and
     /// the next member with this id aborts it.
     fn fatal(&self, doing: &str, error: &KafkaError) -> String {
