@@ -117,6 +117,10 @@ kernel-loops: firmware
 bench-pipeline runs="3":
     scripts/bench-pipeline {{runs}}
 
+# The same jobs at least once and exactly once (calc --exactly-once, image --read-committed), side by side
+bench-exactly-once runs="3":
+    scripts/bench-pipeline exactly-once {{runs}}
+
 # What CI runs: lint, every test, and a check that the run left the tree as it found it
 ready: lint test
     test -z "$(git status --porcelain)" || { git status --short; echo "the test run changed the tree" >&2; exit 1; }
