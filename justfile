@@ -6,8 +6,8 @@ arm_targets := "thumbv6m-none-eabi thumbv7em-none-eabihf"
 _default:
     @just --list -u
 
-# Run every test: the core cross-built for ARM, the firmware built, the fuzz targets run, a Kafka broker up, every test binary (one failing hides none), the broker down
-test: cross firmware fuzz
+# Run every test: the core cross-built for ARM, the firmware built, the fuzz targets run, the core's tests under qemu-aarch64, a Kafka broker up, every test binary (one failing hides none), the broker down
+test: cross firmware fuzz aarch64
     scripts/kafka up
     cargo test --workspace --no-fail-fast -- --show-output; status=$?; scripts/kafka down; exit $status
 
@@ -42,6 +42,12 @@ demo: kafka-up
     target/release/fixedbrot calc > .kafka/demo-calc.log 2>&1 & echo $! > .kafka/demo-calc.pid
     target/release/fixedbrot generate
     target/release/fixedbrot image --output images/demo-$(date +%s).png; kill $(cat .kafka/demo-calc.pid)
+
+# The core's fixture, spec, property and reference tests on 64-bit ARM Linux, under qemu-aarch64 (.cargo/config.toml names the linker and the runner)
+aarch64:
+    rustup target add aarch64-unknown-linux-gnu
+    cargo test -p fixedbrot-core --target aarch64-unknown-linux-gnu --lib
+    cargo test -p fixedbrot-tests --target aarch64-unknown-linux-gnu --lib --test fixtures --test spec --test properties --test reference
 
 # Build the no_std core for the ARM targets (plus the defmt feature on the M4F)
 cross:
