@@ -69,6 +69,9 @@ firmware:
     rustup target add thumbv7m-none-eabi thumbv6m-none-eabi
     cd firmware && cargo build --release --features qemu
     cd firmware && cargo build --release --target thumbv6m-none-eabi --no-default-features --features microbit,qemu
+    # No board, or two, is a compile_error! that says to choose one (the check's status is grep's).
+    cd firmware && cargo check --release --no-default-features 2>&1 | grep -q "error: choose one board"
+    cd firmware && cargo check --release --features microbit 2>&1 | grep -q "error: choose one board"
 
 # Join the calculation group with the board whose UART is on 127.0.0.1:PORT (see `just qemu`)
 bridge port="4444" *flags:

@@ -10,6 +10,8 @@
 
 #[cfg(all(feature = "lm3s6965", feature = "microbit"))]
 compile_error!("choose one board: --no-default-features --features microbit for the micro:bit");
+#[cfg(not(any(feature = "lm3s6965", feature = "microbit")))]
+compile_error!("choose one board: --features lm3s6965 or --features microbit");
 
 #[cfg(feature = "lm3s6965")]
 mod lm3s6965;
