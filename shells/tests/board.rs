@@ -2,10 +2,11 @@
 //! joined to the calculation group by `fixedbrot bridge`.
 mod harness;
 
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use fixedbrot_tests::board::Machine;
-use harness::{pixels, rendered, EmulatedBoard, Scenario};
+use harness::{pixels, rendered, EmulatedBoard, Process, Scenario};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -22,6 +23,37 @@ fn a_cortex_m0_board_alone_renders_the_image_render_does() {
 fn board_alone(board: EmulatedBoard, test: &str) {
     let scenario = Scenario::new(test, 2);
     let bridge = scenario.start("bridge", "calc", &["--tcp", &board.address()]);
+    serve_the_job_alone(&scenario, &bridge);
+}
+
+/// The bridge's `--serial` path: stty, then reads and writes on a terminal device. socat
+/// gives the board's UART a pseudo-terminal, as a USB serial adapter would a real one.
+#[test]
+fn the_board_alone_renders_the_image_render_does_over_a_serial_device() {
+    let board = EmulatedBoard::boot();
+    let scenario = Scenario::new("board-serial", 2);
+    let device = scenario.dir.join("board-tty");
+    let mut socat = Command::new("socat")
+        .arg(format!("pty,link={},raw,echo=0", device.display()))
+        .arg(format!("tcp:{}", board.address()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("socat (Debian package socat)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !device.exists() {
+        assert!(Instant::now() < deadline, "socat made no pty");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let serial = ["--serial", device.to_str().unwrap(), "--baud", "115200"];
+    let bridge = scenario.start("bridge", "calc", &serial);
+    serve_the_job_alone(&scenario, &bridge);
+    let _ = socat.kill();
+    let _ = socat.wait();
+}
+
+/// A 160x120 job in 32x32 tiles, served by `bridge` alone; the image equals `render`'s.
+fn serve_the_job_alone(scenario: &Scenario, bridge: &Process) {
     let output = scenario.dir.join("image.png");
     let mut image = scenario.start("image", "image", &["--output", output.to_str().unwrap()]);
     bridge.wait_assigned();
