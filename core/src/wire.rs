@@ -11,7 +11,7 @@ use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::JobError;
-use crate::grid::TileIndex;
+use crate::grid::{Rect, TileIndex};
 use crate::job::{Job, JobId};
 use crate::limits::{MAX_ENCODED_LEN, MAX_TILE_PIXELS, WIRE_VERSION};
 
@@ -170,12 +170,10 @@ impl Envelope {
             Message::Result(result) => (&result.job, Some(result.tile)),
             Message::End(_) | Message::Refused(_) => return Ok(()),
         };
-        job.check().map_err(WireError::Invalid)?;
-        let Some(tile) = tile else { return Ok(()) };
-        let rect = job
-            .grid
-            .rect(tile)
-            .ok_or(WireError::Invalid(JobError::NoSuchTile))?;
+        let Some(tile) = tile else {
+            return job.check().map_err(WireError::Invalid);
+        };
+        let rect = tile_rect(job, tile)?;
         if let Message::Result(result) = &self.message {
             let limit = job.iterations;
             if result.counts.len() != rect.pixels() || result.counts.iter().any(|&c| c > limit) {
@@ -184,6 +182,15 @@ impl Envelope {
         }
         Ok(())
     }
+}
+
+/// The rectangle of `tile`, once `job` is valid and holds it: what every message that names a
+/// tile must satisfy.
+fn tile_rect(job: &Job, tile: TileIndex) -> Result<Rect, WireError> {
+    job.check().map_err(WireError::Invalid)?;
+    job.grid
+        .rect(tile)
+        .ok_or(WireError::Invalid(JobError::NoSuchTile))
 }
 
 #[derive(Serialize)]
@@ -256,12 +263,7 @@ pub fn encode_request<'b>(
     request: &TileRequest,
     buf: &'b mut [u8],
 ) -> Result<&'b mut [u8], WireError> {
-    request.job.check().map_err(WireError::Invalid)?;
-    request
-        .job
-        .grid
-        .rect(request.tile)
-        .ok_or(WireError::Invalid(JobError::NoSuchTile))?;
+    tile_rect(&request.job, request.tile)?;
     let message = (WIRE_VERSION, job_id, REQUEST_INDEX, request);
     Ok(postcard::to_slice(&message, buf)?)
 }
@@ -290,12 +292,7 @@ pub fn encode_result_head<'b>(
     request: &TileRequest,
     buf: &'b mut [u8],
 ) -> Result<&'b mut [u8], WireError> {
-    request.job.check().map_err(WireError::Invalid)?;
-    let rect = request
-        .job
-        .grid
-        .rect(request.tile)
-        .ok_or(WireError::Invalid(JobError::NoSuchTile))?;
+    let rect = tile_rect(&request.job, request.tile)?;
     // A sequence's length is a varint like any u32, so the tile's pixel count stands for it.
     let head = (
         WIRE_VERSION,
@@ -333,12 +330,7 @@ pub fn decode_request(bytes: &[u8]) -> Result<(JobId, TileRequest), WireError> {
     if !rest.is_empty() {
         return Err(WireError::TrailingBytes);
     }
-    request.job.check().map_err(WireError::Invalid)?;
-    request
-        .job
-        .grid
-        .rect(request.tile)
-        .ok_or(WireError::Invalid(JobError::NoSuchTile))?;
+    tile_rect(&request.job, request.tile)?;
     Ok((job_id, request))
 }
 
@@ -414,8 +406,7 @@ pub fn decode_result(bytes: &[u8]) -> Option<ResultView<'_>> {
     let (job, rest) = postcard::take_from_bytes::<Job>(rest).ok()?;
     let (tile, rest) = postcard::take_from_bytes::<TileIndex>(rest).ok()?;
     let (len, counts) = postcard::take_from_bytes::<usize>(rest).ok()?;
-    job.check().ok()?;
-    let rect = job.grid.rect(tile)?;
+    let rect = tile_rect(&job, tile).ok()?;
     if len != rect.pixels() || len > MAX_TILE_PIXELS {
         return None;
     }
