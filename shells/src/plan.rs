@@ -63,11 +63,11 @@ pub fn messages(job_id: JobId, job: Job) -> impl Iterator<Item = (String, Vec<u8
         .chain(std::iter::once(marker(Message::End(End { tiles }))))
 }
 
-fn encode(envelope: &Envelope) -> Vec<u8> {
-    // Markers of a checked job are a few dozen bytes.
+/// The bytes of a checked message, in a buffer sized to it (markers, results, refusals).
+pub fn encode(envelope: &Envelope) -> Vec<u8> {
     let mut buf = vec![0u8; wire::max_encoded_len(envelope)];
     let len = wire::encode(envelope, &mut buf)
-        .expect("a checked job's markers encode")
+        .expect("checked messages fit their max_encoded_len")
         .len();
     buf.truncate(len);
     buf

@@ -6,8 +6,9 @@ use fixedbrot_core::wire::{
 use fixedbrot_core::JobId;
 
 use crate::consumer::Answer;
+use crate::cpu;
 use crate::limits::Limits;
-use crate::{cpu, plan};
+use crate::plan::{self, encode};
 
 /// Kernel steps above which a request is long work: answered on a thread of its own while
 /// the consumer loop keeps serving the group (about 20 ms on a fast core, a second
@@ -163,15 +164,6 @@ fn refusal(job_id: JobId, request: Option<TileRequest>, reason: Reason) -> Vec<u
             reason,
         }),
     })
-}
-
-fn encode(envelope: &Envelope) -> Vec<u8> {
-    let mut buf = vec![0u8; wire::max_encoded_len(envelope)];
-    let len = wire::encode(envelope, &mut buf)
-        .expect("checked messages fit their max_encoded_len")
-        .len();
-    buf.truncate(len);
-    buf
 }
 
 #[cfg(test)]
