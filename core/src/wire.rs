@@ -55,6 +55,17 @@ pub struct TileRequest {
     pub tile: TileIndex,
 }
 
+impl TileRequest {
+    /// The pixels of its tile: the counts its result holds, and 0 if the job holds no such
+    /// tile (a checked request always does).
+    pub fn pixels(&self) -> usize {
+        self.job
+            .grid
+            .rect(self.tile)
+            .map_or(0, |rect| rect.pixels())
+    }
+}
+
 /// The counts of tile `tile` of `job`, row-major.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -73,11 +73,7 @@ fn main() -> ! {
 fn serve(uart: &mut impl Serial, frame: &mut [u8]) {
     match request(frame) {
         Ok((job_id, request)) => {
-            let pixels = request
-                .job
-                .grid
-                .rect(request.tile)
-                .map_or(0, |r| r.pixels());
+            let pixels = request.pixels();
             if pixels > BOARD_MAX_PIXELS {
                 let max_pixels = BOARD_MAX_PIXELS as u32;
                 refuse(

@@ -309,11 +309,7 @@ impl<L: Link> Board<L> {
         let mut buf = vec![0u8; MAX_FRAME_LEN];
         let frame = wire::encode_cobs(&envelope, &mut buf)
             .map_err(|e| format!("encoding a request: {e}"))?;
-        let pixels = request
-            .job
-            .grid
-            .rect(request.tile)
-            .map_or(0, |r| r.pixels()) as u64;
+        let pixels = request.pixels() as u64;
         let timeout = self.timeout(pixels, request.job.iterations);
         self.link
             .send(frame)

@@ -19,14 +19,7 @@ pub const LONG_WORK: u64 = 1 << 24;
 /// anything but a request.
 pub fn work(bytes: &[u8]) -> u64 {
     match wire::decode_request(bytes) {
-        Ok((_, request)) => {
-            let pixels = request
-                .job
-                .grid
-                .rect(request.tile)
-                .map_or(0, |r| r.pixels());
-            pixels as u64 * u64::from(request.job.iterations)
-        }
+        Ok((_, request)) => request.pixels() as u64 * u64::from(request.job.iterations),
         Err(_) => 0,
     }
 }
@@ -84,11 +77,7 @@ pub fn reply(job_id: JobId, bytes: Vec<u8>, dead_letter: Option<String>) -> Answ
 /// count by count as the firmware does, rather than through a 16 KiB result whatever the
 /// tile's size (1x1 tiles spent a tenth of a worker's time moving those).
 pub fn compute(job_id: JobId, request: &TileRequest) -> Vec<u8> {
-    let pixels = request
-        .job
-        .grid
-        .rect(request.tile)
-        .map_or(0, |rect| rect.pixels());
+    let pixels = request.pixels();
     let mut counts = vec![0u32; pixels];
     cpu::render_tile(&request.job, request.tile, &mut counts)
         .expect("decoded requests are checked");
@@ -109,11 +98,7 @@ pub fn compute(job_id: JobId, request: &TileRequest) -> Vec<u8> {
 /// Renders the tile of a checked request into its result.
 pub fn result(job_id: JobId, request: &TileRequest) -> Envelope {
     let mut counts = heapless::Vec::new();
-    let pixels = request
-        .job
-        .grid
-        .rect(request.tile)
-        .map_or(0, |rect| rect.pixels());
+    let pixels = request.pixels();
     // A checked tile has at most MAX_TILE_PIXELS pixels, the vector's capacity.
     counts
         .resize(pixels, 0)
