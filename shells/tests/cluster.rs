@@ -6,20 +6,13 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use harness::{pixels, rendered, OwnBroker, Scenario};
-use rdkafka::consumer::{BaseConsumer, Consumer};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
 /// The node leading partition 0 of `topic`, and whether every partition has all `replicas`
 /// in sync.
 fn leader_and_in_sync(scenario: &Scenario, topic: &str, replicas: usize) -> (u16, bool) {
-    let client: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &scenario.brokers)
-        .create()
-        .unwrap();
-    let metadata = client
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
+    let (_, metadata) = scenario.metadata(topic);
     let partitions = metadata.topics()[0].partitions();
     let leader = partitions.iter().find(|p| p.id() == 0).unwrap().leader();
     let in_sync = partitions.iter().all(|p| p.isr().len() == replicas);

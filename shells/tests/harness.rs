@@ -67,16 +67,26 @@ impl Scenario {
         Process::spawn(command, "topics")
     }
 
-    /// Messages on `topic` so far, committed or not.
-    pub fn produced(&self, topic: &str) -> i64 {
+    /// A client of this scenario's brokers, and what they say of `topic`, asked afresh.
+    pub fn metadata(
+        &self,
+        topic: &str,
+    ) -> (rdkafka::consumer::BaseConsumer, rdkafka::metadata::Metadata) {
         use rdkafka::consumer::{BaseConsumer, Consumer};
-        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        let client: BaseConsumer = rdkafka::ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
             .create()
             .unwrap();
-        let metadata = consumer
+        let metadata = client
             .fetch_metadata(Some(topic), Duration::from_secs(10))
             .unwrap();
+        (client, metadata)
+    }
+
+    /// Messages on `topic` so far, committed or not.
+    pub fn produced(&self, topic: &str) -> i64 {
+        use rdkafka::consumer::Consumer;
+        let (consumer, metadata) = self.metadata(topic);
         metadata.topics()[0]
             .partitions()
             .iter()
