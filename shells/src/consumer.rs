@@ -119,6 +119,9 @@ const COMMIT_EVERY: Duration = Duration::from_millis(200);
 /// How long a poll waits for a message: also how often the loop ticks and looks for a stop.
 const POLL: Duration = Duration::from_millis(100);
 
+/// How many messages in a row one partition's queue may give before the next one's turn.
+const BURST: usize = 64;
+
 /// How long leaving waits for what was produced to be delivered.
 const FLUSH: Duration = Duration::from_secs(30);
 
@@ -150,8 +153,12 @@ pub fn run<H: Handler>(member: Member<'_>, handler: H) -> Result<(), String> {
     let mut consumer: BaseConsumer<Context> = consumer_config(&member)
         .create_with_context(context)
         .map_err(|e| format!("Kafka consumer: {e}"))?;
-    let main_bell = Arc::clone(&bell);
-    consumer.set_nonempty_callback(move || main_bell.ring());
+    let events = Arc::new(AtomicBool::new(true));
+    let (main_bell, main_events) = (Arc::clone(&bell), Arc::clone(&events));
+    consumer.set_nonempty_callback(move || {
+        main_events.store(true, Ordering::Release);
+        main_bell.ring();
+    });
     let consumer = Arc::new(consumer);
     consumer
         .subscribe(&[member.input])
@@ -161,7 +168,10 @@ pub fn run<H: Handler>(member: Member<'_>, handler: H) -> Result<(), String> {
         consumer: &consumer,
         queues: BTreeMap::new(),
         next_queue: 0,
+        taken: 0,
         bell,
+        events,
+        last_events: Instant::now(),
         book: &book,
         transaction,
         dead_letters: DeadLetters::new(member.kafka, member.input),
@@ -221,8 +231,14 @@ struct Loop<'a> {
     queues: BTreeMap<i32, PartitionQueue<Context>>,
     /// Where the next look for a message starts, so no partition waits on the others.
     next_queue: usize,
+    /// How many messages in a row came from the queue at `next_queue`.
+    taken: usize,
     /// Rung when a queue has something: the loop sleeps on it when there is nothing to do.
     bell: Arc<Bell>,
+    /// Set when the main queue has something: polling it costs as much as a message, so it is
+    /// polled when set, and every `POLL` in case a wake-up was missed.
+    events: Arc<AtomicBool>,
+    last_events: Instant,
     book: &'a Arc<Mutex<Offsets>>,
     /// An exactly-once member's transactions, which commit in place of the book.
     transaction: Option<Arc<Mutex<Transaction>>>,
@@ -326,7 +342,20 @@ impl Loop<'_> {
             let (&partition, queue) = self.queues.iter().nth(at).expect("within the map");
             match queue.poll(Duration::ZERO) {
                 Some(Ok(message)) => {
-                    self.next_queue = (at + 1) % count;
+                    // A queue that has messages is drained for a burst before the next
+                    // one's turn: an empty poll costs as much as a full one (five clock
+                    // reads), and moving on after every message made the assembler of a 1x1
+                    // job spend a third of its time polling empty queues.
+                    self.taken = if at == self.next_queue {
+                        self.taken + 1
+                    } else {
+                        1
+                    };
+                    self.next_queue = at;
+                    if self.taken == BURST {
+                        self.taken = 0;
+                        self.next_queue = (at + 1) % count;
+                    }
                     return Ok(Some(message.detach()));
                 }
                 Some(Err(error)) => {
@@ -346,10 +375,13 @@ impl Loop<'_> {
     /// there waits its turn. Then follows the assignment: queues for new partitions, none for
     /// lost ones, and their holds noted for the handler. Commits if it is time.
     fn serve_events(&mut self) -> Result<(), String> {
-        while let Some(polled) = self.consumer.poll(Duration::ZERO) {
-            match polled {
-                Ok(message) => self.waiting.push_back(message.detach()),
-                Err(error) => warn!("consuming {}: {error}", self.member.input),
+        if self.events.swap(false, Ordering::Acquire) || self.last_events.elapsed() >= POLL {
+            self.last_events = Instant::now();
+            while let Some(polled) = self.consumer.poll(Duration::ZERO) {
+                match polled {
+                    Ok(message) => self.waiting.push_back(message.detach()),
+                    Err(error) => warn!("consuming {}: {error}", self.member.input),
+                }
             }
         }
         let changes = std::mem::take(&mut *lock(&self.consumer.context().changes));
@@ -390,6 +422,7 @@ impl Loop<'_> {
             }
         }
         self.next_queue = 0;
+        self.taken = 0;
     }
 
     /// Serves the group while long work runs, taking no message: rebalances, heartbeats and
