@@ -63,23 +63,43 @@ lint:
     cd fuzz && cargo fmt --check
     cd firmware && cargo fmt --check && cargo clippy --release --features qemu -- -D warnings
     cd firmware && cargo clippy --release --target thumbv6m-none-eabi --no-default-features --features microbit,qemu -- -D warnings
+    cd firmware && cargo clippy --release --target thumbv8m.main-none-eabi --no-default-features --features mps2-an505,qemu -- -D warnings
+    cd firmware && cargo clippy --release --target riscv32imac-unknown-none-elf --no-default-features --features sifive-e,qemu -- -D warnings
 
-# Build the worker firmware for QEMU's lm3s6965evb (Cortex-M3) and microbit (Cortex-M0)
+# Build the worker firmware for QEMU's five boards (board:target below), and the LM3S6965 with 256-pixel tiles into its own target directory
 firmware:
-    rustup target add thumbv7m-none-eabi thumbv6m-none-eabi
-    cd firmware && cargo build --release --features qemu
-    cd firmware && cargo build --release --target thumbv6m-none-eabi --no-default-features --features microbit,qemu
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd firmware
+    boards="lm3s6965:thumbv7m-none-eabi microbit:thumbv6m-none-eabi mps2-an386:thumbv7em-none-eabihf mps2-an505:thumbv8m.main-none-eabi sifive-e:riscv32imac-unknown-none-elf"
+    for board in $boards; do rustup target add "${board#*:}" 2>&1 | grep -v "is up to date" || true; done
+    for board in $boards; do
+      cargo build --release --target "${board#*:}" --no-default-features --features "${board%%:*},qemu"
+    done
+    cargo build --release --features qemu,small-tiles --target-dir target/small-tiles --target thumbv7m-none-eabi
     # No board, or two, is a compile_error! that says to choose one (the check's status is grep's).
-    cd firmware && cargo check --release --no-default-features 2>&1 | grep -q "error: choose one board"
-    cd firmware && cargo check --release --features microbit 2>&1 | grep -q "error: choose one board"
+    set +o pipefail
+    cargo check --release --no-default-features 2>&1 | grep -q "error: choose one board"
+    cargo check --release --features microbit 2>&1 | grep -q "error: choose one board"
 
 # Join the calculation group with the board whose UART is on 127.0.0.1:PORT (see `just qemu`)
 bridge port="4444" *flags:
     cargo run --release -p fixedbrot -- bridge --tcp 127.0.0.1:{{port}} {{flags}}
 
-# Run the firmware under QEMU (board lm3s6965 or microbit), its UART on 127.0.0.1:PORT for a bridge
+# Run the firmware under QEMU (board lm3s6965, microbit, mps2-an386, mps2-an505 or sifive-e), its UART on 127.0.0.1:PORT for a bridge
 qemu port="4444" board="lm3s6965": firmware
-    qemu-system-arm -machine {{ if board == "microbit" { "microbit" } else { "lm3s6965evb" } }} -nographic -monitor none -semihosting-config enable=on,target=native -serial tcp:127.0.0.1:{{port}},server=on,wait=on -kernel firmware/target/{{ if board == "microbit" { "thumbv6m-none-eabi" } else { "thumbv7m-none-eabi" } }}/release/fixedbrot-firmware
+    #!/usr/bin/env bash
+    set -euo pipefail
+    case "{{board}}" in
+      lm3s6965) qemu=(qemu-system-arm -machine lm3s6965evb) target=thumbv7m-none-eabi ;;
+      microbit) qemu=(qemu-system-arm -machine microbit) target=thumbv6m-none-eabi ;;
+      mps2-an386) qemu=(qemu-system-arm -machine mps2-an386) target=thumbv7em-none-eabihf ;;
+      mps2-an505) qemu=(qemu-system-arm -machine mps2-an505) target=thumbv8m.main-none-eabi ;;
+      sifive-e) qemu=(qemu-system-riscv32 -machine sifive_e) target=riscv32imac-unknown-none-elf ;;
+      *) echo "no board {{board}}: lm3s6965, microbit, mps2-an386, mps2-an505 or sifive-e" >&2; exit 2 ;;
+    esac
+    exec "${qemu[@]}" -nographic -monitor none -semihosting-config enable=on,target=native \
+      -serial tcp:127.0.0.1:{{port}},server=on,wait=on -kernel "firmware/target/$target/release/fixedbrot-firmware"
 
 # Regenerate fixtures/ from tests/src/cases.rs (a fixture change is a product change: say why)
 fixtures:

@@ -1,4 +1,4 @@
-//! A fixedbrot worker on a Cortex-M: COBS-framed postcard tile requests arrive on a UART, the
+//! A fixedbrot worker on a microcontroller: COBS-framed postcard tile requests arrive on a UART, the
 //! core's kernel renders them, and the results (or refusals) go back the same way.
 //!
 //! A result is streamed: its head, then each count as it is computed, COBS-framed on the fly,
@@ -8,32 +8,53 @@
 #![no_main]
 #![deny(unsafe_code)]
 
-#[cfg(all(feature = "lm3s6965", feature = "microbit"))]
-compile_error!("choose one board: --no-default-features --features microbit for the micro:bit");
-#[cfg(not(any(feature = "lm3s6965", feature = "microbit")))]
-compile_error!("choose one board: --features lm3s6965 or --features microbit");
+// build.rs counts the board features.
+#[cfg(boards = "many")]
+compile_error!(
+    "choose one board: --no-default-features, then one of the features lm3s6965, microbit, \
+     mps2-an386, mps2-an505 or sifive-e"
+);
+#[cfg(boards = "none")]
+compile_error!(
+    "choose one board: one of the features lm3s6965, microbit, mps2-an386, mps2-an505 or sifive-e"
+);
 
+// Each board module gives a `Uart`, its serial line, and nothing else.
 #[cfg(feature = "lm3s6965")]
 mod lm3s6965;
 #[cfg(feature = "microbit")]
 mod microbit;
+#[cfg(any(feature = "mps2-an386", feature = "mps2-an505"))]
+mod mps2;
+#[cfg(feature = "sifive-e")]
+mod sifive_e;
 
-// Provides the single-core critical section defmt needs.
+// Provides the single-core critical section defmt needs (on RISC-V, `riscv` does).
+#[cfg(target_arch = "arm")]
 use cortex_m as _;
+#[cfg(target_arch = "arm")]
 use cortex_m_rt::entry;
-#[cfg(not(feature = "qemu"))]
+#[cfg(not(all(feature = "qemu", target_arch = "arm")))]
 use defmt_rtt as _;
-#[cfg(feature = "qemu")]
+#[cfg(all(feature = "qemu", target_arch = "arm"))]
 use defmt_semihosting as _;
 use fixedbrot_core::limits::MAX_TILE_PIXELS;
 use fixedbrot_core::wire::{self, Deframer, Framed, Reason, Refusal, TileRequest, WireError};
 use fixedbrot_core::{escape, JobId};
 use panic_halt as _;
+#[cfg(target_arch = "riscv32")]
+use riscv as _;
+#[cfg(target_arch = "riscv32")]
+use riscv_rt::entry;
 
 #[cfg(feature = "lm3s6965")]
 use lm3s6965::Uart;
 #[cfg(feature = "microbit")]
 use microbit::Uart;
+#[cfg(any(feature = "mps2-an386", feature = "mps2-an505"))]
+use mps2::Uart;
+#[cfg(feature = "sifive-e")]
+use sifive_e::Uart;
 
 /// A board's serial line.
 pub trait Serial {
@@ -43,8 +64,13 @@ pub trait Serial {
     fn write(&mut self, bytes: &[u8]);
 }
 
-/// The largest tile this board renders: all the core allows, since results are streamed.
-const BOARD_MAX_PIXELS: usize = MAX_TILE_PIXELS;
+/// The largest tile this board renders: all the core allows, since results are streamed;
+/// 256 pixels in a build that makes the bridge split tiles.
+const BOARD_MAX_PIXELS: usize = if cfg!(feature = "small-tiles") {
+    256
+} else {
+    MAX_TILE_PIXELS
+};
 
 /// A request is under 100 bytes encoded (a job of at most 66, ids and varints); a frame
 /// longer than this is not a request, and is dropped whole.

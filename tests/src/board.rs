@@ -1,5 +1,5 @@
-//! The firmware on QEMU's emulated LM3S6965 board, its UART0 on a TCP socket: what the
-//! firmware tests and the board benchmark talk to.
+//! The firmware on QEMU's emulated boards, a board's UART on a TCP socket: what the firmware
+//! tests and the board benchmark talk to.
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -16,33 +16,62 @@ pub enum Machine {
     Lm3s6965,
     /// BBC micro:bit: nRF51822, Cortex-M0 (no 64-bit multiply), 16 KiB RAM.
     Microbit,
+    /// Arm MPS2 with the AN386 image: Cortex-M4F (ARMv7E-M).
+    Mps2An386,
+    /// Arm MPS2 with the AN505 image: Cortex-M33 (ARMv8-M Mainline), running Secure.
+    Mps2An505,
+    /// SiFive E (FE310, the HiFive1): RISC-V RV32IMAC, 16 KiB RAM.
+    SifiveE,
+    /// The LM3S6965 with a firmware that takes tiles of at most 256 pixels, so the bridge
+    /// splits larger ones (`just firmware` builds it into `firmware/target/small-tiles`).
+    SmallTiles,
 }
 
 impl Machine {
-    /// Both boards.
-    pub const ALL: [Machine; 2] = [Machine::Lm3s6965, Machine::Microbit];
+    /// Every board, each with its own instruction set (the small-tiles build is an LM3S6965).
+    pub const ALL: [Machine; 5] = [
+        Machine::Lm3s6965,
+        Machine::Microbit,
+        Machine::Mps2An386,
+        Machine::Mps2An505,
+        Machine::SifiveE,
+    ];
 
-    fn qemu_name(self) -> &'static str {
+    /// The QEMU program and its machine.
+    fn qemu(self) -> (&'static str, &'static str) {
         match self {
-            Machine::Lm3s6965 => "lm3s6965evb",
-            Machine::Microbit => "microbit",
+            Machine::Lm3s6965 | Machine::SmallTiles => ("qemu-system-arm", "lm3s6965evb"),
+            Machine::Microbit => ("qemu-system-arm", "microbit"),
+            Machine::Mps2An386 => ("qemu-system-arm", "mps2-an386"),
+            Machine::Mps2An505 => ("qemu-system-arm", "mps2-an505"),
+            Machine::SifiveE => ("qemu-system-riscv32", "sifive_e"),
         }
     }
 
-    fn elf(self) -> PathBuf {
-        let target = match self {
-            Machine::Lm3s6965 => "thumbv7m-none-eabi",
-            Machine::Microbit => "thumbv6m-none-eabi",
-        };
+    /// The firmware's target and where `just firmware` builds it, under `firmware/`.
+    pub fn target(self) -> (&'static str, &'static str) {
+        match self {
+            Machine::Lm3s6965 => ("thumbv7m-none-eabi", "target"),
+            Machine::Microbit => ("thumbv6m-none-eabi", "target"),
+            Machine::Mps2An386 => ("thumbv7em-none-eabihf", "target"),
+            Machine::Mps2An505 => ("thumbv8m.main-none-eabi", "target"),
+            Machine::SifiveE => ("riscv32imac-unknown-none-elf", "target"),
+            Machine::SmallTiles => ("thumbv7m-none-eabi", "target/small-tiles"),
+        }
+    }
+
+    pub fn elf(self) -> PathBuf {
+        let (target, dir) = self.target();
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../firmware/target")
+            .join("../firmware")
+            .join(dir)
             .join(target)
             .join("release/fixedbrot-firmware")
     }
 }
 
-/// Starts the firmware on `machine` under qemu-system-arm, its UART on `serial` (a QEMU
-/// character device, such as `tcp:127.0.0.1:4444,server=on,wait=on`).
+/// Starts the firmware on `machine` under QEMU, its UART on `serial` (a QEMU character
+/// device, such as `tcp:127.0.0.1:4444,server=on,wait=on`).
 pub fn qemu(machine: Machine, serial: &str) -> Child {
     let elf = machine.elf();
     assert!(
@@ -50,14 +79,9 @@ pub fn qemu(machine: Machine, serial: &str) -> Child {
         "{} is missing: run `just firmware`",
         elf.display()
     );
-    Command::new("qemu-system-arm")
-        .args([
-            "-machine",
-            machine.qemu_name(),
-            "-nographic",
-            "-monitor",
-            "none",
-        ])
+    let (program, name) = machine.qemu();
+    Command::new(program)
+        .args(["-machine", name, "-nographic", "-monitor", "none"])
         .args([
             "-semihosting-config",
             "enable=on,target=native",
@@ -69,7 +93,7 @@ pub fn qemu(machine: Machine, serial: &str) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("qemu-system-arm (Debian package qemu-system-arm)")
+        .unwrap_or_else(|e| panic!("{program} (Debian qemu-system-arm, qemu-system-misc): {e}"))
 }
 
 /// A booted board; QEMU is stopped when it is dropped.

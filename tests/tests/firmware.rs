@@ -1,7 +1,9 @@
-//! The firmware on emulated boards, a Cortex-M3 (QEMU's lm3s6965evb, 64 KiB RAM) and a
-//! Cortex-M0 (microbit, 16 KiB RAM, no 64-bit multiply), its UART on a TCP socket: it
-//! computes the fixture tiles byte for byte as the host does, refuses what it cannot serve,
-//! and survives garbage on the line. `just test` builds both ELFs first.
+//! The firmware on five emulated boards, its UART on a TCP socket: a Cortex-M3 (QEMU's
+//! lm3s6965evb, 64 KiB RAM), a Cortex-M0 (microbit, 16 KiB RAM, no 64-bit multiply), a
+//! Cortex-M4F (mps2-an386), a Cortex-M33 running Secure (mps2-an505) and a RISC-V RV32IMAC
+//! (sifive_e, 16 KiB RAM). On each it computes the fixture tiles byte for byte as the host
+//! does, refuses what it cannot serve, and survives garbage on the line. `just test` builds
+//! the ELFs first.
 use fixedbrot_core::limits::{MAX_FRAME_LEN, WIRE_VERSION};
 use fixedbrot_core::wire::{self, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
 use fixedbrot_core::JobId;
