@@ -1,5 +1,5 @@
-//! A microcontroller worker in the Kafka pipeline: the firmware on an emulated Cortex-M3,
-//! joined to the calculation group by `fixedbrot bridge`.
+//! A microcontroller worker in the Kafka pipeline: the firmware on an emulated board, joined
+//! to the calculation group by `fixedbrot bridge`.
 mod harness;
 
 use std::process::{Command, Stdio};
@@ -24,6 +24,27 @@ fn board_alone(board: EmulatedBoard, test: &str) {
     let scenario = Scenario::new(test, 2);
     let bridge = scenario.start("bridge", "calc", &["--tcp", &board.address()]);
     serve_the_job_alone(&scenario, &bridge);
+}
+
+/// A board that takes at most 256 pixels a tile serves the default 640x480 job in 64x64
+/// tiles: the bridge cuts each into 16 pieces the board takes and puts the answers together.
+#[test]
+fn a_board_with_small_tiles_serves_a_whole_job_split_by_the_bridge() {
+    let board = EmulatedBoard::boot_on(Machine::SmallTiles);
+    let scenario = Scenario::new("board-small-tiles", 2);
+    let bridge = scenario.start("bridge", "calc", &["--tcp", &board.address()]);
+    let output = scenario.dir.join("image.png");
+    let mut image = scenario.start("image", "image", &["--output", output.to_str().unwrap()]);
+    bridge.wait_assigned();
+    image.wait_assigned();
+    scenario.generate(&[]);
+    assert!(image.wait_exit(5 * MINUTE).success(), "{}", image.log());
+    assert_eq!(pixels(&output), rendered(&[], "classic", &scenario.dir));
+    let log = bridge.log();
+    assert!(
+        log.contains("Board connected: tiles up to 256 pixels"),
+        "{log}"
+    );
 }
 
 /// The bridge's `--serial` path: stty, then reads and writes on a terminal device. socat
