@@ -138,9 +138,13 @@ bench-vs-xaos runs="3":
 bench-board: firmware
     cargo run --release -p fixedbrot-tests --bin board_bench
 
-# Instructions per kernel iteration in the firmware, from its disassembly
+# Instructions per kernel iteration in the firmware of every board, from its disassembly (needs llvm-objdump, Debian package llvm)
 kernel-loops: firmware
     scripts/kernel-loops
+
+# Flash and static RAM of every firmware build, a table for BENCHMARKS.md (needs llvm-size, Debian package llvm)
+firmware-size: firmware
+    scripts/firmware-size
 
 # Pipeline timings and memory against the local broker (`just kafka-up` first)
 bench-pipeline runs="3":
