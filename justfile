@@ -99,7 +99,7 @@ qemu port="4444" board="lm3s6965": firmware
       *) echo "no board {{board}}: lm3s6965, microbit, mps2-an386, mps2-an505 or sifive-e" >&2; exit 2 ;;
     esac
     exec "${qemu[@]}" -nographic -monitor none -semihosting-config enable=on,target=native \
-      -serial tcp:127.0.0.1:{{port}},server=on,wait=on -kernel "firmware/target/$target/release/fixedbrot-firmware"
+      -serial tcp:127.0.0.1:{{port}},server=on,wait=on,nodelay=on -kernel "firmware/target/$target/release/fixedbrot-firmware"
 
 # Regenerate fixtures/ from tests/src/cases.rs (a fixture change is a product change: say why)
 fixtures:

@@ -454,7 +454,7 @@ impl EmulatedBoard {
             .port();
         let qemu = fixedbrot_tests::board::qemu(
             machine,
-            &format!("tcp:127.0.0.1:{port},server=on,wait=on"),
+            &format!("tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"),
         );
         // Wait until QEMU listens.
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -107,7 +107,7 @@ impl Board {
     pub fn boot(machine: Machine) -> Board {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let qemu = qemu(machine, &format!("tcp:127.0.0.1:{port}"));
+        let qemu = qemu(machine, &format!("tcp:127.0.0.1:{port},nodelay=on"));
         let (uart, _) = listener.accept().unwrap();
         uart.set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
