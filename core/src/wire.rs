@@ -446,29 +446,34 @@ pub fn decode_cobs(frame: &mut [u8]) -> Result<Envelope, WireError> {
     decode(unframe(frame)?)
 }
 
-/// Undoes the COBS framing in place and returns the message bytes, for a caller that wants
-/// to [`peek`] at a message [`decode`] refuses.
-pub fn unframe(frame: &mut [u8]) -> Result<&[u8], WireError> {
+/// Undoes the COBS framing in place and returns the message bytes.
+fn unframe(frame: &mut [u8]) -> Result<&[u8], WireError> {
     let len = cobs::decode_in_place(frame).map_err(|_| WireError::Malformed)?;
     Ok(&frame[..len])
 }
 
-/// Splits a serial byte stream into COBS frames, fed a byte at a time, in a buffer of `N`
-/// bytes: the one frame reader of the boards and the bridge. A frame longer than `N` is
+/// Splits a serial byte stream into messages, fed a byte at a time: each COBS frame decoded
+/// as it arrives by `cobs`'s streaming decoder, into a buffer of `N` bytes. The one frame
+/// reader of the boards and the bridge; what it gives still goes through [`decode`] or
+/// [`decode_request`]. A frame that decodes to more than `N` bytes, or is not COBS, is
 /// dropped whole, up to its delimiter, so the next one starts clean.
 pub struct Deframer<const N: usize> {
     buf: [u8; N],
     len: usize,
+    state: cobs::DecoderState,
+    /// Set when the buffer overflowed: the rest of the frame is skipped.
     overflow: bool,
 }
 
 /// What a delimiter ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Framed<'a> {
-    /// A frame, its delimiter left out; empty for a lone delimiter (a resynchronisation).
-    Frame(&'a mut [u8]),
-    /// A frame longer than the buffer, dropped.
+    /// A frame's message bytes, decoded, its delimiter left out.
+    Frame(&'a [u8]),
+    /// A frame that decodes to more than the buffer holds, dropped.
     TooLong,
+    /// A frame that is not COBS (a length code that runs past its delimiter), dropped.
+    Broken,
 }
 
 impl<const N: usize> Default for Deframer<N> {
@@ -476,31 +481,45 @@ impl<const N: usize> Default for Deframer<N> {
         Deframer {
             buf: [0; N],
             len: 0,
+            state: cobs::DecoderState::Idle,
             overflow: false,
         }
     }
 }
 
 impl<const N: usize> Deframer<N> {
-    /// Takes the next byte; at a delimiter, what it ended.
+    /// Takes the next byte; at a delimiter that ends a frame, what it ended. Delimiters
+    /// between frames (a resynchronisation) end nothing.
     pub fn push(&mut self, byte: u8) -> Option<Framed<'_>> {
-        if byte != 0 {
-            match self.buf.get_mut(self.len) {
-                Some(slot) => {
-                    *slot = byte;
-                    self.len += 1;
-                }
-                None => self.overflow = true,
+        if self.overflow {
+            if byte != 0 {
+                return None;
             }
-            return None;
+            (self.len, self.state, self.overflow) = (0, cobs::DecoderState::Idle, false);
+            return Some(Framed::TooLong);
         }
-        let (len, overflow) = (self.len, self.overflow);
-        self.len = 0;
-        self.overflow = false;
-        Some(match self.buf.get_mut(..len) {
-            Some(frame) if !overflow => Framed::Frame(frame),
-            _ => Framed::TooLong,
-        })
+        // The decoder fails only at a delimiter, and is idle again after it.
+        match self.state.feed(byte) {
+            Ok(cobs::DecodeResult::NoData) => None,
+            Ok(cobs::DecodeResult::DataContinue(decoded)) => {
+                match self.buf.get_mut(self.len) {
+                    Some(slot) => {
+                        *slot = decoded;
+                        self.len += 1;
+                    }
+                    None => self.overflow = true,
+                }
+                None
+            }
+            Ok(cobs::DecodeResult::DataComplete) => {
+                let len = core::mem::take(&mut self.len);
+                Some(Framed::Frame(&self.buf[..len]))
+            }
+            Err(_) => {
+                self.len = 0;
+                Some(Framed::Broken)
+            }
+        }
     }
 }
 

@@ -72,8 +72,8 @@ const BOARD_MAX_PIXELS: usize = if cfg!(feature = "small-tiles") {
     MAX_TILE_PIXELS
 };
 
-/// A request is under 100 bytes encoded (a job of at most 66, ids and varints); a frame
-/// longer than this is not a request, and is dropped whole.
+/// A request is under 100 bytes (a job of at most 66, ids and varints); a frame that decodes
+/// to more than this is not a request, and is dropped whole.
 const REQUEST_FRAME: usize = 256;
 
 #[entry]
@@ -85,18 +85,17 @@ fn main() -> ! {
         let byte = uart.read();
         match frames.push(byte) {
             None => {}
-            // A lone delimiter: resynchronisation, nothing to answer.
-            Some(Framed::Frame([])) => {}
             Some(Framed::Frame(frame)) => serve(&mut uart, frame),
             Some(Framed::TooLong) => {
                 defmt::warn!("dropped a frame longer than {} bytes", REQUEST_FRAME)
             }
+            Some(Framed::Broken) => defmt::warn!("dropped a frame that is not COBS"),
         }
     }
 }
 
 /// Answers one frame: a result, a refusal, or nothing for bytes that name no job.
-fn serve(uart: &mut impl Serial, frame: &mut [u8]) {
+fn serve(uart: &mut impl Serial, frame: &[u8]) {
     match request(frame) {
         Ok((job_id, request)) => {
             let pixels = request.pixels();
@@ -118,8 +117,7 @@ fn serve(uart: &mut impl Serial, frame: &mut [u8]) {
 }
 
 /// The request in a frame, or the job and reason to refuse it with, if it names one.
-fn request(frame: &mut [u8]) -> Result<(JobId, TileRequest), Option<(JobId, Reason)>> {
-    let bytes = wire::unframe(frame).map_err(|_| None)?;
+fn request(bytes: &[u8]) -> Result<(JobId, TileRequest), Option<(JobId, Reason)>> {
     wire::decode_request(bytes).map_err(|error| {
         let reason = match error {
             WireError::UnsupportedVersion(version) => Reason::UnsupportedVersion(version),

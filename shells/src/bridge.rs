@@ -316,7 +316,7 @@ impl<L: Link> Board<L> {
             .map_err(|e| format!("sending to the board: {e}"))?;
         let started = Instant::now();
         loop {
-            let mut answer = self.frame(started + timeout).map_err(|e| {
+            let answer = self.frame(started + timeout).map_err(|e| {
                 format!(
                     "the board did not answer tile {} of job {:016x} within {} s ({e})",
                     request.tile.0,
@@ -324,7 +324,7 @@ impl<L: Link> Board<L> {
                     timeout.as_secs()
                 )
             })?;
-            let Ok(envelope) = wire::decode_cobs(&mut answer) else {
+            let Ok(envelope) = wire::decode(&answer) else {
                 warn!("the board sent a frame that does not decode; still waiting");
                 continue;
             };
@@ -355,7 +355,7 @@ impl<L: Link> Board<L> {
             + Duration::from_millis(work)
     }
 
-    /// The next frame, by `deadline`.
+    /// The next frame's message bytes, by `deadline`.
     fn frame(&mut self, deadline: Instant) -> io::Result<Vec<u8>> {
         loop {
             if Instant::now() > deadline {
@@ -365,9 +365,10 @@ impl<L: Link> Board<L> {
                 continue;
             };
             match self.frames.push(byte) {
-                Some(Framed::Frame(frame)) if !frame.is_empty() => return Ok(frame.to_vec()),
+                Some(Framed::Frame(frame)) => return Ok(frame.to_vec()),
                 Some(Framed::TooLong) => warn!("the board sent a frame longer than any message"),
-                _ => {}
+                Some(Framed::Broken) => warn!("the board sent a frame that is not COBS"),
+                None => {}
             }
         }
     }
@@ -464,7 +465,7 @@ mod tests {
     /// A board in memory that answers like the firmware, holding at most `max` pixels.
     struct FakeBoard {
         max: usize,
-        incoming: Vec<u8>,
+        incoming: Box<Deframer<MAX_FRAME_LEN>>,
         outgoing: VecDeque<u8>,
         requests: usize,
     }
@@ -473,15 +474,15 @@ mod tests {
         fn new(max: usize) -> FakeBoard {
             FakeBoard {
                 max,
-                incoming: Vec::new(),
+                incoming: Box::default(),
                 outgoing: VecDeque::new(),
                 requests: 0,
             }
         }
 
-        fn answer(&mut self, frame: &mut [u8]) -> Envelope {
+        fn answer(&mut self, frame: &[u8]) -> Envelope {
             self.requests += 1;
-            let (job_id, request) = wire::decode_request(wire::unframe(frame).unwrap()).unwrap();
+            let (job_id, request) = wire::decode_request(frame).unwrap();
             let pixels = request.job.grid.rect(request.tile).unwrap().pixels();
             if pixels > self.max {
                 let reason = Reason::TileTooLarge {
@@ -514,10 +515,9 @@ mod tests {
     impl Link for FakeBoard {
         fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
             for &byte in bytes {
-                self.incoming.push(byte);
-                if byte == 0 {
-                    let mut frame = std::mem::take(&mut self.incoming);
-                    let answer = self.answer(&mut frame);
+                if let Some(Framed::Frame(frame)) = self.incoming.push(byte) {
+                    let frame = frame.to_vec();
+                    let answer = self.answer(&frame);
                     let mut buf = vec![0u8; MAX_FRAME_LEN];
                     self.outgoing
                         .extend(wire::encode_cobs(&answer, &mut buf).unwrap().iter());

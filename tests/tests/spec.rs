@@ -1,8 +1,8 @@
 //! Specifications by example: the tile grid, the wire's limits and refusals, the palettes.
 use fixedbrot_core::limits::{MAX_ENCODED_LEN, MAX_FRAME_LEN, MAX_TILE_PIXELS, WIRE_VERSION};
 use fixedbrot_core::wire::{
-    decode, decode_cobs, encode, encode_cobs, max_encoded_len, peek, Deframer, Envelope, Framed,
-    Message, Reason, Refusal, TileRequest, TileResult, WireError,
+    decode, decode_cobs, encode, encode_cobs, max_encoded_len, peek, Deframer, End, Envelope,
+    Framed, Message, Reason, Refusal, TileRequest, TileResult, WireError,
 };
 use fixedbrot_core::{escape, Format, Grid, JobError, JobId, Palette, Point, Rect, TileIndex};
 use fixedbrot_tests::cases::{default_job, job};
@@ -331,23 +331,46 @@ fn a_length_prefix_beyond_the_largest_tile_is_refused() {
 }
 
 #[test]
-fn a_byte_stream_splits_into_frames_and_a_frame_too_long_is_dropped_whole() {
+fn a_byte_stream_splits_into_decoded_frames_and_a_bad_frame_is_dropped_whole() {
     let mut frames = Deframer::<4>::default();
     let mut out = Vec::new();
-    for &byte in b"ab\0\0abcdefg\0xyz\0" {
+    // "ab", delimiters between frames, a frame that decodes to 7 bytes, a length code that
+    // runs past its delimiter, then "x\0y", which decodes to 3 bytes with a zero in them.
+    for &byte in b"\x03ab\0\0\0\x08abcdefg\0\x05ab\0\x02x\x02y\0" {
         match frames.push(byte) {
-            Some(Framed::Frame(frame)) => out.push(Some(frame.to_vec())),
-            Some(Framed::TooLong) => out.push(None),
+            Some(Framed::Frame(frame)) => out.push(Ok(frame.to_vec())),
+            Some(Framed::TooLong) => out.push(Err("too long")),
+            Some(Framed::Broken) => out.push(Err("not COBS")),
             None => {}
         }
     }
     let expected = [
-        Some(b"ab".to_vec()),
-        Some(vec![]),
-        None,
-        Some(b"xyz".to_vec()),
+        Ok(b"ab".to_vec()),
+        Err("too long"),
+        Err("not COBS"),
+        Ok(b"x\0y".to_vec()),
     ];
     assert_eq!(out, expected);
+}
+
+#[test]
+fn the_frame_reader_gives_what_the_encoder_framed() {
+    let envelope = Envelope {
+        job_id: JobId(77),
+        message: Message::End(End { tiles: 80 }),
+    };
+    let mut buf = vec![0u8; MAX_FRAME_LEN];
+    let frame = encode_cobs(&envelope, &mut buf).unwrap().to_vec();
+    let mut frames = Deframer::<MAX_FRAME_LEN>::default();
+    let decoded: Vec<Envelope> = [&[0x42, 0][..], &frame, &frame]
+        .concat()
+        .into_iter()
+        .filter_map(|byte| match frames.push(byte) {
+            Some(Framed::Frame(bytes)) => decode(bytes).ok(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(decoded, [envelope.clone(), envelope]);
 }
 
 #[test]
