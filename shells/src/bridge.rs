@@ -3,8 +3,7 @@
 //! tiles larger than the board holds are split into pieces and the result reassembled.
 use std::io::{self, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,9 +77,10 @@ impl Link for TcpLink {
     }
 }
 
-/// A serial device, set raw at `baud` by `stty`, reads returning after 100 ms of silence.
+/// A serial device at `baud`, 8N1, raw, no flow control; a read returns after 100 ms of
+/// silence.
 pub struct SerialLink {
-    port: BufReader<std::fs::File>,
+    port: Box<dyn serialport::SerialPort>,
     baud: u32,
 }
 
@@ -89,46 +89,23 @@ pub struct SerialLink {
 const UART_FIFO: usize = 16;
 
 impl SerialLink {
-    pub fn open(device: &PathBuf, baud: u32) -> Result<SerialLink, String> {
-        let status = Command::new("stty")
-            .arg("-F")
-            .arg(device)
-            .args([
-                &baud.to_string(),
-                "raw",
-                "-echo",
-                "-ixon",
-                "-ixoff",
-                "-crtscts",
-                "min",
-                "0",
-                "time",
-                "1",
-            ])
-            .status()
-            .map_err(|e| format!("running stty for {}: {e}", device.display()))?;
-        if !status.success() {
-            return Err(format!(
-                "stty could not set {} to {baud} baud raw",
-                device.display()
-            ));
-        }
-        let port = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(device)
-            .map_err(|e| format!("opening {}: {e}", device.display()))?;
-        Ok(SerialLink {
-            port: BufReader::new(port),
-            baud,
-        })
+    pub fn open(device: &Path, baud: u32) -> Result<SerialLink, String> {
+        let port = serialport::new(device.to_string_lossy(), baud)
+            .data_bits(serialport::DataBits::Eight)
+            .parity(serialport::Parity::None)
+            .stop_bits(serialport::StopBits::One)
+            .flow_control(serialport::FlowControl::None)
+            .timeout(Duration::from_millis(100))
+            .open()
+            .map_err(|e| format!("opening {} at {baud} baud: {e}", device.display()))?;
+        Ok(SerialLink { port, baud })
     }
 }
 
 impl Link for SerialLink {
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
         for chunk in bytes.chunks(UART_FIFO) {
-            self.port.get_mut().write_all(chunk)?;
+            self.port.write_all(chunk)?;
             std::thread::sleep(self.transfer_time(chunk.len()));
         }
         Ok(())
@@ -136,9 +113,11 @@ impl Link for SerialLink {
 
     fn byte(&mut self) -> io::Result<Option<u8>> {
         let mut byte = [0u8];
-        match self.port.read(&mut byte)? {
-            0 => Ok(None),
-            _ => Ok(Some(byte[0])),
+        match self.port.read(&mut byte) {
+            Ok(0) => Ok(None),
+            Ok(_) => Ok(Some(byte[0])),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

@@ -50,7 +50,7 @@ impl Command {
 pub struct BridgeArgs {
     #[command(flatten)]
     pub kafka: KafkaArgs,
-    /// The board's serial device, set to --baud raw with stty
+    /// The board's serial device, opened at --baud, 8N1, raw
     #[arg(long, required_unless_present = "tcp", conflicts_with = "tcp")]
     pub serial: Option<PathBuf>,
     /// A board UART behind TCP, HOST:PORT (QEMU's -serial tcp:...)

@@ -47,7 +47,7 @@ fn a_board_with_small_tiles_serves_a_whole_job_split_by_the_bridge() {
     );
 }
 
-/// The bridge's `--serial` path: stty, then reads and writes on a terminal device. socat
+/// The bridge's `--serial` path: serialport sets the terminal raw, then reads and writes. socat
 /// gives the board's UART a pseudo-terminal, as a USB serial adapter would a real one.
 #[test]
 fn the_board_alone_renders_the_image_render_does_over_a_serial_device() {
