@@ -66,6 +66,45 @@ impl fmt::Display for Format {
     }
 }
 
+impl Format {
+    /// The exact decimal value of `raw` bits of this format, every digit written: a raw value
+    /// is a whole number over a power of two, so its decimal expansion ends (at most
+    /// `frac_bits` digits after the point). Reading it back gives the same bits.
+    pub const fn decimal(self, raw: i64) -> Decimal {
+        Decimal { format: self, raw }
+    }
+}
+
+/// Raw bits written as their exact decimal value ([`Format::decimal`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decimal {
+    format: Format,
+    raw: i64,
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bits = self.format.frac_bits();
+        let magnitude = self.raw.unsigned_abs();
+        let mask = (1u64 << bits) - 1;
+        if self.raw < 0 {
+            f.write_str("-")?;
+        }
+        write!(f, "{}.", magnitude >> bits)?;
+        // Each digit: the fraction times ten, its whole part out; under 2^64 since the
+        // fraction is under 2^60.
+        let mut fraction = magnitude & mask;
+        loop {
+            fraction *= 10;
+            write!(f, "{}", fraction >> bits)?;
+            fraction &= mask;
+            if fraction == 0 {
+                return Ok(());
+            }
+        }
+    }
+}
+
 /// The one rounding rule: to nearest, ties toward +infinity, i.e. `floor(x / 2^shift + 1/2)`.
 ///
 /// Arithmetic shift right is floor on every platform Rust supports, so this is exact and
@@ -248,6 +287,37 @@ impl Arith for Q60 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_bits_are_written_as_their_exact_decimal() {
+        use core::fmt::Write;
+        let mut text = heapless::String::<80>::new();
+        let mut decimal = |format: Format, raw: i64| {
+            text.clear();
+            write!(text, "{}", format.decimal(raw)).unwrap();
+            text.clone()
+        };
+        assert_eq!(decimal(Format::I4F28, 0), "0.0");
+        assert_eq!(decimal(Format::I4F28, 3 << 27), "1.5");
+        assert_eq!(decimal(Format::I4F28, -(5 << 26)), "-1.25");
+        assert_eq!(decimal(Format::I4F28, 1), "0.0000000037252902984619140625");
+        assert_eq!(
+            decimal(Format::I4F60, -1),
+            "-0.000000000000000000867361737988403547205962240695953369140625"
+        );
+        // -2.2 is not a binary fraction: its bits are the nearest, and say so exactly.
+        let raw = Point::from_text(Format::I4F28, "-2.2,0").unwrap().re;
+        let exact = decimal(Format::I4F28, raw);
+        assert_eq!(exact, "-2.1999999992549419403076171875");
+        let again = Point::from_text(Format::I4F28, &format_args_point(&exact)).unwrap();
+        assert_eq!(again.re, raw);
+    }
+
+    fn format_args_point(re: &str) -> heapless::String<96> {
+        let mut text = heapless::String::new();
+        core::fmt::Write::write_fmt(&mut text, format_args!("{re},0")).unwrap();
+        text
+    }
 
     /// The two ways agree on every z a step can see: inside or not, and the real part of
     /// every z that is inside (an escaped one's is thrown away).

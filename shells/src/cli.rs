@@ -6,12 +6,20 @@ use fixedbrot_core::{Format, Grid, Job, JobError, Palette, View};
 
 use crate::kafka::KafkaArgs;
 use crate::limits::Limits;
+use crate::log::LogFormat;
 
 /// A distributed fixed-point Mandelbrot renderer. With no subcommand, renders the default
 /// view in colour in this process (`render`).
 #[derive(Debug, Parser)]
 #[command(name = "fixedbrot", version, about)]
 pub struct Cli {
+    /// Log level or filter (error, warn, info, debug, trace, or RUST_LOG's syntax such as
+    /// fixedbrot=debug); by default RUST_LOG's, else info
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log lines as text, or as one JSON object per line for log shippers
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -30,13 +38,15 @@ pub enum Command {
     Topics(TopicsArgs),
     /// Join the calculation group with a microcontroller on a serial line (or QEMU's UART)
     Bridge(BridgeArgs),
+    /// Colour raw counts (render --raw, image --raw-dir) into a PNG, computing nothing
+    Colour(ColourArgs),
 }
 
 impl Command {
     /// How the command reaches Kafka, if it does.
     pub fn kafka(&self) -> Option<&KafkaArgs> {
         match self {
-            Command::Render(_) => None,
+            Command::Render(_) | Command::Colour(_) => None,
             Command::Generate(args) => Some(&args.kafka),
             Command::Calc(args) => Some(&args.kafka),
             Command::Image(args) => Some(&args.kafka),
@@ -129,6 +139,10 @@ pub struct ImageArgs {
     /// Palette: classic (the original's black and white) or azure
     #[arg(long, default_value = "classic", value_parser = parse_palette)]
     pub palette: Palette,
+    /// Also write each job's counts to DIR/job-<id>.npy and the job to DIR/job-<id>.json
+    /// (NPY, which numpy reads; `fixedbrot colour` colours them)
+    #[arg(long, value_name = "DIR")]
+    pub raw_dir: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Most jobs assembled at once (1-65536)
@@ -241,9 +255,25 @@ pub struct RenderArgs {
     /// Output PNG; by default a new image-<unix millis>.png in the current directory
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Also write the counts to FILE (NPY, which numpy reads) and the job beside it in
+    /// FILE's name with .json, for `fixedbrot colour`
+    #[arg(long, value_name = "FILE.npy")]
+    pub raw: Option<PathBuf>,
     /// Worker threads (1-256); by default one per core
     #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ColourArgs {
+    /// Counts written by render --raw or image --raw-dir (FILE.npy, its job in FILE.json)
+    pub file: PathBuf,
+    /// Palette: classic (the original's black and white) or azure
+    #[arg(long, default_value = "azure", value_parser = parse_palette)]
+    pub palette: Palette,
+    /// Output PNG; by default a new image-<unix millis>.png in the current directory
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
 impl ViewArgs {

@@ -284,6 +284,8 @@ impl Loop<'_> {
                     continue;
                 }
                 info!(
+                    partition = message.partition(),
+                    offset = message.offset(),
                     "Long work: {} partition {} offset {} is answered on a thread of its own, \
                      the group served meanwhile",
                     self.member.input,
@@ -512,6 +514,8 @@ impl Loop<'_> {
             // Exactly once: its new owner answers it; this answer would be a second one.
             Some(_) if !owned => {
                 info!(
+                    partition,
+                    offset,
                     "{} partition {partition} offset {offset} moved to another member while it \
                      was answered: the answer is dropped",
                     self.member.input
@@ -609,6 +613,8 @@ impl Loop<'_> {
                     )
                 })?;
             info!(
+                partition,
+                offset,
                 "Reading {} partition {partition} again from offset {offset}",
                 self.member.input
             );

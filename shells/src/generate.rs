@@ -1,11 +1,12 @@
 //! `fixedbrot generate`: one job to the requests topic: BEGIN, a request per tile, END.
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use fixedbrot_core::Job;
 use rdkafka::producer::{BaseProducer, Producer};
 
 use crate::kafka::{self, Deliveries, KafkaArgs};
-use crate::log::info;
+use crate::log::{info, Hex, Progress};
 use crate::plan;
 
 /// Sends every message of `job` and waits until the brokers have them all.
@@ -16,11 +17,15 @@ pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
     let job_id = plan::new_job_id();
     let started = Instant::now();
     info!(
+        job = %Hex(job_id.0),
+        tiles = job.grid.tiles(),
         "Job {:016x}: {}, to {}",
         job_id.0,
         plan::describe(&job),
         kafka.requests_topic
     );
+    let total = u64::from(job.grid.tiles()) + 2;
+    let progress = Progress::new("generate", total, "messages acknowledged");
     let mut sent = 0u64;
     for (key, bytes) in plan::messages(job_id, job) {
         kafka::send(
@@ -32,10 +37,16 @@ pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
             None,
         )?;
         sent += 1;
+        if sent.is_multiple_of(4096) {
+            progress.show(producer.context().delivered.load(Ordering::Relaxed));
+        }
     }
     // Everything sent must be acknowledged before we say so; librdkafka retries meanwhile.
-    kafka::finish(&producer, Duration::from_secs(300))?;
+    kafka::finish(&producer, Duration::from_secs(300), Some(&progress))?;
+    drop(progress);
     info!(
+        job = %Hex(job_id.0),
+        messages = sent,
         "Total number of messages sent {sent} in {:.3} s",
         started.elapsed().as_secs_f64()
     );

@@ -2,6 +2,7 @@
 //! images and writes a PNG per completed job; it holds each job's first offset until the job
 //! is written, so a partition is committed only below its oldest unfinished job and a restart
 //! replays every tile it has not written yet.
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,14 +18,17 @@ use crate::consumer::{self, Answer, Handler, Holds, Incoming, Member};
 use crate::fault;
 use crate::kafka::{self, Deliveries, KafkaArgs, IMAGE_GROUP};
 use crate::limits::Limits;
-use crate::log::{info, warn, Progress};
+use crate::log::{info, warn, Hex, Progress};
 use crate::picture::{self, Png};
+use crate::raw;
 
 /// Where and how images are written.
 pub struct Output {
     pub dir: PathBuf,
     /// Write the first completed image here and exit.
     pub file: Option<PathBuf>,
+    /// Write each job's counts and job here too (`raw`).
+    pub raw_dir: Option<PathBuf>,
     /// How images are written.
     pub png: Png,
 }
@@ -48,6 +52,7 @@ pub fn run(
     let dirs = [
         Some(output.dir.as_path()),
         output.file.as_deref().and_then(Path::parent),
+        output.raw_dir.as_deref(),
     ];
     for dir in dirs
         .into_iter()
@@ -62,6 +67,10 @@ pub fn run(
             .map_err(|e| format!("--output {}: {e}", file.display()))?,
         None => picture::check_writable_dir(&output.dir)
             .map_err(|e| format!("--output-dir {}: {e}", output.dir.display()))?,
+    }
+    if let Some(dir) = &output.raw_dir {
+        picture::check_writable_dir(dir)
+            .map_err(|e| format!("--raw-dir {}: {e}", dir.display()))?;
     }
     let producer: Arc<ThreadedProducer<Deliveries>> = Arc::new(kafka.producer(&client_id)?);
     kafka.require_topics(
@@ -113,7 +122,7 @@ pub fn run(
         assembler,
         output,
         idle: limits.idle,
-        progress: Progress::new(),
+        progress: BTreeMap::new(),
     };
     consumer::run(member, assembling)
 }
@@ -123,7 +132,8 @@ struct Assembling {
     assembler: Assembler,
     output: Output,
     idle: std::time::Duration,
-    progress: Progress,
+    /// A bar per job being received, on a terminal.
+    progress: BTreeMap<JobId, Progress>,
 }
 
 impl Handler for Assembling {
@@ -172,6 +182,8 @@ impl Handler for Assembling {
         let mut answer = match outcome {
             Outcome::Begin { job } => {
                 info!(
+                    job = %Hex(job_id.0),
+                    tiles = job.grid.tiles(),
                     "Received BEGIN marker, creating image of size {} x {} (job {:016x}, {} tiles)",
                     job.grid.width,
                     job.grid.height,
@@ -182,6 +194,7 @@ impl Handler for Assembling {
             }
             Outcome::LateBegin { job } => {
                 info!(
+                    job = %Hex(job_id.0),
                     "Received BEGIN marker, image of size {} x {} already written (job {:016x})",
                     job.grid.width, job.grid.height, job_id.0
                 );
@@ -189,31 +202,46 @@ impl Handler for Assembling {
             }
             Outcome::End { tiles } => {
                 info!(
+                    job = %Hex(job_id.0),
+                    tiles,
                     "Received END marker (job {:016x}: {tiles} tiles were sent)",
                     job_id.0
                 );
                 Answer::default()
             }
             Outcome::Progress { done, total } => {
-                let label = format!("job {:016x}", job_id.0);
-                self.progress.show(&label, done.into(), total.into());
+                self.progress
+                    .entry(job_id)
+                    .or_insert_with(|| {
+                        Progress::new(&format!("job {:016x}", job_id.0), total.into(), "tiles")
+                    })
+                    .show(done.into());
                 hold
             }
             Outcome::Complete(image) => {
-                self.progress.clear();
+                self.progress.remove(&job_id);
                 info!(
+                    job = %Hex(job_id.0),
                     "All {} tiles of job {:016x} received, writing image to file",
                     image.job.grid.tiles(),
                     job_id.0
                 );
                 let output = &self.output;
+                // Before the PNG, whose link is the record that the job was written: a job
+                // written has its counts too. A replayed job's counts replace the same counts.
+                if let Some(dir) = &output.raw_dir {
+                    let path = dir.join(format!("job-{:016x}.npy", job_id.0));
+                    raw::write(&path, &image)
+                        .map_err(|e| format!("writing the counts of job {:016x}: {e}", job_id.0))?;
+                    info!(job = %Hex(job_id.0), path = %path.display(), "Counts written to {}", path.display());
+                }
                 let written = match &output.file {
                     Some(path) => output.png.write(path, &image).map(|()| path.clone()),
                     None => output.png.write_new(&output.dir, &image),
                 };
                 let path = written
                     .map_err(|e| format!("writing the image of job {:016x}: {e}", job_id.0))?;
-                info!("Output file is: {}", path.display());
+                info!(job = %Hex(job_id.0), path = %path.display(), "Output file is: {}", path.display());
                 fault::point("after-link");
                 Answer {
                     done: output.file.is_some(),
@@ -223,7 +251,10 @@ impl Handler for Assembling {
             Outcome::Duplicate => Answer::default(),
             Outcome::SetAside => hold,
             Outcome::Failed { refusal } => {
+                self.progress.remove(&job_id);
                 warn!(
+                    job = %Hex(job_id.0),
+                    tile = refusal.tile.map(|t| t.0),
                     "Job {:016x} failed: a worker refused tile {:?}: {:?}",
                     job_id.0,
                     refusal.tile.map(|t| t.0),
@@ -263,6 +294,7 @@ impl Assembling {
     fn moved(&mut self, moves: Moves, holds: &mut Holds) {
         for job in &moves.set_aside {
             info!(
+                job = %Hex(job.job_id.0),
                 "Job {:016x} set aside to make room (--max-jobs, --max-mib): it had {} of {} \
                  tiles and no new one for {} s; it is read again once it gets one and there \
                  is room",
@@ -273,7 +305,7 @@ impl Assembling {
             );
         }
         for job_id in moves.read_again {
-            info!("Job {:016x} has room again: reading it again", job_id.0);
+            info!(job = %Hex(job_id.0), "Job {:016x} has room again: reading it again", job_id.0);
             holds.read_again.push(job_id.0);
         }
         for job in moves.expired {
@@ -284,6 +316,8 @@ impl Assembling {
                 format!("first {shown:?}")
             };
             warn!(
+                job = %Hex(job.job_id.0),
+                missing = job.missing,
                 "Job {:016x} expired after {} s without a new tile: {} of {} tiles missing ({which})",
                 job.job_id.0,
                 self.idle.as_secs(),

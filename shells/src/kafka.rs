@@ -20,7 +20,7 @@ use rdkafka::producer::{
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
-use crate::log::{info, warn};
+use crate::log::{info, warn, Progress};
 use crate::offsets::Offsets;
 
 /// The original's consumer group of calculation workers (calc, and bridges with boards).
@@ -628,6 +628,9 @@ impl DeadLetters {
         self.count += 1;
         let letter = DeadLetter::new(payload, key, origin, reason, self.max_bytes);
         warn!(
+            partition = origin.0,
+            offset = origin.1,
+            reason,
             "dead letter #{} from partition {} offset {}: {reason}; copied to {}{}",
             self.count,
             origin.0,
@@ -727,7 +730,7 @@ pub fn log_assignment(rebalance: &Rebalance<'_>) {
             .map_or(String::new(), |e| e.topic().to_owned());
         let mut list: Vec<i32> = elements.iter().map(|e| e.partition()).collect();
         list.sort();
-        info!("Partitions assigned: {topic} {list:?}");
+        info!(topic, partitions = ?list, "Partitions assigned: {topic} {list:?}");
     }
 }
 
@@ -751,12 +754,19 @@ fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 /// Waits, within `deadline`, until everything produced is acknowledged; says what could not
-/// be delivered.
-pub fn finish(producer: &impl Queue, deadline: Duration) -> Result<(), String> {
+/// be delivered. A progress bar, if given, shows the acknowledgements.
+pub fn finish(
+    producer: &impl Queue,
+    deadline: Duration,
+    progress: Option<&Progress>,
+) -> Result<(), String> {
     // librdkafka's flush wakes in 100 ms steps while another thread polls; a short poll loop
     // returns as soon as the last acknowledgement is in.
     let started = Instant::now();
     while producer.in_flight_count() > 0 {
+        if let Some(progress) = progress {
+            progress.show(producer.context().delivered.load(Ordering::Relaxed));
+        }
         if started.elapsed() > deadline {
             return Err(format!(
                 "{} messages still unacknowledged after {} s",

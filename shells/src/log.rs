@@ -1,115 +1,156 @@
-//! Log lines on stderr with a UTC timestamp, in the spirit of the original's
-//! `2019-08-16 22:04:57 INFO  RequestGenerator$ - ...`, and a progress bar for terminals.
-use std::io::{IsTerminal, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+//! Logging through `tracing`, on stderr: a text line in the spirit of the original's
+//! `2019-08-16 22:04:57 INFO  RequestGenerator$ - ...` with a UTC timestamp, or one JSON
+//! object per line for log shippers. Levels come from `--log-level`, else `RUST_LOG`, else
+//! info. Job ids, tiles, partitions and offsets go in events as fields, which the text line
+//! writes after the message as `key=value`.
+//!
+//! Progress bars (`indicatif`) are drawn only on a terminal; log lines are written between
+//! their redraws, so neither cuts the other.
+use std::io::{self, Write};
+use std::sync::OnceLock;
 
-/// Logs one line: `2026-11-25 23:44:58.123 INFO  image - Received BEGIN marker ...`.
-macro_rules! info {
-    ($($arg:tt)*) => { $crate::log::line("INFO ", module_path!(), format_args!($($arg)*)) };
-}
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::time::{FormatTime, UtcTime};
+use tracing_subscriber::fmt::{FmtContext, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::EnvFilter;
 
-/// Logs one warning line.
-macro_rules! log_warn {
-    ($($arg:tt)*) => { $crate::log::line("WARN ", module_path!(), format_args!($($arg)*)) };
-}
+pub use tracing::{debug, info, warn};
 
-// Imported as `use crate::log::{info, warn}`: the log lives here, not at the crate's root.
-// (`warn` alone would be taken for the attribute of that name.)
-pub(crate) use info;
-pub(crate) use log_warn as warn;
+/// A job id as the logs write it, as a field: `job = %Hex(job_id.0)`.
+pub struct Hex(pub u64);
 
-#[doc(hidden)]
-pub fn line(level: &str, module: &str, message: std::fmt::Arguments<'_>) {
-    let module = module.rsplit("::").next().unwrap_or(module);
-    let mut err = std::io::stderr().lock();
-    // A log line that cannot be written has nowhere else to go.
-    let _ = writeln!(err, "\r{} {level} {module} - {message}", timestamp());
-}
-
-/// `YYYY-MM-DD hh:mm:ss.mmm` in UTC, from the system clock.
-pub fn timestamp() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60,
-        now.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
-/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
-pub struct Progress {
-    enabled: bool,
-}
-
-impl Default for Progress {
-    fn default() -> Progress {
-        Progress::new()
+impl std::fmt::Display for Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
     }
 }
+
+/// How log lines look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `2026-11-25 23:44:58.123 INFO  image - Output file is: ... job=...`
+    Text,
+    /// One JSON object per line: timestamp, level, target, message and fields.
+    Json,
+}
+
+const TIMESTAMP: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3]");
+
+/// Starts logging: `level` (a `RUST_LOG`-style filter such as `debug` or
+/// `fixedbrot=debug,rdkafka=warn`) wins over `RUST_LOG`; with neither, info.
+pub fn init(level: Option<&str>, format: LogFormat) -> Result<(), String> {
+    let filter = match (level, std::env::var("RUST_LOG")) {
+        (Some(level), _) => {
+            EnvFilter::try_new(level).map_err(|e| format!("--log-level {level:?}: {e}"))?
+        }
+        (None, Ok(env)) if !env.is_empty() => {
+            EnvFilter::try_new(&env).map_err(|e| format!("RUST_LOG={env:?}: {e}"))?
+        }
+        _ => EnvFilter::new("info"),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(BarsAside)
+        .with_ansi(false);
+    let installed = match format {
+        LogFormat::Text => builder.event_format(Line).try_init(),
+        // RFC 3339 in UTC, which log shippers parse without being told the format.
+        LogFormat::Json => builder
+            .with_timer(UtcTime::rfc_3339())
+            .json()
+            .flatten_event(true)
+            .try_init(),
+    };
+    installed.map_err(|e| format!("starting the log: {e}"))
+}
+
+/// The text line: timestamp, level, the module, ` - `, the message and its fields.
+struct Line;
+
+impl<S, N> FormatEvent<S, N> for Line
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        let module = meta.target().rsplit("::").next().unwrap_or(meta.target());
+        UtcTime::new(TIMESTAMP).format_time(&mut writer)?;
+        write!(writer, " {:<5} {module} - ", meta.level())?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// The bars of this process: log lines are written with them cleared, then they are redrawn.
+fn bars() -> &'static MultiProgress {
+    static BARS: OnceLock<MultiProgress> = OnceLock::new();
+    BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+}
+
+/// stderr, written with the progress bars out of the way.
+struct BarsAside;
+
+impl Write for BarsAside {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        bars().suspend(|| io::stderr().lock().write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for BarsAside {
+    type Writer = BarsAside;
+
+    fn make_writer(&'a self) -> BarsAside {
+        BarsAside
+    }
+}
+
+/// A progress bar, `label [#####     ] done/total unit`, drawn on stderr only when stderr is a
+/// terminal; it leaves no line behind when done.
+pub struct Progress(ProgressBar);
 
 impl Progress {
-    /// A bar that draws if stderr is a terminal.
-    pub fn new() -> Progress {
-        Progress {
-            enabled: std::io::stderr().is_terminal(),
-        }
+    /// A bar of `total` steps counted in `unit`s (tiles, messages).
+    pub fn new(label: &str, total: u64, unit: &str) -> Progress {
+        let style = ProgressStyle::with_template(&format!(
+            "{{prefix}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}}, {{eta}} left)"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("#> ");
+        let bar = bars().add(ProgressBar::new(total).with_style(style));
+        bar.set_prefix(label.to_owned());
+        Progress(bar)
     }
 
-    /// Redraws the bar: `label [#####     ] done/total`.
-    pub fn show(&self, label: &str, done: u64, total: u64) {
-        if !self.enabled || total == 0 {
-            return;
-        }
-        const WIDTH: u64 = 30;
-        let filled = (done * WIDTH / total) as usize;
-        let bar = format!(
-            "{}{}",
-            "#".repeat(filled),
-            " ".repeat(WIDTH as usize - filled)
-        );
-        let _ = write!(
-            std::io::stderr().lock(),
-            "\r{label} [{bar}] {done}/{total} tiles"
-        );
+    /// Where the work is: `done` steps of the total.
+    pub fn show(&self, done: u64) {
+        self.0.set_position(done);
     }
 
-    /// Clears the bar's line.
+    /// Removes the bar.
     pub fn clear(&self) {
-        if self.enabled {
-            let _ = write!(std::io::stderr().lock(), "\r{:80}\r", "");
-        }
+        self.0.finish_and_clear();
+        bars().remove(&self.0);
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::civil_from_days;
-
-    #[test]
-    fn days_become_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(18_124), (2019, 8, 16));
-        assert_eq!(civil_from_days(20_417), (2025, 11, 25));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.clear();
     }
 }

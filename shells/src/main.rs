@@ -5,10 +5,12 @@ use std::process::ExitCode;
 use clap::{error::ErrorKind, CommandFactory, Parser};
 
 use fixedbrot::cli::{Cli, Command};
-use fixedbrot::{bridge, calc, generate, image, picture, render};
+use fixedbrot::{bridge, calc, colour, generate, image, picture, raw, render};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    fixedbrot::log::init(cli.log_level.as_deref(), cli.log_format)
+        .unwrap_or_else(|e| usage_error(&e));
     // No subcommand is the embedded default: render the default view here, in colour.
     let command = cli.command.unwrap_or_else(|| {
         Cli::parse_from(["fixedbrot", "render"])
@@ -30,7 +32,19 @@ fn main() -> ExitCode {
                 None => picture::check_writable_dir(std::path::Path::new(".")),
             }
             .unwrap_or_else(|e| usage_error(&format!("--output: {e}")));
+            if let Some(path) = &args.raw {
+                raw::check_new_file(path)
+                    .unwrap_or_else(|e| usage_error(&format!("--raw {}: {e}", path.display())));
+            }
             render::run(args, job)
+        }
+        Command::Colour(args) => {
+            match &args.output {
+                Some(path) => picture::check_new_file(path),
+                None => picture::check_writable_dir(std::path::Path::new(".")),
+            }
+            .unwrap_or_else(|e| usage_error(&format!("--output: {e}")));
+            colour::run(args)
         }
         Command::Generate(args) => {
             let job = args
@@ -54,6 +68,7 @@ fn main() -> ExitCode {
             let output = image::Output {
                 dir: args.output_dir.clone(),
                 file: args.output.clone(),
+                raw_dir: args.raw_dir.clone(),
                 png: picture::Png {
                     palette: args.palette,
                     // Assembling is one thread; all of them compress the image.

@@ -11,9 +11,8 @@ use fixedbrot_core::{Job, JobId, TileIndex};
 use crate::assembler::{Assembler, Outcome};
 use crate::cli::RenderArgs;
 use crate::limits::Limits;
-use crate::log::info;
-use crate::log::Progress;
-use crate::{cpu, picture, plan, worker};
+use crate::log::{debug, info, Progress};
+use crate::{cpu, picture, plan, raw, worker};
 
 /// Renders the job the flags describe and writes its PNG.
 pub fn run(args: &RenderArgs, job: Job) -> Result<(), String> {
@@ -36,11 +35,12 @@ pub fn run(args: &RenderArgs, job: Job) -> Result<(), String> {
     let tiles = u64::from(job.grid.tiles());
     let (results_tx, results_rx) = sync_channel::<Box<Envelope>>(threads * 16);
     let image = thread::scope(|scope| {
-        for _ in 0..threads {
+        for worker in 0..threads {
             let (results, next_tile) = (results_tx.clone(), &next_tile);
             scope.spawn(move || loop {
                 let tile = next_tile.fetch_add(1, Ordering::Relaxed);
                 if tile >= tiles {
+                    debug!(worker, "Worker {worker}: no tiles left");
                     break;
                 }
                 // Below the tile count, so a u32.
@@ -65,6 +65,11 @@ pub fn run(args: &RenderArgs, job: Job) -> Result<(), String> {
         seconds,
         image.counts.len() as f64 / seconds / 1e6
     );
+    if let Some(path) = &args.raw {
+        raw::write(path, &image)
+            .map_err(|e| format!("cannot write the counts to {}: {e}", path.display()))?;
+        info!("Counts written to {}", path.display());
+    }
     let png = picture::Png {
         palette: args.palette,
         threads,
@@ -94,14 +99,11 @@ fn assemble(
 ) -> Result<crate::assembler::Image, String> {
     let mut assembler = Assembler::new(limits);
     assembler.open(job_id, job)?;
-    let progress = Progress::new();
+    let progress = Progress::new("render", job.grid.tiles().into(), "tiles");
     for envelope in results {
         match assembler.accept(*envelope, Instant::now(), false) {
-            Outcome::Progress { done, total } => progress.show("render", done.into(), total.into()),
-            Outcome::Complete(image) => {
-                progress.clear();
-                return Ok(image);
-            }
+            Outcome::Progress { done, .. } => progress.show(done.into()),
+            Outcome::Complete(image) => return Ok(image),
             Outcome::Failed { refusal } => {
                 return Err(format!("a worker refused the job: {:?}", refusal.reason))
             }

@@ -123,7 +123,7 @@ impl Transaction {
         // Delivered first, polled here: commit_transaction's own flush wakes in 100 ms steps
         // while the producer's thread polls, which cost every transaction 100 ms. Whatever
         // failed, commit_transaction says so.
-        let _ = kafka::finish(self.producer.as_ref(), CALL);
+        let _ = kafka::finish(self.producer.as_ref(), CALL, None);
         let committed = retrying(|| {
             self.producer
                 .send_offsets_to_transaction(&offsets, &group, CALL)

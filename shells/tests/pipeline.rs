@@ -27,6 +27,56 @@ fn the_originals_run_in_tiles_equals_render() {
     pipeline_equals_render("tiles", &[]);
 }
 
+/// `--log-format json`: every line a log shipper reads is one JSON object, and the job, the
+/// partitions and the output path are fields of their events.
+#[test]
+fn json_logs_of_a_pipeline_run_are_one_object_a_line_with_their_fields() {
+    let scenario = Scenario::new("json-logs", 2);
+    let json = ["--log-format", "json"];
+    let calc = scenario.start("calc", "calc", &[&["--threads", "1"], &json[..]].concat());
+    let output = scenario.dir.join("image.png");
+    let to = ["--output", output.to_str().unwrap()];
+    let mut image = scenario.start("image", "image", &[&to[..], &json].concat());
+    calc.wait_assigned();
+    image.wait_assigned();
+    let printed = scenario.generate(&json);
+    let job = printed.split_whitespace().next().unwrap().to_string();
+    assert!(image.wait_exit(MINUTE).success(), "{}", image.log());
+    let events = |process: &Process| -> Vec<serde_json::Value> {
+        let log = process.log();
+        log.lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    };
+    let (image_events, calc_events) = (events(&image), events(&calc));
+    let written = image_events
+        .iter()
+        .find(|event| {
+            event["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Output file is")
+        })
+        .expect("the image's output event");
+    assert_eq!(written["job"], job.as_str(), "{written}");
+    assert_eq!(written["path"], output.to_str().unwrap());
+    assert_eq!(written["level"], "INFO");
+    assert!(
+        written["timestamp"].as_str().unwrap().ends_with('Z'),
+        "{written}"
+    );
+    let assigned = calc_events
+        .iter()
+        .find(|event| {
+            event["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Partitions assigned")
+        })
+        .expect("calc's assignment event");
+    assert_eq!(assigned["partitions"], "[0, 1]");
+}
+
 #[test]
 fn the_originals_run_one_pixel_per_message_equals_render() {
     pipeline_equals_render("pixels", &["--tile", "1x1"]);

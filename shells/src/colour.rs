@@ -1,0 +1,34 @@
+//! `fixedbrot colour`: counts that `render --raw` or `image --raw-dir` wrote, coloured by a
+//! palette into a PNG; nothing is computed.
+use std::path::Path;
+use std::time::Instant;
+
+use crate::cli::ColourArgs;
+use crate::log::info;
+use crate::{picture, raw};
+
+pub fn run(args: &ColourArgs) -> Result<(), String> {
+    let started = Instant::now();
+    let image = raw::read(&args.file)?;
+    let png = picture::Png {
+        palette: args.palette,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let path = match &args.output {
+        Some(path) => png
+            .write(path, &image)
+            .map(|()| path.clone())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        None => png
+            .write_new(Path::new("."), &image)
+            .map_err(|e| format!("cannot write the image: {e}"))?,
+    };
+    info!(
+        "Output file is: {} (job {:016x}, {} palette, {:.3} s)",
+        path.display(),
+        image.job_id.0,
+        args.palette.name(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! A job's counts as numpy reads them, with the job beside them: `FILE.npy` holds the counts
+//! (NPY format 1.0, little-endian `uint32`, shape height x width, row-major) and `FILE.json`
+//! the job, its view in raw bits and as exact decimals. A count equal to `iterations` is a
+//! point inside the set. Colouring them again needs no computing (`fixedbrot colour`).
+//!
+//! NPY: <https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html>; numpy
+//! refuses keys of its own header it does not know, so the job goes in the sidecar.
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use fixedbrot_core::{Format, Grid, Job, JobId, View};
+
+use crate::assembler::Image;
+
+const MAGIC: &[u8] = b"\x93NUMPY\x01\x00";
+
+/// What the sidecar says, field by field (`fixedbrot_raw` is its version).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Sidecar {
+    fixedbrot_raw: u32,
+    /// The file the counts are in, beside this one.
+    counts: String,
+    job_id: String,
+    format: Format,
+    iterations: u32,
+    grid: Grid,
+    view: View,
+    /// The c of the top-left and bottom-right pixels, `RE,IM`, each part the exact value of
+    /// its raw bits.
+    corners: Corners,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Corners {
+    top_left: String,
+    bottom_right: String,
+}
+
+/// The sidecar of counts file `path`: the same name, `.json`.
+pub fn sidecar(path: &Path) -> PathBuf {
+    path.with_extension("json")
+}
+
+/// Fails now, saying why, if counts could not be written at `path` later: not a `.npy` name,
+/// or it or its sidecar exists (nothing is overwritten), or the directory takes no files.
+pub fn check_new_file(path: &Path) -> io::Result<()> {
+    if path.extension().and_then(|e| e.to_str()) != Some("npy") {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the counts file's name must end in .npy (its job goes beside it, in .json)",
+        ));
+    }
+    crate::picture::check_new_file(&sidecar(path))?;
+    crate::picture::check_new_file(path)
+}
+
+/// Writes `image` to `path` and its sidecar: each written beside its name and renamed into
+/// place, the sidecar first, so a counts file that is there has its job.
+pub fn write(path: &Path, image: &Image) -> io::Result<()> {
+    let job = &image.job;
+    let grid = job.grid;
+    let corner = |x, y| {
+        let c = job.view.point(x, y);
+        format!("{},{}", job.format.decimal(c.re), job.format.decimal(c.im))
+    };
+    let sidecar_text = serde_json::to_string_pretty(&Sidecar {
+        fixedbrot_raw: 1,
+        counts: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        job_id: format!("{:016x}", image.job_id.0),
+        format: job.format,
+        iterations: job.iterations,
+        grid,
+        view: job.view,
+        corners: Corners {
+            top_left: corner(0, 0),
+            bottom_right: corner(grid.width - 1, grid.height - 1),
+        },
+    })
+    .map_err(io::Error::other)?;
+    write_renamed(&sidecar(path), |out| {
+        out.write_all(sidecar_text.as_bytes())?;
+        out.write_all(b"\n")
+    })?;
+    write_renamed(path, |out| {
+        out.write_all(&header(grid.height, grid.width))?;
+        for count in &image.counts {
+            out.write_all(&count.to_le_bytes())?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes through `fill` into a partial file beside `path`, synced, then renames it there.
+fn write_renamed(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let partial = path.with_extension(format!("partial.{}", std::process::id()));
+    let result = (|| {
+        let mut out = BufWriter::new(File::create(&partial)?);
+        fill(&mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        fs::rename(&partial, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&partial);
+    }
+    result
+}
+
+/// The NPY 1.0 header of a C-order `uint32` array of `rows` x `columns`, padded with spaces
+/// and a newline so that the data starts on a multiple of 64 bytes, as the format asks.
+fn header(rows: u32, columns: u32) -> Vec<u8> {
+    let mut text =
+        format!("{{'descr': '<u4', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
+    let unpadded = MAGIC.len() + 2 + text.len() + 1;
+    text.extend(std::iter::repeat_n(
+        ' ',
+        unpadded.next_multiple_of(64) - unpadded,
+    ));
+    text.push('\n');
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend((text.len() as u16).to_le_bytes());
+    bytes.extend(text.as_bytes());
+    bytes
+}
+
+/// Reads counts written by [`write`] (or any NPY file of the same shape and type with such a
+/// sidecar), checking the job and that the counts are the job's: one per pixel, none above
+/// the iteration limit.
+pub fn read(path: &Path) -> Result<Image, String> {
+    let side = sidecar(path);
+    let text = fs::read_to_string(&side).map_err(|e| format!("{}: {e}", side.display()))?;
+    let sidecar: Sidecar =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", side.display()))?;
+    if sidecar.fixedbrot_raw != 1 {
+        return Err(format!(
+            "{}: raw counts version {}, this program reads version 1",
+            side.display(),
+            sidecar.fixedbrot_raw
+        ));
+    }
+    let job = Job {
+        format: sidecar.format,
+        view: sidecar.view,
+        grid: sidecar.grid,
+        iterations: sidecar.iterations,
+    };
+    job.check()
+        .map_err(|e| format!("{}: the job is not valid: {e}", side.display()))?;
+    let job_id = u64::from_str_radix(&sidecar.job_id, 16)
+        .map(JobId)
+        .map_err(|_| format!("{}: job_id is not 16 hex digits", side.display()))?;
+    let counts = read_counts(path, job.grid).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(count) = counts.iter().find(|&&c| c > job.iterations) {
+        return Err(format!(
+            "{}: a count of {count} is above the job's {} iterations",
+            path.display(),
+            job.iterations
+        ));
+    }
+    Ok(Image {
+        job_id,
+        job,
+        counts,
+    })
+}
+
+/// The counts of an NPY file that must hold `grid`'s pixels as `uint32`, C order.
+fn read_counts(path: &Path, grid: Grid) -> Result<Vec<u32>, String> {
+    let mut file = File::open(path).map_err(|e| e.to_string())?;
+    let mut start = [0u8; 10];
+    file.read_exact(&mut start)
+        .map_err(|_| "shorter than an NPY header")?;
+    if &start[..MAGIC.len()] != MAGIC {
+        return Err("not an NPY 1.0 file".into());
+    }
+    let header_len = usize::from(u16::from_le_bytes([start[8], start[9]]));
+    let mut header = vec![0u8; header_len];
+    file.read_exact(&mut header)
+        .map_err(|_| "its header is cut short")?;
+    let header = String::from_utf8_lossy(&header);
+    let expected = format!(
+        "'descr': '<u4', 'fortran_order': False, 'shape': ({}, {}), }}",
+        grid.height, grid.width
+    );
+    // numpy writes the same keys in the same order, so one comparison checks all three.
+    if !header.trim_end().ends_with(&expected) || !header.starts_with('{') {
+        return Err(format!(
+            "its header is not a little-endian uint32 array of {} x {} in C order (it says {})",
+            grid.height,
+            grid.width,
+            header.trim_end()
+        ));
+    }
+    let pixels = grid.pixels() as usize;
+    let data_len = file
+        .metadata()
+        .map_err(|e| e.to_string())?
+        .len()
+        .saturating_sub((10 + header_len) as u64);
+    if data_len != pixels as u64 * 4 {
+        return Err(format!(
+            "{data_len} bytes of counts where {} x {} pixels take {}",
+            grid.height,
+            grid.width,
+            pixels * 4
+        ));
+    }
+    let mut bytes = vec![0u8; pixels * 4];
+    file.read_exact(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image() -> Image {
+        let format = Format::I4F28;
+        let (width, height) = (7, 5);
+        let job = Job {
+            format,
+            view: View::from_corners(format, "-2.2,1.2", "1.0,-1.2", width, height).unwrap(),
+            grid: Grid {
+                width,
+                height,
+                tile_width: 4,
+                tile_height: 4,
+            },
+            iterations: 100,
+        };
+        Image {
+            job_id: JobId(0x0123_4567_89ab_cdef),
+            job,
+            counts: (0..35).map(|i| i * 3 % 101).collect(),
+        }
+    }
+
+    fn dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fixedbrot-raw-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn counts_and_their_job_read_back_as_written() {
+        let path = dir("round-trip").join("counts.npy");
+        let image = image();
+        write(&path, &image).unwrap();
+        let back = read(&path).unwrap();
+        assert_eq!(
+            (back.job_id, back.job, back.counts),
+            (image.job_id, image.job, image.counts)
+        );
+        let bytes = fs::read(&path).unwrap();
+        let header_end = 10 + usize::from(u16::from_le_bytes([bytes[8], bytes[9]]));
+        assert_eq!(header_end % 64, 0, "the data starts on a multiple of 64");
+        assert_eq!(bytes.len(), header_end + 35 * 4);
+        let sidecar = fs::read_to_string(sidecar(&path)).unwrap();
+        assert!(sidecar.contains("\"top_left\": \"-2.1999999992549419403076171875,"));
+    }
+
+    #[test]
+    fn counts_that_are_not_the_jobs_are_refused() {
+        let path = dir("refused").join("counts.npy");
+        let image = image();
+        write(&path, &image).unwrap();
+        let bytes = fs::read(&path).unwrap();
+        let cases: [(&str, Vec<u8>); 3] = [
+            ("bytes of counts", bytes[..bytes.len() - 4].to_vec()),
+            ("not an NPY", b"hello".repeat(20)),
+            ("above the job's", {
+                let mut b = bytes.clone();
+                let last = b.len() - 4;
+                b[last..].copy_from_slice(&101u32.to_le_bytes());
+                b
+            }),
+        ];
+        for (says, bytes) in cases {
+            fs::write(&path, bytes).unwrap();
+            let Err(error) = read(&path) else {
+                panic!("accepted")
+            };
+            assert!(error.contains(says), "{error}");
+        }
+        fs::write(&path, &bytes).unwrap();
+        let text = fs::read_to_string(sidecar(&path)).unwrap();
+        fs::write(sidecar(&path), text.replace("\"width\": 7", "\"width\": 8")).unwrap();
+        let Err(error) = read(&path) else {
+            panic!("accepted")
+        };
+        assert!(error.contains("uint32 array of 5 x 8"), "{error}");
+    }
+
+    #[test]
+    fn a_counts_file_is_named_npy_and_replaces_nothing() {
+        let dir = dir("names");
+        assert!(check_new_file(&dir.join("counts.raw")).is_err());
+        assert!(check_new_file(&dir.join("counts.npy")).is_ok());
+        fs::write(dir.join("counts.json"), "{}").unwrap();
+        assert!(check_new_file(&dir.join("counts.npy")).is_err());
+    }
+}
