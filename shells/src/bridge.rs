@@ -20,6 +20,7 @@ use crate::consumer::{self, Answer, Handler, Incoming, Member};
 use crate::kafka::{self, Deliveries, KafkaArgs, CALCULATION_GROUP};
 use crate::limits::Limits;
 use crate::log::{info, warn};
+use crate::metrics::metrics;
 use crate::worker;
 
 /// A byte link to a board.
@@ -201,6 +202,9 @@ impl<L: Link> Board<L> {
             self.split(job_id, request)?
         };
         self.tiles += 1;
+        if let Message::Result(result) = &answer.message {
+            metrics().computed(&result.counts);
+        }
         let mut buf = vec![0u8; MAX_FRAME_LEN];
         let len = wire::encode(&answer, &mut buf)
             .map_err(|e| format!("re-encoding the board's answer: {e}"))?

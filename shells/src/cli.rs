@@ -43,6 +43,16 @@ pub enum Command {
 }
 
 impl Command {
+    /// Where the command serves its counts, if it does.
+    pub fn metrics(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Command::Calc(CalcArgs { metrics, .. })
+            | Command::Bridge(BridgeArgs { metrics, .. })
+            | Command::Image(ImageArgs { metrics, .. }) => metrics.metrics,
+            _ => None,
+        }
+    }
+
     /// How the command reaches Kafka, if it does.
     pub fn kafka(&self) -> Option<&KafkaArgs> {
         match self {
@@ -77,6 +87,17 @@ pub struct BridgeArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub guarantee: GuaranteeArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// Where a long-running role serves its counts.
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// Serve counts in Prometheus's text format on http://ADDR/metrics (such as
+    /// 127.0.0.1:9464)
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +121,8 @@ pub struct CalcArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub guarantee: GuaranteeArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// How a calculation worker's answers reach Kafka: at least once, or exactly once.
@@ -160,6 +183,8 @@ pub struct ImageArgs {
     /// answer --exactly-once, each tile once, and nothing of an aborted transaction
     #[arg(long)]
     pub read_committed: bool,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args)]

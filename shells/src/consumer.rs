@@ -24,10 +24,12 @@ use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{Producer, ThreadedProducer};
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::kafka::{self, lock, DeadLetters, Deliveries, KafkaArgs, Settles};
 use crate::log::{info, warn};
+use crate::metrics::{self, metrics};
 use crate::offsets::Offsets;
 use crate::transaction::{Rewind, Transaction};
 
@@ -213,6 +215,10 @@ fn consumer_config(member: &Member<'_>) -> rdkafka::ClientConfig {
             ("fetch.queue.backoff.ms", "10"),
         ],
     );
+    if metrics::serving() {
+        // Once a second: the partitions' lag for --metrics.
+        config.set("statistics.interval.ms", "1000");
+    }
     for (key, value) in &member.settings {
         config.set(*key, value);
     }
@@ -708,7 +714,20 @@ struct Changes {
     failed: Option<String>,
 }
 
-impl ClientContext for Context {}
+impl ClientContext for Context {
+    /// librdkafka's statistics, asked for when --metrics serves them: each assigned
+    /// partition's lag.
+    fn stats(&self, statistics: Statistics) {
+        for (name, topic) in &statistics.topics {
+            for (&partition, stats) in &topic.partitions {
+                // Partition -1 is librdkafka's internal one; a lag of -1 is not known yet.
+                if partition >= 0 && stats.consumer_lag >= 0 {
+                    metrics().lag(name, partition, stats.consumer_lag);
+                }
+            }
+        }
+    }
+}
 
 impl ConsumerContext for Context {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

@@ -19,6 +19,7 @@ use crate::fault;
 use crate::kafka::{self, Deliveries, KafkaArgs, IMAGE_GROUP};
 use crate::limits::Limits;
 use crate::log::{info, warn, Hex, Progress};
+use crate::metrics::metrics;
 use crate::picture::{self, Png};
 use crate::raw;
 
@@ -123,6 +124,7 @@ pub fn run(
         output,
         idle: limits.idle,
         progress: BTreeMap::new(),
+        first_seen: BTreeMap::new(),
     };
     consumer::run(member, assembling)
 }
@@ -134,6 +136,8 @@ struct Assembling {
     idle: std::time::Duration,
     /// A bar per job being received, on a terminal.
     progress: BTreeMap<JobId, Progress>,
+    /// When each job being assembled sent its first message here, for its latency.
+    first_seen: BTreeMap<JobId, Instant>,
 }
 
 impl Handler for Assembling {
@@ -179,6 +183,12 @@ impl Handler for Assembling {
             },
             ..Answer::default()
         };
+        if matches!(
+            outcome,
+            Outcome::Begin { .. } | Outcome::Progress { .. } | Outcome::End { .. }
+        ) {
+            self.first_seen.entry(job_id).or_insert(now);
+        }
         let mut answer = match outcome {
             Outcome::Begin { job } => {
                 info!(
@@ -242,6 +252,9 @@ impl Handler for Assembling {
                 let path = written
                     .map_err(|e| format!("writing the image of job {:016x}: {e}", job_id.0))?;
                 info!(job = %Hex(job_id.0), path = %path.display(), "Output file is: {}", path.display());
+                let first = self.first_seen.remove(&job_id).unwrap_or(now);
+                metrics().job_seconds.observe(first.elapsed().as_secs_f64());
+                metrics().jobs_completed.inc();
                 fault::point("after-link");
                 Answer {
                     done: output.file.is_some(),
@@ -252,6 +265,8 @@ impl Handler for Assembling {
             Outcome::SetAside => hold,
             Outcome::Failed { refusal } => {
                 self.progress.remove(&job_id);
+                self.first_seen.remove(&job_id);
+                metrics().jobs_failed.inc();
                 warn!(
                     job = %Hex(job_id.0),
                     tile = refusal.tile.map(|t| t.0),
@@ -284,7 +299,12 @@ impl Handler for Assembling {
     fn lost(&mut self, keys: &[u64]) {
         for &key in keys {
             self.assembler.forget(JobId(key));
+            self.first_seen.remove(&JobId(key));
+            self.progress.remove(&JobId(key));
         }
+        metrics()
+            .jobs_in_flight
+            .set(self.assembler.in_flight() as i64);
     }
 }
 
@@ -292,6 +312,10 @@ impl Assembling {
     /// Logs what the assembler moved and turns it into holds: jobs set aside keep theirs,
     /// jobs read again rewind to theirs, expired jobs release theirs.
     fn moved(&mut self, moves: Moves, holds: &mut Holds) {
+        // Every message and tick ends here: the gauge follows the assembler.
+        metrics()
+            .jobs_in_flight
+            .set(self.assembler.in_flight() as i64);
         for job in &moves.set_aside {
             info!(
                 job = %Hex(job.job_id.0),
@@ -325,6 +349,9 @@ impl Assembling {
                 job.total
             );
             holds.release.push(job.job_id.0);
+            self.first_seen.remove(&job.job_id);
+            self.progress.remove(&job.job_id);
+            metrics().jobs_evicted.inc();
         }
     }
 }

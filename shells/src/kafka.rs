@@ -21,6 +21,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
 use crate::log::{info, warn, Progress};
+use crate::metrics::metrics;
 use crate::offsets::Offsets;
 
 /// The original's consumer group of calculation workers (calc, and bridges with boards).
@@ -492,10 +493,16 @@ impl ProducerContext for Deliveries {
                 warn!("a message could not be delivered: {error}");
             }
             self.failed.fetch_add(1, Ordering::Relaxed);
+            if !purged {
+                metrics().delivery_failures.inc();
+            }
         } else {
             self.delivered.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(settles) = *on_delivery {
+            if ok {
+                metrics().answers_delivered.inc();
+            }
             lock(&settles.offsets).delivered(settles.partition, settles.offset, ok);
         }
     }
@@ -626,6 +633,7 @@ impl DeadLetters {
         settles: Option<Settles>,
     ) -> Result<(), String> {
         self.count += 1;
+        metrics().dead_letter(reason);
         let letter = DeadLetter::new(payload, key, origin, reason, self.max_bytes);
         warn!(
             partition = origin.0,

@@ -14,6 +14,7 @@ pub mod image;
 pub mod kafka;
 pub mod limits;
 pub mod log;
+pub mod metrics;
 pub mod offsets;
 pub mod picture;
 pub mod plan;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{error::ErrorKind, CommandFactory, Parser};
 
 use fixedbrot::cli::{Cli, Command};
-use fixedbrot::{bridge, calc, colour, generate, image, picture, raw, render};
+use fixedbrot::{bridge, calc, colour, generate, image, metrics, picture, raw, render};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,7 +21,19 @@ fn main() -> ExitCode {
     if let Some(kafka) = command.kafka() {
         kafka.check().unwrap_or_else(|e| usage_error(&e));
     }
-    let result = match &command {
+    let served = command.metrics().map_or(Ok(()), metrics::serve);
+    match served.and_then(|()| run(&command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a checked command.
+fn run(command: &Command) -> Result<(), String> {
+    match command {
         Command::Render(args) => {
             let job = args
                 .view
@@ -94,13 +106,6 @@ fn main() -> ExitCode {
         Command::Topics(args) => {
             args.kafka
                 .create_topics(args.partitions, args.replication, &args.config)
-        }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
         }
     }
 }

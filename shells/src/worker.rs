@@ -8,6 +8,7 @@ use fixedbrot_core::JobId;
 use crate::consumer::Answer;
 use crate::cpu;
 use crate::limits::Limits;
+use crate::metrics::metrics;
 use crate::plan::{self, encode};
 
 /// Kernel steps above which a request is long work: answered on a thread of its own while
@@ -81,6 +82,7 @@ pub fn compute(job_id: JobId, request: &TileRequest) -> Vec<u8> {
     let mut counts = vec![0u32; pixels];
     cpu::render_tile(&request.job, request.tile, &mut counts)
         .expect("decoded requests are checked");
+    metrics().computed(&counts);
     let mut bytes = vec![0u8; wire::max_result_len(pixels)];
     let mut len = wire::encode_result_head(job_id, request, &mut bytes)
         .expect("decoded requests are checked, and their results fit max_result_len")

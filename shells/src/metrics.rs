@@ -1,0 +1,286 @@
+//! What a worker, a bridge or an assembler does, counted for Prometheus: `--metrics ADDR`
+//! serves the counts as Prometheus text on `http://ADDR/metrics` (prometheus-client's
+//! registry and encoder, behind a small HTTP/1.1 responder). The counts are kept whether or
+//! not they are served: an atomic add per tile or message.
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::log::{info, warn};
+
+/// The longest dead-letter reason kept as a label: reasons are fixed sentences (the part
+/// before a colon), so their number stays small.
+const MAX_REASON_LABEL: usize = 64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabel {
+    topic: String,
+    partition: i32,
+}
+
+/// Every count this process keeps.
+pub struct Metrics {
+    registry: Registry,
+    pub tiles_computed: Counter,
+    pub kernel_steps: Counter,
+    pub answers_delivered: Counter,
+    pub delivery_failures: Counter,
+    dead_letters: Family<ReasonLabel, Counter>,
+    pub jobs_in_flight: Gauge,
+    pub jobs_completed: Counter,
+    pub jobs_failed: Counter,
+    pub jobs_evicted: Counter,
+    pub job_seconds: Histogram,
+    consumer_lag: Family<PartitionLabel, Gauge>,
+}
+
+/// This process's counts.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("fixedbrot");
+        let metrics = Metrics {
+            tiles_computed: Counter::default(),
+            kernel_steps: Counter::default(),
+            answers_delivered: Counter::default(),
+            delivery_failures: Counter::default(),
+            dead_letters: Family::default(),
+            jobs_in_flight: Gauge::default(),
+            jobs_completed: Counter::default(),
+            jobs_failed: Counter::default(),
+            jobs_evicted: Counter::default(),
+            // 10 ms to about 3 minutes.
+            job_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 15)),
+            consumer_lag: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "tiles_computed",
+            "Tiles computed by this worker (by its board, for a bridge)",
+            metrics.tiles_computed.clone(),
+        );
+        registry.register(
+            "kernel_steps",
+            "Kernel iterations of the tiles computed: the sum of their counts",
+            metrics.kernel_steps.clone(),
+        );
+        registry.register(
+            "answers_delivered",
+            "Messages produced in answer to consumed ones (results, refusals, markers passed \
+             on, dead letters) that the brokers acknowledged",
+            metrics.answers_delivered.clone(),
+        );
+        registry.register(
+            "delivery_failures",
+            "Messages the producer gave up delivering",
+            metrics.delivery_failures.clone(),
+        );
+        registry.register(
+            "dead_letters",
+            "Messages set aside to the dead-letter topic, by reason",
+            metrics.dead_letters.clone(),
+        );
+        registry.register(
+            "jobs_in_flight",
+            "Jobs being assembled",
+            metrics.jobs_in_flight.clone(),
+        );
+        registry.register(
+            "jobs_completed",
+            "Jobs whose image was written",
+            metrics.jobs_completed.clone(),
+        );
+        registry.register(
+            "jobs_failed",
+            "Jobs failed by a worker's refusal",
+            metrics.jobs_failed.clone(),
+        );
+        registry.register(
+            "jobs_evicted",
+            "Jobs freed after --idle-timeout without a new tile",
+            metrics.jobs_evicted.clone(),
+        );
+        registry.register(
+            "job_seconds",
+            "Seconds from a job's first message here to its image written",
+            metrics.job_seconds.clone(),
+        );
+        registry.register(
+            "consumer_lag",
+            "Messages behind the end of each assigned partition, from librdkafka's statistics",
+            metrics.consumer_lag.clone(),
+        );
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
+
+    /// Counts a tile computed, and its kernel steps.
+    pub fn computed(&self, counts: &[u32]) {
+        self.tiles_computed.inc();
+        self.kernel_steps
+            .inc_by(counts.iter().map(|&c| u64::from(c)).sum());
+    }
+
+    /// Counts a dead letter under its reason's first clause.
+    pub fn dead_letter(&self, reason: &str) {
+        let clause = reason.split(':').next().unwrap_or(reason).trim();
+        let cut = clause
+            .char_indices()
+            .nth(MAX_REASON_LABEL)
+            .map_or(clause, |(at, _)| &clause[..at]);
+        self.dead_letters
+            .get_or_create(&ReasonLabel {
+                reason: cut.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Sets a partition's consumer lag.
+    pub fn lag(&self, topic: &str, partition: i32, lag: i64) {
+        self.consumer_lag
+            .get_or_create(&PartitionLabel {
+                topic: topic.to_owned(),
+                partition,
+            })
+            .set(lag);
+    }
+
+    /// The counts in Prometheus's text format.
+    pub fn text(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+static SERVING: AtomicBool = AtomicBool::new(false);
+
+/// Whether `--metrics` serves the counts (consumers then ask librdkafka for statistics).
+pub fn serving() -> bool {
+    SERVING.load(Ordering::Relaxed)
+}
+
+/// Serves the counts on `address` from a thread of its own; fails now if it cannot listen.
+pub fn serve(address: SocketAddr) -> Result<(), String> {
+    let listener = TcpListener::bind(address).map_err(|e| format!("--metrics {address}: {e}"))?;
+    let bound = listener.local_addr().unwrap_or(address);
+    SERVING.store(true, Ordering::Relaxed);
+    std::thread::Builder::new()
+        .name("metrics".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                // One scrape at a time: a slow client holds the next for its timeouts at most.
+                if let Err(error) = stream.and_then(respond) {
+                    warn!("serving metrics: {error}");
+                }
+            }
+        })
+        .map_err(|e| format!("starting the metrics thread: {e}"))?;
+    info!(address = %bound, "Metrics on http://{bound}/metrics");
+    Ok(())
+}
+
+/// The longest request head read: a scraper's is a few hundred bytes.
+const MAX_REQUEST: usize = 8192;
+
+/// Answers one HTTP request: the counts for `GET /metrics`, an error status for anything else.
+fn respond(mut stream: TcpStream) -> io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let read = stream.read(&mut buf)?;
+        if read == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..read]);
+        if head.len() > MAX_REQUEST {
+            return reply(&mut stream, "431 Request Header Fields Too Large", "");
+        }
+    }
+    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+    let mut words = line.split(|&b| b == b' ');
+    match (words.next(), words.next()) {
+        (Some(b"GET"), Some(b"/metrics")) => reply(&mut stream, "200 OK", &metrics().text()),
+        (Some(b"GET"), Some(_)) => reply(&mut stream, "404 Not Found", "see /metrics\n"),
+        (Some(_), Some(_)) => reply(&mut stream, "405 Method Not Allowed", ""),
+        _ => reply(&mut stream, "400 Bad Request", ""),
+    }
+}
+
+fn reply(stream: &mut TcpStream, status: &str, body: &str) -> io::Result<()> {
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letter_reasons_are_labelled_by_their_first_clause() {
+        let metrics = Metrics::new();
+        metrics.dead_letter("invalid job or tile: the view is empty");
+        metrics.dead_letter("invalid job or tile: no iterations");
+        metrics.dead_letter("a response on the requests topic");
+        let text = metrics.text();
+        assert!(
+            text.contains("fixedbrot_dead_letters_total{reason=\"invalid job or tile\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("reason=\"a response on the requests topic\"} 1"));
+    }
+
+    #[test]
+    fn a_scrape_gets_the_counts_and_anything_else_an_error_status() {
+        metrics().tiles_computed.inc_by(3);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(3) {
+                let _ = respond(stream.unwrap());
+            }
+        });
+        let ask = |request: &str| {
+            let mut stream = TcpStream::connect(address).unwrap();
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            answer
+        };
+        let scrape = ask("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(scrape.starts_with("HTTP/1.1 200 OK\r\n"), "{scrape}");
+        assert!(
+            scrape.contains("\nfixedbrot_tiles_computed_total "),
+            "{scrape}"
+        );
+        assert!(ask("GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
+        assert!(ask("POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405"));
+    }
+}
