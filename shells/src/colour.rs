@@ -14,15 +14,9 @@ pub fn run(args: &ColourArgs) -> Result<(), String> {
         palette: args.palette,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    let path = match &args.output {
-        Some(path) => png
-            .write(path, &image)
-            .map(|()| path.clone())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
-        None => png
-            .write_new(Path::new("."), &image)
-            .map_err(|e| format!("cannot write the image: {e}"))?,
-    };
+    let path = png
+        .write_output(args.output.as_deref(), Path::new("."), &image)
+        .map_err(|e| format!("cannot write the image: {e}"))?;
     info!(
         "Output file is: {} (job {:016x}, {} palette, {:.3} s)",
         path.display(),

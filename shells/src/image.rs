@@ -245,11 +245,9 @@ impl Handler for Assembling {
                         .map_err(|e| format!("writing the counts of job {:016x}: {e}", job_id.0))?;
                     info!(job = %Hex(job_id.0), path = %path.display(), "Counts written to {}", path.display());
                 }
-                let written = match &output.file {
-                    Some(path) => output.png.write(path, &image).map(|()| path.clone()),
-                    None => output.png.write_new(&output.dir, &image),
-                };
-                let path = written
+                let path = output
+                    .png
+                    .write_output(output.file.as_deref(), &output.dir, &image)
                     .map_err(|e| format!("writing the image of job {:016x}: {e}", job_id.0))?;
                 info!(job = %Hex(job_id.0), path = %path.display(), "Output file is: {}", path.display());
                 let first = self.first_seen.remove(&job_id).unwrap_or(now);

@@ -108,6 +108,23 @@ impl Png {
         self.write_linked(path, image, |partial| fs::hard_link(partial, path))
     }
 
+    /// Writes `image` at `file` if given (`--output`), else as a new name in `dir`
+    /// ([`Png::write_new`]); returns the path written.
+    pub fn write_output(
+        &self,
+        file: Option<&Path>,
+        dir: &Path,
+        image: &Image,
+    ) -> io::Result<PathBuf> {
+        match file {
+            Some(path) => self
+                .write(path, image)
+                .map(|()| path.to_owned())
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+            None => self.write_new(dir, image),
+        }
+    }
+
     /// Writes `image` as `image-<unix millis>.png` in `dir`, with `-1`, `-2`, ... added if that
     /// name is taken; returns the name.
     pub fn write_new(&self, dir: &Path, image: &Image) -> io::Result<PathBuf> {

@@ -1,5 +1,6 @@
 //! `fixedbrot render`: workers and the assembler in one process, no broker. Workers take the
 //! tiles by number; their results reach the same assembler the `image` role uses.
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::thread;
@@ -74,15 +75,9 @@ pub fn run(args: &RenderArgs, job: Job) -> Result<(), String> {
         palette: args.palette,
         threads,
     };
-    let path = match &args.output {
-        Some(path) => png
-            .write(path, &image)
-            .map(|()| path.clone())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
-        None => png
-            .write_new(std::path::Path::new("."), &image)
-            .map_err(|e| format!("cannot write the image: {e}"))?,
-    };
+    let path = png
+        .write_output(args.output.as_deref(), Path::new("."), &image)
+        .map_err(|e| format!("cannot write the image: {e}"))?;
     info!(
         "Output file is: {} (written in {:.3} s)",
         path.display(),

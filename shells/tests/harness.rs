@@ -204,6 +204,14 @@ pub fn pixels(path: &Path) -> Vec<u8> {
     buf
 }
 
+/// A producer on the test broker, for messages no role would send.
+pub fn producer() -> rdkafka::producer::BaseProducer {
+    rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .unwrap()
+}
+
 /// Every message on `topic`, read by a consumer group of its own until none came for 4 s (30 s
 /// at most); with `read_committed`, only those of committed transactions (and those sent
 /// outside any).

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 use fixedbrot_core::limits::WIRE_VERSION;
 use fixedbrot_core::wire::{self, Envelope, Message, TileRequest, TileResult};
 use fixedbrot_core::{Format, Grid, JobId, TileIndex};
-use harness::{brokers, pixels, read_topic, rendered, Scenario, BIN};
-use rdkafka::config::ClientConfig;
+use harness::{pixels, producer, read_topic, rendered, Scenario, BIN};
 use rdkafka::message::Headers as _;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::Message as _;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -132,10 +131,7 @@ fn hostile_messages_are_set_aside_and_good_jobs_still_complete() {
     );
     calc.wait_assigned();
     image.wait_assigned();
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .unwrap();
+    let producer = producer();
     let mut payloads = hostile_payloads();
     payloads.push(over_work_request());
     for topic in [scenario.requests(), scenario.responses()] {

@@ -6,9 +6,8 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use fixedbrot_core::limits::WIRE_VERSION;
-use harness::{brokers, Scenario};
-use rdkafka::config::ClientConfig;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use harness::{producer, Scenario};
+use rdkafka::producer::{BaseRecord, Producer};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -65,10 +64,7 @@ fn metrics_count_the_tiles_of_a_job_and_the_dead_letters_injected() {
     );
     calc.wait_assigned();
     image.wait_assigned();
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .unwrap();
+    let producer = producer();
     // Garbage that names no job: it is set aside, and no job fails of it.
     let truncated_id = [WIRE_VERSION, 0xff, 0xff, 0xff];
     for garbage in [&b""[..], b"\xff", &truncated_id] {
