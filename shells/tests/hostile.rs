@@ -160,12 +160,12 @@ fn hostile_messages_are_set_aside_and_good_jobs_still_complete() {
     scenario.generate(&[]);
     image.wait_for("Output file is: ", 1, MINUTE);
     let log = image.log();
+    // The path is the event's field, not the message's text.
     let written = log
-        .split("Output file is: ")
-        .nth(1)
-        .unwrap()
         .lines()
-        .next()
+        .find(|line| line.contains("Output file is"))
+        .and_then(|line| line.rsplit_once(" path="))
+        .map(|(_, path)| path)
         .unwrap();
     assert_eq!(
         pixels(std::path::Path::new(written)),
