@@ -16,18 +16,39 @@ const DIV: *mut u32 = (UART0 + 0x18) as *mut u32;
 const FLAG: u32 = 1 << 31;
 const ENABLE: u32 = 1;
 
-/// 16 MHz / 115200 - 1: the reset clock over the baud rate.
+/// 16 MHz / 115200 - 1: the crystal's clock over the baud rate.
 const DIVIDER: u32 = 138;
+
+// Chapter 6 (PRCI): the clock. The chip starts on its internal oscillator (about 13.8 MHz);
+// the HiFive1's 16 MHz crystal, through the PLL bypassed, gives the clock DIVIDER is for.
+const HFXOSCCFG: *mut u32 = 0x1000_8004 as *mut u32;
+const PLLCFG: *mut u32 = 0x1000_8008 as *mut u32;
+const HFXOSC_ENABLE: u32 = 1 << 30;
+const HFXOSC_READY: u32 = 1 << 31;
+const PLL_SELECT: u32 = 1 << 16;
+const PLL_REFERENCE_CRYSTAL: u32 = 1 << 17;
+const PLL_BYPASS: u32 = 1 << 18;
+
+// Chapter 17 (GPIO): UART0 reaches its pins, GPIO 16 (RX) and 17 (TX), as their IOF0.
+const IOF_EN: *mut u32 = 0x1001_2038 as *mut u32;
+const IOF_SEL: *mut u32 = 0x1001_203C as *mut u32;
+const UART0_PINS: u32 = (1 << 16) | (1 << 17);
 
 /// UART0, configured. There is one, so `new` is called once, by `main`.
 pub struct Uart(());
 
 impl Uart {
-    /// Sets the baud rate and enables both directions (one stop bit, the reset default).
+    /// Runs the chip from the crystal, routes UART0 to its pins, sets the baud rate and
+    /// enables both directions (one stop bit, the reset default).
     pub fn new() -> Uart {
-        // SAFETY: the FE310's UART0 registers (its manual's memory map); main owns them alone
-        // and calls this once.
+        // SAFETY: the FE310's PRCI, GPIO and UART0 registers (its manual's memory map); main
+        // owns them alone and calls this once.
         unsafe {
+            write_volatile(HFXOSCCFG, read_volatile(HFXOSCCFG) | HFXOSC_ENABLE);
+            while read_volatile(HFXOSCCFG) & HFXOSC_READY == 0 {}
+            write_volatile(PLLCFG, PLL_SELECT | PLL_REFERENCE_CRYSTAL | PLL_BYPASS);
+            write_volatile(IOF_SEL, read_volatile(IOF_SEL) & !UART0_PINS);
+            write_volatile(IOF_EN, read_volatile(IOF_EN) | UART0_PINS);
             write_volatile(DIV, DIVIDER);
             write_volatile(TXCTRL, ENABLE);
             write_volatile(RXCTRL, ENABLE);
