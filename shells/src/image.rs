@@ -241,7 +241,7 @@ impl Handler for Assembling {
                 // written has its counts too. A replayed job's counts replace the same counts.
                 if let Some(dir) = &output.raw_dir {
                     let path = dir.join(format!("job-{:016x}.npy", job_id.0));
-                    raw::write(&path, &image)
+                    raw::write(&path, &image, raw::Place::Replace)
                         .map_err(|e| format!("writing the counts of job {:016x}: {e}", job_id.0))?;
                     info!(job = %Hex(job_id.0), path = %path.display(), "Counts written to {}", path.display());
                 }

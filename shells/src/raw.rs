@@ -55,9 +55,19 @@ pub fn check_new_file(path: &Path) -> io::Result<()> {
     crate::picture::check_new_file(path)
 }
 
-/// Writes `image` to `path` and its sidecar: each written beside its name and renamed into
-/// place, the sidecar first, so a counts file that is there has its job.
-pub fn write(path: &Path, image: &Image) -> io::Result<()> {
+/// How a counts file takes its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// Never over a file: one made since [`check_new_file`] is an error (`render --raw`).
+    New,
+    /// Over the same job's counts written before (`image --raw-dir` replaying a job).
+    Replace,
+}
+
+/// Writes `image` to `path` and its sidecar: each written beside its name, synced and put in
+/// place, the sidecar first, so a counts file that is there has its job; then the directory
+/// is synced, so both outlast a crash as the image that follows them does.
+pub fn write(path: &Path, image: &Image, place: Place) -> io::Result<()> {
     let job = &image.job;
     let grid = job.grid;
     let corner = |x, y| {
@@ -81,22 +91,27 @@ pub fn write(path: &Path, image: &Image) -> io::Result<()> {
         },
     })
     .map_err(io::Error::other)?;
-    write_renamed(&sidecar(path), |out| {
+    write_placed(&sidecar(path), place, |out| {
         out.write_all(sidecar_text.as_bytes())?;
         out.write_all(b"\n")
     })?;
-    write_renamed(path, |out| {
+    write_placed(path, place, |out| {
         out.write_all(&header(grid.height, grid.width))?;
         for count in &image.counts {
             out.write_all(&count.to_le_bytes())?;
         }
         Ok(())
-    })
+    })?;
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => File::open(dir)?.sync_all(),
+        None => File::open(".")?.sync_all(),
+    }
 }
 
-/// Writes through `fill` into a partial file beside `path`, synced, then renames it there.
-fn write_renamed(
+/// Writes through `fill` into a partial file beside `path`, synced, then puts it there.
+fn write_placed(
     path: &Path,
+    place: Place,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
     let partial = path.with_extension(format!("partial.{}", std::process::id()));
@@ -104,11 +119,12 @@ fn write_renamed(
         let mut out = BufWriter::new(File::create(&partial)?);
         fill(&mut out)?;
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        fs::rename(&partial, path)
+        match place {
+            Place::New => fs::hard_link(&partial, path),
+            Place::Replace => fs::rename(&partial, path),
+        }
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&partial);
-    }
+    let _ = fs::remove_file(&partial);
     result
 }
 
@@ -134,7 +150,7 @@ fn header(rows: u32, columns: u32) -> Vec<u8> {
 /// the iteration limit.
 pub fn read(path: &Path) -> Result<Image, String> {
     let side = sidecar(path);
-    let text = fs::read_to_string(&side).map_err(|e| format!("{}: {e}", side.display()))?;
+    let text = read_sidecar(&side).map_err(|e| format!("{}: {e}", side.display()))?;
     let sidecar: Sidecar =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", side.display()))?;
     if sidecar.fixedbrot_raw != 1 {
@@ -170,9 +186,38 @@ pub fn read(path: &Path) -> Result<Image, String> {
     })
 }
 
+/// The longest sidecar read: one is under a kilobyte.
+const MAX_SIDECAR: u64 = 1 << 20;
+
+/// A regular file, opened: not a FIFO that would block or a device that never ends.
+fn open_file(path: &Path) -> io::Result<File> {
+    if !fs::metadata(path)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    File::open(path)
+}
+
+/// The sidecar's text, refused past `MAX_SIDECAR`.
+fn read_sidecar(path: &Path) -> io::Result<String> {
+    let mut text = String::new();
+    open_file(path)?
+        .take(MAX_SIDECAR + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SIDECAR {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "longer than any job's sidecar (1 MiB)",
+        ));
+    }
+    Ok(text)
+}
+
 /// The counts of an NPY file that must hold `grid`'s pixels as `uint32`, C order.
 fn read_counts(path: &Path, grid: Grid) -> Result<Vec<u32>, String> {
-    let mut file = File::open(path).map_err(|e| e.to_string())?;
+    let mut file = open_file(path).map_err(|e| e.to_string())?;
     let mut start = [0u8; 10];
     file.read_exact(&mut start)
         .map_err(|_| "shorter than an NPY header")?;
@@ -255,7 +300,7 @@ mod tests {
     fn counts_and_their_job_read_back_as_written() {
         let path = dir("round-trip").join("counts.npy");
         let image = image();
-        write(&path, &image).unwrap();
+        write(&path, &image, Place::New).unwrap();
         let back = read(&path).unwrap();
         assert_eq!(
             (back.job_id, back.job, back.counts),
@@ -273,7 +318,7 @@ mod tests {
     fn counts_that_are_not_the_jobs_are_refused() {
         let path = dir("refused").join("counts.npy");
         let image = image();
-        write(&path, &image).unwrap();
+        write(&path, &image, Place::New).unwrap();
         let bytes = fs::read(&path).unwrap();
         let cases: [(&str, Vec<u8>); 3] = [
             ("bytes of counts", bytes[..bytes.len() - 4].to_vec()),
@@ -302,11 +347,28 @@ mod tests {
     }
 
     #[test]
+    fn only_regular_files_are_read() {
+        let path = dir("irregular").join("counts.npy");
+        write(&path, &image(), Place::New).unwrap();
+        fs::remove_file(sidecar(&path)).unwrap();
+        fs::create_dir(sidecar(&path)).unwrap();
+        let Err(error) = read(&path) else {
+            panic!("accepted")
+        };
+        assert!(error.contains("not a regular file"), "{error}");
+    }
+
+    #[test]
     fn a_counts_file_is_named_npy_and_replaces_nothing() {
         let dir = dir("names");
         assert!(check_new_file(&dir.join("counts.raw")).is_err());
         assert!(check_new_file(&dir.join("counts.npy")).is_ok());
         fs::write(dir.join("counts.json"), "{}").unwrap();
         assert!(check_new_file(&dir.join("counts.npy")).is_err());
+        // One made after the check is not replaced either.
+        let path = dir.join("late.npy");
+        fs::write(&path, "mine").unwrap();
+        assert!(write(&path, &image(), Place::New).is_err());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "mine");
     }
 }

@@ -67,7 +67,7 @@ pub fn run(args: &RenderArgs, job: Job) -> Result<(), String> {
         image.counts.len() as f64 / seconds / 1e6
     );
     if let Some(path) = &args.raw {
-        raw::write(path, &image)
+        raw::write(path, &image, raw::Place::New)
             .map_err(|e| format!("cannot write the counts to {}: {e}", path.display()))?;
         info!("Counts written to {}", path.display());
     }
