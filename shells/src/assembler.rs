@@ -200,6 +200,11 @@ impl Assembler {
         self.jobs.len()
     }
 
+    /// Whether `job_id` is being assembled.
+    pub fn assembles(&self, job_id: JobId) -> bool {
+        self.jobs.contains_key(&job_id)
+    }
+
     /// Bytes charged against `--max-mib`.
     pub fn bytes(&self) -> u64 {
         self.bytes

@@ -737,6 +737,10 @@ impl ConsumerContext for Context {
                 .iter()
                 .map(|e| e.partition())
                 .collect();
+            // Their lag is their next owner's to tell.
+            for element in partitions.elements() {
+                metrics().forget_lag(element.topic(), element.partition());
+            }
             let mut changes = lock(&self.changes);
             match &self.transaction {
                 // What is answered goes out with its offsets while they are still ours.

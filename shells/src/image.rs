@@ -183,10 +183,7 @@ impl Handler for Assembling {
             },
             ..Answer::default()
         };
-        if matches!(
-            outcome,
-            Outcome::Begin { .. } | Outcome::Progress { .. } | Outcome::End { .. }
-        ) {
+        if self.assembler.assembles(job_id) {
             self.first_seen.entry(job_id).or_insert(now);
         }
         let mut answer = match outcome {
@@ -310,10 +307,16 @@ impl Assembling {
     /// Logs what the assembler moved and turns it into holds: jobs set aside keep theirs,
     /// jobs read again rewind to theirs, expired jobs release theirs.
     fn moved(&mut self, moves: Moves, holds: &mut Holds) {
-        // Every message and tick ends here: the gauge follows the assembler.
+        // Every message and tick ends here: what is kept per job follows the assembler, so a
+        // job it dropped (a rejected tile, an END of a job written) leaves nothing behind.
         metrics()
             .jobs_in_flight
             .set(self.assembler.in_flight() as i64);
+        let assembler = &self.assembler;
+        self.first_seen
+            .retain(|job_id, _| assembler.assembles(*job_id));
+        self.progress
+            .retain(|job_id, _| assembler.assembles(*job_id));
         for job in &moves.set_aside {
             info!(
                 job = %Hex(job.job_id.0),

@@ -2,11 +2,12 @@
 //! serves the counts as Prometheus text on `http://ADDR/metrics` (prometheus-client's
 //! registry and encoder, behind a small HTTP/1.1 responder). The counts are kept whether or
 //! not they are served: an atomic add per tile or message.
+use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -17,9 +18,13 @@ use prometheus_client::registry::Registry;
 
 use crate::log::{info, warn};
 
-/// The longest dead-letter reason kept as a label: reasons are fixed sentences (the part
-/// before a colon), so their number stays small.
+/// The longest dead-letter reason kept as a label.
 const MAX_REASON_LABEL: usize = 64;
+
+/// The most distinct reasons labelled; others count as "other". Reasons are sentences with
+/// their numbers taken out, so a sender cannot make a label per number, but a bound holds
+/// whatever a future reason says.
+const MAX_REASONS: usize = 32;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
@@ -40,6 +45,8 @@ pub struct Metrics {
     pub answers_delivered: Counter,
     pub delivery_failures: Counter,
     dead_letters: Family<ReasonLabel, Counter>,
+    /// The reasons labelled so far.
+    reasons: Mutex<HashSet<String>>,
     pub jobs_in_flight: Gauge,
     pub jobs_completed: Counter,
     pub jobs_failed: Counter,
@@ -63,6 +70,7 @@ impl Metrics {
             answers_delivered: Counter::default(),
             delivery_failures: Counter::default(),
             dead_letters: Family::default(),
+            reasons: Mutex::default(),
             jobs_in_flight: Gauge::default(),
             jobs_completed: Counter::default(),
             jobs_failed: Counter::default(),
@@ -141,18 +149,35 @@ impl Metrics {
             .inc_by(counts.iter().map(|&c| u64::from(c)).sum());
     }
 
-    /// Counts a dead letter under its reason's first clause.
+    /// Counts a dead letter under its reason's first clause, numbers written as N.
     pub fn dead_letter(&self, reason: &str) {
         let clause = reason.split(':').next().unwrap_or(reason).trim();
-        let cut = clause
-            .char_indices()
-            .nth(MAX_REASON_LABEL)
-            .map_or(clause, |(at, _)| &clause[..at]);
-        self.dead_letters
-            .get_or_create(&ReasonLabel {
-                reason: cut.to_owned(),
-            })
-            .inc();
+        let mut label = String::new();
+        for c in clause.chars().take(MAX_REASON_LABEL) {
+            match c {
+                '0'..='9' if label.ends_with('N') => {}
+                '0'..='9' => label.push('N'),
+                c => label.push(c),
+            }
+        }
+        let mut label = ReasonLabel { reason: label };
+        if self.reasons.lock().map_or(true, |mut reasons| {
+            reasons.insert(label.reason.clone()) && reasons.len() > MAX_REASONS && {
+                reasons.remove(&label.reason);
+                true
+            }
+        }) {
+            label.reason = "other".into();
+        }
+        self.dead_letters.get_or_create(&label).inc();
+    }
+
+    /// Drops a partition's lag: it is no longer this process's to read.
+    pub fn forget_lag(&self, topic: &str, partition: i32) {
+        self.consumer_lag.remove(&PartitionLabel {
+            topic: topic.to_owned(),
+            partition,
+        });
     }
 
     /// Sets a partition's consumer lag.
@@ -204,13 +229,23 @@ pub fn serve(address: SocketAddr) -> Result<(), String> {
 /// The longest request head read: a scraper's is a few hundred bytes.
 const MAX_REQUEST: usize = 8192;
 
+/// How long one client may take, its request and the reply together.
+const CLIENT_TIME: Duration = Duration::from_secs(2);
+
 /// Answers one HTTP request: the counts for `GET /metrics`, an error status for anything else.
+/// A client has `CLIENT_TIME` in all, however it trickles its bytes.
 fn respond(mut stream: TcpStream) -> io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    let deadline = Instant::now() + CLIENT_TIME;
+    let left = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "a client took too long"))
+    };
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        stream.set_read_timeout(Some(left()?))?;
         let read = stream.read(&mut buf)?;
         if read == 0 {
             break;
@@ -220,6 +255,7 @@ fn respond(mut stream: TcpStream) -> io::Result<()> {
             return reply(&mut stream, "431 Request Header Fields Too Large", "");
         }
     }
+    stream.set_write_timeout(Some(left()?))?;
     let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
     let mut words = line.split(|&b| b == b' ');
     match (words.next(), words.next()) {
@@ -249,7 +285,18 @@ mod tests {
         metrics.dead_letter("invalid job or tile: the view is empty");
         metrics.dead_letter("invalid job or tile: no iterations");
         metrics.dead_letter("a response on the requests topic");
+        // A number a sender chose makes no label of its own.
+        metrics.dead_letter("70000x2 is 140000 pixels, above --max-pixels");
+        metrics.dead_letter("9x9 is 81 pixels, above --max-pixels");
+        for n in 0..40 {
+            metrics.dead_letter(&format!("reason {}", "x".repeat(n)));
+        }
         let text = metrics.text();
+        assert!(
+            text.contains("reason=\"NxN is N pixels, above --max-pixels\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("reason=\"other\"} 11"), "{text}");
         assert!(
             text.contains("fixedbrot_dead_letters_total{reason=\"invalid job or tile\"} 2"),
             "{text}"
