@@ -121,6 +121,9 @@ const COMMIT_EVERY: Duration = Duration::from_millis(200);
 /// How long a poll waits for a message: also how often the loop ticks and looks for a stop.
 const POLL: Duration = Duration::from_millis(100);
 
+/// How many times the main queue is looked at after it rings.
+const LOOKS_AFTER_RING: u32 = 4;
+
 /// How many messages in a row one partition's queue may give before the next one's turn.
 const BURST: usize = 64;
 
@@ -173,6 +176,7 @@ pub fn run<H: Handler>(member: Member<'_>, handler: H) -> Result<(), String> {
         taken: 0,
         bell,
         events,
+        looks_left: 0,
         last_events: Instant::now(),
         book: &book,
         transaction,
@@ -244,6 +248,8 @@ struct Loop<'a> {
     /// Set when the main queue has something: polling it costs as much as a message, so it is
     /// polled when set, and every `POLL` in case a wake-up was missed.
     events: Arc<AtomicBool>,
+    /// Looks at the main queue still due after a ring.
+    looks_left: u32,
     last_events: Instant,
     book: &'a Arc<Mutex<Offsets>>,
     /// An exactly-once member's transactions, which commit in place of the book.
@@ -383,7 +389,15 @@ impl Loop<'_> {
     /// there waits its turn. Then follows the assignment: queues for new partitions, none for
     /// lost ones, and their holds noted for the handler. Commits if it is time.
     fn serve_events(&mut self) -> Result<(), String> {
-        if self.events.swap(false, Ordering::Acquire) || self.last_events.elapsed() >= POLL {
+        // rdkafka's poll returns after serving one event (a rebalance, a commit) even if more
+        // are queued, and the queue, never empty, rings no more: a ring is followed by a few
+        // more looks.
+        let rung = self.events.swap(false, Ordering::Acquire);
+        if rung {
+            self.looks_left = LOOKS_AFTER_RING;
+        }
+        if self.looks_left > 0 || self.last_events.elapsed() >= POLL {
+            self.looks_left = self.looks_left.saturating_sub(1);
             self.last_events = Instant::now();
             while let Some(polled) = self.consumer.poll(Duration::ZERO) {
                 match polled {
