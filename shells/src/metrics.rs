@@ -14,7 +14,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 use crate::log::{info, warn};
 
@@ -55,6 +55,12 @@ pub struct Metrics {
     consumer_lag: Family<PartitionLabel, Gauge>,
 }
 
+/// `metric`, registered under `name`: the registry keeps a handle on the same count.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 /// This process's counts.
 pub fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -64,81 +70,78 @@ pub fn metrics() -> &'static Metrics {
 impl Metrics {
     fn new() -> Metrics {
         let mut registry = Registry::with_prefix("fixedbrot");
-        let metrics = Metrics {
-            tiles_computed: Counter::default(),
-            kernel_steps: Counter::default(),
-            answers_delivered: Counter::default(),
-            delivery_failures: Counter::default(),
-            dead_letters: Family::default(),
-            reasons: Mutex::default(),
-            jobs_in_flight: Gauge::default(),
-            jobs_completed: Counter::default(),
-            jobs_failed: Counter::default(),
-            jobs_evicted: Counter::default(),
-            // 10 ms to about 3 minutes.
-            job_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 15)),
-            consumer_lag: Family::default(),
-            registry: Registry::default(),
-        };
-        registry.register(
-            "tiles_computed",
-            "Tiles computed by this worker (by its board, for a bridge)",
-            metrics.tiles_computed.clone(),
-        );
-        registry.register(
-            "kernel_steps",
-            "Kernel iterations of the tiles computed: the sum of their counts",
-            metrics.kernel_steps.clone(),
-        );
-        registry.register(
-            "answers_delivered",
-            "Messages produced in answer to consumed ones (results, refusals, markers passed \
-             on, dead letters) that the brokers acknowledged",
-            metrics.answers_delivered.clone(),
-        );
-        registry.register(
-            "delivery_failures",
-            "Messages the producer gave up delivering",
-            metrics.delivery_failures.clone(),
-        );
-        registry.register(
-            "dead_letters",
-            "Messages set aside to the dead-letter topic, by reason",
-            metrics.dead_letters.clone(),
-        );
-        registry.register(
-            "jobs_in_flight",
-            "Jobs being assembled",
-            metrics.jobs_in_flight.clone(),
-        );
-        registry.register(
-            "jobs_completed",
-            "Jobs whose image was written",
-            metrics.jobs_completed.clone(),
-        );
-        registry.register(
-            "jobs_failed",
-            "Jobs failed by a worker's refusal",
-            metrics.jobs_failed.clone(),
-        );
-        registry.register(
-            "jobs_evicted",
-            "Jobs freed after --idle-timeout without a new tile",
-            metrics.jobs_evicted.clone(),
-        );
-        registry.register(
-            "job_seconds",
-            "Seconds from a job's first message here to its image written",
-            metrics.job_seconds.clone(),
-        );
-        registry.register(
-            "consumer_lag",
-            "Messages behind the end of each assigned partition, from librdkafka's statistics",
-            metrics.consumer_lag.clone(),
-        );
+        let r = &mut registry;
         Metrics {
+            tiles_computed: registered(
+                r,
+                "tiles_computed",
+                "Tiles computed by this worker (by its board, for a bridge)",
+                Counter::default(),
+            ),
+            kernel_steps: registered(
+                r,
+                "kernel_steps",
+                "Kernel iterations of the tiles computed: the sum of their counts",
+                Counter::default(),
+            ),
+            answers_delivered: registered(
+                r,
+                "answers_delivered",
+                "Messages produced in answer to consumed ones (results, refusals, markers \
+                 passed on, dead letters) that the brokers acknowledged",
+                Counter::default(),
+            ),
+            delivery_failures: registered(
+                r,
+                "delivery_failures",
+                "Messages the producer gave up delivering",
+                Counter::default(),
+            ),
+            dead_letters: registered(
+                r,
+                "dead_letters",
+                "Messages set aside to the dead-letter topic, by reason",
+                Family::default(),
+            ),
+            reasons: Mutex::default(),
+            jobs_in_flight: registered(
+                r,
+                "jobs_in_flight",
+                "Jobs being assembled",
+                Gauge::default(),
+            ),
+            jobs_completed: registered(
+                r,
+                "jobs_completed",
+                "Jobs whose image was written",
+                Counter::default(),
+            ),
+            jobs_failed: registered(
+                r,
+                "jobs_failed",
+                "Jobs failed by a worker's refusal",
+                Counter::default(),
+            ),
+            jobs_evicted: registered(
+                r,
+                "jobs_evicted",
+                "Jobs freed after --idle-timeout without a new tile",
+                Counter::default(),
+            ),
+            job_seconds: registered(
+                r,
+                "job_seconds",
+                "Seconds from a job's first message here to its image written",
+                // 10 ms to about 3 minutes.
+                Histogram::new(exponential_buckets(0.01, 2.0, 15)),
+            ),
+            consumer_lag: registered(
+                r,
+                "consumer_lag",
+                "Messages behind the end of each assigned partition, from librdkafka's statistics",
+                Family::default(),
+            ),
             registry,
-            ..metrics
         }
     }
 
