@@ -7,6 +7,10 @@ use clap::{error::ErrorKind, CommandFactory, Parser};
 use fixedbrot::cli::{Cli, Command};
 use fixedbrot::{bridge, calc, colour, generate, image, metrics, picture, raw, render};
 
+/// mimalloc for Rust's allocations; its "override" feature makes it librdkafka's malloc too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     fixedbrot::log::init(cli.log_level.as_deref(), cli.log_format)
