@@ -37,6 +37,12 @@ pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
             None,
         )?;
         sent += 1;
+        // Acknowledgements are served as they come in. Left until the queue was full
+        // (100,000 messages), each touched a message long out of the cache, and serving them
+        // was an eighth of generate's time.
+        if sent.is_multiple_of(256) {
+            producer.poll(Duration::ZERO);
+        }
         if sent.is_multiple_of(4096) {
             progress.show(producer.context().delivered.load(Ordering::Relaxed));
         }
