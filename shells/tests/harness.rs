@@ -13,10 +13,46 @@ pub fn brokers() -> String {
     std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
 }
 
+/// A directory of a test's own under the system's temp directory, removed when the test
+/// passes and kept when it fails, to be looked at.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// A new, empty directory named `name` (with this process's id).
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 /// One test's names: topics, groups and a scratch directory, all unique to it.
 pub struct Scenario {
     pub name: String,
-    pub dir: PathBuf,
+    pub dir: Scratch,
     pub brokers: String,
 }
 
@@ -46,11 +82,9 @@ impl Scenario {
             .unwrap()
             .as_nanos();
         let name = format!("{test}-{}-{nanos}", std::process::id());
-        let dir = std::env::temp_dir().join(&name);
-        std::fs::create_dir_all(&dir).unwrap();
         Scenario {
+            dir: Scratch::new(&name),
             name,
-            dir,
             brokers: brokers.into(),
         }
     }

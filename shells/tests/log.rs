@@ -4,15 +4,16 @@ mod harness;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use harness::BIN;
+use harness::{Scratch, BIN};
 
 /// The log of a small render, with `env` set and `flags` given.
 fn render_log(env: &[(&str, &str)], flags: &[&str]) -> String {
-    let dir = std::env::temp_dir().join(format!("fixedbrot-test-log-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     static RUNS: AtomicUsize = AtomicUsize::new(0);
-    let output = dir.join(format!("{}.png", RUNS.fetch_add(1, Ordering::Relaxed)));
-    let _ = std::fs::remove_file(&output);
+    let dir = Scratch::new(&format!(
+        "fixedbrot-test-log-{}",
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let output = dir.join("render.png");
     let result = Command::new(BIN)
         .args([
             "render",

@@ -1,16 +1,13 @@
 //! Raw counts: `render --raw` writes what numpy reads and `colour` paints again, exactly.
 mod harness;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use harness::{pixels, BIN};
+use harness::{pixels, Scratch, BIN};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fixedbrot-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("fixedbrot-test-{name}"))
 }
 
 fn fixedbrot(args: &[&str], dir: &Path) {
