@@ -21,11 +21,31 @@ pub fn new_job_id() -> JobId {
 
 /// The Kafka key of a message: requests by job and tile, so they spread over partitions;
 /// everything else by job, so one partition (and one assembler) sees a whole job.
+///
+/// Written by hand: it is made for every request and every answer, and `format!`'s
+/// machinery was a few percent of a worker's profile on a 1x1 job.
 pub fn key(job_id: JobId, tile: Option<TileIndex>) -> String {
-    match tile {
-        Some(tile) => format!("{:016x}/{}", job_id.0, tile.0),
-        None => format!("{:016x}", job_id.0),
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut key = String::with_capacity(27);
+    for shift in (0..16).rev() {
+        key.push(char::from(HEX[(job_id.0 >> (4 * shift)) as usize & 0xf]));
     }
+    if let Some(TileIndex(tile)) = tile {
+        key.push('/');
+        let mut digits = [0u8; 10];
+        let mut rest = tile;
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (rest % 10) as u8;
+            len += 1;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        key.extend(digits[..len].iter().rev().map(|&d| char::from(d)));
+    }
+    key
 }
 
 /// One line saying what a job is, for logs.
@@ -71,4 +91,22 @@ pub fn encode(envelope: &Envelope) -> Vec<u8> {
         .len();
     buf.truncate(len);
     buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_the_job_in_sixteen_hex_digits_then_the_tile_in_decimal() {
+        for job in [0, 1, 0xab, 0x0123_4567_89ab_cdef, u64::MAX] {
+            assert_eq!(key(JobId(job), None), format!("{job:016x}"));
+            for tile in [0, 7, 10, 99, 307_199, u32::MAX] {
+                assert_eq!(
+                    key(JobId(job), Some(TileIndex(tile))),
+                    format!("{job:016x}/{tile}")
+                );
+            }
+        }
+    }
 }
