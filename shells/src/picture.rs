@@ -387,11 +387,10 @@ mod tests {
     use super::*;
     use fixedbrot_core::Format;
     use fixedbrot_tests::cases::job;
+    use fixedbrot_tests::scratch::Scratch;
 
-    fn scratch(test: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("fixedbrot-{test}-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        dir
+    fn scratch(test: &str) -> Scratch {
+        Scratch::new(&format!("fixedbrot-{test}"))
     }
 
     #[test]
@@ -421,7 +420,6 @@ mod tests {
         assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
         let leftovers = fs::read_dir(&dir).unwrap().count();
         assert_eq!(leftovers, 2, "no partial files are left behind");
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -450,7 +448,6 @@ mod tests {
         jobs.sort();
         assert_eq!(jobs, vec![JobId(0xabc), JobId(0xdef)]);
         assert!(!dead.exists() && alive.exists());
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Bands make threads share the work; the file must not show how it was shared.
@@ -488,7 +485,6 @@ mod tests {
                 .collect();
             assert_eq!(decoded(&files[0]), expected, "{palette:?}");
         }
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     /// The pixels of a PNG, with its zlib stream's checksum verified (the png crate's decoder

@@ -267,6 +267,7 @@ fn read_counts(path: &Path, grid: Grid) -> Result<Vec<u32>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fixedbrot_tests::scratch::Scratch;
 
     fn image() -> Image {
         let format = Format::I4F28;
@@ -289,28 +290,14 @@ mod tests {
         }
     }
 
-    /// A test's own directory, removed when the test passes and kept when it fails.
-    struct Scratch(PathBuf);
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            if !std::thread::panicking() {
-                let _ = fs::remove_dir_all(&self.0);
-            }
-        }
-    }
-
     fn dir(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("fixedbrot-raw-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
+        Scratch::new(&format!("fixedbrot-raw-{name}"))
     }
 
     #[test]
     fn counts_and_their_job_read_back_as_written() {
         let scratch = dir("round-trip");
-        let path = scratch.0.join("counts.npy");
+        let path = scratch.join("counts.npy");
         let image = image();
         write(&path, &image, Place::New).unwrap();
         let back = read(&path).unwrap();
@@ -329,7 +316,7 @@ mod tests {
     #[test]
     fn counts_that_are_not_the_jobs_are_refused() {
         let scratch = dir("refused");
-        let path = scratch.0.join("counts.npy");
+        let path = scratch.join("counts.npy");
         let image = image();
         write(&path, &image, Place::New).unwrap();
         let bytes = fs::read(&path).unwrap();
@@ -362,7 +349,7 @@ mod tests {
     #[test]
     fn only_regular_files_are_read() {
         let scratch = dir("irregular");
-        let path = scratch.0.join("counts.npy");
+        let path = scratch.join("counts.npy");
         write(&path, &image(), Place::New).unwrap();
         fs::remove_file(sidecar(&path)).unwrap();
         fs::create_dir(sidecar(&path)).unwrap();
@@ -374,8 +361,7 @@ mod tests {
 
     #[test]
     fn a_counts_file_is_named_npy_and_replaces_nothing() {
-        let scratch = dir("names");
-        let dir = &scratch.0;
+        let dir = dir("names");
         assert!(check_new_file(&dir.join("counts.raw")).is_err());
         assert!(check_new_file(&dir.join("counts.npy")).is_ok());
         fs::write(dir.join("counts.json"), "{}").unwrap();

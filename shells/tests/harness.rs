@@ -2,51 +2,17 @@
 //! own topics and consumer groups so tests run in parallel.
 #![allow(dead_code)] // each test binary uses a different part of this file
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+pub use fixedbrot_tests::scratch::Scratch;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fixedbrot");
 
 pub fn brokers() -> String {
     std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
-}
-
-/// A directory of a test's own under the system's temp directory, removed when the test
-/// passes and kept when it fails, to be looked at.
-pub struct Scratch(PathBuf);
-
-impl Scratch {
-    /// A new, empty directory named `name` (with this process's id).
-    pub fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for Scratch {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 /// One test's names: topics, groups and a scratch directory, all unique to it.
@@ -81,10 +47,10 @@ impl Scenario {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos();
-        let name = format!("{test}-{}-{nanos}", std::process::id());
+        let dir = Scratch::new(&format!("{test}-{nanos}"));
         Scenario {
-            dir: Scratch::new(&name),
-            name,
+            name: dir.file_name().unwrap().to_string_lossy().into_owned(),
+            dir,
             brokers: brokers.into(),
         }
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use fixedbrot_core::limits::WIRE_VERSION;
 use fixedbrot_core::wire::{self, Envelope, Message, TileRequest, TileResult};
 use fixedbrot_core::{Format, Grid, JobId, TileIndex};
-use harness::{pixels, producer, read_topic, rendered, Scenario, BIN};
+use harness::{pixels, producer, read_topic, rendered, Scenario, Scratch, BIN};
 use rdkafka::message::Headers as _;
 use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::Message as _;
@@ -377,8 +377,7 @@ fn colliding_or_illegal_topic_names_are_refused_before_any_broker_is_asked() {
 /// first job, that ends in "cannot write".
 #[test]
 fn output_problems_are_found_before_any_work() {
-    let dir = std::env::temp_dir().join(format!("fixedbrot-output-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("fixedbrot-output");
     let existing = dir.join("existing.png");
     std::fs::write(&existing, b"not an image").unwrap();
     let missing = dir.join("missing-dir/x.png");
@@ -424,7 +423,6 @@ fn output_problems_are_found_before_any_work() {
         );
     }
     assert_eq!(std::fs::read(&existing).unwrap(), b"not an image");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A path as a `&'static str`, for the table of cases.

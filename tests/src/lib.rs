@@ -6,6 +6,7 @@ pub mod board;
 pub mod cases;
 pub mod oracle;
 pub mod reference;
+pub mod scratch;
 pub mod strategies;
 pub mod table;
 
