@@ -72,6 +72,17 @@ pub struct Holds {
     pub read_again: Vec<u64>,
 }
 
+impl Holds {
+    pub fn is_empty(&self) -> bool {
+        // Taken apart, so that a field added to Holds cannot be left out here.
+        let Holds {
+            release,
+            read_again,
+        } = self;
+        release.is_empty() && read_again.is_empty()
+    }
+}
+
 /// A role: what it does with each message. The loop does the rest.
 pub trait Handler: Send + 'static {
     /// Whether answering `message` may take long enough that the group must be served
@@ -478,7 +489,7 @@ impl Loop<'_> {
     /// Commits if it is time, and ends the member if a delivery failed for good.
     fn commit_now_and_then(&mut self, now: Instant) -> Result<(), String> {
         if let Some(transaction) = &self.transaction {
-            if lock(transaction).open_for() >= Some(COMMIT_EVERY) {
+            if lock(transaction).open_for(now) >= Some(COMMIT_EVERY) {
                 self.commit_transaction()?;
             }
             return Ok(());
@@ -600,7 +611,7 @@ impl Loop<'_> {
 
     /// Ends holds, and rewinds the partitions of holds read again to the held offsets.
     fn apply(&mut self, holds: Holds) -> Result<(), String> {
-        if holds.release.is_empty() && holds.read_again.is_empty() {
+        if holds.is_empty() {
             return Ok(()); // most messages: no lock taken
         }
         let rewind: Rewind = {

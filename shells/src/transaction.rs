@@ -90,9 +90,9 @@ impl Transaction {
         Ok(())
     }
 
-    /// How long the open transaction has been open, if one is.
-    pub fn open_for(&self) -> Option<Duration> {
-        self.since.map(|since| since.elapsed())
+    /// How long the open transaction has been open at `now`, if one is.
+    pub fn open_for(&self, now: Instant) -> Option<Duration> {
+        self.since.map(|since| now.saturating_duration_since(since))
     }
 
     /// Commits the open transaction, its answers with the offsets after its messages. If the
