@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use fixedbrot_core::Job;
 use rdkafka::producer::{BaseProducer, Producer};
 
-use crate::kafka::{self, Deliveries, KafkaArgs};
+use crate::kafka::{self, Deliveries, KafkaArgs, Queue};
 use crate::log::{info, Hex, Progress};
 use crate::plan;
 
@@ -41,7 +41,7 @@ pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
         // (100,000 messages), each touched a message long out of the cache, and serving them
         // was an eighth of generate's time.
         if sent.is_multiple_of(256) {
-            producer.poll(Duration::ZERO);
+            producer.serve(Duration::ZERO);
         }
         if sent.is_multiple_of(4096) {
             progress.show(producer.context().delivered.load(Ordering::Relaxed));
