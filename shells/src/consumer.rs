@@ -228,12 +228,6 @@ fn consumer_config(member: &Member<'_>) -> rdkafka::ClientConfig {
             // not up to a second after (librdkafka's default): on 1x1 jobs the workers and the
             // assembler sat idle behind that backoff, and a job took 1.2 to 2.8 s.
             ("fetch.queue.backoff.ms", "10"),
-            // A fetch waits up to 10 ms for 64 KiB rather than returning with the first
-            // message: while a 1x1 job streams, members wake for a few large fetches, not for
-            // every batch the generator lands, and leave the cores to it. A trickle waits at
-            // most 10 ms a hop (librdkafka's default is 500).
-            ("fetch.min.bytes", "65536"),
-            ("fetch.wait.max.ms", "10"),
         ],
     );
     if metrics::serving() {
