@@ -113,7 +113,10 @@ fuzz:
       name=${target%%:*} runs=${target##*:} out=target/fuzz-runs/${target%%:*}
       mkdir -p "$out/corpus" "$out/artifacts"
       started=$(date +%s%N)
-      cargo +nightly fuzz run "$name" "$out/corpus" "fuzz/corpus/$name" -- -runs="$runs" -seed=1 \
+      # The C libraries stay uninstrumented: librdkafka's configure links test programs
+      # against the bundled zstd without the sanitizer's runtime, and the targets exercise
+      # Rust code only.
+      CFLAGS=-fno-sanitize=address cargo +nightly fuzz run "$name" "$out/corpus" "fuzz/corpus/$name" -- -runs="$runs" -seed=1 \
         -artifact_prefix="$out/artifacts/" >"$out/log" 2>&1 || { cat "$out/log"; exit 1; }
       printf 'fuzz %-15s %8d inputs in %6d ms, no crash\n' "$name" "$runs" $(( ($(date +%s%N) - started) / 1000000 ))
     done

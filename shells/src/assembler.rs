@@ -6,23 +6,33 @@
 //! announce a job. Memory therefore grows with the tiles received, never with the size a
 //! message claims. When `--max-jobs` or `--max-mib` is reached, room is made by setting aside
 //! the job with the least progress (fewest tiles) that has been idle longest; a newcomer is
-//! never refused. A job set aside loses its tiles but not its place: its first offset stays
-//! held, so nothing after it is committed, and once it gets a new tile and there is room it
-//! is read again from there. A job read again takes room only from jobs with less progress
-//! than it had, so two jobs that do not fit together complete one after the other instead of
-//! pushing each other out for ever.
+//! never refused. A job set aside loses its tiles but not its place: a small record of it is
+//! kept (charged against `--max-mib`) and its first offset stays held, so nothing after it is
+//! committed, and once it gets a new tile and there is room it is read again from there. A
+//! job read again takes room only from jobs behind it (less progress, or as much and idle
+//! longer), so two jobs that do not fit together complete one after the other instead of
+//! pushing each other out for ever, and a job that gets a new tile goes before idle ones.
+//!
+//! With identical bits everywhere, two different copies of one tile mean a faulty or forged
+//! worker. The assembler settles it by computing the tile itself, once per tile: the copy
+//! equal to its own is kept, and the conflict is reported.
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use fixedbrot_core::wire::{Envelope, Message, Refusal};
 use fixedbrot_core::{Job, JobId, TileIndex};
 
+use crate::cpu;
 use crate::limits::Limits;
 use crate::received::Received;
 
-/// How many finished jobs are remembered, so a replay does not write them again; also the
-/// most jobs set aside at once.
+/// How many jobs finished here (written, failed or expired) are remembered, so that late
+/// tiles of them open nothing. Jobs written to a directory are remembered by their images.
 pub const FINISHED_MEMORY: usize = 4096;
+
+/// What a job set aside costs while it waits, charged against `--max-mib`: its record here
+/// and its hold in the consumer's book, with their maps' overhead (about 200 bytes).
+pub const ASIDE_COST: u64 = 256;
 
 /// A finished image: its job and its counts, row-major.
 #[derive(Debug)]
@@ -54,9 +64,49 @@ pub enum Outcome {
     SetAside,
     /// A worker refused a tile: the job failed and is freed.
     Failed { refusal: Refusal },
+    /// A second copy of a tile held, with other counts: settled by computing the tile here.
+    Conflict(Conflict),
     /// The message does not belong here (inconsistent with its job, over a limit, or a kind
     /// this topic does not carry): set it aside, with the reason.
     Rejected { reason: String },
+}
+
+/// Two copies of one tile that differ, and what became of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub tile: TileIndex,
+    /// SHA-256 of the copy held before, and of the copy at hand (counts as little-endian
+    /// `u32`s, row-major).
+    pub held: String,
+    pub this: String,
+    pub verdict: Verdict,
+}
+
+/// Whose copy of a tile stands after a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The copy held is the tile's own counts: the copy at hand is wrong.
+    HeldStands,
+    /// The copy at hand is right and replaced the one held.
+    ThisReplaced,
+    /// Neither is right: the tile's own counts replaced both.
+    NeitherStands,
+    /// The tile is over `--max-work`, so this assembler may not compute it: its job fails.
+    Unsettled,
+}
+
+impl Verdict {
+    /// One sentence, for logs and dead letters.
+    pub fn says(self) -> &'static str {
+        match self {
+            Verdict::HeldStands => "the copy held is right (computed here); this one is wrong",
+            Verdict::ThisReplaced => "this copy is right (computed here) and replaced the one held",
+            Verdict::NeitherStands => "neither is right (computed here); both replaced",
+            Verdict::Unsettled => {
+                "the tile is over --max-work, so it was not computed here: the job fails"
+            }
+        }
+    }
 }
 
 /// What the caller must act on besides an outcome: jobs set aside, read again or freed.
@@ -68,6 +118,10 @@ pub struct Moves {
     pub read_again: Vec<JobId>,
     /// Jobs freed for good after the idle timeout; their first offsets are released.
     pub expired: Vec<Expired>,
+    /// Jobs set aside whose records were dropped because jobs set aside filled `--max-mib`:
+    /// their first offsets are released, and they are not finished (a later tile starts
+    /// them afresh).
+    pub forgotten: Vec<Evicted>,
 }
 
 /// A job set aside to make room.
@@ -89,6 +143,8 @@ const MISSING_SHOWN: usize = 20;
 #[derive(Debug)]
 pub struct Expired {
     pub job_id: JobId,
+    /// How long it had gone without a new tile.
+    pub idle: Duration,
     /// How many tiles were missing.
     pub missing: u32,
     /// The first of them, at most MISSING_SHOWN; none for a job that was set aside.
@@ -108,6 +164,8 @@ struct Partial {
     /// Tiles it had when set aside: its progress until they are back.
     standing: u32,
     last_seen: Instant,
+    /// Tiles whose counts this assembler computed itself to settle a conflict.
+    settled: Vec<u32>,
 }
 
 impl Partial {
@@ -133,6 +191,13 @@ struct Aside {
     last_seen: Instant,
     /// It got a new tile since it was set aside: it is read again as soon as there is room.
     wanted: bool,
+}
+
+impl Aside {
+    /// Its place among jobs: what it had, and when it last got a tile.
+    fn rank(&self) -> Rank {
+        (self.standing, self.last_seen)
+    }
 }
 
 /// Jobs in flight, bounded by [`Limits`], jobs set aside, and a bounded memory of finished
@@ -299,14 +364,10 @@ impl Assembler {
                 reserved: bytes,
                 standing: 0,
                 last_seen: self.now,
+                settled: Vec::new(),
             },
         );
         Ok(())
-    }
-
-    /// Records a job as written already (after a restart, from the output directory's record).
-    pub fn mark_finished(&mut self, job_id: JobId) {
-        self.finished.insert(job_id);
     }
 
     fn begin(&mut self, job_id: JobId, job: Job) -> Outcome {
@@ -381,15 +442,15 @@ impl Assembler {
             partial.last_seen = self.now;
         }
         let index = result.index.0;
-        if partial.tiles.contains(index) {
-            return Outcome::Duplicate;
-        }
         // Decoding checked this already; the image is built on it.
         let fits = partial.job.grid.rect(result.index);
         if fits.is_none_or(|rect| rect.pixels() != result.counts.len()) {
             return Outcome::Rejected {
                 reason: "its counts do not fill its tile".into(),
             };
+        }
+        if partial.tiles.contains(index) {
+            return self.second_copy(job_id, result);
         }
         let before = partial.bytes();
         let after = partial
@@ -400,10 +461,7 @@ impl Assembler {
         let above = (!newcomer).then(|| partial.rank());
         if !self.make_room(after - before, 0, job_id, above) {
             // It is the one behind: it waits for room, wanted, since this tile is not held.
-            self.evict(job_id);
-            if let Some(aside) = self.aside.get_mut(&job_id) {
-                aside.wanted = true;
-            }
+            self.set_aside_wanted(job_id);
             return Outcome::SetAside;
         }
         let Some(partial) = self.jobs.get_mut(&job_id) else {
@@ -422,6 +480,58 @@ impl Assembler {
         let outcome = self.complete(job_id);
         self.read_again_if_room();
         outcome
+    }
+
+    /// A tile that is held already: the same counts are a duplicate; other counts are a
+    /// conflict, settled by the tile's own counts, computed here once per tile.
+    fn second_copy(&mut self, job_id: JobId, result: Tile<'_>) -> Outcome {
+        let Some(partial) = self.jobs.get_mut(&job_id) else {
+            return Outcome::Duplicate;
+        };
+        let (job, index) = (partial.job, result.index);
+        let Some(held) = partial.tiles.counts(job.grid, index.0) else {
+            return Outcome::Duplicate;
+        };
+        if held == result.counts {
+            return Outcome::Duplicate;
+        }
+        let mut conflict = Conflict {
+            tile: index,
+            held: digest(&held),
+            this: digest(result.counts),
+            verdict: Verdict::HeldStands,
+        };
+        if partial.settled.contains(&index.0) {
+            return Outcome::Conflict(conflict);
+        }
+        let own = job
+            .grid
+            .rect(index)
+            .filter(|&rect| self.limits.check_work(&job, rect).is_ok())
+            .and_then(|rect| {
+                let mut own = vec![0u32; rect.pixels()];
+                cpu::render_tile(&job, index, &mut own).ok().map(|_| own)
+            });
+        let Some(own) = own else {
+            conflict.verdict = Verdict::Unsettled;
+            self.drop_job(job_id);
+            // Failed for good, as a refusal fails it: later tiles must not open it again.
+            self.finished.insert(job_id);
+            self.read_again_if_room();
+            return Outcome::Conflict(conflict);
+        };
+        conflict.verdict = if own == held {
+            Verdict::HeldStands
+        } else if own == result.counts {
+            Verdict::ThisReplaced
+        } else {
+            Verdict::NeitherStands
+        };
+        if own != held {
+            partial.tiles.replace(job.grid, index.0, &own);
+        }
+        partial.settled.push(index.0);
+        Outcome::Conflict(conflict)
     }
 
     /// The image of a job whose tiles are all here; the job is forgotten as finished.
@@ -443,8 +553,8 @@ impl Assembler {
         }
     }
 
-    /// Refuses a job this process could never hold.
-    fn admit(&self, job: &Job) -> Result<(), String> {
+    /// Refuses a job this assembler could never hold.
+    pub fn admit(&self, job: &Job) -> Result<(), String> {
         self.limits.admit(job)?;
         let bytes = Received::dense_bytes(job.grid);
         if bytes > self.limits.max_bytes {
@@ -468,46 +578,111 @@ impl Assembler {
                 reserved: 0,
                 standing: 0,
                 last_seen: self.now,
+                settled: Vec::new(),
             },
         );
     }
 
-    /// Sets aside jobs other than `for_job`, fewest tiles and longest idle first, and only
-    /// those ranked below `above` if given, until `bytes` more fit and `slots` more jobs do.
-    /// `false`, having set nothing aside, if that is not possible.
+    /// Makes room for `bytes` more and `slots` more jobs in flight, taking it only from jobs
+    /// other than `for_job` and, if `above` is given, ranked below it: first by setting jobs
+    /// in flight aside (fewest tiles and longest idle first), then, if the records of jobs
+    /// set aside fill the memory, by forgetting those records. `false`, with nothing moved,
+    /// if that is not possible.
     fn make_room(&mut self, bytes: u64, slots: usize, for_job: JobId, above: Option<Rank>) -> bool {
-        let mut victims: Vec<(Rank, JobId, u64)> = self
+        let behind = |id: JobId, rank: Rank| id != for_job && above.is_none_or(|a| rank < a);
+        let mut in_flight: Vec<(Rank, JobId, u64)> = self
             .jobs
             .iter()
-            .filter(|(&id, p)| id != for_job && above.is_none_or(|a| p.rank() < a))
+            .filter(|(&id, p)| behind(id, p.rank()))
             .map(|(&id, p)| (p.rank(), id, p.bytes()))
             .collect();
-        victims.sort_unstable();
-        let (mut free_bytes, mut free_slots) = (
-            self.limits.max_bytes.saturating_sub(self.bytes),
-            self.limits.max_jobs.saturating_sub(self.jobs.len()),
-        );
-        let mut chosen = 0;
-        while free_bytes < bytes || free_slots < slots {
-            let Some(&(_, _, freed)) = victims.get(chosen) else {
-                return false;
-            };
-            free_bytes += freed;
-            free_slots += 1;
-            chosen += 1;
+        in_flight.sort_unstable();
+        let needed = i128::from(bytes);
+        let mut free_slots = self.limits.max_jobs.saturating_sub(self.jobs.len());
+        // Signed: a job whose tiles take less than a record takes room when set aside.
+        let mut free_bytes = i128::from(self.limits.max_bytes) - i128::from(self.bytes);
+        let mut victims = Vec::new();
+        for &(_, job_id, held) in &in_flight {
+            if free_slots >= slots && free_bytes >= needed {
+                break;
+            }
+            let freed = i128::from(held) - i128::from(ASIDE_COST);
+            if free_slots < slots || freed > 0 {
+                free_bytes += freed;
+                free_slots += 1;
+                victims.push(job_id);
+            }
         }
-        for &(_, job_id, _) in &victims[..chosen] {
+        if free_slots < slots {
+            return false;
+        }
+        let mut records: Vec<(Rank, JobId)> = Vec::new();
+        if free_bytes < needed {
+            records = self
+                .aside
+                .iter()
+                .filter(|(&id, a)| behind(id, a.rank()))
+                .map(|(&id, a)| (a.rank(), id))
+                .collect();
+            records.sort_unstable();
+        }
+        let mut forgotten = 0;
+        while free_bytes < needed {
+            if forgotten == records.len() {
+                return false;
+            }
+            free_bytes += i128::from(ASIDE_COST);
+            forgotten += 1;
+        }
+        for job_id in victims {
             self.evict(job_id);
+        }
+        for &(_, job_id) in &records[..forgotten] {
+            if let Some(aside) = self.aside.remove(&job_id) {
+                self.bytes -= ASIDE_COST;
+                self.moves.forgotten.push(Evicted {
+                    job_id,
+                    had: aside.standing,
+                    total: aside.job.grid.tiles(),
+                    idle: self.now.saturating_duration_since(aside.last_seen),
+                });
+            }
         }
         true
     }
 
-    /// Sets a job in flight aside: its tiles are dropped, its place is kept.
+    /// Sets aside a job in flight that found no room for a tile it got, to be read again
+    /// when there is room; if even its record finds no room, it is forgotten.
+    fn set_aside_wanted(&mut self, job_id: JobId) {
+        let Some(partial) = self.jobs.get(&job_id) else {
+            return;
+        };
+        let (held, rank) = (partial.bytes(), partial.rank());
+        if !self.make_room(ASIDE_COST.saturating_sub(held), 0, job_id, Some(rank)) {
+            let Some(partial) = self.jobs.remove(&job_id) else {
+                return;
+            };
+            self.bytes -= held;
+            self.moves.forgotten.push(Evicted {
+                job_id,
+                had: partial.tiles.len(),
+                total: partial.job.grid.tiles(),
+                idle: Duration::ZERO,
+            });
+            return;
+        }
+        self.evict(job_id);
+        if let Some(aside) = self.aside.get_mut(&job_id) {
+            aside.wanted = true;
+        }
+    }
+
+    /// Sets a job in flight aside: its tiles are dropped, a record of it is kept.
     fn evict(&mut self, job_id: JobId) {
         let Some(partial) = self.jobs.remove(&job_id) else {
             return;
         };
-        self.bytes -= partial.bytes();
+        self.bytes = self.bytes - partial.bytes() + ASIDE_COST;
         let (standing, _) = partial.rank();
         self.moves.set_aside.push(Evicted {
             job_id,
@@ -525,18 +700,6 @@ impl Assembler {
                 wanted: false,
             },
         );
-        // Each costs a few dozen bytes, but forged jobs are unbounded: past the limit the
-        // one idle longest is freed, as it would be at the idle timeout.
-        if self.aside.len() > FINISHED_MEMORY {
-            let oldest = self
-                .aside
-                .iter()
-                .min_by_key(|(_, a)| a.last_seen)
-                .map(|(&id, _)| id);
-            if let Some(oldest) = oldest {
-                self.expire_job(oldest);
-            }
-        }
     }
 
     /// Takes back the jobs set aside that got a new tile, most progress first, each if there
@@ -546,20 +709,22 @@ impl Assembler {
             .aside
             .iter()
             .filter(|(_, a)| a.wanted)
-            .map(|(&id, a)| ((a.standing, a.last_seen), id))
+            .map(|(&id, a)| (a.rank(), id))
             .collect();
         wanted.sort_unstable_by(|a, b| b.cmp(a));
         for (rank, job_id) in wanted {
             let Some(bytes) = self.aside.get(&job_id).map(|a| a.bytes) else {
                 continue;
             };
-            if !self.make_room(bytes, 1, job_id, Some(rank)) {
+            // Its record's cost comes back as it goes.
+            let needed = bytes.saturating_sub(ASIDE_COST);
+            if !self.make_room(needed, 1, job_id, Some(rank)) {
                 continue;
             }
             let Some(aside) = self.aside.remove(&job_id) else {
                 continue;
             };
-            self.bytes += aside.bytes;
+            self.bytes = self.bytes - ASIDE_COST + aside.bytes;
             self.jobs.insert(
                 job_id,
                 Partial {
@@ -568,6 +733,7 @@ impl Assembler {
                     reserved: aside.bytes,
                     standing: aside.standing,
                     last_seen: aside.last_seen,
+                    settled: Vec::new(),
                 },
             );
             self.moves.read_again.push(job_id);
@@ -576,21 +742,25 @@ impl Assembler {
 
     /// Frees a job, in flight or set aside, for good, noting what it lacked.
     fn expire_job(&mut self, job_id: JobId) {
+        let idle = |last_seen| self.now.saturating_duration_since(last_seen);
         let expired = if let Some(partial) = self.jobs.remove(&job_id) {
             self.bytes -= partial.bytes();
             let total = partial.job.grid.tiles();
             let missing = (0..total).filter(|&t| !partial.tiles.contains(t));
             Expired {
                 job_id,
+                idle: idle(partial.last_seen),
                 missing: total - partial.tiles.len(),
                 first_missing: missing.take(MISSING_SHOWN).map(TileIndex).collect(),
                 total,
                 set_aside: false,
             }
         } else if let Some(aside) = self.aside.remove(&job_id) {
+            self.bytes -= ASIDE_COST;
             let total = aside.job.grid.tiles();
             Expired {
                 job_id,
+                idle: idle(aside.last_seen),
                 missing: total - aside.standing,
                 first_missing: Vec::new(),
                 total,
@@ -609,8 +779,24 @@ impl Assembler {
         if let Some(partial) = self.jobs.remove(&job_id) {
             self.bytes -= partial.bytes();
         }
-        self.aside.remove(&job_id);
+        if self.aside.remove(&job_id).is_some() {
+            self.bytes -= ASIDE_COST;
+        }
     }
+}
+
+/// The SHA-256 of a tile's counts as little-endian `u32`s, in hex: what a conflict names.
+pub fn digest(counts: &[u32]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for count in counts {
+        hasher.update(count.to_le_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 const DIFFERENT_JOB: &str = "its job differs from the job first seen with this id";
@@ -674,6 +860,7 @@ mod tests {
         rewinds: usize,
         expired: Vec<JobId>,
         set_aside: Vec<JobId>,
+        forgotten: Vec<JobId>,
         /// Jobs still held when the reading ended.
         held: usize,
     }
@@ -685,17 +872,20 @@ mod tests {
                 rewinds: 0,
                 expired: Vec::new(),
                 set_aside: Vec::new(),
+                forgotten: Vec::new(),
                 held: 0,
             }
         }
 
-        /// Reads to the end; the images written, in order. Panics if it does not end.
+        /// Reads to the end, a millisecond a message; the images written, in order. Panics
+        /// if it does not end.
         fn read(&mut self, assembler: &mut Assembler) -> Vec<Image> {
             let (mut position, mut read_to) = (0, 0);
             let mut holds: HashMap<JobId, usize> = HashMap::new();
             let mut images = Vec::new();
-            let now = Instant::now();
-            for _ in 0..self.log.len() * 20 {
+            let start = Instant::now();
+            for step in 0..self.log.len() as u64 * 20 {
+                let now = start + Duration::from_millis(step);
                 let Some(envelope) = self.log.get(position).cloned() else {
                     self.held = holds.len();
                     return images;
@@ -706,11 +896,14 @@ mod tests {
                     Outcome::Begin { .. } | Outcome::Progress { .. } | Outcome::SetAside => {
                         holds.entry(job_id).or_insert(position);
                     }
+                    Outcome::Conflict(conflict) if conflict.verdict != Verdict::Unsettled => {
+                        holds.entry(job_id).or_insert(position);
+                    }
                     Outcome::Complete(image) => {
                         holds.remove(&job_id);
                         images.push(image);
                     }
-                    Outcome::Failed { .. } => {
+                    Outcome::Failed { .. } | Outcome::Conflict(_) => {
                         holds.remove(&job_id);
                     }
                     _ => {}
@@ -721,6 +914,10 @@ mod tests {
                 for expired in moves.expired {
                     holds.remove(&expired.job_id);
                     self.expired.push(expired.job_id);
+                }
+                for forgotten in moves.forgotten {
+                    holds.remove(&forgotten.job_id);
+                    self.forgotten.push(forgotten.job_id);
                 }
                 position += 1;
                 for job_id in moves.read_again {
@@ -1008,5 +1205,196 @@ mod tests {
             Outcome::End { tiles: 12, .. }
         ));
         assert_eq!(assembler.in_flight(), 0);
+    }
+
+    /// A one-tile result of a forged job claiming a huge image.
+    fn forged(i: u64) -> Envelope {
+        result(JobId(1_000_000 + i), huge_job(), (i % 64) as u32)
+    }
+
+    /// The tester's reproduction: tile 0 of a real 2-tile job, 4,200 forged one-tile jobs,
+    /// then the real tile 1. Before, jobs set aside were capped at 4,096: the real one,
+    /// idle longest, was "expired after 300 s" 0.3 s later, marked finished, and its last
+    /// tile dropped as a duplicate.
+    #[test]
+    fn forged_jobs_between_a_real_jobs_tiles_do_not_lose_it() {
+        let real = job(Format::I4F28, "-2,1.5", "1,-1.5", (16, 8), 64, (8, 8));
+        let mut log = vec![result(JobId(7), real, 0)];
+        log.extend((0..4200).map(forged));
+        log.push(result(JobId(7), real, 1));
+        let mut assembler = Assembler::new(Limits::default());
+        let mut partition = Partition::new(log);
+        let images = partition.read(&mut assembler);
+        assert_eq!(images.len(), 1, "the real job is written");
+        assert_eq!(images[0].counts, fixedbrot_tests::render_image(&real));
+        assert!(partition.expired.is_empty() && partition.forgotten.is_empty());
+        assert_eq!(partition.rewinds, 1, "read again once, from its first tile");
+        assert_eq!(
+            partition.held, 4200,
+            "forged jobs wait for the idle timeout"
+        );
+        assert!(assembler.bytes() <= Limits::default().max_bytes);
+    }
+
+    /// Records of jobs set aside are charged against --max-mib; past it the least of them
+    /// are forgotten (holds released, nothing marked finished), so memory stays bounded
+    /// whatever a forger sends, and a forgotten job that gets a tile starts afresh.
+    #[test]
+    fn jobs_set_aside_are_bounded_by_memory_and_a_forgotten_one_is_not_finished() {
+        let limits = Limits {
+            max_jobs: 2,
+            max_bytes: 200 * ASIDE_COST,
+            ..Limits::default()
+        };
+        let mut assembler = Assembler::new(limits);
+        let start = Instant::now();
+        let mut forgotten = Vec::new();
+        for i in 0..1000 {
+            let now = start + Duration::from_millis(i);
+            let small = job(Format::I4F28, "-2,1.5", "1,-1.5", (2, 1), 8, (1, 1));
+            assembler.accept(result(JobId(i), small, 0), now, false);
+            forgotten.extend(
+                assembler
+                    .take_moves()
+                    .forgotten
+                    .into_iter()
+                    .map(|e| e.job_id),
+            );
+            assert!(assembler.bytes() <= limits.max_bytes);
+        }
+        assert!(forgotten.len() > 700, "{}", forgotten.len());
+        assert_eq!(forgotten[0], JobId(0), "idle longest goes first");
+        let small = job(Format::I4F28, "-2,1.5", "1,-1.5", (2, 1), 8, (1, 1));
+        let later = start + Duration::from_secs(1);
+        assert!(matches!(
+            assembler.accept(result(JobId(0), small, 1), later, false),
+            Outcome::Progress { done: 1, total: 2 }
+        ));
+    }
+
+    /// Expiry says how long a job was really idle: a job set aside 0.3 s ago is not
+    /// "expired after 300 s".
+    #[test]
+    fn jobs_set_aside_expire_only_after_their_own_idle_time() {
+        let limits = Limits {
+            max_jobs: 1,
+            idle: Duration::from_secs(10),
+            ..Limits::default()
+        };
+        let mut assembler = Assembler::new(limits);
+        let start = Instant::now();
+        assembler.accept(result(JobId(1), small_job(), 0), start, false);
+        let later = start + Duration::from_secs(6);
+        assembler.accept(result(JobId(2), small_job(), 0), later, false);
+        assembler.expire(start + Duration::from_secs(9));
+        assert!(
+            assembler.take_moves().expired.is_empty(),
+            "JobId(1) idle 9 s"
+        );
+        assembler.expire(start + Duration::from_secs(12));
+        let expired = assembler.take_moves().expired;
+        assert_eq!(expired.len(), 1);
+        assert_eq!(
+            (expired[0].job_id, expired[0].idle, expired[0].set_aside),
+            (JobId(1), Duration::from_secs(12), true)
+        );
+    }
+
+    /// `result` with every count replaced.
+    fn forged_copy(job_id: JobId, job: Job, tile: u32, count: u32) -> Envelope {
+        let mut envelope = result(job_id, job, tile);
+        if let Message::Result(result) = &mut envelope.message {
+            result.counts.iter_mut().for_each(|c| *c = count);
+        }
+        envelope
+    }
+
+    fn conflict(outcome: Outcome) -> Conflict {
+        match outcome {
+            Outcome::Conflict(conflict) => conflict,
+            other => panic!("not a conflict: {other:?}"),
+        }
+    }
+
+    /// The tester's reproduction: a forged all-zero tile 0 before the real one left 713
+    /// wrong pixels in the PNG, silently. The assembler computes the tile to settle it.
+    #[test]
+    fn a_forged_copy_that_came_first_is_replaced_by_the_right_one() {
+        let (id, real) = (JobId(3), small_job());
+        let mut assembler = Assembler::new(Limits::default());
+        let now = Instant::now();
+        let zeros = forged_copy(id, real, 0, 0);
+        assert!(matches!(
+            assembler.accept(zeros, now, false),
+            Outcome::Progress { .. }
+        ));
+        let right = result(id, real, 0);
+        let Message::Result(right_tile) = &right.message else {
+            unreachable!()
+        };
+        let expected = Conflict {
+            tile: TileIndex(0),
+            held: digest(&vec![0; right_tile.counts.len()]),
+            this: digest(&right_tile.counts),
+            verdict: Verdict::ThisReplaced,
+        };
+        assert_eq!(
+            conflict(assembler.accept(right.clone(), now, false)),
+            expected
+        );
+        assert!(matches!(
+            assembler.accept(right, now, false),
+            Outcome::Duplicate
+        ));
+        // Settled: another wrong copy is judged against it, without computing again.
+        let ones = forged_copy(id, real, 0, 1);
+        assert_eq!(
+            conflict(assembler.accept(ones, now, false)).verdict,
+            Verdict::HeldStands
+        );
+        let images = feed(&mut assembler, results(id, real));
+        assert_eq!(images[0].counts, fixedbrot_tests::render_image(&real));
+    }
+
+    #[test]
+    fn a_forged_copy_that_came_second_is_judged_wrong_and_changes_nothing() {
+        let (id, real) = (JobId(4), small_job());
+        let mut assembler = Assembler::new(Limits::default());
+        let now = Instant::now();
+        assembler.accept(result(id, real, 5), now, false);
+        let verdict = conflict(assembler.accept(forged_copy(id, real, 5, 2), now, false));
+        assert_eq!(verdict.verdict, Verdict::HeldStands);
+        let images = feed(&mut assembler, results(id, real));
+        assert_eq!(images[0].counts, fixedbrot_tests::render_image(&real));
+    }
+
+    #[test]
+    fn two_wrong_copies_are_both_replaced_by_the_tiles_own_counts() {
+        let (id, real) = (JobId(5), small_job());
+        let mut assembler = Assembler::new(Limits::default());
+        let now = Instant::now();
+        assembler.accept(forged_copy(id, real, 1, 3), now, false);
+        let verdict = conflict(assembler.accept(forged_copy(id, real, 1, 4), now, false));
+        assert_eq!(verdict.verdict, Verdict::NeitherStands);
+        let images = feed(&mut assembler, results(id, real));
+        assert_eq!(images[0].counts, fixedbrot_tests::render_image(&real));
+    }
+
+    /// A tile this assembler may not compute (over its --max-work) cannot be settled: the
+    /// job fails, rather than be written with a copy nobody vouches for.
+    #[test]
+    fn a_conflict_over_max_work_fails_the_job() {
+        let (id, real) = (JobId(6), small_job());
+        let limits = Limits {
+            max_work: 10,
+            ..Limits::default()
+        };
+        let mut assembler = Assembler::new(limits);
+        let now = Instant::now();
+        assembler.accept(result(id, real, 2), now, false);
+        let verdict = conflict(assembler.accept(forged_copy(id, real, 2, 9), now, false));
+        assert_eq!(verdict.verdict, Verdict::Unsettled);
+        assert_eq!((assembler.in_flight(), assembler.bytes()), (0, 0));
+        assert_eq!(feed(&mut assembler, results(id, real)).len(), 0);
     }
 }

@@ -157,7 +157,7 @@ pub struct ImageArgs {
     #[arg(long, default_value = ".")]
     pub output_dir: PathBuf,
     /// Write the first completed image to this file instead, then exit
-    #[arg(long, short)]
+    #[arg(long, short, conflicts_with = "output_dir")]
     pub output: Option<PathBuf>,
     /// Palette: classic (the original's black and white) or azure
     #[arg(long, default_value = "classic", value_parser = parse_palette)]
@@ -299,6 +299,10 @@ pub struct ColourArgs {
     /// Output PNG; by default a new image-<unix millis>.png in the current directory
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Largest image accepted, in pixels (1-4294836225, 65535 x 65535): checked before the
+    /// counts are read
+    #[arg(long, default_value_t = Limits::default().max_pixels, value_parser = clap::value_parser!(u64).range(1..=65_535 * 65_535))]
+    pub max_pixels: u64,
 }
 
 impl ViewArgs {

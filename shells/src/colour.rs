@@ -9,7 +9,7 @@ use crate::{picture, raw};
 
 pub fn run(args: &ColourArgs) -> Result<(), String> {
     let started = Instant::now();
-    let image = raw::read(&args.file)?;
+    let image = raw::read(&args.file, args.max_pixels)?;
     let png = picture::Png {
         palette: args.palette,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),

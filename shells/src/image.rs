@@ -4,17 +4,17 @@
 //! replays every tile it has not written yet.
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use fixedbrot_core::wire;
 use fixedbrot_core::JobId;
 
-use crate::assembler::{Assembler, Moves, Outcome, Tile};
+use crate::assembler::{Assembler, Conflict, Image, Moves, Outcome, Tile, Verdict};
 use rdkafka::producer::{Producer, ThreadedProducer};
 
-use crate::consumer::{self, Answer, Handler, Holds, Incoming, Member};
+use crate::consumer::{self, Answer, Handler, Holds, Incoming, Letter, Member};
 use crate::fault;
 use crate::kafka::{self, Deliveries, KafkaArgs, IMAGE_GROUP};
 use crate::limits::Limits;
@@ -22,6 +22,7 @@ use crate::log::{info, warn, Hex, Progress};
 use crate::metrics::metrics;
 use crate::picture::{self, Png};
 use crate::raw;
+use crate::written::{Once, Written};
 
 /// Where and how images are written.
 pub struct Output {
@@ -34,8 +35,38 @@ pub struct Output {
     pub png: Png,
 }
 
+/// Makes the directories the output needs and checks that they take new files (and that
+/// `--output` is new), before any broker is asked: a path problem is found at once, not at
+/// the first finished job.
+pub fn prepare(output: &Output) -> Result<(), String> {
+    let dirs = match &output.file {
+        // --output writes one file: --output-dir is not used.
+        Some(file) => [file.parent(), output.raw_dir.as_deref()],
+        None => [Some(output.dir.as_path()), output.raw_dir.as_deref()],
+    };
+    for dir in dirs
+        .into_iter()
+        .flatten()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        fs::create_dir_all(dir).map_err(|e| format!("output directory {}: {e}", dir.display()))?;
+    }
+    match &output.file {
+        Some(file) => picture::check_new_file(file)
+            .map_err(|e| format!("--output {}: {e}", file.display()))?,
+        None => picture::check_writable_dir(&output.dir)
+            .map_err(|e| format!("--output-dir {}: {e}", output.dir.display()))?,
+    }
+    if let Some(dir) = &output.raw_dir {
+        picture::check_writable_dir(dir)
+            .map_err(|e| format!("--raw-dir {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
 /// Assembles jobs from the responses topic until `--output` is written (or a stop signal);
-/// with `read_committed`, only results whose transactions committed.
+/// with `read_committed`, only results whose transactions committed. The output is
+/// [`prepare`]d already.
 pub fn run(
     kafka: &KafkaArgs,
     output: Output,
@@ -50,29 +81,6 @@ pub fn run(
         "read_uncommitted"
     };
     let client_id = kafka::client_id(IMAGE_GROUP);
-    let dirs = [
-        Some(output.dir.as_path()),
-        output.file.as_deref().and_then(Path::parent),
-        output.raw_dir.as_deref(),
-    ];
-    for dir in dirs
-        .into_iter()
-        .flatten()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        fs::create_dir_all(dir).map_err(|e| format!("output directory {}: {e}", dir.display()))?;
-    }
-    // Found now, not at the first finished job (and again at every restart).
-    match &output.file {
-        Some(file) => picture::check_new_file(file)
-            .map_err(|e| format!("--output {}: {e}", file.display()))?,
-        None => picture::check_writable_dir(&output.dir)
-            .map_err(|e| format!("--output-dir {}: {e}", output.dir.display()))?,
-    }
-    if let Some(dir) = &output.raw_dir {
-        picture::check_writable_dir(dir)
-            .map_err(|e| format!("--raw-dir {}: {e}", dir.display()))?;
-    }
     let producer: Arc<ThreadedProducer<Deliveries>> = Arc::new(kafka.producer(&client_id)?);
     kafka.require_topics(
         producer.client(),
@@ -89,24 +97,25 @@ pub fn run(
             output.dir.display()
         ),
     }
-    let mut assembler = Assembler::new(limits);
     // An image names its job: the images in the directory are the record of what was
-    // written, so a job replayed after a restart is not written again. (--output writes
-    // one file that must not exist yet: nothing to find.)
-    if output.file.is_none() {
-        let written = picture::written_jobs(&output.dir)
-            .map_err(|e| format!("reading {}: {e}", output.dir.display()))?;
-        if !written.is_empty() {
-            info!(
-                "{} images in {} are of jobs written already: those are not written again",
-                written.len(),
-                output.dir.display()
-            );
+    // written, so a job replayed after a restart, or written by another assembler sharing
+    // the directory, is not written again. (--output writes one file that must not exist
+    // yet: nothing to find.)
+    let written = match &output.file {
+        Some(_) => None,
+        None => {
+            let written = Written::open(&output.dir)
+                .map_err(|e| format!("reading {}: {e}", output.dir.display()))?;
+            if !written.is_empty() {
+                info!(
+                    "{} images in {} are of jobs written already: those are not written again",
+                    written.len(),
+                    output.dir.display()
+                );
+            }
+            Some(written)
         }
-        for job_id in written {
-            assembler.mark_finished(job_id);
-        }
-    }
+    };
     let member = Member {
         kafka,
         group: IMAGE_GROUP,
@@ -120,9 +129,9 @@ pub fn run(
         transactional_id: None,
     };
     let assembling = Assembling {
-        assembler,
+        assembler: Assembler::new(limits),
         output,
-        idle: limits.idle,
+        written,
         progress: BTreeMap::new(),
         first_seen: BTreeMap::new(),
     };
@@ -133,11 +142,31 @@ pub fn run(
 struct Assembling {
     assembler: Assembler,
     output: Output,
-    idle: std::time::Duration,
+    /// The jobs whose images are in the output directory (none with `--output`).
+    written: Option<Written>,
     /// A bar per job being received, on a terminal.
     progress: BTreeMap<JobId, Progress>,
     /// When each job being assembled sent its first message here, for its latency.
     first_seen: BTreeMap<JobId, Instant>,
+}
+
+/// A job's first message holds its offset until the job is written, fails or expires.
+fn hold(job_id: JobId) -> Answer {
+    Answer {
+        hold: Some(job_id.0),
+        ..Answer::default()
+    }
+}
+
+/// The job's holds end.
+fn release(job_id: JobId) -> Answer {
+    Answer {
+        holds: Holds {
+            release: vec![job_id.0],
+            ..Holds::default()
+        },
+        ..Answer::default()
+    }
 }
 
 impl Handler for Assembling {
@@ -146,6 +175,9 @@ impl Handler for Assembling {
         let now = Instant::now();
         // Results, nearly every message, are read without building a 16 KiB envelope each.
         let (job_id, outcome) = if let Some(result) = wire::decode_result(payload) {
+            if let Some(answer) = self.written_already(result.job_id) {
+                return Ok(answer);
+            }
             let counts: Vec<u32> = result.counts().collect();
             let tile = Tile {
                 job: result.job,
@@ -163,30 +195,86 @@ impl Handler for Assembling {
                 Err(_) if message.again => return Ok(Answer::default()),
                 Err(error) => {
                     return Ok(Answer {
-                        dead_letter: Some(error.to_string()),
+                        dead_letter: Some(error.to_string().into()),
                         ..Answer::default()
                     })
                 }
             };
+            if let Some(answer) = self.written_already(envelope.job_id) {
+                return Ok(answer);
+            }
             let job_id = envelope.job_id;
             (job_id, self.assembler.accept(envelope, now, message.again))
-        };
-        // A job's first message holds its offset until the job is written, fails or expires.
-        let hold = Answer {
-            hold: Some(job_id.0),
-            ..Answer::default()
-        };
-        let release = Answer {
-            holds: Holds {
-                release: vec![job_id.0],
-                ..Holds::default()
-            },
-            ..Answer::default()
         };
         if self.assembler.assembles(job_id) {
             self.first_seen.entry(job_id).or_insert(now);
         }
-        let mut answer = match outcome {
+        let mut answer = self.outcome(job_id, outcome)?;
+        let moves = self.assembler.take_moves();
+        self.moved(moves, &mut answer.holds);
+        Ok(answer)
+    }
+
+    fn tick(&mut self, now: Instant) -> Holds {
+        self.assembler.expire(now);
+        let mut holds = Holds::default();
+        let moves = self.assembler.take_moves();
+        self.moved(moves, &mut holds);
+        holds
+    }
+
+    /// Jobs whose partitions another assembler took: it assembles them from the last commit.
+    fn lost(&mut self, keys: &[u64]) {
+        for &key in keys {
+            self.assembler.forget(JobId(key));
+            self.first_seen.remove(&JobId(key));
+            self.progress.remove(&JobId(key));
+        }
+        metrics()
+            .jobs_in_flight
+            .set(self.assembler.in_flight() as i64);
+    }
+
+    /// New partitions are read from their last commit, which may be below jobs that the
+    /// assembler who had them wrote into the same directory: the record is read again.
+    fn assigned(&mut self) -> Result<(), String> {
+        let Some(written) = &mut self.written else {
+            return Ok(());
+        };
+        let found = written
+            .refresh()
+            .map_err(|e| format!("reading {}: {e}", self.output.dir.display()))?;
+        if found > 0 {
+            info!(
+                "{found} more images in {} are of jobs written already (by another \
+                 assembler): those are not written again",
+                self.output.dir.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Assembling {
+    /// The answer to a message of a job whose image is in the directory: nothing to do, and
+    /// if it was being assembled here (another assembler wrote it meanwhile), it goes.
+    fn written_already(&mut self, job_id: JobId) -> Option<Answer> {
+        if !self.written.as_ref()?.contains(job_id) {
+            return None;
+        }
+        if !self.assembler.assembles(job_id) {
+            return Some(Answer::default());
+        }
+        self.assembler.forget(job_id);
+        let mut answer = release(job_id);
+        let moves = self.assembler.take_moves();
+        self.moved(moves, &mut answer.holds);
+        Some(answer)
+    }
+
+    /// What the member does with an outcome of the assembler.
+    fn outcome(&mut self, job_id: JobId, outcome: Outcome) -> Result<Answer, String> {
+        let answer = match outcome {
             Outcome::Begin { job } => {
                 info!(
                     job = %Hex(job_id.0),
@@ -197,7 +285,7 @@ impl Handler for Assembling {
                     job_id.0,
                     job.grid.tiles()
                 );
-                hold
+                hold(job_id)
             }
             Outcome::LateBegin { job } => {
                 info!(
@@ -223,41 +311,14 @@ impl Handler for Assembling {
                         Progress::new(&format!("job {:016x}", job_id.0), total.into(), "tiles")
                     })
                     .show(done.into());
-                hold
+                hold(job_id)
             }
             Outcome::Complete(image) => {
                 self.progress.remove(&job_id);
-                info!(
-                    job = %Hex(job_id.0),
-                    "All {} tiles of job {:016x} received, writing image to file",
-                    image.job.grid.tiles(),
-                    job_id.0
-                );
-                let output = &self.output;
-                // Before the PNG, whose link is the record that the job was written: a job
-                // written has its counts too. A replayed job's counts replace the same counts.
-                if let Some(dir) = &output.raw_dir {
-                    let path = dir.join(format!("job-{:016x}.npy", job_id.0));
-                    raw::write(&path, &image, raw::Place::Replace)
-                        .map_err(|e| format!("writing the counts of job {:016x}: {e}", job_id.0))?;
-                    info!(job = %Hex(job_id.0), path = %path.display(), "Counts written to {}", path.display());
-                }
-                let path = output
-                    .png
-                    .write_output(output.file.as_deref(), &output.dir, &image)
-                    .map_err(|e| format!("writing the image of job {:016x}: {e}", job_id.0))?;
-                info!(job = %Hex(job_id.0), path = %path.display(), "Output file is: {}", path.display());
-                let first = self.first_seen.remove(&job_id).unwrap_or(now);
-                metrics().job_seconds.observe(first.elapsed().as_secs_f64());
-                metrics().jobs_completed.inc();
-                fault::point("after-link");
-                Answer {
-                    done: output.file.is_some(),
-                    ..release
-                }
+                self.complete(image)?
             }
             Outcome::Duplicate => Answer::default(),
-            Outcome::SetAside => hold,
+            Outcome::SetAside => hold(job_id),
             Outcome::Failed { refusal } => {
                 self.progress.remove(&job_id);
                 self.first_seen.remove(&job_id);
@@ -270,42 +331,110 @@ impl Handler for Assembling {
                     refusal.tile.map(|t| t.0),
                     refusal.reason
                 );
-                release
+                release(job_id)
             }
+            Outcome::Conflict(conflict) => self.conflict(job_id, conflict),
             Outcome::Rejected { reason } => Answer {
-                dead_letter: Some(reason),
+                dead_letter: Some(reason.into()),
                 ..Answer::default()
             },
         };
-        let moves = self.assembler.take_moves();
-        self.moved(moves, &mut answer.holds);
         Ok(answer)
     }
 
-    fn tick(&mut self, now: Instant) -> Holds {
-        self.assembler.expire(now);
-        let mut holds = Holds::default();
-        let moves = self.assembler.take_moves();
-        self.moved(moves, &mut holds);
-        holds
-    }
-
-    /// Jobs whose partitions another assembler took: it assembles them from the last commit.
-    fn lost(&mut self, keys: &[u64]) {
-        for &key in keys {
-            self.assembler.forget(JobId(key));
-            self.first_seen.remove(&JobId(key));
-            self.progress.remove(&JobId(key));
+    /// Writes a whole image, unless it is in the directory already.
+    fn complete(&mut self, image: Image) -> Result<Answer, String> {
+        let job_id = image.job_id;
+        info!(
+            job = %Hex(job_id.0),
+            "All {} tiles of job {:016x} received, writing image to file",
+            image.job.grid.tiles(),
+            job_id.0
+        );
+        let output = &self.output;
+        let write = || -> std::io::Result<PathBuf> {
+            // Before the PNG, whose link is the record that the job was written: a job
+            // written has its counts too. A replayed job's counts replace the same counts.
+            if let Some(dir) = &output.raw_dir {
+                let path = dir.join(format!("job-{:016x}.npy", job_id.0));
+                raw::write(&path, &image, raw::Place::Replace).map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("its counts, {}: {e}", path.display()))
+                })?;
+                info!(job = %Hex(job_id.0), path = %path.display(), "Counts written to {}", path.display());
+            }
+            output
+                .png
+                .write_output(output.file.as_deref(), &output.dir, &image)
+        };
+        let written = match &mut self.written {
+            Some(record) => record.write_once(job_id, write),
+            None => write().map(Once::Wrote),
         }
-        metrics()
-            .jobs_in_flight
-            .set(self.assembler.in_flight() as i64);
+        .map_err(|e| format!("writing the image of job {:016x}: {e}", job_id.0))?;
+        let first = self.first_seen.remove(&job_id);
+        match written {
+            Once::Wrote(path) => {
+                info!(job = %Hex(job_id.0), path = %path.display(), "Output file is: {}", path.display());
+                let first = first.unwrap_or_else(Instant::now);
+                metrics().job_seconds.observe(first.elapsed().as_secs_f64());
+                metrics().jobs_completed.inc();
+            }
+            Once::There => info!(
+                job = %Hex(job_id.0),
+                "Job {:016x} is complete, but its image was written already (by another \
+                 assembler sharing {}): not written again",
+                job_id.0,
+                self.output.dir.display()
+            ),
+        }
+        fault::point("after-link");
+        Ok(Answer {
+            done: self.output.file.is_some(),
+            ..release(job_id)
+        })
     }
-}
 
-impl Assembling {
+    /// Reports a conflict: logged, counted, and the copy at hand copied to the dead-letter
+    /// topic with both digests and the verdict. The job goes on, unless it was unsettled.
+    fn conflict(&mut self, job_id: JobId, conflict: Conflict) -> Answer {
+        metrics().conflicting_results.inc();
+        warn!(
+            job = %Hex(job_id.0),
+            tile = conflict.tile.0,
+            "Job {:016x} tile {}: two copies differ (sha256 {} held, {} now): {}",
+            job_id.0,
+            conflict.tile.0,
+            conflict.held,
+            conflict.this,
+            conflict.verdict.says()
+        );
+        let letter = Letter {
+            reason: format!(
+                "a second copy of tile {} differs from the first: {}",
+                conflict.tile.0,
+                conflict.verdict.says()
+            ),
+            headers: vec![
+                ("fixedbrot.held-sha256", conflict.held),
+                ("fixedbrot.this-sha256", conflict.this),
+            ],
+        };
+        let fate = if conflict.verdict == Verdict::Unsettled {
+            self.progress.remove(&job_id);
+            self.first_seen.remove(&job_id);
+            metrics().jobs_failed.inc();
+            release(job_id)
+        } else {
+            hold(job_id)
+        };
+        Answer {
+            dead_letter: Some(letter),
+            ..fate
+        }
+    }
+
     /// Logs what the assembler moved and turns it into holds: jobs set aside keep theirs,
-    /// jobs read again rewind to theirs, expired jobs release theirs.
+    /// jobs read again rewind to theirs, expired and forgotten jobs release theirs.
     fn moved(&mut self, moves: Moves, holds: &mut Holds) {
         // Every message and tick ends here: what is kept per job follows the assembler, so a
         // job it dropped (a rejected tile, an END of a job written) leaves nothing behind.
@@ -345,14 +474,25 @@ impl Assembling {
                 missing = job.missing,
                 "Job {:016x} expired after {} s without a new tile: {} of {} tiles missing ({which})",
                 job.job_id.0,
-                self.idle.as_secs(),
+                job.idle.as_secs(),
                 job.missing,
                 job.total
             );
             holds.release.push(job.job_id.0);
-            self.first_seen.remove(&job.job_id);
-            self.progress.remove(&job.job_id);
             metrics().jobs_evicted.inc();
+        }
+        for job in moves.forgotten {
+            warn!(
+                job = %Hex(job.job_id.0),
+                "Job {:016x} forgotten: jobs set aside fill --max-mib; it had {} of {} tiles \
+                 and no new one for {} s; a later tile of it starts it afresh",
+                job.job_id.0,
+                job.had,
+                job.total,
+                job.idle.as_secs()
+            );
+            holds.release.push(job.job_id.0);
+            metrics().jobs_forgotten.inc();
         }
     }
 }

@@ -20,6 +20,7 @@ use rdkafka::producer::{
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
+use crate::consumer::Letter;
 use crate::log::{info, warn, Progress};
 use crate::metrics::metrics;
 use crate::offsets::Offsets;
@@ -134,6 +135,14 @@ impl KafkaArgs {
             .any(|(k, v)| k == "group.id" && v.is_empty())
         {
             return Err("-X group.id must name a consumer group, not be empty".into());
+        }
+        // librdkafka judges each setting as it is set: a key it does not know, or a value
+        // out of its range, is a usage error now, not a failure once work has started.
+        for (key, value) in &self.settings {
+            let mut one = ClientConfig::new();
+            one.set(key, value);
+            one.create_native_config()
+                .map_err(|e| format!("-X {key}={value}: {e}"))?;
         }
         Ok(())
     }
@@ -629,12 +638,13 @@ impl DeadLetters {
         payload: Option<&[u8]>,
         key: Option<&[u8]>,
         origin: (i32, i64),
-        reason: &str,
+        why: &Letter,
         settles: Option<Settles>,
     ) -> Result<(), String> {
         self.count += 1;
+        let reason = why.reason.as_str();
         metrics().dead_letter(reason);
-        let letter = DeadLetter::new(payload, key, origin, reason, self.max_bytes);
+        let letter = DeadLetter::new(payload, key, origin, why, self.max_bytes);
         warn!(
             partition = origin.0,
             offset = origin.1,
@@ -678,17 +688,19 @@ impl<'a> DeadLetter<'a> {
         payload: Option<&'a [u8]>,
         key: Option<&'a [u8]>,
         origin: (i32, i64),
-        reason: &str,
+        why: &Letter,
         max_bytes: usize,
     ) -> DeadLetter<'a> {
         let key = key.unwrap_or_default();
         let mut headers = vec![
             (
                 "fixedbrot.reason",
-                reason.chars().take(MAX_REASON).collect(),
+                why.reason.chars().take(MAX_REASON).collect(),
             ),
             ("fixedbrot.origin", format!("{}/{}", origin.0, origin.1)),
         ];
+        // Ours, a few short values each (digests): bounded, and counted below like the rest.
+        headers.extend(why.headers.iter().cloned());
         let kept_key = &key[..key.len().min(MAX_DEAD_LETTER_KEY).min(max_bytes / 8)];
         if kept_key.len() < key.len() {
             headers.push(("fixedbrot.key-size", key.len().to_string()));
@@ -810,7 +822,7 @@ mod tests {
             Some(b"garbage"),
             Some(b"x"),
             (2, 41),
-            "undecodable",
+            &"undecodable".into(),
             1_000_000,
         );
         assert_eq!(
@@ -828,7 +840,7 @@ mod tests {
 
     #[test]
     fn a_null_message_stays_null() {
-        let letter = DeadLetter::new(None, None, (0, 0), "undecodable", 1_000_000);
+        let letter = DeadLetter::new(None, None, (0, 0), &"undecodable".into(), 1_000_000);
         assert_eq!((letter.payload, letter.cut), (None, false));
     }
 
@@ -842,8 +854,13 @@ mod tests {
         for max_bytes in [1000, 3000, 100_000, 1_000_000, 1_048_576] {
             for len in [0, 1, 2000, 99_000, 999_900, 1_200_000] {
                 let payload = &whole[..len];
-                let letter =
-                    DeadLetter::new(Some(payload), Some(&key), (1, 7), "too big", max_bytes);
+                let letter = DeadLetter::new(
+                    Some(payload),
+                    Some(&key),
+                    (1, 7),
+                    &"too big".into(),
+                    max_bytes,
+                );
                 assert!(size(&letter) <= max_bytes, "{len} bytes, limit {max_bytes}");
                 let kept = letter.payload.unwrap();
                 assert_eq!(kept, &payload[..kept.len()], "a prefix");

@@ -87,7 +87,8 @@ impl Limits {
         })
     }
 
-    fn check_work(&self, job: &Job, tile: Rect) -> Result<(), String> {
+    /// Refuses `tile` of `job` if its kernel steps are over `--max-work`.
+    pub fn check_work(&self, job: &Job, tile: Rect) -> Result<(), String> {
         let work = tile.pixels() as u64 * u64::from(job.iterations);
         if work <= self.max_work {
             return Ok(());

@@ -51,6 +51,10 @@ fn run(command: &Command) -> Result<(), String> {
             if let Some(path) = &args.raw {
                 raw::check_new_file(path)
                     .unwrap_or_else(|e| usage_error(&format!("--raw {}: {e}", path.display())));
+                if let Some(output) = &args.output {
+                    raw::check_apart(path, output)
+                        .unwrap_or_else(|e| usage_error(&format!("--output: {e}")));
+                }
             }
             render::run(args, job)
         }
@@ -91,6 +95,7 @@ fn run(command: &Command) -> Result<(), String> {
                     threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
                 },
             };
+            image::prepare(&output).unwrap_or_else(|e| usage_error(&e));
             image::run(&args.kafka, output, args.limits(), args.read_committed)
         }
         Command::Bridge(args) => {

@@ -51,6 +51,8 @@ pub struct Metrics {
     pub jobs_completed: Counter,
     pub jobs_failed: Counter,
     pub jobs_evicted: Counter,
+    pub jobs_forgotten: Counter,
+    pub conflicting_results: Counter,
     pub job_seconds: Histogram,
     consumer_lag: Family<PartitionLabel, Gauge>,
 }
@@ -126,6 +128,20 @@ impl Metrics {
                 r,
                 "jobs_evicted",
                 "Jobs freed after --idle-timeout without a new tile",
+                Counter::default(),
+            ),
+            jobs_forgotten: registered(
+                r,
+                "jobs_forgotten",
+                "Jobs set aside whose records were dropped because jobs set aside filled \
+                 --max-mib (a later tile starts them afresh)",
+                Counter::default(),
+            ),
+            conflicting_results: registered(
+                r,
+                "conflicting_results",
+                "Second copies of a tile with other counts: settled by computing the tile, \
+                 the copy dead-lettered",
                 Counter::default(),
             ),
             job_seconds: registered(
@@ -216,17 +232,89 @@ pub fn serve(address: SocketAddr) -> Result<(), String> {
     SERVING.store(true, Ordering::Relaxed);
     std::thread::Builder::new()
         .name("metrics".into())
-        .spawn(move || {
-            for stream in listener.incoming() {
-                // One scrape at a time: a slow client holds the next for its timeouts at most.
-                if let Err(error) = stream.and_then(respond) {
-                    warn!("serving metrics: {error}");
-                }
-            }
-        })
+        .spawn(move || accept(listener))
         .map_err(|e| format!("starting the metrics thread: {e}"))?;
     info!(address = %bound, "Metrics on http://{bound}/metrics");
     Ok(())
+}
+
+/// The most clients served at once. Past it, the one connected longest is cut off to make
+/// room: a scrape (answered in a millisecond) always gets in, whatever idle or slow clients
+/// hold, and no number of them grows the process past this many small threads.
+const MAX_CLIENTS: usize = 256;
+
+/// A client's thread needs little: a request head and the counts' text are on the heap.
+const CLIENT_STACK: usize = 128 << 10;
+
+/// Accepts clients for ever, each served on a thread of its own within `CLIENT_TIME`.
+fn accept(listener: TcpListener) {
+    let clients = std::sync::Arc::new(Clients::default());
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(error) => {
+                // Out of descriptors, say: wait a moment rather than spin on the error.
+                warn!("serving metrics: {error}");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let Some(id) = clients.admit(&stream) else {
+            continue;
+        };
+        let served = std::sync::Arc::clone(&clients);
+        let spawned = std::thread::Builder::new()
+            .name("metrics-client".into())
+            .stack_size(CLIENT_STACK)
+            .spawn(move || {
+                // A client that is slow, silent or gone is its own problem, not the log's.
+                let theirs = [
+                    io::ErrorKind::TimedOut,
+                    io::ErrorKind::WouldBlock,
+                    io::ErrorKind::ConnectionReset,
+                    io::ErrorKind::BrokenPipe,
+                    io::ErrorKind::NotConnected,
+                ];
+                if let Err(error) = respond(stream) {
+                    if !theirs.contains(&error.kind()) {
+                        warn!("serving metrics: {error}");
+                    }
+                }
+                served.leave(id);
+            });
+        if spawned.is_err() {
+            clients.leave(id);
+        }
+    }
+}
+
+/// The clients being served: a handle on each connection, oldest first, to cut it off.
+#[derive(Default)]
+struct Clients {
+    open: Mutex<std::collections::VecDeque<(u64, TcpStream)>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Clients {
+    /// Registers a client, cutting off the oldest if all places are taken; its id.
+    fn admit(&self, stream: &TcpStream) -> Option<u64> {
+        let handle = stream.try_clone().ok()?;
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.len() >= MAX_CLIENTS {
+            if let Some((_, oldest)) = open.pop_front() {
+                // Its thread's read or write fails at once, and the thread ends.
+                let _ = oldest.shutdown(std::net::Shutdown::Both);
+            }
+        }
+        open.push_back((id, handle));
+        Some(id)
+    }
+
+    fn leave(&self, id: u64) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.retain(|(other, _)| *other != id);
+    }
 }
 
 /// The longest request head read: a scraper's is a few hundred bytes.
@@ -332,5 +420,53 @@ mod tests {
         );
         assert!(ask("GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
         assert!(ask("POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405"));
+    }
+
+    /// Before, clients were served one at a time with 2 s each: ten idle connections made a
+    /// scrape wait 20 s (Prometheus gives up at 10), and slow-drip clients starved it.
+    #[test]
+    fn a_scrape_answers_within_a_second_while_hundreds_of_idle_and_slow_clients_are_open() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || accept(listener));
+        let idle: Vec<TcpStream> = (0..200)
+            .map(|_| TcpStream::connect(address).unwrap())
+            .collect();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let drips: Vec<_> = (0..50)
+            .map(|_| {
+                let stop = std::sync::Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut stream = TcpStream::connect(address).unwrap();
+                    while !stop.load(Ordering::Relaxed) {
+                        // One byte of a request head every 50 ms, never its end.
+                        if stream.write_all(b"G").is_err() {
+                            stream = TcpStream::connect(address).unwrap();
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        for _ in 0..3 {
+            let started = Instant::now();
+            let mut stream = TcpStream::connect(address).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(1)))
+                .unwrap();
+            stream
+                .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+            assert!(started.elapsed() < Duration::from_secs(1));
+        }
+        stop.store(true, Ordering::Relaxed);
+        for drip in drips {
+            drip.join().unwrap();
+        }
+        drop(idle);
     }
 }

@@ -8,9 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 pub struct Offsets {
     /// Per partition: offset -> deliveries it still waits for.
     pending: HashMap<i32, BTreeMap<i64, u32>>,
-    /// Offsets a handler holds, by its key (the assembler: a job's first message, until the
-    /// job is written).
-    held: HashMap<u64, (i32, i64)>,
+    /// Offsets a handler holds, by its key: the first offset held on each partition (the
+    /// assembler: a job's first message on every partition its tiles came on, until the job
+    /// is written; a job's tiles share a partition unless partitions were added mid-job or
+    /// a copy was forged on another).
+    held: HashMap<u64, BTreeMap<i32, i64>>,
     next: HashMap<i32, i64>,
     committed: HashMap<i32, i64>,
     /// A delivery failed for good: nothing at or after it may be committed.
@@ -49,19 +51,31 @@ impl Offsets {
     }
 
     /// Holds a message's offset under `key` until [`Offsets::release`]; a key already held
-    /// keeps its first offset.
+    /// on that partition keeps its first offset there.
     pub fn hold(&mut self, key: u64, partition: i32, offset: i64) {
-        self.held.entry(key).or_insert((partition, offset));
+        self.held
+            .entry(key)
+            .or_default()
+            .entry(partition)
+            .or_insert(offset);
     }
 
-    /// Ends a hold.
+    /// Ends a hold, on every partition.
     pub fn release(&mut self, key: u64) {
         self.held.remove(&key);
     }
 
-    /// Where a hold is.
-    pub fn held(&self, key: u64) -> Option<(i32, i64)> {
-        self.held.get(&key).copied()
+    /// Where a hold is: its first offset on each partition.
+    pub fn held(&self, key: u64) -> Vec<(i32, i64)> {
+        self.held
+            .get(&key)
+            .map(|at| at.iter().map(|(&p, &o)| (p, o)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The offset after the last message taken from `partition`, if one was.
+    pub fn next(&self, partition: i32) -> Option<i64> {
+        self.next.get(&partition).copied()
     }
 
     /// Whether a message was taken before: it comes again after a rewind.
@@ -73,17 +87,17 @@ impl Offsets {
     /// was committed last; marks them committed.
     pub fn take_commits(&mut self) -> Vec<(i32, i64)> {
         let mut out = Vec::new();
+        let mut held: HashMap<i32, i64> = HashMap::new();
+        for (&partition, &offset) in self.held.values().flatten() {
+            let oldest = held.entry(partition).or_insert(offset);
+            *oldest = (*oldest).min(offset);
+        }
         for (&partition, &next) in &self.next {
             let pending = self
                 .pending
                 .get(&partition)
                 .and_then(|p| p.keys().next().copied());
-            let held = self
-                .held
-                .values()
-                .filter(|(p, _)| *p == partition)
-                .map(|&(_, offset)| offset)
-                .min();
+            let held = held.get(&partition).copied();
             let failed = self.failed.filter(|(p, _)| *p == partition).map(|(_, o)| o);
             let safe = [pending, held, failed]
                 .into_iter()
@@ -98,7 +112,9 @@ impl Offsets {
     }
 
     /// Forgets partitions this consumer no longer owns; returns the keys that were held on
-    /// them, whose holders must forget them too.
+    /// them, whose holders must forget them too. Such a key's holds on partitions kept end
+    /// as well: its new owner reads the lost partitions from their last commit, and a job
+    /// whose tiles are spread over two assemblers' partitions can complete on neither.
     pub fn forget(&mut self, partitions: &[i32]) -> Vec<u64> {
         for partition in partitions {
             self.pending.remove(partition);
@@ -108,7 +124,7 @@ impl Offsets {
         let lost: Vec<u64> = self
             .held
             .iter()
-            .filter(|(_, (p, _))| partitions.contains(p))
+            .filter(|(_, at)| partitions.iter().any(|p| at.contains_key(p)))
             .map(|(&key, _)| key)
             .collect();
         for key in &lost {
@@ -179,10 +195,10 @@ mod tests {
         offsets.hold(1, 0, 4);
         assert!(offsets.seen(0, 4) && offsets.seen(0, 9));
         assert!(!offsets.seen(0, 10) && !offsets.seen(1, 0));
-        assert_eq!(offsets.held(1), Some((0, 4)));
+        assert_eq!(offsets.held(1), vec![(0, 4)]);
         offsets.forget(&[0]);
         assert!(!offsets.seen(0, 4));
-        assert_eq!(offsets.held(1), None);
+        assert_eq!(offsets.held(1), vec![]);
     }
 
     #[test]
@@ -194,5 +210,40 @@ mod tests {
         offsets.hold(2, 1, 1);
         assert_eq!(offsets.forget(&[0]), vec![1]);
         assert_eq!(offsets.take_commits(), vec![(1, 1)]);
+    }
+
+    /// A job whose tiles came on two partitions (partitions added mid-job, or a forged copy
+    /// on another) is held on both: before, the hold sat on the first partition it was seen
+    /// on, and commits on the other passed its tiles, lost to a crash.
+    #[test]
+    fn a_key_seen_on_two_partitions_holds_each_at_its_first_offset() {
+        let mut offsets = Offsets::default();
+        offsets.begin(0, 10, 0);
+        offsets.hold(7, 0, 10);
+        offsets.begin(1, 3, 0);
+        offsets.hold(7, 1, 3);
+        offsets.begin(1, 4, 0);
+        offsets.hold(7, 1, 4);
+        let mut commits = offsets.take_commits();
+        commits.sort();
+        assert_eq!(commits, vec![(0, 10), (1, 3)]);
+        assert_eq!(offsets.held(7), vec![(0, 10), (1, 3)]);
+        offsets.release(7);
+        commits = offsets.take_commits();
+        commits.sort();
+        assert_eq!(commits, vec![(0, 11), (1, 5)]);
+    }
+
+    #[test]
+    fn a_key_that_loses_one_of_its_partitions_is_given_up_on_all() {
+        let mut offsets = Offsets::default();
+        offsets.begin(0, 1, 0);
+        offsets.hold(7, 0, 1);
+        offsets.begin(1, 1, 0);
+        offsets.hold(7, 1, 1);
+        offsets.hold(8, 1, 1);
+        assert_eq!(offsets.forget(&[0]), vec![7]);
+        assert_eq!(offsets.held(7), vec![]);
+        assert_eq!(offsets.held(8), vec![(1, 1)]);
     }
 }

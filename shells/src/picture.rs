@@ -5,62 +5,13 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fixedbrot_core::{JobId, Palette};
+use fixedbrot_core::Palette;
 
 use crate::assembler::Image;
 use crate::fault;
+use crate::partial::Partial;
+use crate::written::JOB_KEYWORD;
 use flate2::{Compress, FlushCompress};
-
-/// The PNG text chunk naming the job an image is of: the one record that a job was written,
-/// read back by [`written_jobs`] after a restart.
-const JOB_KEYWORD: &str = "fixedbrot-job";
-
-/// The jobs whose images are in `dir`, oldest file first, from each PNG's job chunk: what a
-/// restarted assembler must not write again. Also removes partial files that a crashed
-/// process left (those of running processes stay).
-pub fn written_jobs(dir: &Path) -> io::Result<Vec<JobId>> {
-    let mut files: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if let Some(pid) = partial_owner(name) {
-            if !process_runs(pid) {
-                let _ = fs::remove_file(&path);
-            }
-        } else if name.ends_with(".png") {
-            let modified = fs::metadata(&path).and_then(|m| m.modified());
-            files.push((modified.unwrap_or(UNIX_EPOCH), path));
-        }
-    }
-    files.sort();
-    Ok(files.iter().filter_map(|(_, path)| job_of(path)).collect())
-}
-
-/// The job a PNG is of, from its job chunk (before the image data, so only its head is read).
-fn job_of(path: &Path) -> Option<JobId> {
-    let file = io::BufReader::new(File::open(path).ok()?);
-    let reader = png::Decoder::new(file).read_info().ok()?;
-    let chunk = reader
-        .info()
-        .uncompressed_latin1_text
-        .iter()
-        .find(|chunk| chunk.keyword == JOB_KEYWORD)?;
-    u64::from_str_radix(&chunk.text, 16).ok().map(JobId)
-}
-
-/// The process writing a partial file, from its name (`<name>.png.<pid>.partial`).
-fn partial_owner(name: &str) -> Option<u32> {
-    let rest = name.strip_suffix(".partial")?;
-    rest.rsplit_once('.')?.1.parse().ok()
-}
-
-/// Whether process `pid` runs; where that cannot be told (no /proc), it is taken to.
-fn process_runs(pid: u32) -> bool {
-    !Path::new("/proc/self").exists() || Path::new("/proc").join(pid.to_string()).exists()
-}
 
 /// Fails now, saying why, if a PNG could not be written at `path` later (`--output`): the
 /// file exists already (nothing is overwritten) or its directory does not take new files. A
@@ -160,26 +111,19 @@ impl Png {
         image: &Image,
         link: impl FnOnce(&Path) -> io::Result<T>,
     ) -> io::Result<T> {
-        let partial = near.with_extension(format!("png.{}.partial", std::process::id()));
-        let result = self.encode(&partial, image).and_then(|()| {
-            fault::point("before-link");
-            let linked = link(&partial)?;
-            // The link is the record that the job was written: it must outlast a crash.
-            if let Some(dir) = near.parent().filter(|d| !d.as_os_str().is_empty()) {
-                File::open(dir)?.sync_all()?;
-            }
-            Ok(linked)
-        });
-        let _ = fs::remove_file(&partial);
-        result
-    }
-
-    fn encode(&self, path: &Path, image: &Image) -> io::Result<()> {
-        let mut file = BufWriter::new(File::create(path)?);
-        self.encode_into(image, &mut file)?;
+        let mut partial = Partial::beside(near)?;
+        let mut out = BufWriter::new(partial.file());
+        self.encode_into(image, &mut out)?;
         // Every error up to the last byte on disk counts: a truncated PNG must not be linked
         // into place and recorded as written.
-        file.into_inner().map_err(|e| e.into_error())?.sync_all()
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        fault::point("before-link");
+        let linked = link(partial.path())?;
+        // The link is the record that the job was written: it must outlast a crash.
+        if let Some(dir) = near.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(linked)
     }
 
     /// Encodes `image` as a PNG into `out`.
@@ -385,7 +329,7 @@ mod tests {
     use std::io::Read;
 
     use super::*;
-    use fixedbrot_core::Format;
+    use fixedbrot_core::{Format, JobId};
     use fixedbrot_tests::cases::job;
     use fixedbrot_tests::scratch::Scratch;
 
@@ -420,34 +364,6 @@ mod tests {
         assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
         let leftovers = fs::read_dir(&dir).unwrap().count();
         assert_eq!(leftovers, 2, "no partial files are left behind");
-    }
-
-    #[test]
-    fn the_images_in_a_directory_name_their_jobs_and_partials_of_dead_processes_go() {
-        let dir = scratch("picture-record");
-        let png = Png {
-            palette: Palette::Classic,
-            threads: 1,
-        };
-        let job = job(Format::I4F28, "-2,1", "1,-1", (4, 3), 8, (2, 2));
-        for (id, millis) in [(0xabc, 2), (0xdef, 1)] {
-            let image = Image {
-                job_id: JobId(id),
-                job,
-                counts: vec![1; 12],
-            };
-            png.write_new_at(&dir, millis, &image).unwrap();
-        }
-        fs::write(dir.join("not-ours.png"), b"no PNG at all").unwrap();
-        // u32::MAX is no process; this one is.
-        let dead = dir.join(format!("image-3.png.{}.partial", u32::MAX));
-        let alive = dir.join(format!("image-4.png.{}.partial", std::process::id()));
-        fs::write(&dead, b"half").unwrap();
-        fs::write(&alive, b"half").unwrap();
-        let mut jobs = written_jobs(&dir).unwrap();
-        jobs.sort();
-        assert_eq!(jobs, vec![JobId(0xabc), JobId(0xdef)]);
-        assert!(!dead.exists() && alive.exists());
     }
 
     /// Bands make threads share the work; the file must not show how it was shared.

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use fixedbrot_core::{Format, Grid, Job, JobId, View};
 
 use crate::assembler::Image;
+use crate::partial::Partial;
+use crate::written::open_regular;
 
 const MAGIC: &[u8] = b"\x93NUMPY\x01\x00";
 
@@ -55,6 +57,35 @@ pub fn check_new_file(path: &Path) -> io::Result<()> {
     crate::picture::check_new_file(path)
 }
 
+/// Fails now if an image written at `output` would take the name of the counts at `path`
+/// or of their sidecar: found before the work, not after it.
+pub fn check_apart(path: &Path, output: &Path) -> io::Result<()> {
+    for taken in [path.to_owned(), sidecar(path)] {
+        if same_place(&taken, output) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is where --raw {} writes too",
+                    output.display(),
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether two paths name one place: the same name in the same directory, however written.
+fn same_place(a: &Path, b: &Path) -> bool {
+    let dir = |p: &Path| {
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
+        std::path::absolute(parent.unwrap_or(Path::new(".")))
+            .and_then(|d| d.canonicalize().or(Ok(d)))
+            .ok()
+    };
+    a.file_name() == b.file_name() && dir(a) == dir(b)
+}
+
 /// How a counts file takes its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {
@@ -66,7 +97,8 @@ pub enum Place {
 
 /// Writes `image` to `path` and its sidecar: each written beside its name, synced and put in
 /// place, the sidecar first, so a counts file that is there has its job; then the directory
-/// is synced, so both outlast a crash as the image that follows them does.
+/// is synced, so both outlast a crash as the image that follows them does. A new sidecar
+/// whose counts could not follow it is removed, so a failed write leaves nothing behind.
 pub fn write(path: &Path, image: &Image, place: Place) -> io::Result<()> {
     let job = &image.job;
     let grid = job.grid;
@@ -95,13 +127,17 @@ pub fn write(path: &Path, image: &Image, place: Place) -> io::Result<()> {
         out.write_all(sidecar_text.as_bytes())?;
         out.write_all(b"\n")
     })?;
-    write_placed(path, place, |out| {
+    let counts = write_placed(path, place, |out| {
         out.write_all(&header(grid.height, grid.width))?;
         for count in &image.counts {
             out.write_all(&count.to_le_bytes())?;
         }
         Ok(())
-    })?;
+    });
+    if let (Err(_), Place::New) = (&counts, place) {
+        let _ = fs::remove_file(sidecar(path));
+    }
+    counts?;
     match path.parent().filter(|d| !d.as_os_str().is_empty()) {
         Some(dir) => File::open(dir)?.sync_all(),
         None => File::open(".")?.sync_all(),
@@ -114,18 +150,14 @@ fn write_placed(
     place: Place,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
-    let partial = path.with_extension(format!("partial.{}", std::process::id()));
-    let result = (|| {
-        let mut out = BufWriter::new(File::create(&partial)?);
-        fill(&mut out)?;
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        match place {
-            Place::New => fs::hard_link(&partial, path),
-            Place::Replace => fs::rename(&partial, path),
-        }
-    })();
-    let _ = fs::remove_file(&partial);
-    result
+    let mut partial = Partial::beside(path)?;
+    let mut out = BufWriter::new(partial.file());
+    fill(&mut out)?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    match place {
+        Place::New => fs::hard_link(partial.path(), path),
+        Place::Replace => fs::rename(partial.path(), path),
+    }
 }
 
 /// The NPY 1.0 header of a C-order `uint32` array of `rows` x `columns`, padded with spaces
@@ -147,8 +179,8 @@ fn header(rows: u32, columns: u32) -> Vec<u8> {
 
 /// Reads counts written by [`write`] (or any NPY file of the same shape and type with such a
 /// sidecar), checking the job and that the counts are the job's: one per pixel, none above
-/// the iteration limit.
-pub fn read(path: &Path) -> Result<Image, String> {
+/// the iteration limit. A job over `max_pixels` is refused before anything is allocated.
+pub fn read(path: &Path, max_pixels: u64) -> Result<Image, String> {
     let side = sidecar(path);
     let text = read_sidecar(&side).map_err(|e| format!("{}: {e}", side.display()))?;
     let sidecar: Sidecar =
@@ -166,6 +198,15 @@ pub fn read(path: &Path) -> Result<Image, String> {
         grid: sidecar.grid,
         iterations: sidecar.iterations,
     };
+    if job.grid.pixels() > max_pixels {
+        return Err(format!(
+            "{}: {}x{} is {} pixels, above the limit of {max_pixels} (--max-pixels)",
+            side.display(),
+            job.grid.width,
+            job.grid.height,
+            job.grid.pixels()
+        ));
+    }
     job.check()
         .map_err(|e| format!("{}: the job is not valid: {e}", side.display()))?;
     let job_id = u64::from_str_radix(&sidecar.job_id, 16)
@@ -189,21 +230,10 @@ pub fn read(path: &Path) -> Result<Image, String> {
 /// The longest sidecar read: one is under a kilobyte.
 const MAX_SIDECAR: u64 = 1 << 20;
 
-/// A regular file, opened: not a FIFO that would block or a device that never ends.
-fn open_file(path: &Path) -> io::Result<File> {
-    if !fs::metadata(path)?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    File::open(path)
-}
-
 /// The sidecar's text, refused past `MAX_SIDECAR`.
 fn read_sidecar(path: &Path) -> io::Result<String> {
     let mut text = String::new();
-    open_file(path)?
+    open_regular(path)?
         .take(MAX_SIDECAR + 1)
         .read_to_string(&mut text)?;
     if text.len() as u64 > MAX_SIDECAR {
@@ -217,7 +247,7 @@ fn read_sidecar(path: &Path) -> io::Result<String> {
 
 /// The counts of an NPY file that must hold `grid`'s pixels as `uint32`, C order.
 fn read_counts(path: &Path, grid: Grid) -> Result<Vec<u32>, String> {
-    let mut file = open_file(path).map_err(|e| e.to_string())?;
+    let mut file = io::BufReader::new(open_regular(path).map_err(|e| e.to_string())?);
     let mut start = [0u8; 10];
     file.read_exact(&mut start)
         .map_err(|_| "shorter than an NPY header")?;
@@ -244,6 +274,7 @@ fn read_counts(path: &Path, grid: Grid) -> Result<Vec<u32>, String> {
     }
     let pixels = grid.pixels() as usize;
     let data_len = file
+        .get_ref()
         .metadata()
         .map_err(|e| e.to_string())?
         .len()
@@ -256,12 +287,18 @@ fn read_counts(path: &Path, grid: Grid) -> Result<Vec<u32>, String> {
             pixels * 4
         ));
     }
-    let mut bytes = vec![0u8; pixels * 4];
-    file.read_exact(&mut bytes).map_err(|e| e.to_string())?;
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
+    // Read once, a chunk at a time, straight into the counts: never held twice.
+    let mut counts = Vec::with_capacity(pixels);
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut left = pixels * 4;
+    while left > 0 {
+        let bytes = &mut chunk[..left.min(1 << 16)];
+        file.read_exact(bytes).map_err(|e| e.to_string())?;
+        let words = bytes.chunks_exact(4);
+        counts.extend(words.map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        left -= bytes.len();
+    }
+    Ok(counts)
 }
 
 #[cfg(test)]
@@ -300,7 +337,7 @@ mod tests {
         let path = scratch.join("counts.npy");
         let image = image();
         write(&path, &image, Place::New).unwrap();
-        let back = read(&path).unwrap();
+        let back = read(&path, u64::MAX).unwrap();
         assert_eq!(
             (back.job_id, back.job, back.counts),
             (image.job_id, image.job, image.counts)
@@ -332,7 +369,7 @@ mod tests {
         ];
         for (says, bytes) in cases {
             fs::write(&path, bytes).unwrap();
-            let Err(error) = read(&path) else {
+            let Err(error) = read(&path, u64::MAX) else {
                 panic!("accepted")
             };
             assert!(error.contains(says), "{error}");
@@ -340,7 +377,7 @@ mod tests {
         fs::write(&path, &bytes).unwrap();
         let text = fs::read_to_string(sidecar(&path)).unwrap();
         fs::write(sidecar(&path), text.replace("\"width\": 7", "\"width\": 8")).unwrap();
-        let Err(error) = read(&path) else {
+        let Err(error) = read(&path, u64::MAX) else {
             panic!("accepted")
         };
         assert!(error.contains("uint32 array of 5 x 8"), "{error}");
@@ -353,7 +390,7 @@ mod tests {
         write(&path, &image(), Place::New).unwrap();
         fs::remove_file(sidecar(&path)).unwrap();
         fs::create_dir(sidecar(&path)).unwrap();
-        let Err(error) = read(&path) else {
+        let Err(error) = read(&path, u64::MAX) else {
             panic!("accepted")
         };
         assert!(error.contains("not a regular file"), "{error}");
@@ -371,5 +408,55 @@ mod tests {
         fs::write(&path, "mine").unwrap();
         assert!(write(&path, &image(), Place::New).is_err());
         assert_eq!(fs::read_to_string(&path).unwrap(), "mine");
+    }
+
+    /// Before, `colour` allocated whatever the sidecar claimed: 65535 x 65535 beside a
+    /// sparse file aborted the process asking for 17 GB.
+    #[test]
+    fn counts_over_max_pixels_are_refused_before_anything_is_allocated() {
+        let scratch = dir("max-pixels");
+        let path = scratch.join("counts.npy");
+        write(&path, &image(), Place::New).unwrap();
+        let text = fs::read_to_string(sidecar(&path)).unwrap();
+        let claimed = text
+            .replace("\"width\": 7", "\"width\": 65535")
+            .replace("\"height\": 5", "\"height\": 65535");
+        fs::write(sidecar(&path), claimed).unwrap();
+        let Err(error) = read(&path, 1 << 28) else {
+            panic!("accepted")
+        };
+        assert!(
+            error.contains("above the limit of 268435456 (--max-pixels)"),
+            "{error}"
+        );
+    }
+
+    /// Before, a `render --raw` that failed after its sidecar (a full disk) left the
+    /// sidecar, and the rerun failed on it with "exists already".
+    #[test]
+    fn a_new_counts_file_that_fails_leaves_no_sidecar() {
+        let scratch = dir("orphan");
+        let path = scratch.join("counts.npy");
+        // The counts cannot be put in place: a file has their name since the check.
+        fs::write(&path, "taken").unwrap();
+        assert!(write(&path, &image(), Place::New).is_err());
+        assert!(!sidecar(&path).exists());
+        let left: Vec<_> = fs::read_dir(&scratch).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the file that was there: {left:?}");
+    }
+
+    /// Before, `render --raw f.npy -o f.npy` computed, wrote the counts, then failed with no
+    /// PNG.
+    #[test]
+    fn an_image_named_like_the_counts_or_their_sidecar_is_found_at_once() {
+        let dir = dir("apart");
+        let counts = dir.join("f.npy");
+        let dotted = dir.join(".").join("f.json");
+        for output in [counts.clone(), dotted] {
+            let error = check_apart(&counts, &output).unwrap_err();
+            assert!(error.to_string().contains("--raw"), "{error}");
+        }
+        assert!(check_apart(&counts, &dir.join("f.png")).is_ok());
+        assert!(check_apart(Path::new("f.npy"), Path::new("./f.npy")).is_err());
     }
 }

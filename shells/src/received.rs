@@ -124,6 +124,45 @@ impl Received {
         copied.is_some()
     }
 
+    /// The counts of a tile that is here, row-major.
+    pub fn counts(&self, grid: Grid, tile: u32) -> Option<Vec<u32>> {
+        match self {
+            Received::Sparse { tiles, .. } => tiles.get(&tile).map(|counts| counts.to_vec()),
+            Received::Dense { counts, have, .. } => {
+                if !have.get(tile as usize).copied().unwrap_or(false) {
+                    return None;
+                }
+                let rect = grid.rect(TileIndex(tile))?;
+                let (x, width) = (rect.x as usize, rect.width as usize);
+                let rows = rect.y as usize..(rect.y + rect.height) as usize;
+                let stride = grid.width as usize;
+                Some(
+                    rows.flat_map(|y| &counts[y * stride + x..y * stride + x + width])
+                        .copied()
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    /// Puts other counts in place of a tile that is here; `false`, with nothing changed, if
+    /// it is not here or they do not fill its rectangle.
+    pub fn replace(&mut self, grid: Grid, tile: u32, new: &[u32]) -> bool {
+        let Some(rect) = grid.rect(TileIndex(tile)) else {
+            return false;
+        };
+        if rect.pixels() != new.len() || !self.contains(tile) {
+            return false;
+        }
+        match self {
+            Received::Sparse { tiles, .. } => {
+                tiles.insert(tile, Box::from(new));
+                true
+            }
+            Received::Dense { counts, .. } => rect.copy_into(new, counts, grid.width).is_some(),
+        }
+    }
+
     /// The image, row-major; `None` if a tile does not fit `grid`.
     pub fn into_image(self, grid: Grid) -> Option<Vec<u32>> {
         match self {
@@ -189,6 +228,23 @@ mod tests {
             assert!(!received.insert(grid(), 0, &[1; 63]));
             assert!(!received.insert(grid(), 64, &[1; 64]), "past the last tile");
             assert_eq!(received.len(), 0);
+        }
+    }
+
+    #[test]
+    fn a_tile_here_reads_back_and_can_be_replaced_whole_or_not_at_all() {
+        for mut received in [Received::sparse(), Received::dense(grid())] {
+            for tile in [0, 9] {
+                assert!(received.insert(grid(), tile, &counts(tile)));
+            }
+            assert_eq!(received.counts(grid(), 9), Some(counts(9)));
+            assert_eq!(received.counts(grid(), 10), None);
+            assert!(!received.replace(grid(), 10, &[7; 64]), "not here");
+            assert!(!received.replace(grid(), 9, &[7; 63]), "does not fill it");
+            assert!(received.replace(grid(), 9, &[7; 64]));
+            assert_eq!(received.counts(grid(), 9), Some(vec![7; 64]));
+            assert_eq!(received.counts(grid(), 0), Some(counts(0)));
+            assert_eq!(received.len(), 2);
         }
     }
 }

@@ -86,13 +86,23 @@ pub fn run(args: &RenderArgs, job: Job) -> Result<(), String> {
     Ok(())
 }
 
+/// The assembler's limits for the one job `render` made itself, under `limits`: it holds
+/// that job whole, however large `--max-pixels` let it be (an image's own limit is
+/// `--max-mib`, which render has no use for).
+pub fn assembler_limits(limits: Limits) -> Limits {
+    Limits {
+        max_bytes: u64::MAX,
+        ..limits
+    }
+}
+
 fn assemble(
     job_id: JobId,
     job: Job,
     results: std::sync::mpsc::Receiver<Box<Envelope>>,
     limits: Limits,
 ) -> Result<crate::assembler::Image, String> {
-    let mut assembler = Assembler::new(limits);
+    let mut assembler = Assembler::new(assembler_limits(limits));
     assembler.open(job_id, job)?;
     let progress = Progress::new("render", job.grid.tiles().into(), "tiles");
     for envelope in results {
@@ -103,6 +113,13 @@ fn assemble(
                 return Err(format!("a worker refused the job: {:?}", refusal.reason))
             }
             Outcome::Rejected { reason } => return Err(reason),
+            // Each tile is computed once here: two copies would be a bug, said as one.
+            Outcome::Conflict(conflict) => {
+                return Err(format!(
+                    "tile {} was computed twice with different counts",
+                    conflict.tile.0
+                ))
+            }
             Outcome::Begin { .. }
             | Outcome::LateBegin { .. }
             | Outcome::End { .. }
@@ -112,4 +129,34 @@ fn assemble(
         }
     }
     Err("the workers stopped before the image was complete".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fixedbrot_core::Format;
+
+    /// Before, render stopped at about 2^29 pixels whatever --max-pixels said, naming
+    /// --max-mib, a flag it does not have.
+    #[test]
+    fn render_holds_any_job_its_max_pixels_admits() {
+        let limits = Limits {
+            max_pixels: 65_535 * 65_535,
+            ..Limits::default()
+        };
+        let job = fixedbrot_tests::cases::job(
+            Format::I4F28,
+            "-2,1.5",
+            "1,-1.5",
+            (65_535, 65_535),
+            64,
+            (64, 64),
+        );
+        assert_eq!(limits.admit(&job), Ok(()));
+        assert!(
+            Assembler::new(limits).admit(&job).is_err(),
+            "an image's --max-mib"
+        );
+        assert_eq!(Assembler::new(assembler_limits(limits)).admit(&job), Ok(()));
+    }
 }

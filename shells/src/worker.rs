@@ -5,7 +5,7 @@ use fixedbrot_core::wire::{
 };
 use fixedbrot_core::JobId;
 
-use crate::consumer::Answer;
+use crate::consumer::{Answer, Letter};
 use crate::cpu;
 use crate::limits::Limits;
 use crate::metrics::metrics;
@@ -69,7 +69,7 @@ fn answer_other(bytes: &[u8], limits: &Limits) -> Answer {
 pub fn reply(job_id: JobId, bytes: Vec<u8>, dead_letter: Option<String>) -> Answer {
     Answer {
         replies: vec![(plan::key(job_id, None).into_bytes(), bytes)],
-        dead_letter,
+        dead_letter: dead_letter.map(Letter::from),
         ..Answer::default()
     }
 }
@@ -137,7 +137,7 @@ fn refuse_undecodable(bytes: &[u8], error: WireError) -> Answer {
             Some(error.to_string()),
         ),
         None => Answer {
-            dead_letter: Some(error.to_string()),
+            dead_letter: Some(error.to_string().into()),
             ..Answer::default()
         },
     }
@@ -245,7 +245,7 @@ mod tests {
             }) if v == WIRE_VERSION + 1
         ));
         let says = format!("version {}", WIRE_VERSION + 1);
-        assert!(answer.dead_letter.as_ref().unwrap().contains(&says));
+        assert!(answer.dead_letter.as_ref().unwrap().reason.contains(&says));
     }
 
     #[test]
@@ -262,6 +262,7 @@ mod tests {
             .dead_letter
             .as_ref()
             .unwrap()
+            .reason
             .contains("--max-iterations"));
         let (_, reply) = the_reply(&answer).unwrap();
         assert!(matches!(
@@ -291,7 +292,12 @@ mod tests {
             encode(&envelope)
         };
         let full = answer(&request(0), &limits);
-        assert!(full.dead_letter.as_ref().unwrap().contains("--max-work"));
+        assert!(full
+            .dead_letter
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("--max-work"));
         let (_, reply) = the_reply(&full).unwrap();
         let reason = Reason::TooMuchWork { max_work };
         assert_eq!(

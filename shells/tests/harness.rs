@@ -164,6 +164,86 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// The consumer group `group` of this scenario, as [`Scenario::start`] names it.
+    pub fn group(&self, group: &str) -> String {
+        format!("{}.{group}", self.name)
+    }
+
+    /// The offsets `group` committed on `topic`, by partition (`None`: nothing committed).
+    pub fn committed(&self, group: &str, topic: &str) -> Vec<Option<i64>> {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let (_, metadata) = self.metadata(topic);
+        let mut list = rdkafka::TopicPartitionList::new();
+        for partition in metadata.topics()[0].partitions() {
+            list.add_partition(topic, partition.id());
+        }
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", self.group(group))
+            .create()
+            .unwrap();
+        let committed = consumer
+            .committed_offsets(list, Duration::from_secs(10))
+            .unwrap();
+        committed
+            .elements()
+            .iter()
+            .map(|e| match e.offset() {
+                rdkafka::Offset::Offset(offset) => Some(offset),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Sets a topic setting, as an operator would with kafka-configs.
+    pub fn alter_topic(&self, topic: &str, key: &str, value: &str) {
+        use rdkafka::admin::{AlterConfig, ResourceSpecifier};
+        let config = AlterConfig::new(ResourceSpecifier::Topic(topic)).set(key, value);
+        let results = block_on(self.admin().alter_configs(&[config], &admin_options())).unwrap();
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+    }
+
+    /// Gives a topic more partitions, as an operator would with kafka-topics --alter.
+    pub fn add_partitions(&self, topic: &str, total: usize) {
+        use rdkafka::admin::NewPartitions;
+        let more = NewPartitions::new(topic, total);
+        let results = block_on(self.admin().create_partitions(&[more], &admin_options())).unwrap();
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+    }
+
+    fn admin(&self) -> rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> {
+        rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .unwrap()
+    }
+}
+
+fn admin_options() -> rdkafka::admin::AdminOptions {
+    rdkafka::admin::AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)))
+}
+
+/// Runs an rdkafka admin future to its end on this thread.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park_timeout(Duration::from_millis(100));
+    }
+}
+
 /// The RGB bytes of a PNG written by `render` with these view flags.
 pub fn rendered(view: &[&str], palette: &str, dir: &Path) -> Vec<u8> {
     let path = dir.join(format!(
@@ -216,6 +296,19 @@ pub fn producer() -> rdkafka::producer::BaseProducer {
 /// at most); with `read_committed`, only those of committed transactions (and those sent
 /// outside any).
 pub fn read_topic(topic: &str, read_committed: bool) -> Vec<rdkafka::message::OwnedMessage> {
+    read_topic_from(&brokers(), topic, read_committed)
+}
+
+/// [`read_topic`] on other brokers than the shared test broker, uncommitted too.
+pub fn read_topic_on(brokers: &str, topic: &str) -> Vec<rdkafka::message::OwnedMessage> {
+    read_topic_from(brokers, topic, false)
+}
+
+fn read_topic_from(
+    brokers: &str,
+    topic: &str,
+    read_committed: bool,
+) -> Vec<rdkafka::message::OwnedMessage> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let isolation = if read_committed {
         "read_committed"
@@ -223,7 +316,7 @@ pub fn read_topic(topic: &str, read_committed: bool) -> Vec<rdkafka::message::Ow
         "read_uncommitted"
     };
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", brokers)
         .set("group.id", format!("{topic}.reader.{isolation}"))
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", isolation)

@@ -276,12 +276,24 @@ fn bad_command_lines_get_clap_errors_and_exit_2() {
             "9",
         ],
         &["frobnicate"],
+        // librdkafka refuses these when they are set: before any work, not after.
+        &["calc", "-X", "no.such.setting=1"],
+        &["image", "-X", "session.timeout.ms=soon"],
+        // --output writes one file: --output-dir would be created and never used.
+        &[
+            "image",
+            "--output",
+            "x.png",
+            "--output-dir",
+            "/nonexistent-fixedbrot",
+        ],
     ] {
         let output = Command::new(BIN).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
     }
+    assert!(!std::path::Path::new("/nonexistent-fixedbrot").exists());
 }
 
 /// No number is taken that a conversion would wrap later: each is refused when parsed, with
@@ -400,6 +412,7 @@ fn output_problems_are_found_before_any_work() {
             2,
             "cannot create files in /proc",
         ),
+        // Path errors exit 2 in image as in render.
         (
             vec![
                 "image",
@@ -408,8 +421,18 @@ fn output_problems_are_found_before_any_work() {
                 "--brokers",
                 "127.0.0.1:9",
             ],
-            1,
+            2,
             "exists already",
+        ),
+        // The image would take the counts' name: found before the render, not after it.
+        (
+            [
+                &render(leak(&dir.join("f.npy")))[..],
+                &["--raw", leak(&dir.join("f.npy"))],
+            ]
+            .concat(),
+            2,
+            "is where --raw",
         ),
     ] {
         let started = Instant::now();
@@ -451,4 +474,104 @@ fn decoded_hostile_payloads_are_all_refused_by_the_core() {
     for payload in hostile_payloads() {
         assert!(wire::decode(&payload).is_err());
     }
+}
+
+/// Before, `colour` allocated whatever the sidecar claimed: 65535 x 65535 beside a sparse
+/// file aborted the process asking for 17 GB. It takes --max-pixels as render does.
+#[test]
+fn raw_counts_claiming_more_than_max_pixels_are_refused_before_they_are_read() {
+    let dir = Scratch::new("fixedbrot-colour-limit");
+    let counts = dir.join("counts.npy");
+    let status = Command::new(BIN)
+        .args(["render", "--width", "8", "--height", "8", "--raw"])
+        .arg(&counts)
+        .args(["-o", dir.join("small.png").to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Claim 65535 x 65535 (17 GB of counts), in the sidecar and in an NPY header before a
+    // sparse file of that size.
+    let sidecar = dir.join("counts.json");
+    let text = std::fs::read_to_string(&sidecar).unwrap();
+    let claimed = text
+        .replace("\"width\": 8", "\"width\": 65535")
+        .replace("\"height\": 8", "\"height\": 65535");
+    std::fs::write(&sidecar, claimed).unwrap();
+    let mut header =
+        "{'descr': '<u4', 'fortran_order': False, 'shape': (65535, 65535), }".to_string();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut head = b"\x93NUMPY\x01\x00".to_vec();
+    head.extend((header.len() as u16).to_le_bytes());
+    head.extend(header.as_bytes());
+    std::fs::write(&counts, &head).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&counts)
+        .unwrap();
+    file.set_len(head.len() as u64 + 65_535 * 65_535 * 4)
+        .unwrap();
+    let output = Command::new(BIN)
+        .args(["colour", counts.to_str().unwrap(), "-o"])
+        .arg(dir.join("big.png"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("(--max-pixels)"), "{stderr}");
+}
+
+/// Before, a forged all-zero tile 0 sent ahead of the real one left 713 wrong pixels in
+/// the PNG, with no log line, no count and no dead letter. With identical bits everywhere,
+/// two copies that differ mean a faulty or forged worker: the assembler computes the tile
+/// itself, keeps the right copy, and reports the other.
+#[test]
+fn a_conflicting_copy_of_a_tile_is_settled_reported_and_dead_lettered() {
+    let scenario = Scenario::new("conflict", 1);
+    let output = scenario.dir.join("image.png");
+    let mut image = scenario.start("image", "image", &["--output", output.to_str().unwrap()]);
+    image.wait_assigned();
+    // No worker yet: the requests wait, and the forged tile goes ahead of every result.
+    let printed = scenario.generate(&[]);
+    let job_id = u64::from_str_radix(printed.split_whitespace().next().unwrap(), 16).unwrap();
+    let job = fixedbrot_tests::cases::default_job(Format::I4F28, 64);
+    let mut forged = wire::decode(&fixedbrot::worker::compute(
+        JobId(job_id),
+        &TileRequest {
+            job,
+            tile: TileIndex(0),
+        },
+    ))
+    .unwrap();
+    let Message::Result(tile) = &mut forged.message else {
+        unreachable!("a result")
+    };
+    tile.counts.iter_mut().for_each(|count| *count = 0);
+    let zeros = fixedbrot::assembler::digest(&tile.counts);
+    let mut buf = vec![0u8; fixedbrot_core::limits::MAX_ENCODED_LEN];
+    let bytes = wire::encode(&forged, &mut buf).unwrap().to_vec();
+    let producer = producer();
+    producer
+        .send(
+            BaseRecord::to(&scenario.responses())
+                .key("forged")
+                .payload(&bytes),
+        )
+        .unwrap();
+    producer.flush(Duration::from_secs(10)).unwrap();
+    let _calc = scenario.start("calc", "calc", &["--threads", "1"]);
+    assert!(image.wait_exit(MINUTE).success(), "{}", image.log());
+    assert_eq!(pixels(&output), rendered(&[], "classic", &scenario.dir));
+    assert!(image.log().contains("two copies differ"), "{}", image.log());
+    let letters = dead_letters(&format!("{}.dlq", scenario.responses()));
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let header = |name: &str| {
+        let found = letters[0].1.iter().find(|(k, _)| k == name);
+        found.map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    assert_eq!(header("fixedbrot.held-sha256"), zeros);
+    assert_eq!(header("fixedbrot.this-sha256").len(), 64);
+    assert!(header("fixedbrot.reason").contains("this copy is right"));
 }
