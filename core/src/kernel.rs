@@ -3,8 +3,9 @@
 //! One rule everywhere: before each step, escape if re² + im² > 4 (exact, double width);
 //! the count is the number of steps taken, `0..=limit`, and `limit` means inside. Points that
 //! never escape are recognised early by an exact test, never a guess (see [`Cycles`]).
+use crate::arith::{Arith, Lane, Q28, Q60};
 use crate::error::JobError;
-use crate::format::{Arith, Format, Q28, Q60};
+use crate::format::Format;
 use crate::grid::{Rect, TileIndex};
 use crate::job::{Job, Point};
 use crate::limits::MAX_TILE_PIXELS;
@@ -381,37 +382,6 @@ impl<A: Arith> Batch<A> {
 fn select(take: bool, a: i64, b: i64) -> i64 {
     let mask = -i64::from(take);
     (a & mask) | (b & !mask)
-}
-
-/// A part of z as a lane holds it: in an `i64`.
-pub(crate) trait Lane: Copy {
-    fn widen(self) -> i64;
-    /// The part a lane holds; exact for what [`Lane::widen`] made.
-    fn narrow(lane: i64) -> Self;
-}
-
-impl Lane for i32 {
-    #[inline(always)]
-    fn widen(self) -> i64 {
-        i64::from(self)
-    }
-
-    #[inline(always)]
-    fn narrow(lane: i64) -> i32 {
-        lane as i32
-    }
-}
-
-impl Lane for i64 {
-    #[inline(always)]
-    fn widen(self) -> i64 {
-        self
-    }
-
-    #[inline(always)]
-    fn narrow(lane: i64) -> i64 {
-        lane
-    }
 }
 
 /// The c of every pixel of `rect`, row-major.

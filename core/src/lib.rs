@@ -17,6 +17,7 @@
 // Floats round differently across FPUs and some MCUs have none: the math is integer only.
 #![deny(clippy::float_arithmetic)]
 
+mod arith;
 mod error;
 mod format;
 mod grid;
