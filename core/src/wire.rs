@@ -263,7 +263,7 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, WireError> {
 const REQUEST_INDEX: u32 = 1;
 /// The wire index of [`Message::Result`].
 const RESULT_INDEX: u32 = 2;
-/// The wire index of [`Message::Refused`].
+/// The wire index of [`Message::Refused`], the last kind.
 const REFUSED_INDEX: u32 = 4;
 
 /// Encodes a tile request without building an [`Envelope`], which is as large as the largest
@@ -335,7 +335,12 @@ pub fn decode_request(bytes: &[u8]) -> Result<(JobId, TileRequest), WireError> {
     let (job_id, rest) = postcard::take_from_bytes::<JobId>(body)?;
     let (index, rest) = postcard::take_from_bytes::<u32>(rest)?;
     if index != REQUEST_INDEX {
-        return Err(WireError::NotARequest);
+        // Only a kind the wire has is another kind of message; any other index is noise.
+        return Err(if index <= REFUSED_INDEX {
+            WireError::NotARequest
+        } else {
+            WireError::Malformed
+        });
     }
     let (request, rest) = postcard::take_from_bytes::<TileRequest>(rest)?;
     if !rest.is_empty() {
@@ -521,6 +526,24 @@ impl<const N: usize> Deframer<N> {
             }
         }
     }
+}
+
+/// The one refusal policy of every worker, host or board, for bytes that are not a request
+/// it can decode: the job they name and why it is refused, or `None` for bytes that name no
+/// job (noise, dropped without an answer).
+///
+/// A job id is read from the bytes ([`peek`]) only where the decoder got past it and then
+/// found something a real job's sender can get wrong: another wire version, an invalid job,
+/// or a message of another kind where requests go. Anything else (cut short, malformed,
+/// counts that do not fit) may carry any id, so nobody is told.
+pub fn refusal_for(bytes: &[u8], error: WireError) -> Option<(JobId, Reason)> {
+    let reason = match error {
+        WireError::UnsupportedVersion(version) => Reason::UnsupportedVersion(version),
+        WireError::Invalid(_) => Reason::InvalidJob,
+        WireError::NotARequest => Reason::Undecodable,
+        _ => return None,
+    };
+    peek(bytes).map(|(_, job_id)| (job_id, reason))
 }
 
 /// The version and job id of a message, read without decoding the rest: enough to refuse it.

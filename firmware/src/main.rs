@@ -39,7 +39,7 @@ use defmt_rtt as _;
 #[cfg(all(feature = "qemu", target_arch = "arm"))]
 use defmt_semihosting as _;
 use fixedbrot_core::limits::MAX_TILE_PIXELS;
-use fixedbrot_core::wire::{self, Deframer, Framed, Reason, Refusal, TileRequest, WireError};
+use fixedbrot_core::wire::{self, Deframer, Framed, Reason, Refusal, TileRequest};
 use fixedbrot_core::{escape, JobId};
 use panic_halt as _;
 #[cfg(target_arch = "riscv32")]
@@ -116,17 +116,10 @@ fn serve(uart: &mut impl Serial, frame: &[u8]) {
     }
 }
 
-/// The request in a frame, or the job and reason to refuse it with, if it names one.
+/// The request in a frame, or the job and reason to refuse it with, if it names one: the
+/// core's one refusal policy, which host workers follow too.
 fn request(bytes: &[u8]) -> Result<(JobId, TileRequest), Option<(JobId, Reason)>> {
-    wire::decode_request(bytes).map_err(|error| {
-        let reason = match error {
-            WireError::UnsupportedVersion(version) => Reason::UnsupportedVersion(version),
-            WireError::Invalid(_) => Reason::InvalidJob,
-            WireError::NotARequest => Reason::Undecodable,
-            _ => return None,
-        };
-        wire::peek(bytes).map(|(_, job_id)| (job_id, reason))
-    })
+    wire::decode_request(bytes).map_err(|error| wire::refusal_for(bytes, error))
 }
 
 /// Computes the tile point by point and sends its result as it goes.

@@ -6,11 +6,11 @@
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
-use fixedbrot::assembler::{Assembler, Outcome};
-use fixedbrot::limits::Limits;
 use fixedbrot_core::limits::MAX_ENCODED_LEN;
 use fixedbrot_core::wire::{self, End, Envelope, Message, Reason, Refusal, TileResult};
 use fixedbrot_core::{Format, Grid, Job, JobId, TileIndex, View};
+use fixedbrot_pipeline::assembler::{Assembler, Outcome};
+use fixedbrot_pipeline::Limits;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -73,8 +73,8 @@ fuzz_target!(|steps: Vec<Step>| {
         idle: Duration::from_secs(60),
         ..Limits::default()
     };
-    let mut assembler = Assembler::new(limits);
     let mut now = Instant::now();
+    let mut assembler = Assembler::new(limits, now);
     for step in steps {
         let (envelope, again) = match step {
             Step::Result {

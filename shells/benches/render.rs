@@ -5,10 +5,10 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
-use fixedbrot::assembler::Image;
-use fixedbrot::cpu::{self, Lanes};
-use fixedbrot::picture::Png;
+use fixedbrot::output::Png;
 use fixedbrot_core::{Format, Job, JobError, Palette, Rect, TileIndex};
+use fixedbrot_pipeline::cpu::{self, Lanes};
+use fixedbrot_pipeline::Image;
 use fixedbrot_tests::cases::job;
 
 type Kernel = fn(&Job, TileIndex, &mut [u32]) -> Result<Rect, JobError>;

@@ -1,12 +1,16 @@
 //! The command line: clap definitions, and turning a person's view flags into a checked job.
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
 use fixedbrot_core::{Format, Grid, Job, JobError, Palette, View};
 
 use crate::kafka::KafkaArgs;
-use crate::limits::Limits;
 use crate::log::LogFormat;
+use fixedbrot_core::JobId;
+use fixedbrot_pipeline::Limits;
 
 /// A distributed fixed-point Mandelbrot renderer. With no subcommand, renders the default
 /// view in colour in this process (`render`).
@@ -339,9 +343,22 @@ impl ViewArgs {
             iterations: self.iterations,
         };
         job.check().map_err(|e| e.to_string())?;
-        limits.admit_work(&job)?;
+        limits.admit_work(&job).map_err(|over| over.to_string())?;
         Ok(job)
     }
+}
+
+/// A new job id: the clock and the process's random hash keys, so two generators started in
+/// the same nanosecond still differ.
+pub fn new_job_id() -> JobId {
+    let mut hasher = RandomState::new().build_hasher();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    hasher.write_u128(nanos);
+    hasher.write_u32(std::process::id());
+    JobId(hasher.finish())
 }
 
 fn threads(text: &str) -> Result<usize, String> {

@@ -5,12 +5,13 @@ use std::time::Instant;
 
 use crate::cli::ColourArgs;
 use crate::log::info;
-use crate::{picture, raw};
+use crate::output::{raw, Png};
 
+/// Colours the counts the flags name into a PNG.
 pub fn run(args: &ColourArgs) -> Result<(), String> {
     let started = Instant::now();
     let image = raw::read(&args.file, args.max_pixels)?;
-    let png = picture::Png {
+    let png = Png {
         palette: args.palette,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };

@@ -2,19 +2,18 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use fixedbrot_core::Job;
+use fixedbrot_core::{Job, JobId};
+use fixedbrot_pipeline::plan;
 use rdkafka::producer::{BaseProducer, Producer};
 
-use crate::kafka::{self, Deliveries, KafkaArgs, Queue};
+use crate::kafka::{self, Deliveries, Error, KafkaArgs, Outgoing, Queue};
 use crate::log::{info, Hex, Progress};
-use crate::plan;
 
-/// Sends every message of `job` and waits until the brokers have them all.
-pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
+/// Sends every message of job `job_id` and waits until the brokers have them all.
+pub fn run(kafka: &KafkaArgs, job_id: JobId, job: Job) -> Result<(), Error> {
     let client_id = kafka::client_id("Mandelbrot.Generator");
     let producer: BaseProducer<Deliveries> = kafka.producer(&client_id)?;
     kafka.require_topics(producer.client(), &[&kafka.requests_topic])?;
-    let job_id = plan::new_job_id();
     let started = Instant::now();
     info!(
         job = %Hex(job_id.0),
@@ -28,14 +27,14 @@ pub fn run(kafka: &KafkaArgs, job: Job) -> Result<(), String> {
     let progress = Progress::new("generate", total, "messages acknowledged");
     let mut sent = 0u64;
     for (key, bytes) in plan::messages(job_id, job) {
-        kafka::send(
-            &producer,
-            &kafka.requests_topic,
-            key.as_bytes(),
-            Some(&bytes),
-            None,
-            None,
-        )?;
+        let outgoing = Outgoing {
+            topic: &kafka.requests_topic,
+            key: key.as_bytes(),
+            payload: Some(&bytes),
+            headers: None,
+            settles: None,
+        };
+        kafka::send(&producer, outgoing)?;
         sent += 1;
         // Acknowledgements are served as they come in. Left until the queue was full
         // (100,000 messages), each touched a message long out of the cache, and serving them

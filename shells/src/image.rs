@@ -3,26 +3,23 @@
 //! is written, so a partition is committed only below its oldest unfinished job and a restart
 //! replays every tile it has not written yet.
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::PathBuf;
+use std::error::Error;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use fixedbrot_core::wire;
+use fixedbrot_core::wire::{self, Message, Refusal};
 use fixedbrot_core::JobId;
-
-use crate::assembler::{Assembler, Conflict, Image, Moves, Outcome, Tile, Verdict};
+use fixedbrot_pipeline::assembler::{Conflict, Moves, Outcome, Tile, Verdict};
+use fixedbrot_pipeline::{Answer, Assembler, Handler, Holds, Image, Incoming, Letter, Limits};
 use rdkafka::producer::{Producer, ThreadedProducer};
 
-use crate::consumer::{self, Answer, Handler, Holds, Incoming, Letter, Member};
 use crate::fault;
-use crate::kafka::{self, Deliveries, KafkaArgs, IMAGE_GROUP};
-use crate::limits::Limits;
+use crate::kafka::{self, AtLeastOnce, Deliveries, KafkaArgs, Member, Prefetch, IMAGE_GROUP};
 use crate::log::{info, warn, Hex, Progress};
 use crate::metrics::metrics;
-use crate::picture::{self, Png};
-use crate::raw;
-use crate::written::{Once, Written};
+use crate::output::{self, checks, raw, Once, Png, Written};
 
 /// Where and how images are written.
 pub struct Output {
@@ -35,33 +32,48 @@ pub struct Output {
     pub png: Png,
 }
 
-/// Makes the directories the output needs and checks that they take new files (and that
-/// `--output` is new), before any broker is asked: a path problem is found at once, not at
-/// the first finished job.
-pub fn prepare(output: &Output) -> Result<(), String> {
-    let dirs = match &output.file {
-        // --output writes one file: --output-dir is not used.
-        Some(file) => [file.parent(), output.raw_dir.as_deref()],
-        None => [Some(output.dir.as_path()), output.raw_dir.as_deref()],
-    };
-    for dir in dirs
-        .into_iter()
-        .flatten()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        fs::create_dir_all(dir).map_err(|e| format!("output directory {}: {e}", dir.display()))?;
+/// A directory that could not be read, said in a line.
+fn reading(dir: &Path, error: &io::Error) -> String {
+    format!("reading {}: {error}", dir.display())
+}
+
+impl Output {
+    /// The record of the jobs written to the output directory (none with `--output`), read
+    /// whole; partial files that dead writers left are removed. Says where the images go.
+    fn record(&self, topic: &str) -> Result<Option<Written>, String> {
+        if let Some(dir) = &self.raw_dir {
+            output::remove_abandoned(dir).map_err(|e| reading(dir, &e))?;
+        }
+        let Some(file) = &self.file else {
+            info!("Assembling images from {topic} into {}", self.dir.display());
+            // An image names its job: the images in the directory are the record of what
+            // was written, so a job replayed after a restart, or written by another
+            // assembler sharing the directory, is not written again.
+            let written = Written::open(&self.dir).map_err(|e| reading(&self.dir, &e))?;
+            if !written.is_empty() {
+                info!(
+                    "{} images in {} are of jobs written already: those are not written again",
+                    written.len(),
+                    self.dir.display()
+                );
+            }
+            return Ok(Some(written));
+        };
+        // --output writes one file that must not exist yet: nothing to find.
+        info!(
+            "Assembling the first image from {topic} into {}",
+            file.display()
+        );
+        Ok(None)
     }
-    match &output.file {
-        Some(file) => picture::check_new_file(file)
-            .map_err(|e| format!("--output {}: {e}", file.display()))?,
-        None => picture::check_writable_dir(&output.dir)
-            .map_err(|e| format!("--output-dir {}: {e}", output.dir.display()))?,
+
+    /// Makes the directories the output needs and checks that they take new files (and that
+    /// `--output` is new), before any broker is asked: a path problem is found at once, not
+    /// at the first finished job. A sentence saying what is wrong, for a usage error.
+    pub fn prepare(&self) -> Result<(), String> {
+        let raw_dir = self.raw_dir.as_deref();
+        checks::for_image(&self.dir, self.file.as_deref(), raw_dir)
     }
-    if let Some(dir) = &output.raw_dir {
-        picture::check_writable_dir(dir)
-            .map_err(|e| format!("--raw-dir {}: {e}", dir.display()))?;
-    }
-    Ok(())
 }
 
 /// Assembles jobs from the responses topic until `--output` is written (or a stop signal);
@@ -72,14 +84,7 @@ pub fn run(
     output: Output,
     limits: Limits,
     read_committed: bool,
-) -> Result<(), String> {
-    // librdkafka reads committed by default, which waits for open transactions; Kafka's
-    // own default, uncommitted, is what at-least-once workers need.
-    let isolation = if read_committed {
-        "read_committed"
-    } else {
-        "read_uncommitted"
-    };
+) -> Result<(), Box<dyn Error>> {
     let client_id = kafka::client_id(IMAGE_GROUP);
     let producer: Arc<ThreadedProducer<Deliveries>> = Arc::new(kafka.producer(&client_id)?);
     kafka.require_topics(
@@ -87,35 +92,7 @@ pub fn run(
         &[&kafka.responses_topic, &kafka.responses_dead_letters()],
     )?;
     let topic = kafka.responses_topic.as_str();
-    match &output.file {
-        Some(file) => info!(
-            "Assembling the first image from {topic} into {}",
-            file.display()
-        ),
-        None => info!(
-            "Assembling images from {topic} into {}",
-            output.dir.display()
-        ),
-    }
-    // An image names its job: the images in the directory are the record of what was
-    // written, so a job replayed after a restart, or written by another assembler sharing
-    // the directory, is not written again. (--output writes one file that must not exist
-    // yet: nothing to find.)
-    let written = match &output.file {
-        Some(_) => None,
-        None => {
-            let written = Written::open(&output.dir)
-                .map_err(|e| format!("reading {}: {e}", output.dir.display()))?;
-            if !written.is_empty() {
-                info!(
-                    "{} images in {} are of jobs written already: those are not written again",
-                    written.len(),
-                    output.dir.display()
-                );
-            }
-            Some(written)
-        }
-    };
+    let written = output.record(topic)?;
     let member = Member {
         kafka,
         group: IMAGE_GROUP,
@@ -123,23 +100,24 @@ pub fn run(
         input: topic,
         // The assembler produces only dead letters.
         output: topic,
-        settings: vec![("isolation.level", isolation.into())],
-        producer,
-        // The assembler holds offsets: at least once, and idempotent by its images.
-        transactional_id: None,
+        prefetch: Prefetch::Plenty,
+        read_committed,
     };
-    let assembling = Assembling {
-        assembler: Assembler::new(limits),
+    let handler = ImageHandler {
+        assembler: Assembler::new(limits, Instant::now()),
         output,
         written,
         progress: BTreeMap::new(),
         first_seen: BTreeMap::new(),
     };
-    consumer::run(member, assembling)
+    // The assembler holds offsets: at least once, and idempotent by its images.
+    let commits = AtLeastOnce::new(&member, producer);
+    kafka::run(member, commits, handler)?;
+    Ok(())
 }
 
-/// The member's handler: the assembler, and what it writes.
-struct Assembling {
+/// The member's handler: the assembler, and the images it writes.
+struct ImageHandler {
     assembler: Assembler,
     output: Output,
     /// The jobs whose images are in the output directory (none with `--output`).
@@ -151,26 +129,29 @@ struct Assembling {
 }
 
 /// A job's first message holds its offset until the job is written, fails or expires.
-fn hold(job_id: JobId) -> Answer {
+fn hold(job_id: JobId) -> Answer<JobId> {
     Answer {
-        hold: Some(job_id.0),
+        hold: Some(job_id),
         ..Answer::default()
     }
 }
 
 /// The job's holds end.
-fn release(job_id: JobId) -> Answer {
+fn release(job_id: JobId) -> Answer<JobId> {
     Answer {
         holds: Holds {
-            release: vec![job_id.0],
+            release: vec![job_id],
             ..Holds::default()
         },
         ..Answer::default()
     }
 }
 
-impl Handler for Assembling {
-    fn handle(&mut self, message: &Incoming<'_>) -> Result<Answer, String> {
+impl Handler for ImageHandler {
+    type Key = JobId;
+    type Error = io::Error;
+
+    fn handle(&mut self, message: &Incoming<'_>) -> Result<Answer<JobId>, io::Error> {
         let payload = message.payload.unwrap_or_default();
         let now = Instant::now();
         // Results, nearly every message, are read without building a 16 KiB envelope each.
@@ -200,11 +181,17 @@ impl Handler for Assembling {
                     })
                 }
             };
-            if let Some(answer) = self.written_already(envelope.job_id) {
-                return Ok(answer);
-            }
             let job_id = envelope.job_id;
-            (job_id, self.assembler.accept(envelope, now, message.again))
+            let written = self.written.as_ref().is_some_and(|w| w.contains(job_id));
+            // The markers are logged whenever they come, a BEGIN after its image too.
+            let outcome = match envelope.message {
+                Message::Begin(job) if written && !message.again => Outcome::LateBegin { job },
+                Message::Result(_) | Message::Begin(_) if written => {
+                    return Ok(self.written_already(job_id).unwrap_or_default())
+                }
+                _ => self.assembler.accept(envelope, now, message.again),
+            };
+            (job_id, outcome)
         };
         if self.assembler.assembles(job_id) {
             self.first_seen.entry(job_id).or_insert(now);
@@ -215,7 +202,7 @@ impl Handler for Assembling {
         Ok(answer)
     }
 
-    fn tick(&mut self, now: Instant) -> Holds {
+    fn tick(&mut self, now: Instant) -> Holds<JobId> {
         self.assembler.expire(now);
         let mut holds = Holds::default();
         let moves = self.assembler.take_moves();
@@ -224,11 +211,11 @@ impl Handler for Assembling {
     }
 
     /// Jobs whose partitions another assembler took: it assembles them from the last commit.
-    fn lost(&mut self, keys: &[u64]) {
-        for &key in keys {
-            self.assembler.forget(JobId(key));
-            self.first_seen.remove(&JobId(key));
-            self.progress.remove(&JobId(key));
+    fn lost(&mut self, jobs: &[JobId]) {
+        for job_id in jobs {
+            self.assembler.forget(*job_id);
+            self.first_seen.remove(job_id);
+            self.progress.remove(job_id);
         }
         metrics()
             .jobs_in_flight
@@ -237,13 +224,14 @@ impl Handler for Assembling {
 
     /// New partitions are read from their last commit, which may be below jobs that the
     /// assembler who had them wrote into the same directory: the record is read again.
-    fn assigned(&mut self) -> Result<(), String> {
+    fn assigned(&mut self) -> Result<(), io::Error> {
         let Some(written) = &mut self.written else {
             return Ok(());
         };
+        let dir = self.output.dir.display();
         let found = written
             .refresh()
-            .map_err(|e| format!("reading {}: {e}", self.output.dir.display()))?;
+            .map_err(|e| io::Error::new(e.kind(), format!("reading {dir}: {e}")))?;
         if found > 0 {
             info!(
                 "{found} more images in {} are of jobs written already (by another \
@@ -255,10 +243,10 @@ impl Handler for Assembling {
     }
 }
 
-impl Assembling {
+impl ImageHandler {
     /// The answer to a message of a job whose image is in the directory: nothing to do, and
     /// if it was being assembled here (another assembler wrote it meanwhile), it goes.
-    fn written_already(&mut self, job_id: JobId) -> Option<Answer> {
+    fn written_already(&mut self, job_id: JobId) -> Option<Answer<JobId>> {
         if !self.written.as_ref()?.contains(job_id) {
             return None;
         }
@@ -273,8 +261,39 @@ impl Assembling {
     }
 
     /// What the member does with an outcome of the assembler.
-    fn outcome(&mut self, job_id: JobId, outcome: Outcome) -> Result<Answer, String> {
+    fn outcome(&mut self, job_id: JobId, outcome: Outcome) -> Result<Answer<JobId>, io::Error> {
         let answer = match outcome {
+            Outcome::Begin { .. } | Outcome::LateBegin { .. } | Outcome::End { .. } => {
+                self.marker(job_id, outcome)
+            }
+            Outcome::Progress { done, total } => {
+                self.progress
+                    .entry(job_id)
+                    .or_insert_with(|| {
+                        Progress::new(&format!("job {:016x}", job_id.0), total.into(), "tiles")
+                    })
+                    .show(done.into());
+                hold(job_id)
+            }
+            Outcome::Complete(image) => {
+                self.progress.remove(&job_id);
+                self.complete(image)?
+            }
+            Outcome::Duplicate => Answer::default(),
+            Outcome::SetAside => hold(job_id),
+            Outcome::Failed { refusal } => self.failed(job_id, &refusal),
+            Outcome::Conflict(conflict) => self.conflict(job_id, conflict),
+            Outcome::Rejected { reason } => Answer {
+                dead_letter: Some(reason.into()),
+                ..Answer::default()
+            },
+        };
+        Ok(answer)
+    }
+
+    /// Logs a BEGIN or END marker, as the original did; a BEGIN holds its job.
+    fn marker(&mut self, job_id: JobId, marker: Outcome) -> Answer<JobId> {
+        match marker {
             Outcome::Begin { job } => {
                 info!(
                     job = %Hex(job_id.0),
@@ -304,46 +323,28 @@ impl Assembling {
                 );
                 Answer::default()
             }
-            Outcome::Progress { done, total } => {
-                self.progress
-                    .entry(job_id)
-                    .or_insert_with(|| {
-                        Progress::new(&format!("job {:016x}", job_id.0), total.into(), "tiles")
-                    })
-                    .show(done.into());
-                hold(job_id)
-            }
-            Outcome::Complete(image) => {
-                self.progress.remove(&job_id);
-                self.complete(image)?
-            }
-            Outcome::Duplicate => Answer::default(),
-            Outcome::SetAside => hold(job_id),
-            Outcome::Failed { refusal } => {
-                self.progress.remove(&job_id);
-                self.first_seen.remove(&job_id);
-                metrics().jobs_failed.inc();
-                warn!(
-                    job = %Hex(job_id.0),
-                    tile = refusal.tile.map(|t| t.0),
-                    "Job {:016x} failed: a worker refused tile {:?}: {:?}",
-                    job_id.0,
-                    refusal.tile.map(|t| t.0),
-                    refusal.reason
-                );
-                release(job_id)
-            }
-            Outcome::Conflict(conflict) => self.conflict(job_id, conflict),
-            Outcome::Rejected { reason } => Answer {
-                dead_letter: Some(reason.into()),
-                ..Answer::default()
-            },
-        };
-        Ok(answer)
+            _ => Answer::default(),
+        }
+    }
+
+    /// A worker refused a tile: the job failed, and its holds end.
+    fn failed(&mut self, job_id: JobId, refusal: &Refusal) -> Answer<JobId> {
+        self.progress.remove(&job_id);
+        self.first_seen.remove(&job_id);
+        metrics().jobs_failed.inc();
+        warn!(
+            job = %Hex(job_id.0),
+            tile = refusal.tile.map(|t| t.0),
+            "Job {:016x} failed: a worker refused tile {:?}: {:?}",
+            job_id.0,
+            refusal.tile.map(|t| t.0),
+            refusal.reason
+        );
+        release(job_id)
     }
 
     /// Writes a whole image, unless it is in the directory already.
-    fn complete(&mut self, image: Image) -> Result<Answer, String> {
+    fn complete(&mut self, image: Image) -> Result<Answer<JobId>, io::Error> {
         let job_id = image.job_id;
         info!(
             job = %Hex(job_id.0),
@@ -352,13 +353,13 @@ impl Assembling {
             job_id.0
         );
         let output = &self.output;
-        let write = || -> std::io::Result<PathBuf> {
+        let write = || -> io::Result<PathBuf> {
             // Before the PNG, whose link is the record that the job was written: a job
             // written has its counts too. A replayed job's counts replace the same counts.
             if let Some(dir) = &output.raw_dir {
                 let path = dir.join(format!("job-{:016x}.npy", job_id.0));
                 raw::write(&path, &image, raw::Place::Replace).map_err(|e| {
-                    std::io::Error::new(e.kind(), format!("its counts, {}: {e}", path.display()))
+                    io::Error::new(e.kind(), format!("its counts, {}: {e}", path.display()))
                 })?;
                 info!(job = %Hex(job_id.0), path = %path.display(), "Counts written to {}", path.display());
             }
@@ -370,7 +371,10 @@ impl Assembling {
             Some(record) => record.write_once(job_id, write),
             None => write().map(Once::Wrote),
         }
-        .map_err(|e| format!("writing the image of job {:016x}: {e}", job_id.0))?;
+        .map_err(|e| {
+            let why = format!("writing the image of job {:016x}: {e}", job_id.0);
+            io::Error::new(e.kind(), why)
+        })?;
         let first = self.first_seen.remove(&job_id);
         match written {
             Once::Wrote(path) => {
@@ -396,7 +400,7 @@ impl Assembling {
 
     /// Reports a conflict: logged, counted, and the copy at hand copied to the dead-letter
     /// topic with both digests and the verdict. The job goes on, unless it was unsettled.
-    fn conflict(&mut self, job_id: JobId, conflict: Conflict) -> Answer {
+    fn conflict(&mut self, job_id: JobId, conflict: Conflict) -> Answer<JobId> {
         metrics().conflicting_results.inc();
         warn!(
             job = %Hex(job_id.0),
@@ -435,7 +439,7 @@ impl Assembling {
 
     /// Logs what the assembler moved and turns it into holds: jobs set aside keep theirs,
     /// jobs read again rewind to theirs, expired and forgotten jobs release theirs.
-    fn moved(&mut self, moves: Moves, holds: &mut Holds) {
+    fn moved(&mut self, moves: Moves, holds: &mut Holds<JobId>) {
         // Every message and tick ends here: what is kept per job follows the assembler, so a
         // job it dropped (a rejected tile, an END of a job written) leaves nothing behind.
         metrics()
@@ -460,7 +464,7 @@ impl Assembling {
         }
         for job_id in moves.read_again {
             info!(job = %Hex(job_id.0), "Job {:016x} has room again: reading it again", job_id.0);
-            holds.read_again.push(job_id.0);
+            holds.read_again.push(job_id);
         }
         for job in moves.expired {
             let shown: Vec<u32> = job.first_missing.iter().map(|t| t.0).collect();
@@ -478,8 +482,8 @@ impl Assembling {
                 job.missing,
                 job.total
             );
-            holds.release.push(job.job_id.0);
-            metrics().jobs_evicted.inc();
+            holds.release.push(job.job_id);
+            metrics().jobs_expired.inc();
         }
         for job in moves.forgotten {
             warn!(
@@ -491,7 +495,7 @@ impl Assembling {
                 job.total,
                 job.idle.as_secs()
             );
-            holds.release.push(job.job_id.0);
+            holds.release.push(job.job_id);
             metrics().jobs_forgotten.inc();
         }
     }

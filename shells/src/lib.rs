@@ -1,27 +1,21 @@
-//! The shells of fixedbrot: the roles of the command line, over Kafka or in one process, the
-//! PNG writer and the kernel chosen for this CPU, around the pure core. `main.rs` parses the
-//! command line and calls one of them; benchmarks and tests reach them here.
-pub mod assembler;
+//! The shells of fixedbrot: the roles of the command line, over Kafka or in one process, and
+//! what they write, around `fixedbrot-pipeline` (the decisions) and `fixedbrot-core` (the
+//! math). `main.rs` parses the command line and calls one role's `run`.
+//!
+//! - Roles, which never import one another: [`render`], [`colour`], [`generate`], [`calc`],
+//!   [`image`], [`bridge`]; `topics` is [`kafka`]'s own.
+//! - [`kafka`]: everything that talks to brokers, the one consumer loop among it.
+//! - [`output`]: PNGs, raw counts, and the record of what a directory holds.
+//! - [`cli`], [`log`], [`metrics`]: the command line, logging, Prometheus counts.
 pub mod bridge;
 pub mod calc;
 pub mod cli;
 pub mod colour;
-pub mod consumer;
-pub mod cpu;
 mod fault;
 pub mod generate;
 pub mod image;
 pub mod kafka;
-pub mod limits;
 pub mod log;
 pub mod metrics;
-pub mod offsets;
-mod partial;
-pub mod picture;
-pub mod plan;
-pub mod raw;
-mod received;
+pub mod output;
 pub mod render;
-pub mod transaction;
-pub mod worker;
-pub mod written;

@@ -4,8 +4,12 @@ use std::process::ExitCode;
 
 use clap::{error::ErrorKind, CommandFactory, Parser};
 
-use fixedbrot::cli::{Cli, Command};
-use fixedbrot::{bridge, calc, colour, generate, image, metrics, picture, raw, render};
+use std::error::Error;
+
+use fixedbrot::cli::{new_job_id, BridgeArgs, Cli, Command, ImageArgs};
+use fixedbrot::kafka::TopicSettings;
+use fixedbrot::output::{checks, Png};
+use fixedbrot::{bridge, calc, colour, generate, image, metrics, render};
 
 /// mimalloc for Rust's allocations; its "override" feature makes it librdkafka's malloc too.
 #[global_allocator]
@@ -26,7 +30,7 @@ fn main() -> ExitCode {
         kafka.check().unwrap_or_else(|e| usage_error(&e));
     }
     let served = command.metrics().map_or(Ok(()), metrics::serve);
-    match served.and_then(|()| run(&command)) {
+    match served.map_err(Box::from).and_then(|()| run(&command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -36,86 +40,79 @@ fn main() -> ExitCode {
 }
 
 /// Runs a checked command.
-fn run(command: &Command) -> Result<(), String> {
+fn run(command: &Command) -> Result<(), Box<dyn Error>> {
     match command {
         Command::Render(args) => {
             let job = args
                 .view
                 .job(&args.limits.limits())
                 .unwrap_or_else(|e| usage_error(&e));
-            match &args.output {
-                Some(path) => picture::check_new_file(path),
-                None => picture::check_writable_dir(std::path::Path::new(".")),
-            }
-            .unwrap_or_else(|e| usage_error(&format!("--output: {e}")));
-            if let Some(path) = &args.raw {
-                raw::check_new_file(path)
-                    .unwrap_or_else(|e| usage_error(&format!("--raw {}: {e}", path.display())));
-                if let Some(output) = &args.output {
-                    raw::check_apart(path, output)
-                        .unwrap_or_else(|e| usage_error(&format!("--output: {e}")));
-                }
-            }
-            render::run(args, job)
+            checks::for_render(args.output.as_deref(), args.raw.as_deref())
+                .unwrap_or_else(|e| usage_error(&e));
+            render::run(args, new_job_id(), job)
         }
         Command::Colour(args) => {
-            match &args.output {
-                Some(path) => picture::check_new_file(path),
-                None => picture::check_writable_dir(std::path::Path::new(".")),
-            }
-            .unwrap_or_else(|e| usage_error(&format!("--output: {e}")));
-            colour::run(args)
+            checks::for_colour(args.output.as_deref()).unwrap_or_else(|e| usage_error(&e));
+            Ok(colour::run(args)?)
         }
         Command::Generate(args) => {
             let job = args
                 .view
                 .job(&args.limits.limits())
                 .unwrap_or_else(|e| usage_error(&e));
-            generate::run(&args.kafka, job)
+            Ok(generate::run(&args.kafka, new_job_id(), job)?)
         }
         Command::Calc(args) => {
             let threads = args
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            calc::run(
+            Ok(calc::run(
                 &args.kafka,
                 threads.max(1),
                 args.limits.limits(),
                 &args.guarantee,
-            )
+            )?)
         }
-        Command::Image(args) => {
-            let output = image::Output {
-                dir: args.output_dir.clone(),
-                file: args.output.clone(),
-                raw_dir: args.raw_dir.clone(),
-                png: picture::Png {
-                    palette: args.palette,
-                    // Assembling is one thread; all of them compress the image.
-                    threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-                },
-            };
-            image::prepare(&output).unwrap_or_else(|e| usage_error(&e));
-            image::run(&args.kafka, output, args.limits(), args.read_committed)
+        Command::Image(args) => run_image(args),
+        Command::Bridge(args) => run_bridge(args),
+        Command::Topics(args) => Ok(args.kafka.create_topics(&TopicSettings {
+            partitions: args.partitions,
+            replication: args.replication,
+            config: &args.config,
+        })?),
+    }
+}
+
+/// `image`, its output checked first.
+fn run_image(args: &ImageArgs) -> Result<(), Box<dyn Error>> {
+    let output = image::Output {
+        dir: args.output_dir.clone(),
+        file: args.output.clone(),
+        raw_dir: args.raw_dir.clone(),
+        png: Png {
+            palette: args.palette,
+            // Assembling is one thread; all of them compress the image.
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        },
+    };
+    output.prepare().unwrap_or_else(|e| usage_error(&e));
+    image::run(&args.kafka, output, args.limits(), args.read_committed)
+}
+
+/// `bridge`, over the link the flags name.
+fn run_bridge(args: &BridgeArgs) -> Result<(), Box<dyn Error>> {
+    let limits = args.limits.limits();
+    let (kafka, rate, guarantee) = (&args.kafka, args.board_rate, &args.guarantee);
+    match (&args.tcp, &args.serial) {
+        (Some(address), _) => {
+            let link = bridge::TcpLink::connect(address)?;
+            bridge::run(kafka, link, rate, limits, guarantee)
         }
-        Command::Bridge(args) => {
-            let limits = args.limits.limits();
-            match (&args.tcp, &args.serial) {
-                (Some(address), _) => bridge::TcpLink::connect(address).and_then(|link| {
-                    bridge::run(&args.kafka, link, args.board_rate, limits, &args.guarantee)
-                }),
-                (None, Some(device)) => {
-                    bridge::SerialLink::open(device, args.baud).and_then(|link| {
-                        bridge::run(&args.kafka, link, args.board_rate, limits, &args.guarantee)
-                    })
-                }
-                (None, None) => unreachable!("clap requires --serial or --tcp"),
-            }
+        (None, Some(device)) => {
+            let link = bridge::SerialLink::open(device, args.baud)?;
+            bridge::run(kafka, link, rate, limits, guarantee)
         }
-        Command::Topics(args) => {
-            args.kafka
-                .create_topics(args.partitions, args.replication, &args.config)
-        }
+        (None, None) => unreachable!("clap requires --serial or --tcp"),
     }
 }
 

@@ -50,7 +50,7 @@ pub struct Metrics {
     pub jobs_in_flight: Gauge,
     pub jobs_completed: Counter,
     pub jobs_failed: Counter,
-    pub jobs_evicted: Counter,
+    pub jobs_expired: Counter,
     pub jobs_forgotten: Counter,
     pub conflicting_results: Counter,
     pub job_seconds: Histogram,
@@ -124,9 +124,9 @@ impl Metrics {
                 "Jobs failed by a worker's refusal",
                 Counter::default(),
             ),
-            jobs_evicted: registered(
+            jobs_expired: registered(
                 r,
-                "jobs_evicted",
+                "jobs_expired",
                 "Jobs freed after --idle-timeout without a new tile",
                 Counter::default(),
             ),
@@ -161,11 +161,10 @@ impl Metrics {
         }
     }
 
-    /// Counts a tile computed, and its kernel steps.
-    pub fn computed(&self, counts: &[u32]) {
+    /// Counts a tile computed, and its kernel steps (the sum of its counts).
+    pub fn computed(&self, steps: u64) {
         self.tiles_computed.inc();
-        self.kernel_steps
-            .inc_by(counts.iter().map(|&c| u64::from(c)).sum());
+        self.kernel_steps.inc_by(steps);
     }
 
     /// Counts a dead letter under its reason's first clause, numbers written as N.

@@ -1,5 +1,6 @@
 //! `fixedbrot render`: workers and the assembler in one process, no broker. Workers take the
 //! tiles by number; their results reach the same assembler the `image` role uses.
+use std::error::Error;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
@@ -8,34 +9,62 @@ use std::time::Instant;
 
 use fixedbrot_core::wire::{Envelope, TileRequest};
 use fixedbrot_core::{Job, JobId, TileIndex};
+use fixedbrot_pipeline::assembler::Outcome;
+use fixedbrot_pipeline::{cpu, plan, worker, Assembler, Image, Limits};
 
-use crate::assembler::{Assembler, Outcome};
 use crate::cli::RenderArgs;
-use crate::limits::Limits;
 use crate::log::{debug, info, Progress};
-use crate::{cpu, picture, plan, raw, worker};
+use crate::output::{raw, Png};
 
-/// Renders the job the flags describe and writes its PNG.
-pub fn run(args: &RenderArgs, job: Job) -> Result<(), String> {
+/// Renders job `job_id`, as the flags describe it, and writes its PNG.
+pub fn run(args: &RenderArgs, job_id: JobId, job: Job) -> Result<(), Box<dyn Error>> {
     let threads = args
         .threads
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let limits = args.limits.limits();
-    let job_id = plan::new_job_id();
     let started = Instant::now();
     info!(
         "Rendering {} on {threads} threads, {}",
         plan::describe(&job),
         cpu::Lanes::detect().describe()
     );
-    // Workers take tiles by number and hand their results to the assembler (this thread)
-    // decoded, boxed: no request or result is encoded, and no lock is shared, since the
-    // threads waking each other took a sixth of the time.
+    let image = compute(job_id, job, threads, args.limits.limits())?;
+    let seconds = started.elapsed().as_secs_f64();
+    info!(
+        "Rendered in {:.3} s: {:.1} Mpixel/s",
+        seconds,
+        image.counts.len() as f64 / seconds / 1e6
+    );
+    if let Some(path) = &args.raw {
+        raw::write(path, &image, raw::Place::New)
+            .map_err(|e| format!("cannot write the counts to {}: {e}", path.display()))?;
+        info!("Counts written to {}", path.display());
+    }
+    let png = Png {
+        palette: args.palette,
+        threads,
+    };
+    let path = png
+        .write_output(args.output.as_deref(), Path::new("."), &image)
+        .map_err(|e| format!("cannot write the image: {e}"))?;
+    info!(
+        "Output file is: {} (written in {:.3} s)",
+        path.display(),
+        started.elapsed().as_secs_f64() - seconds
+    );
+    Ok(())
+}
+
+/// The job's image, its tiles computed on `threads` threads.
+///
+/// Workers take tiles by number and hand their results to the assembler (this thread)
+/// decoded, boxed: no request or result is encoded, and no lock is shared, since the threads
+/// waking each other took a sixth of the time.
+fn compute(job_id: JobId, job: Job, threads: usize, limits: Limits) -> Result<Image, String> {
     let next_tile = AtomicU64::new(0);
     let tiles = u64::from(job.grid.tiles());
     let (results_tx, results_rx) = sync_channel::<Box<Envelope>>(threads * 16);
-    let image = thread::scope(|scope| {
+    thread::scope(|scope| {
         for worker in 0..threads {
             let (results, next_tile) = (results_tx.clone(), &next_tile);
             scope.spawn(move || loop {
@@ -59,31 +88,7 @@ pub fn run(args: &RenderArgs, job: Job) -> Result<(), String> {
         }
         drop(results_tx);
         assemble(job_id, job, results_rx, limits)
-    })?;
-    let seconds = started.elapsed().as_secs_f64();
-    info!(
-        "Rendered in {:.3} s: {:.1} Mpixel/s",
-        seconds,
-        image.counts.len() as f64 / seconds / 1e6
-    );
-    if let Some(path) = &args.raw {
-        raw::write(path, &image, raw::Place::New)
-            .map_err(|e| format!("cannot write the counts to {}: {e}", path.display()))?;
-        info!("Counts written to {}", path.display());
-    }
-    let png = picture::Png {
-        palette: args.palette,
-        threads,
-    };
-    let path = png
-        .write_output(args.output.as_deref(), Path::new("."), &image)
-        .map_err(|e| format!("cannot write the image: {e}"))?;
-    info!(
-        "Output file is: {} (written in {:.3} s)",
-        path.display(),
-        started.elapsed().as_secs_f64() - seconds
-    );
-    Ok(())
+    })
 }
 
 /// The assembler's limits for the one job `render` made itself, under `limits`: it holds
@@ -101,9 +106,9 @@ fn assemble(
     job: Job,
     results: std::sync::mpsc::Receiver<Box<Envelope>>,
     limits: Limits,
-) -> Result<crate::assembler::Image, String> {
-    let mut assembler = Assembler::new(assembler_limits(limits));
-    assembler.open(job_id, job)?;
+) -> Result<Image, String> {
+    let mut assembler = Assembler::new(assembler_limits(limits), Instant::now());
+    assembler.open(job_id, job).map_err(|over| over.to_string())?;
     let progress = Progress::new("render", job.grid.tiles().into(), "tiles");
     for envelope in results {
         match assembler.accept(*envelope, Instant::now(), false) {
@@ -154,9 +159,10 @@ mod tests {
         );
         assert_eq!(limits.admit(&job), Ok(()));
         assert!(
-            Assembler::new(limits).admit(&job).is_err(),
+            Assembler::new(limits, Instant::now()).admit(&job).is_err(),
             "an image's --max-mib"
         );
-        assert_eq!(Assembler::new(assembler_limits(limits)).admit(&job), Ok(()));
+        let holds_any = Assembler::new(assembler_limits(limits), Instant::now());
+        assert_eq!(holds_any.admit(&job), Ok(()));
     }
 }

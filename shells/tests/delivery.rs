@@ -7,12 +7,12 @@ mod harness;
 use std::path::Path;
 use std::time::Duration;
 
-use fixedbrot::assembler::Image;
-use fixedbrot::picture::Png;
-use fixedbrot::worker;
-use fixedbrot::written::job_of;
+use fixedbrot::output::written::job_of;
+use fixedbrot::output::Png;
 use fixedbrot_core::wire::TileRequest;
 use fixedbrot_core::{Format, Job, JobId, Palette, TileIndex};
+use fixedbrot_pipeline::worker;
+use fixedbrot_pipeline::Image;
 use fixedbrot_tests::cases::default_job;
 use harness::{
     brokers, pixels, pngs_in, producer, read_topic_on, rendered, OwnBroker, Process, Scenario,

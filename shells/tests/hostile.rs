@@ -537,7 +537,7 @@ fn a_conflicting_copy_of_a_tile_is_settled_reported_and_dead_lettered() {
     let printed = scenario.generate(&[]);
     let job_id = u64::from_str_radix(printed.split_whitespace().next().unwrap(), 16).unwrap();
     let job = fixedbrot_tests::cases::default_job(Format::I4F28, 64);
-    let mut forged = wire::decode(&fixedbrot::worker::compute(
+    let mut forged = wire::decode(&fixedbrot_pipeline::worker::compute(
         JobId(job_id),
         &TileRequest {
             job,
@@ -549,7 +549,7 @@ fn a_conflicting_copy_of_a_tile_is_settled_reported_and_dead_lettered() {
         unreachable!("a result")
     };
     tile.counts.iter_mut().for_each(|count| *count = 0);
-    let zeros = fixedbrot::assembler::digest(&tile.counts);
+    let zeros = fixedbrot_pipeline::assembler::digest(&tile.counts);
     let mut buf = vec![0u8; fixedbrot_core::limits::MAX_ENCODED_LEN];
     let bytes = wire::encode(&forged, &mut buf).unwrap().to_vec();
     let producer = producer();

@@ -279,9 +279,9 @@ fn a_broker_that_restarts_mid_job_is_waited_for() {
 /// each equal to `render`'s.
 #[test]
 fn two_jobs_with_room_for_one_are_both_written_by_reading_one_again() {
-    use fixedbrot::{plan, worker};
     use fixedbrot_core::wire::TileRequest;
     use fixedbrot_core::{Format, JobId, TileIndex};
+    use fixedbrot_pipeline::{plan, worker};
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
     let scenario = Scenario::new("no-room", 1);

@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 
 use fixedbrot_core::{Format, Grid, Job, JobId, View};
 
-use crate::assembler::Image;
-use crate::partial::Partial;
-use crate::written::open_regular;
+use fixedbrot_pipeline::Image;
+
+use super::partial::Partial;
+use super::written::open_regular;
 
 const MAGIC: &[u8] = b"\x93NUMPY\x01\x00";
 
@@ -42,48 +43,6 @@ struct Corners {
 /// The sidecar of counts file `path`: the same name, `.json`.
 pub fn sidecar(path: &Path) -> PathBuf {
     path.with_extension("json")
-}
-
-/// Fails now, saying why, if counts could not be written at `path` later: not a `.npy` name,
-/// or it or its sidecar exists (nothing is overwritten), or the directory takes no files.
-pub fn check_new_file(path: &Path) -> io::Result<()> {
-    if path.extension().and_then(|e| e.to_str()) != Some("npy") {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the counts file's name must end in .npy (its job goes beside it, in .json)",
-        ));
-    }
-    crate::picture::check_new_file(&sidecar(path))?;
-    crate::picture::check_new_file(path)
-}
-
-/// Fails now if an image written at `output` would take the name of the counts at `path`
-/// or of their sidecar: found before the work, not after it.
-pub fn check_apart(path: &Path, output: &Path) -> io::Result<()> {
-    for taken in [path.to_owned(), sidecar(path)] {
-        if same_place(&taken, output) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "{} is where --raw {} writes too",
-                    output.display(),
-                    path.display()
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Whether two paths name one place: the same name in the same directory, however written.
-fn same_place(a: &Path, b: &Path) -> bool {
-    let dir = |p: &Path| {
-        let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
-        std::path::absolute(parent.unwrap_or(Path::new(".")))
-            .and_then(|d| d.canonicalize().or(Ok(d)))
-            .ok()
-    };
-    a.file_name() == b.file_name() && dir(a) == dir(b)
 }
 
 /// How a counts file takes its name.
@@ -396,20 +355,6 @@ mod tests {
         assert!(error.contains("not a regular file"), "{error}");
     }
 
-    #[test]
-    fn a_counts_file_is_named_npy_and_replaces_nothing() {
-        let dir = dir("names");
-        assert!(check_new_file(&dir.join("counts.raw")).is_err());
-        assert!(check_new_file(&dir.join("counts.npy")).is_ok());
-        fs::write(dir.join("counts.json"), "{}").unwrap();
-        assert!(check_new_file(&dir.join("counts.npy")).is_err());
-        // One made after the check is not replaced either.
-        let path = dir.join("late.npy");
-        fs::write(&path, "mine").unwrap();
-        assert!(write(&path, &image(), Place::New).is_err());
-        assert_eq!(fs::read_to_string(&path).unwrap(), "mine");
-    }
-
     /// Before, `colour` allocated whatever the sidecar claimed: 65535 x 65535 beside a
     /// sparse file aborted the process asking for 17 GB.
     #[test]
@@ -443,20 +388,5 @@ mod tests {
         assert!(!sidecar(&path).exists());
         let left: Vec<_> = fs::read_dir(&scratch).unwrap().collect();
         assert_eq!(left.len(), 1, "only the file that was there: {left:?}");
-    }
-
-    /// Before, `render --raw f.npy -o f.npy` computed, wrote the counts, then failed with no
-    /// PNG.
-    #[test]
-    fn an_image_named_like_the_counts_or_their_sidecar_is_found_at_once() {
-        let dir = dir("apart");
-        let counts = dir.join("f.npy");
-        let dotted = dir.join(".").join("f.json");
-        for output in [counts.clone(), dotted] {
-            let error = check_apart(&counts, &output).unwrap_err();
-            assert!(error.to_string().contains("--raw"), "{error}");
-        }
-        assert!(check_apart(&counts, &dir.join("f.png")).is_ok());
-        assert!(check_apart(Path::new("f.npy"), Path::new("./f.npy")).is_err());
     }
 }

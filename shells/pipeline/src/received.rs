@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use fixedbrot_core::{Grid, TileIndex};
 
 /// What a tile kept on its own costs besides its counts: its place in the map.
-pub const TILE_OVERHEAD: u64 = 64;
+pub(crate) const TILE_OVERHEAD: u64 = 64;
 
 /// A job's tiles. They are kept each on its own while they are few, so memory grows with
 /// what arrives whatever the job claims; once that costs half the whole image, the image is
 /// allocated and they move into it, so a job never takes more than twice what its tiles
 /// would alone (and tiny tiles do not cost their overhead many times over). A job this
 /// process made itself starts whole, so each tile is copied once.
-pub enum Received {
+pub(crate) enum Received {
     Sparse {
         tiles: BTreeMap<u32, Box<[u32]>>,
         bytes: u64,
@@ -25,7 +25,7 @@ pub enum Received {
 
 impl Received {
     /// Nothing yet, each tile to be kept on its own.
-    pub fn sparse() -> Received {
+    pub(crate) fn sparse() -> Received {
         Received::Sparse {
             tiles: BTreeMap::new(),
             bytes: 0,
@@ -33,7 +33,7 @@ impl Received {
     }
 
     /// Nothing yet, the whole image allocated.
-    pub fn dense(grid: Grid) -> Received {
+    pub(crate) fn dense(grid: Grid) -> Received {
         Received::Dense {
             counts: vec![0; grid.pixels() as usize],
             have: vec![false; grid.tiles() as usize],
@@ -42,12 +42,12 @@ impl Received {
     }
 
     /// What the whole image of `grid` takes: the most a job's tiles take.
-    pub fn dense_bytes(grid: Grid) -> u64 {
+    pub(crate) fn dense_bytes(grid: Grid) -> u64 {
         grid.pixels() * 4 + u64::from(grid.tiles())
     }
 
     /// What the tiles take.
-    pub fn bytes(&self, grid: Grid) -> u64 {
+    pub(crate) fn bytes(&self, grid: Grid) -> u64 {
         match self {
             Received::Sparse { bytes, .. } => *bytes,
             Received::Dense { .. } => Self::dense_bytes(grid),
@@ -55,7 +55,7 @@ impl Received {
     }
 
     /// What the tiles take once one more of `pixels` is here.
-    pub fn bytes_with(&self, grid: Grid, pixels: usize) -> u64 {
+    pub(crate) fn bytes_with(&self, grid: Grid, pixels: usize) -> u64 {
         match self {
             Received::Sparse { bytes, .. } => {
                 let sparse = bytes + pixels as u64 * 4 + TILE_OVERHEAD;
@@ -70,14 +70,14 @@ impl Received {
     }
 
     /// How many tiles are here.
-    pub fn len(&self) -> u32 {
+    pub(crate) fn len(&self) -> u32 {
         match self {
             Received::Sparse { tiles, .. } => tiles.len() as u32,
             Received::Dense { tiles, .. } => *tiles,
         }
     }
 
-    pub fn contains(&self, tile: u32) -> bool {
+    pub(crate) fn contains(&self, tile: u32) -> bool {
         match self {
             Received::Sparse { tiles, .. } => tiles.contains_key(&tile),
             Received::Dense { have, .. } => have.get(tile as usize).copied().unwrap_or(false),
@@ -86,7 +86,7 @@ impl Received {
 
     /// Keeps a tile of `grid`, moving all into the whole image when [`Received::bytes_with`]
     /// says so. `false`, with nothing kept, if its counts do not fill its rectangle.
-    pub fn insert(&mut self, grid: Grid, tile: u32, counts: &[u32]) -> bool {
+    pub(crate) fn insert(&mut self, grid: Grid, tile: u32, counts: &[u32]) -> bool {
         let fits = grid
             .rect(TileIndex(tile))
             .is_some_and(|rect| rect.pixels() == counts.len());
@@ -125,7 +125,7 @@ impl Received {
     }
 
     /// The counts of a tile that is here, row-major.
-    pub fn counts(&self, grid: Grid, tile: u32) -> Option<Vec<u32>> {
+    pub(crate) fn counts(&self, grid: Grid, tile: u32) -> Option<Vec<u32>> {
         match self {
             Received::Sparse { tiles, .. } => tiles.get(&tile).map(|counts| counts.to_vec()),
             Received::Dense { counts, have, .. } => {
@@ -147,7 +147,7 @@ impl Received {
 
     /// Puts other counts in place of a tile that is here; `false`, with nothing changed, if
     /// it is not here or they do not fill its rectangle.
-    pub fn replace(&mut self, grid: Grid, tile: u32, new: &[u32]) -> bool {
+    pub(crate) fn replace(&mut self, grid: Grid, tile: u32, new: &[u32]) -> bool {
         let Some(rect) = grid.rect(TileIndex(tile)) else {
             return false;
         };
@@ -164,7 +164,7 @@ impl Received {
     }
 
     /// The image, row-major; `None` if a tile does not fit `grid`.
-    pub fn into_image(self, grid: Grid) -> Option<Vec<u32>> {
+    pub(crate) fn into_image(self, grid: Grid) -> Option<Vec<u32>> {
         match self {
             Received::Sparse { tiles, .. } => {
                 let mut image = vec![0u32; grid.pixels() as usize];

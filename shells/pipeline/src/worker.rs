@@ -1,14 +1,13 @@
 //! A worker's one job: a request's bytes in, the answer's bytes out (for calc, the bridge and
-//! render alike).
+//! render alike), with the refusals of the core's one policy.
 use fixedbrot_core::wire::{
     self, Envelope, Message, Reason, Refusal, TileRequest, TileResult, WireError,
 };
 use fixedbrot_core::JobId;
 
-use crate::consumer::{Answer, Letter};
 use crate::cpu;
-use crate::limits::Limits;
-use crate::metrics::metrics;
+use crate::handler::{Answer, Letter, Never};
+use crate::limits::{Limits, OverLimit};
 use crate::plan::{self, encode};
 
 /// Kernel steps above which a request is long work: answered on a thread of its own while
@@ -25,48 +24,85 @@ pub fn work(bytes: &[u8]) -> u64 {
     }
 }
 
+/// A worker's answer to a message, and the kernel steps of the tile it computed, if it
+/// computed one (for the shell's counts).
+#[derive(Debug)]
+pub struct Answered {
+    /// What goes to the responses topic, and to the dead-letter topic.
+    pub answer: Answer<Never>,
+    /// The sum of the tile's counts: its kernel steps.
+    pub steps: Option<u64>,
+}
+
+impl From<Answer<Never>> for Answered {
+    fn from(answer: Answer<Never>) -> Answered {
+        Answered {
+            answer,
+            steps: None,
+        }
+    }
+}
+
 /// Answers one message of the requests topic: a reply for the responses topic, keyed by its
 /// job (a result, a refusal, or a marker passed through), and why it goes to the dead-letter
 /// topic too, if it does.
-pub fn answer(bytes: &[u8], limits: &Limits) -> Answer {
-    // Requests, nearly every message, decode without building a whole envelope.
+pub fn answer(bytes: &[u8], limits: &Limits) -> Answered {
+    // Requests, nearly every message, decode without building a whole envelope; so does a
+    // board, and what is refused follows from that decoder's error, as on a board.
     match wire::decode_request(bytes) {
         Ok((job_id, request)) => answer_request(job_id, &request, limits),
-        Err(_) => answer_other(bytes, limits),
+        Err(WireError::NotARequest) => answer_other(bytes),
+        Err(error) => refuse_undecodable(bytes, error, error).into(),
     }
 }
 
-fn answer_request(job_id: JobId, request: &TileRequest, limits: &Limits) -> Answer {
+fn answer_request(job_id: JobId, request: &TileRequest, limits: &Limits) -> Answered {
     match limits.refuse(request) {
-        None => reply(job_id, compute(job_id, request), None),
-        Some((reason, why)) => reply(
-            job_id,
-            refusal(job_id, Some(*request), reason),
-            Some(format!("refused: {why}")),
-        ),
+        None => {
+            let (bytes, steps) = compute_counted(job_id, request);
+            Answered {
+                answer: reply(job_id, bytes, None),
+                steps: Some(steps),
+            }
+        }
+        Some(over) => {
+            let why = match over {
+                OverLimit::Work { .. } => format!("refused: tile {}: {over}", request.tile.0),
+                _ => format!("refused: {over}"),
+            };
+            let refused = refusal(job_id, Some(*request), over.reason());
+            reply(job_id, refused, Some(why)).into()
+        }
     }
 }
 
-/// Answers what is not a request: markers, messages that belong elsewhere, and garbage.
-fn answer_other(bytes: &[u8], limits: &Limits) -> Answer {
+/// Answers a message of another kind than a request: markers pass through, responses belong
+/// elsewhere, and one that does not decode is refused as the policy says of its kind.
+fn answer_other(bytes: &[u8]) -> Answered {
     let envelope = match wire::decode(bytes) {
         Ok(envelope) => envelope,
-        Err(error) => return refuse_undecodable(bytes, error),
+        Err(error) => return refuse_undecodable(bytes, WireError::NotARequest, error).into(),
     };
     let job_id = envelope.job_id;
     match envelope.message {
         // The markers pass through, as in the original; they are informative only.
-        Message::Begin(_) | Message::End(_) => reply(job_id, bytes.to_vec(), None),
-        Message::Request(request) => answer_request(job_id, &request, limits),
+        Message::Begin(_) | Message::End(_) => reply(job_id, bytes.to_vec(), None).into(),
+        // decode_request takes every request decode does.
+        Message::Request(_) => Answer {
+            dead_letter: Some("a request only the full decoder reads".into()),
+            ..Answer::default()
+        }
+        .into(),
         Message::Result(_) | Message::Refused(_) => Answer {
             dead_letter: Some("a response on the requests topic".into()),
             ..Answer::default()
-        },
+        }
+        .into(),
     }
 }
 
 /// A reply keyed by its job, and perhaps a dead letter.
-pub fn reply(job_id: JobId, bytes: Vec<u8>, dead_letter: Option<String>) -> Answer {
+pub fn reply(job_id: JobId, bytes: Vec<u8>, dead_letter: Option<String>) -> Answer<Never> {
     Answer {
         replies: vec![(plan::key(job_id, None).into_bytes(), bytes)],
         dead_letter: dead_letter.map(Letter::from),
@@ -78,11 +114,16 @@ pub fn reply(job_id: JobId, bytes: Vec<u8>, dead_letter: Option<String>) -> Answ
 /// count by count as the firmware does, rather than through a 16 KiB result whatever the
 /// tile's size (1x1 tiles spent a tenth of a worker's time moving those).
 pub fn compute(job_id: JobId, request: &TileRequest) -> Vec<u8> {
+    compute_counted(job_id, request).0
+}
+
+/// [`compute`], and the tile's kernel steps: the sum of its counts.
+fn compute_counted(job_id: JobId, request: &TileRequest) -> (Vec<u8>, u64) {
     let pixels = request.pixels();
     let mut counts = vec![0u32; pixels];
     cpu::render_tile(&request.job, request.tile, &mut counts)
         .expect("decoded requests are checked");
-    metrics().computed(&counts);
+    let steps = counts.iter().map(|&c| u64::from(c)).sum();
     let mut bytes = vec![0u8; wire::max_result_len(pixels)];
     let mut len = wire::encode_result_head(job_id, request, &mut bytes)
         .expect("decoded requests are checked, and their results fit max_result_len")
@@ -94,7 +135,7 @@ pub fn compute(job_id: JobId, request: &TileRequest) -> Vec<u8> {
         len += encoded.len();
     }
     bytes.truncate(len);
-    bytes
+    (bytes, steps)
 }
 
 /// Renders the tile of a checked request into its result.
@@ -117,27 +158,16 @@ pub fn result(job_id: JobId, request: &TileRequest) -> Envelope {
     }
 }
 
-/// A message that does not decode: if its job can still be read, the job is told it failed;
-/// either way the bytes go to the dead-letter topic.
-fn refuse_undecodable(bytes: &[u8], error: WireError) -> Answer {
-    let reason = match error {
-        WireError::UnsupportedVersion(version) => Reason::UnsupportedVersion(version),
-        WireError::Invalid(_) | WireError::CountsMismatch => Reason::InvalidJob,
-        _ => Reason::Undecodable,
-    };
-    // A job id read from bytes that are not a message at all is noise, not a job.
-    let trusted = matches!(
-        error,
-        WireError::UnsupportedVersion(_) | WireError::Invalid(_)
-    );
-    match wire::peek(bytes).filter(|_| trusted) {
-        Some((_, job_id)) => reply(
-            job_id,
-            refusal(job_id, None, reason),
-            Some(error.to_string()),
-        ),
+/// A message that does not decode: the job it names, if the core's policy trusts `error`
+/// (the request decoder's) to name one, is told it failed; either way the bytes go to the
+/// dead-letter topic, saying `why`.
+fn refuse_undecodable(bytes: &[u8], error: WireError, why: WireError) -> Answer<Never> {
+    match wire::refusal_for(bytes, error) {
+        Some((job_id, reason)) => {
+            reply(job_id, refusal(job_id, None, reason), Some(why.to_string()))
+        }
         None => Answer {
-            dead_letter: Some(error.to_string().into()),
+            dead_letter: Some(why.to_string().into()),
             ..Answer::default()
         },
     }
@@ -159,9 +189,10 @@ mod tests {
     use fixedbrot_core::limits::WIRE_VERSION;
     use fixedbrot_core::{Format, TileIndex};
     use fixedbrot_tests::cases::default_job;
+    use proptest::prelude::*;
 
     /// The one reply of an answer: its job, from its key, and its bytes.
-    fn the_reply(answer: &Answer) -> Option<(JobId, Vec<u8>)> {
+    fn the_reply(answer: &Answer<Never>) -> Option<(JobId, Vec<u8>)> {
         let [(key, bytes)] = answer.replies.as_slice() else {
             return None;
         };
@@ -175,7 +206,7 @@ mod tests {
         let expected = fixedbrot_tests::render_image(&job);
         let mut answered = 0;
         for (_, bytes) in plan::messages(JobId(1), job) {
-            let answer = answer(&bytes, &Limits::default());
+            let answer = answer(&bytes, &Limits::default()).answer;
             assert_eq!(answer.dead_letter, None);
             let (job_id, reply) = the_reply(&answer).expect("a reply");
             assert_eq!(job_id, JobId(1));
@@ -222,7 +253,7 @@ mod tests {
         long[0] = WIRE_VERSION;
         let hello = [&[WIRE_VERSION][..], b"hello"].concat();
         for garbage in [&b""[..], &[WIRE_VERSION], &hello, &long] {
-            let answer = answer(garbage, &Limits::default());
+            let answer = answer(garbage, &Limits::default()).answer;
             assert!(answer.replies.is_empty(), "{garbage:?}");
             assert!(answer.dead_letter.is_some());
         }
@@ -234,7 +265,7 @@ mod tests {
             .nth(1)
             .unwrap();
         bytes[0] = WIRE_VERSION + 1;
-        let answer = answer(&bytes, &Limits::default());
+        let answer = answer(&bytes, &Limits::default()).answer;
         let (job_id, reply) = the_reply(&answer).expect("a refusal");
         assert_eq!(job_id, JobId(9));
         assert!(matches!(
@@ -257,7 +288,7 @@ mod tests {
         let (_, bytes) = plan::messages(JobId(9), default_job(Format::I4F28, 64))
             .nth(1)
             .unwrap();
-        let answer = answer(&bytes, &limits);
+        let answer = answer(&bytes, &limits).answer;
         assert!(answer
             .dead_letter
             .as_ref()
@@ -291,7 +322,7 @@ mod tests {
             };
             encode(&envelope)
         };
-        let full = answer(&request(0), &limits);
+        let full = answer(&request(0), &limits).answer;
         assert!(full
             .dead_letter
             .as_ref()
@@ -307,7 +338,52 @@ mod tests {
                 reason
             })
         );
-        let clipped = answer(&request(79), &limits);
+        let clipped = answer(&request(79), &limits).answer;
         assert!(clipped.dead_letter.is_none(), "{:?}", clipped.dead_letter);
+    }
+
+    /// Bytes near messages: valid ones of every kind with a few bytes changed, cut or grown,
+    /// and noise.
+    fn bytes_near_messages() -> impl Strategy<Value = Vec<u8>> {
+        let message = fixedbrot_tests::strategies::envelope().prop_map(|e| encode(&e));
+        let mutated = (
+            message,
+            proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            0usize..8,
+        )
+            .prop_map(|(mut bytes, changes, cut)| {
+                for (at, byte) in changes {
+                    let i = at.index(bytes.len());
+                    bytes[i] = byte;
+                }
+                bytes.truncate(bytes.len().saturating_sub(cut));
+                bytes
+            });
+        prop_oneof![mutated, proptest::collection::vec(any::<u8>(), 0..64)]
+    }
+
+    proptest! {
+        /// A host worker and a board (which calls `wire::refusal_for` on what its request
+        /// decoder says) refuse any bytes alike, the bridge too since it answers what is not
+        /// a request as the worker does. Only a valid message of another kind differs: a host
+        /// passes markers on and dead-letters responses, which no board is ever sent.
+        #[test]
+        fn a_worker_refuses_any_bytes_as_the_cores_policy_does(bytes in bytes_near_messages()) {
+            let Err(error) = wire::decode_request(&bytes) else {
+                return Ok(());
+            };
+            if error == WireError::NotARequest && wire::decode(&bytes).is_ok() {
+                return Ok(());
+            }
+            let answer = answer(&bytes, &Limits::default()).answer;
+            let refused = the_reply(&answer).map(|(job_id, reply)| {
+                match wire::decode(&reply).expect("a refusal decodes").message {
+                    Message::Refused(refusal) => (job_id, refusal.reason),
+                    other => panic!("a reply that is no refusal: {other:?}"),
+                }
+            });
+            prop_assert_eq!(refused, wire::refusal_for(&bytes, error));
+            prop_assert!(answer.dead_letter.is_some(), "copied to the dead-letter topic too");
+        }
     }
 }

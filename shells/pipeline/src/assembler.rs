@@ -23,7 +23,8 @@ use fixedbrot_core::wire::{Envelope, Message, Refusal};
 use fixedbrot_core::{Job, JobId, TileIndex};
 
 use crate::cpu;
-use crate::limits::Limits;
+use crate::image::Image;
+use crate::limits::{Limits, OverLimit};
 use crate::received::Received;
 
 /// How many jobs finished here (written, failed or expired) are remembered, so that late
@@ -34,26 +35,32 @@ pub const FINISHED_MEMORY: usize = 4096;
 /// and its hold in the consumer's book, with their maps' overhead (about 200 bytes).
 pub const ASIDE_COST: u64 = 256;
 
-/// A finished image: its job and its counts, row-major.
-#[derive(Debug)]
-pub struct Image {
-    pub job_id: JobId,
-    pub job: Job,
-    pub counts: Vec<u32>,
-}
-
 /// What one message did.
 #[derive(Debug)]
 pub enum Outcome {
     /// A BEGIN marker: the job is now assembled here.
-    Begin { job: Job },
+    Begin {
+        /// The job it announces.
+        job: Job,
+    },
     /// A BEGIN marker of a job already written: it took a slower path than the job's tiles.
     /// Nothing changes.
-    LateBegin { job: Job },
+    LateBegin {
+        /// The job it announces.
+        job: Job,
+    },
     /// An END marker: informative, since completion is counted.
-    End { tiles: u32 },
-    /// A new tile; `done` of `total` are held.
-    Progress { done: u32, total: u32 },
+    End {
+        /// How many requests the generator sent.
+        tiles: u32,
+    },
+    /// A new tile.
+    Progress {
+        /// Tiles held now.
+        done: u32,
+        /// Tiles of the job.
+        total: u32,
+    },
     /// The last missing tile: the image is whole, and its job forgotten.
     Complete(Image),
     /// A tile already held, a message of a job already written, or a message read again that
@@ -63,22 +70,30 @@ pub enum Outcome {
     /// is read again from there when there is room.
     SetAside,
     /// A worker refused a tile: the job failed and is freed.
-    Failed { refusal: Refusal },
+    Failed {
+        /// What the worker said.
+        refusal: Refusal,
+    },
     /// A second copy of a tile held, with other counts: settled by computing the tile here.
     Conflict(Conflict),
     /// The message does not belong here (inconsistent with its job, over a limit, or a kind
-    /// this topic does not carry): set it aside, with the reason.
-    Rejected { reason: String },
+    /// this topic does not carry): it goes to the dead-letter topic, with the reason.
+    Rejected {
+        /// Why, in one sentence.
+        reason: String,
+    },
 }
 
 /// Two copies of one tile that differ, and what became of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
+    /// The tile both copies are of.
     pub tile: TileIndex,
-    /// SHA-256 of the copy held before, and of the copy at hand (counts as little-endian
-    /// `u32`s, row-major).
+    /// SHA-256 of the copy held before ([`digest`]).
     pub held: String,
+    /// SHA-256 of the copy at hand.
     pub this: String,
+    /// Whose copy stands.
     pub verdict: Verdict,
 }
 
@@ -127,9 +142,11 @@ pub struct Moves {
 /// A job set aside to make room.
 #[derive(Debug)]
 pub struct Evicted {
+    /// The job.
     pub job_id: JobId,
     /// Tiles it had.
     pub had: u32,
+    /// Tiles of the job.
     pub total: u32,
     /// How long it had gone without a new tile.
     pub idle: Duration,
@@ -142,6 +159,7 @@ const MISSING_SHOWN: usize = 20;
 /// A job freed after the idle timeout, with the tiles it still lacked.
 #[derive(Debug)]
 pub struct Expired {
+    /// The job.
     pub job_id: JobId,
     /// How long it had gone without a new tile.
     pub idle: Duration,
@@ -149,6 +167,7 @@ pub struct Expired {
     pub missing: u32,
     /// The first of them, at most MISSING_SHOWN; none for a job that was set aside.
     pub first_missing: Vec<TileIndex>,
+    /// Tiles of the job.
     pub total: u32,
     /// The job had been set aside to make room, and never got room back.
     pub set_aside: bool,
@@ -242,13 +261,15 @@ impl RecentIds {
 pub struct Tile<'a> {
     /// The whole job the result carries.
     pub job: Job,
+    /// Which tile.
     pub index: TileIndex,
     /// Its counts, row-major.
     pub counts: &'a [u32],
 }
 
 impl Assembler {
-    pub fn new(limits: Limits) -> Assembler {
+    /// An assembler holding nothing yet, within `limits`, its clock at `now`.
+    pub fn new(limits: Limits, now: Instant) -> Assembler {
         Assembler {
             limits,
             jobs: HashMap::new(),
@@ -256,7 +277,7 @@ impl Assembler {
             bytes: 0,
             finished: RecentIds::default(),
             moves: Moves::default(),
-            now: Instant::now(),
+            now,
         }
     }
 
@@ -351,7 +372,7 @@ impl Assembler {
 
     /// Starts assembling a job this process made itself, so nobody need vouch for it: its
     /// whole image is allocated and charged now, and each tile is copied once.
-    pub fn open(&mut self, job_id: JobId, job: Job) -> Result<(), String> {
+    pub fn open(&mut self, job_id: JobId, job: Job) -> Result<(), OverLimit> {
         self.admit(&job)?;
         let bytes = Received::dense_bytes(job.grid);
         self.make_room(bytes, 1, job_id, None);
@@ -385,7 +406,9 @@ impl Assembler {
             },
             Some((_, outcome)) => outcome,
             None => match self.admit(&job) {
-                Err(reason) => Outcome::Rejected { reason },
+                Err(over) => Outcome::Rejected {
+                    reason: over.to_string(),
+                },
                 Ok(()) => {
                     self.enter(job_id, job);
                     Outcome::Begin { job }
@@ -423,8 +446,10 @@ impl Assembler {
             }
             Some(true) => false,
             None => {
-                if let Err(reason) = self.admit(&result.job) {
-                    return Outcome::Rejected { reason };
+                if let Err(over) = self.admit(&result.job) {
+                    return Outcome::Rejected {
+                        reason: over.to_string(),
+                    };
                 }
                 self.enter(job_id, result.job);
                 true
@@ -554,15 +579,12 @@ impl Assembler {
     }
 
     /// Refuses a job this assembler could never hold.
-    pub fn admit(&self, job: &Job) -> Result<(), String> {
+    pub fn admit(&self, job: &Job) -> Result<(), OverLimit> {
         self.limits.admit(job)?;
         let bytes = Received::dense_bytes(job.grid);
         if bytes > self.limits.max_bytes {
-            return Err(format!(
-                "its tiles would take {bytes} bytes, more than all jobs may hold ({} bytes, \
-                 --max-mib)",
-                self.limits.max_bytes
-            ));
+            let max = self.limits.max_bytes;
+            return Err(OverLimit::Memory { bytes, max });
         }
         Ok(())
     }
@@ -638,17 +660,23 @@ impl Assembler {
             self.evict(job_id);
         }
         for &(_, job_id) in &records[..forgotten] {
-            if let Some(aside) = self.aside.remove(&job_id) {
-                self.bytes -= ASIDE_COST;
-                self.moves.forgotten.push(Evicted {
-                    job_id,
-                    had: aside.standing,
-                    total: aside.job.grid.tiles(),
-                    idle: self.now.saturating_duration_since(aside.last_seen),
-                });
-            }
+            self.forget_record(job_id);
         }
         true
+    }
+
+    /// Drops the record of a job set aside, and its hold: it is not finished, and a later
+    /// tile starts it afresh.
+    fn forget_record(&mut self, job_id: JobId) {
+        if let Some(aside) = self.aside.remove(&job_id) {
+            self.bytes -= ASIDE_COST;
+            self.moves.forgotten.push(Evicted {
+                job_id,
+                had: aside.standing,
+                total: aside.job.grid.tiles(),
+                idle: self.now.saturating_duration_since(aside.last_seen),
+            });
+        }
     }
 
     /// Sets aside a job in flight that found no room for a tile it got, to be read again
@@ -939,7 +967,7 @@ mod tests {
         let mut with_duplicates = shuffled.clone();
         with_duplicates.insert(3, shuffled[0].clone());
         with_duplicates.insert(0, shuffled[7].clone());
-        let mut assembler = Assembler::new(Limits::default());
+        let mut assembler = Assembler::new(Limits::default(), Instant::now());
         let images = feed(&mut assembler, with_duplicates);
         assert_eq!(images.len(), 1);
         assert_eq!(images[0].counts, expected);
@@ -954,7 +982,10 @@ mod tests {
             job(Format::I4F60, "-1,1", "0,0", (17, 9), 100, (4, 4)),
         );
         let mixed = interleave(results(JobId(1), a), results(JobId(2), b));
-        let images = feed(&mut Assembler::new(Limits::default()), mixed);
+        let images = feed(
+            &mut Assembler::new(Limits::default(), Instant::now()),
+            mixed,
+        );
         assert_eq!(images.len(), 2);
         for image in images {
             assert_eq!(image.counts, fixedbrot_tests::render_image(&image.job));
@@ -973,7 +1004,7 @@ mod tests {
     #[test]
     fn a_replayed_job_is_not_written_again() {
         let (id, job) = (JobId(3), small_job());
-        let mut assembler = Assembler::new(Limits::default());
+        let mut assembler = Assembler::new(Limits::default(), Instant::now());
         assert_eq!(feed(&mut assembler, results(id, job)).len(), 1);
         assert_eq!(feed(&mut assembler, results(id, job)).len(), 0);
         let begin = Envelope {
@@ -989,7 +1020,7 @@ mod tests {
 
     #[test]
     fn a_result_whose_job_differs_from_its_ids_first_job_is_rejected() {
-        let mut assembler = Assembler::new(Limits::default());
+        let mut assembler = Assembler::new(Limits::default(), Instant::now());
         let mut other = small_job();
         other.iterations += 1;
         let now = Instant::now();
@@ -1005,7 +1036,7 @@ mod tests {
 
     #[test]
     fn memory_grows_with_the_tiles_received_not_with_the_size_a_message_claims() {
-        let mut assembler = Assembler::new(Limits::default());
+        let mut assembler = Assembler::new(Limits::default(), Instant::now());
         let forged = result(JobId(5), huge_job(), 7);
         assert!(matches!(
             assembler.accept(forged, Instant::now(), false),
@@ -1020,7 +1051,7 @@ mod tests {
     #[test]
     fn a_job_this_process_made_is_charged_whole_from_the_start_and_completes_alike() {
         let (id, job) = (JobId(8), small_job());
-        let mut assembler = Assembler::new(Limits::default());
+        let mut assembler = Assembler::new(Limits::default(), Instant::now());
         assembler.open(id, job).unwrap();
         assert_eq!(assembler.bytes(), Received::dense_bytes(job.grid));
         let images = feed(&mut assembler, results(id, job));
@@ -1034,8 +1065,11 @@ mod tests {
             max_bytes: 1000,
             ..Limits::default()
         };
-        let outcome =
-            Assembler::new(tight).accept(result(JobId(9), small_job(), 0), Instant::now(), false);
+        let outcome = Assembler::new(tight, Instant::now()).accept(
+            result(JobId(9), small_job(), 0),
+            Instant::now(),
+            false,
+        );
         assert!(matches!(outcome, Outcome::Rejected { .. }));
     }
 
@@ -1047,7 +1081,7 @@ mod tests {
             .collect();
         let real = small_job();
         log.extend(results(JobId(7), real));
-        let mut assembler = Assembler::new(limits);
+        let mut assembler = Assembler::new(limits, Instant::now());
         let mut partition = Partition::new(log);
         let images = partition.read(&mut assembler);
         assert_eq!(images.len(), 1);
@@ -1063,7 +1097,7 @@ mod tests {
             max_jobs: 3,
             ..Limits::default()
         };
-        let mut assembler = Assembler::new(limits);
+        let mut assembler = Assembler::new(limits, Instant::now());
         let start = Instant::now();
         let at = |s| start + Duration::from_secs(s);
         // A has three tiles and is idle longest; B and C one each, B idle longer.
@@ -1089,7 +1123,7 @@ mod tests {
             ..Limits::default()
         };
         let log = interleave(results(JobId(1), a), results(JobId(2), b));
-        let mut assembler = Assembler::new(limits);
+        let mut assembler = Assembler::new(limits, Instant::now());
         let mut partition = Partition::new(log);
         let images = partition.read(&mut assembler);
         assert_eq!(images.len(), 2);
@@ -1112,7 +1146,7 @@ mod tests {
         let rest = log.split_off(3);
         log.extend(results(JobId(2), b));
         log.extend(rest);
-        let mut assembler = Assembler::new(limits);
+        let mut assembler = Assembler::new(limits, Instant::now());
         let mut partition = Partition::new(log);
         let images = partition.read(&mut assembler);
         assert_eq!(images.len(), 2);
@@ -1128,7 +1162,7 @@ mod tests {
             idle: Duration::from_secs(10),
             ..Limits::default()
         };
-        let mut assembler = Assembler::new(limits);
+        let mut assembler = Assembler::new(limits, Instant::now());
         let start = Instant::now();
         let all = results(JobId(5), small_job());
         let total = all.len() as u32;
@@ -1162,7 +1196,7 @@ mod tests {
             idle: Duration::from_secs(10),
             ..Limits::default()
         };
-        let mut assembler = Assembler::new(limits);
+        let mut assembler = Assembler::new(limits, Instant::now());
         let start = Instant::now();
         assembler.accept(result(JobId(1), huge_job(), 0), start, false);
         assembler.accept(result(JobId(2), small_job(), 0), start, false);
@@ -1175,7 +1209,7 @@ mod tests {
 
     #[test]
     fn a_refusal_fails_its_job_and_later_tiles_are_ignored() {
-        let mut assembler = Assembler::new(Limits::default());
+        let mut assembler = Assembler::new(Limits::default(), Instant::now());
         let all = results(JobId(6), small_job());
         assembler.accept(all[0].clone(), Instant::now(), false);
         let refusal = Envelope {
@@ -1195,7 +1229,7 @@ mod tests {
 
     #[test]
     fn markers_are_informative() {
-        let mut assembler = Assembler::new(Limits::default());
+        let mut assembler = Assembler::new(Limits::default(), Instant::now());
         let end = Envelope {
             job_id: JobId(7),
             message: Message::End(End { tiles: 12 }),
@@ -1222,7 +1256,7 @@ mod tests {
         let mut log = vec![result(JobId(7), real, 0)];
         log.extend((0..4200).map(forged));
         log.push(result(JobId(7), real, 1));
-        let mut assembler = Assembler::new(Limits::default());
+        let mut assembler = Assembler::new(Limits::default(), Instant::now());
         let mut partition = Partition::new(log);
         let images = partition.read(&mut assembler);
         assert_eq!(images.len(), 1, "the real job is written");
@@ -1246,7 +1280,7 @@ mod tests {
             max_bytes: 200 * ASIDE_COST,
             ..Limits::default()
         };
-        let mut assembler = Assembler::new(limits);
+        let mut assembler = Assembler::new(limits, Instant::now());
         let start = Instant::now();
         let mut forgotten = Vec::new();
         for i in 0..1000 {
@@ -1281,7 +1315,7 @@ mod tests {
             idle: Duration::from_secs(10),
             ..Limits::default()
         };
-        let mut assembler = Assembler::new(limits);
+        let mut assembler = Assembler::new(limits, Instant::now());
         let start = Instant::now();
         assembler.accept(result(JobId(1), small_job(), 0), start, false);
         let later = start + Duration::from_secs(6);
@@ -1321,7 +1355,7 @@ mod tests {
     #[test]
     fn a_forged_copy_that_came_first_is_replaced_by_the_right_one() {
         let (id, real) = (JobId(3), small_job());
-        let mut assembler = Assembler::new(Limits::default());
+        let mut assembler = Assembler::new(Limits::default(), Instant::now());
         let now = Instant::now();
         let zeros = forged_copy(id, real, 0, 0);
         assert!(matches!(
@@ -1359,7 +1393,7 @@ mod tests {
     #[test]
     fn a_forged_copy_that_came_second_is_judged_wrong_and_changes_nothing() {
         let (id, real) = (JobId(4), small_job());
-        let mut assembler = Assembler::new(Limits::default());
+        let mut assembler = Assembler::new(Limits::default(), Instant::now());
         let now = Instant::now();
         assembler.accept(result(id, real, 5), now, false);
         let verdict = conflict(assembler.accept(forged_copy(id, real, 5, 2), now, false));
@@ -1371,7 +1405,7 @@ mod tests {
     #[test]
     fn two_wrong_copies_are_both_replaced_by_the_tiles_own_counts() {
         let (id, real) = (JobId(5), small_job());
-        let mut assembler = Assembler::new(Limits::default());
+        let mut assembler = Assembler::new(Limits::default(), Instant::now());
         let now = Instant::now();
         assembler.accept(forged_copy(id, real, 1, 3), now, false);
         let verdict = conflict(assembler.accept(forged_copy(id, real, 1, 4), now, false));
@@ -1389,7 +1423,7 @@ mod tests {
             max_work: 10,
             ..Limits::default()
         };
-        let mut assembler = Assembler::new(limits);
+        let mut assembler = Assembler::new(limits, Instant::now());
         let now = Instant::now();
         assembler.accept(result(id, real, 2), now, false);
         let verdict = conflict(assembler.accept(forged_copy(id, real, 2, 9), now, false));

@@ -1,23 +1,6 @@
-//! A job as the generator sends it: a fresh id, then BEGIN, one request per tile, END.
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::time::{SystemTime, UNIX_EPOCH};
-
+//! A job as the generator sends it: BEGIN, one request per tile, END, each with its key.
 use fixedbrot_core::wire::{self, End, Envelope, Message, TileRequest};
 use fixedbrot_core::{Job, JobId, TileIndex};
-
-/// A new job id: the clock and the process's random hash keys, so two generators started in
-/// the same nanosecond still differ.
-pub fn new_job_id() -> JobId {
-    let mut hasher = RandomState::new().build_hasher();
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    hasher.write_u128(nanos);
-    hasher.write_u32(std::process::id());
-    JobId(hasher.finish())
-}
 
 /// The Kafka key of a message: requests by job and tile, so they spread over partitions;
 /// everything else by job, so one partition (and one assembler) sees a whole job.

@@ -7,41 +7,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use fixedbrot_core::Palette;
 
-use crate::assembler::Image;
+use fixedbrot_pipeline::Image;
+
+use super::partial::Partial;
+use super::written::JOB_KEYWORD;
 use crate::fault;
-use crate::partial::Partial;
-use crate::written::JOB_KEYWORD;
 use flate2::{Compress, FlushCompress};
-
-/// Fails now, saying why, if a PNG could not be written at `path` later (`--output`): the
-/// file exists already (nothing is overwritten) or its directory does not take new files. A
-/// run that computes for minutes first must not find out at the end.
-pub fn check_new_file(path: &Path) -> io::Result<()> {
-    if path.symlink_metadata().is_ok() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "the file exists already, and images never replace files",
-        ));
-    }
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    check_writable_dir(dir)
-}
-
-/// Fails now, saying why, if new files cannot be created in `dir`.
-pub fn check_writable_dir(dir: &Path) -> io::Result<()> {
-    let probe = dir.join(format!(".fixedbrot-probe-{}", std::process::id()));
-    File::create(&probe)
-        .and_then(|_| fs::remove_file(&probe))
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot create files in {}: {e}", dir.display()),
-            )
-        })
-}
 
 /// How images are written: the palette, and the threads that compress them.
 #[derive(Clone, Copy, Debug)]

@@ -3,25 +3,39 @@
 //! still pending in the same partition.
 use std::collections::{BTreeMap, HashMap};
 
+use crate::handler::HoldKey;
+
 /// Pending messages per partition, holds, and the next offset after the last one seen.
-#[derive(Debug, Default)]
-pub struct Offsets {
+#[derive(Debug)]
+pub(crate) struct Offsets<K> {
     /// Per partition: offset -> deliveries it still waits for.
     pending: HashMap<i32, BTreeMap<i64, u32>>,
     /// Offsets a handler holds, by its key: the first offset held on each partition (the
     /// assembler: a job's first message on every partition its tiles came on, until the job
     /// is written; a job's tiles share a partition unless partitions were added mid-job or
     /// a copy was forged on another).
-    held: HashMap<u64, BTreeMap<i32, i64>>,
+    held: HashMap<K, BTreeMap<i32, i64>>,
     next: HashMap<i32, i64>,
     committed: HashMap<i32, i64>,
     /// A delivery failed for good: nothing at or after it may be committed.
-    pub failed: Option<(i32, i64)>,
+    failed: Option<(i32, i64)>,
 }
 
-impl Offsets {
+impl<K> Default for Offsets<K> {
+    fn default() -> Self {
+        Offsets {
+            pending: HashMap::new(),
+            held: HashMap::new(),
+            next: HashMap::new(),
+            committed: HashMap::new(),
+            failed: None,
+        }
+    }
+}
+
+impl<K: HoldKey> Offsets<K> {
     /// A message was taken; `deliveries` things it caused are still to be delivered.
-    pub fn begin(&mut self, partition: i32, offset: i64, deliveries: u32) {
+    pub(crate) fn begin(&mut self, partition: i32, offset: i64, deliveries: u32) {
         if deliveries > 0 {
             *self
                 .pending
@@ -34,8 +48,13 @@ impl Offsets {
         *next = (*next).max(offset + 1);
     }
 
+    /// The first delivery that failed for good, if one did.
+    pub(crate) fn failed(&self) -> Option<(i32, i64)> {
+        self.failed
+    }
+
     /// One thing a message caused was delivered (or failed for good).
-    pub fn delivered(&mut self, partition: i32, offset: i64, ok: bool) {
+    pub(crate) fn delivered(&mut self, partition: i32, offset: i64, ok: bool) {
         if !ok && self.failed.is_none() {
             self.failed = Some((partition, offset));
         }
@@ -52,7 +71,7 @@ impl Offsets {
 
     /// Holds a message's offset under `key` until [`Offsets::release`]; a key already held
     /// on that partition keeps its first offset there.
-    pub fn hold(&mut self, key: u64, partition: i32, offset: i64) {
+    pub(crate) fn hold(&mut self, key: K, partition: i32, offset: i64) {
         self.held
             .entry(key)
             .or_default()
@@ -61,12 +80,12 @@ impl Offsets {
     }
 
     /// Ends a hold, on every partition.
-    pub fn release(&mut self, key: u64) {
+    pub(crate) fn release(&mut self, key: K) {
         self.held.remove(&key);
     }
 
     /// Where a hold is: its first offset on each partition.
-    pub fn held(&self, key: u64) -> Vec<(i32, i64)> {
+    pub(crate) fn held(&self, key: K) -> Vec<(i32, i64)> {
         self.held
             .get(&key)
             .map(|at| at.iter().map(|(&p, &o)| (p, o)).collect())
@@ -74,18 +93,18 @@ impl Offsets {
     }
 
     /// The offset after the last message taken from `partition`, if one was.
-    pub fn next(&self, partition: i32) -> Option<i64> {
+    pub(crate) fn next(&self, partition: i32) -> Option<i64> {
         self.next.get(&partition).copied()
     }
 
     /// Whether a message was taken before: it comes again after a rewind.
-    pub fn seen(&self, partition: i32, offset: i64) -> bool {
+    pub(crate) fn seen(&self, partition: i32, offset: i64) -> bool {
         self.next.get(&partition).is_some_and(|&next| offset < next)
     }
 
     /// Offsets to commit now (the next offset to read, per partition) that differ from what
     /// was committed last; marks them committed.
-    pub fn take_commits(&mut self) -> Vec<(i32, i64)> {
+    pub(crate) fn take_commits(&mut self) -> Vec<(i32, i64)> {
         let mut out = Vec::new();
         let mut held: HashMap<i32, i64> = HashMap::new();
         for (&partition, &offset) in self.held.values().flatten() {
@@ -115,18 +134,19 @@ impl Offsets {
     /// them, whose holders must forget them too. Such a key's holds on partitions kept end
     /// as well: its new owner reads the lost partitions from their last commit, and a job
     /// whose tiles are spread over two assemblers' partitions can complete on neither.
-    pub fn forget(&mut self, partitions: &[i32]) -> Vec<u64> {
+    pub(crate) fn forget(&mut self, partitions: &[i32]) -> Vec<K> {
         for partition in partitions {
             self.pending.remove(partition);
             self.next.remove(partition);
             self.committed.remove(partition);
         }
-        let lost: Vec<u64> = self
+        let mut lost: Vec<K> = self
             .held
             .iter()
             .filter(|(_, at)| partitions.iter().any(|p| at.contains_key(p)))
             .map(|(&key, _)| key)
             .collect();
+        lost.sort();
         for key in &lost {
             self.held.remove(key);
         }
@@ -137,10 +157,13 @@ impl Offsets {
 #[cfg(test)]
 mod tests {
     use super::Offsets;
+    use crate::handler::HoldKey;
+
+    impl HoldKey for u64 {}
 
     #[test]
     fn commits_stop_below_the_oldest_undelivered_message() {
-        let mut offsets = Offsets::default();
+        let mut offsets = Offsets::<u64>::default();
         offsets.begin(0, 10, 1);
         offsets.begin(0, 11, 1);
         offsets.begin(1, 5, 1);
@@ -155,18 +178,18 @@ mod tests {
 
     #[test]
     fn a_failed_delivery_is_never_committed_past() {
-        let mut offsets = Offsets::default();
+        let mut offsets = Offsets::<u64>::default();
         offsets.begin(0, 1, 1);
         offsets.begin(0, 2, 1);
         offsets.delivered(0, 1, false);
         offsets.delivered(0, 2, true);
         assert_eq!(offsets.take_commits(), vec![(0, 1)]);
-        assert_eq!(offsets.failed, Some((0, 1)));
+        assert_eq!(offsets.failed(), Some((0, 1)));
     }
 
     #[test]
     fn messages_that_caused_nothing_are_committed_at_once() {
-        let mut offsets = Offsets::default();
+        let mut offsets = Offsets::<u64>::default();
         offsets.begin(3, 7, 0);
         assert_eq!(offsets.take_commits(), vec![(3, 8)]);
     }
@@ -174,7 +197,7 @@ mod tests {
     /// The assembler's rule: commit below the oldest unfinished job.
     #[test]
     fn commits_stop_below_the_oldest_hold_until_it_is_released() {
-        let mut offsets = Offsets::default();
+        let mut offsets = Offsets::<u64>::default();
         offsets.begin(0, 4, 0);
         offsets.hold(7, 0, 4);
         offsets.begin(0, 5, 0);
@@ -190,7 +213,7 @@ mod tests {
 
     #[test]
     fn a_message_before_the_furthest_read_is_seen_until_its_partition_is_forgotten() {
-        let mut offsets = Offsets::default();
+        let mut offsets = Offsets::<u64>::default();
         offsets.begin(0, 9, 0);
         offsets.hold(1, 0, 4);
         assert!(offsets.seen(0, 4) && offsets.seen(0, 9));
@@ -203,7 +226,7 @@ mod tests {
 
     #[test]
     fn forgetting_a_partition_gives_back_its_holds() {
-        let mut offsets = Offsets::default();
+        let mut offsets = Offsets::<u64>::default();
         offsets.begin(0, 1, 0);
         offsets.hold(1, 0, 1);
         offsets.begin(1, 1, 0);
@@ -217,7 +240,7 @@ mod tests {
     /// on, and commits on the other passed its tiles, lost to a crash.
     #[test]
     fn a_key_seen_on_two_partitions_holds_each_at_its_first_offset() {
-        let mut offsets = Offsets::default();
+        let mut offsets = Offsets::<u64>::default();
         offsets.begin(0, 10, 0);
         offsets.hold(7, 0, 10);
         offsets.begin(1, 3, 0);
@@ -236,7 +259,7 @@ mod tests {
 
     #[test]
     fn a_key_that_loses_one_of_its_partitions_is_given_up_on_all() {
-        let mut offsets = Offsets::default();
+        let mut offsets = Offsets::<u64>::default();
         offsets.begin(0, 1, 0);
         offsets.hold(7, 0, 1);
         offsets.begin(1, 1, 0);

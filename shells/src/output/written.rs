@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use fixedbrot_core::JobId;
 
-use crate::partial;
+use super::partial;
 
 /// The PNG text chunk naming the job an image is of.
 pub const JOB_KEYWORD: &str = "fixedbrot-job";
@@ -149,9 +149,9 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assembler::Image;
-    use crate::picture::Png;
+    use crate::output::png::Png;
     use fixedbrot_core::{Format, Palette};
+    use fixedbrot_pipeline::Image;
     use fixedbrot_tests::scratch::Scratch;
     use std::process::Command;
     use std::sync::mpsc;

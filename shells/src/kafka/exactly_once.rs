@@ -6,16 +6,20 @@
 //! restarted member fences its old self and aborts what that one left open, instead of
 //! leaving read_committed readers waiting for the transaction timeout.
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fixedbrot_pipeline::{Answer, Membership, Never, Taken};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::kafka::{self, Deliveries, KafkaArgs};
+use super::commits::{Commits, Out, Rewind, COMMIT_EVERY};
+use super::consumer::Member;
+use super::error::Error;
+use super::produce::{finish, Deliveries};
 use crate::log::{info, warn};
 
 /// How long a transaction may stay open before the broker aborts it. A transaction holds
@@ -30,9 +34,107 @@ const CALL: Duration = Duration::from_secs(30);
 /// How often a call that failed in a way worth retrying is tried again.
 const RETRIES: u32 = 5;
 
+/// Exactly once, for handlers that hold nothing: the member's answers and the offsets of the
+/// messages they answer are committed in one transaction of its own producer.
+pub struct ExactlyOnce {
+    membership: Membership<Never>,
+    transaction: Transaction,
+    out: Out,
+}
+
+impl ExactlyOnce {
+    /// Starts the member's transactional producer, with the stable id `id`: its earlier
+    /// incarnations are fenced and what they left open is aborted.
+    pub fn start(member: &Member<'_>, id: &str) -> Result<ExactlyOnce, Error> {
+        Ok(ExactlyOnce {
+            membership: Membership::default(),
+            transaction: Transaction::start(member, id)?,
+            out: Out::new(member),
+        })
+    }
+
+    /// Commits the open transaction; the partitions of one the brokers refused, to read
+    /// again (those owned).
+    fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<Rewind, Error> {
+        let rewind = self.transaction.commit(consumer)?;
+        Ok(self.membership.rewinds(rewind))
+    }
+}
+
+impl Commits for ExactlyOnce {
+    type Key = Never;
+
+    fn membership(&mut self) -> &mut Membership<Never> {
+        &mut self.membership
+    }
+
+    fn settle(
+        &mut self,
+        message: &OwnedMessage,
+        taken: &Taken,
+        answer: &Answer<Never>,
+    ) -> Result<(), Error> {
+        if !self.membership.owns(taken) {
+            // Its new owner answers it; this answer would be a second one.
+            let (partition, offset) = (taken.partition, taken.offset);
+            info!(
+                partition,
+                offset,
+                "{} partition {partition} offset {offset} moved to another member while it \
+                 was answered: the answer is dropped",
+                self.transaction.topic
+            );
+            return Ok(());
+        }
+        self.transaction.take(taken.partition, taken.offset)?;
+        let producer = &self.transaction.producer;
+        self.out.send(producer, message, answer, || None)
+    }
+
+    /// Nothing of the open transaction may be committed now, not even by the revoke that
+    /// dropping the consumer makes: an answer in it is incomplete.
+    fn abandon(&mut self) {
+        self.transaction.abort();
+    }
+
+    fn now_and_then<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        now: Instant,
+    ) -> Result<Rewind, Error> {
+        if self.transaction.open_for(now) >= Some(COMMIT_EVERY) {
+            return self.commit(consumer);
+        }
+        Ok(Rewind::new())
+    }
+
+    fn commit_now<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<Rewind, Error> {
+        self.commit(consumer)
+    }
+
+    fn finish<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+        if let Err(error) = self.transaction.commit(consumer) {
+            warn!("{error}");
+        }
+    }
+
+    fn revoking<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        partitions: &[i32],
+    ) -> Result<Rewind, Error> {
+        let mut rewind = self.commit(consumer)?;
+        rewind.retain(|partition, _| !partitions.contains(partition));
+        Ok(rewind)
+    }
+}
+
 /// A member's transactional producer and its open transaction.
-pub struct Transaction {
-    producer: Arc<ThreadedProducer<Deliveries>>,
+struct Transaction {
+    producer: ThreadedProducer<Deliveries>,
     id: String,
     /// The topic whose offsets the transactions commit.
     topic: String,
@@ -41,29 +143,25 @@ pub struct Transaction {
     since: Option<Instant>,
 }
 
-/// Partitions to read again from an offset: the messages of an aborted transaction.
-pub type Rewind = Vec<(i32, i64)>;
+/// The messages of an aborted transaction: each partition from its first.
+type Aborted = Vec<(i32, i64)>;
 
 impl Transaction {
     /// A producer with transactional id `id`, its earlier incarnations fenced.
-    pub fn start(
-        kafka: &KafkaArgs,
-        id: &str,
-        client_id: &str,
-        topic: &str,
-    ) -> Result<Transaction, String> {
+    fn start(member: &Member<'_>, id: &str) -> Result<Transaction, Error> {
+        let (kafka, client_id, topic) = (member.kafka, &member.client_id, member.input);
         let producer = kafka.transactional_producer(client_id, id, TIMEOUT)?;
         producer
             .init_transactions(Duration::from_secs(kafka.connect_timeout))
             .map_err(|e| {
-                format!(
+                Error::Transaction(format!(
                     "starting transactions as {id} at {} (within {} s): {e}",
                     kafka.brokers, kafka.connect_timeout
-                )
+                ))
             })?;
         info!("Exactly once: answers are committed in transactions as {id}");
         Ok(Transaction {
-            producer: Arc::new(producer),
+            producer,
             id: id.to_owned(),
             topic: topic.to_owned(),
             open: BTreeMap::new(),
@@ -71,14 +169,9 @@ impl Transaction {
         })
     }
 
-    /// The producer of this member's answers.
-    pub fn producer(&self) -> Arc<ThreadedProducer<Deliveries>> {
-        Arc::clone(&self.producer)
-    }
-
     /// Counts a message in the open transaction, opening one if none is open: its answers
     /// are produced next.
-    pub fn take(&mut self, partition: i32, offset: i64) -> Result<(), String> {
+    fn take(&mut self, partition: i32, offset: i64) -> Result<(), Error> {
         if self.since.is_none() {
             self.producer
                 .begin_transaction()
@@ -91,7 +184,7 @@ impl Transaction {
     }
 
     /// How long the open transaction has been open at `now`, if one is.
-    pub fn open_for(&self, now: Instant) -> Option<Duration> {
+    fn open_for(&self, now: Instant) -> Option<Duration> {
         self.since.map(|since| now.saturating_duration_since(since))
     }
 
@@ -99,20 +192,17 @@ impl Transaction {
     /// brokers refuse it (a delivery failed, the group moved on), it is aborted instead and
     /// its partitions are returned, to be read again from its first message. `Err` when the
     /// producer can go on no more: fenced by a newer member with its id, or worse.
-    pub fn commit<C: ConsumerContext>(
-        &mut self,
-        consumer: &BaseConsumer<C>,
-    ) -> Result<Rewind, String> {
+    fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<Aborted, Error> {
         if self.since.take().is_none() {
-            return Ok(Rewind::new());
+            return Ok(Aborted::new());
         }
         let open = std::mem::take(&mut self.open);
         let rewind = open.iter().map(|(&p, &(first, _))| (p, first)).collect();
         let group = consumer.group_metadata().ok_or_else(|| {
-            format!(
+            Error::Transaction(format!(
                 "transaction {}: the consumer has no group to commit to",
                 self.id
-            )
+            ))
         })?;
         let mut offsets = TopicPartitionList::new();
         for (&partition, &(_, next)) in &open {
@@ -123,14 +213,14 @@ impl Transaction {
         // Delivered first, polled here: commit_transaction's own flush wakes in 100 ms steps
         // while the producer's thread polls, which cost every transaction 100 ms. Whatever
         // failed, commit_transaction says so.
-        let _ = kafka::finish(self.producer.as_ref(), CALL, None);
+        let _ = finish(&self.producer, CALL, None);
         let committed = retrying(|| {
             self.producer
                 .send_offsets_to_transaction(&offsets, &group, CALL)
         })
         .and_then(|()| retrying(|| self.producer.commit_transaction(CALL)));
         match committed {
-            Ok(()) => Ok(Rewind::new()),
+            Ok(()) => Ok(Aborted::new()),
             Err(error) if requires_abort(&error) => {
                 warn!(
                     "transaction {}: {error}; aborted, its {} partitions are read again",
@@ -147,7 +237,7 @@ impl Transaction {
 
     /// Aborts the open transaction, if one is open: none of it is committed, by this call
     /// or a later one. For a member that ends because an answer could not be sent.
-    pub fn abort(&mut self) {
+    fn abort(&mut self) {
         if self.since.take().is_none() {
             return;
         }
@@ -164,7 +254,7 @@ impl Transaction {
 
     /// The error that ends the member: nothing of the open transaction is committed, and
     /// the next member with this id aborts it.
-    fn fatal(&self, doing: &str, error: &KafkaError) -> String {
+    fn fatal(&self, doing: &str, error: &KafkaError) -> Error {
         let fenced = matches!(
             error.rdkafka_error_code(),
             Some(
@@ -173,7 +263,7 @@ impl Transaction {
                     | RDKafkaErrorCode::InvalidProducerEpoch
             )
         );
-        if fenced {
+        Error::Transaction(if fenced {
             format!(
                 "{doing} as {}: fenced by a newer producer with the same transactional id (a \
                  restart of this member, or another worker given the same --instance); this \
@@ -186,7 +276,7 @@ impl Transaction {
                  requests are answered again",
                 self.id
             )
-        }
+        })
     }
 }
 

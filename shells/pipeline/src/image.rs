@@ -1,0 +1,13 @@
+//! A finished image: what an assembler hands over, and what PNG and raw-count writers take.
+use fixedbrot_core::{Job, JobId};
+
+/// A job's counts, whole: one per pixel, row-major.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// The job the counts are of.
+    pub job_id: JobId,
+    /// The job: its view, size and iteration limit.
+    pub job: Job,
+    /// Its counts, row-major.
+    pub counts: Vec<u32>,
+}

@@ -1,0 +1,183 @@
+//! Resource limits of the shells: settings with sane defaults, checked before any allocation.
+use std::fmt;
+use std::time::Duration;
+
+use fixedbrot_core::wire::{Reason, TileRequest};
+use fixedbrot_core::{Job, Rect};
+
+/// What a process accepts. The core's own limits (65,535-pixel sides, 4,096-pixel tiles)
+/// stand behind these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest image, in pixels: 4 bytes each while it is assembled.
+    pub max_pixels: u64,
+    /// Largest iteration limit: a worker's time per tile grows with it.
+    pub max_iterations: u32,
+    /// Most kernel steps one request may ask for: its tile's pixels times the iteration
+    /// limit. Bounds a worker's time per request, so one request cannot hold it for minutes.
+    pub max_work: u64,
+    /// Most jobs assembled at once.
+    pub max_jobs: usize,
+    /// Most bytes of tiles held at once, over all jobs.
+    pub max_bytes: u64,
+    /// A job with no new tile for this long is logged with what is missing, and freed.
+    pub idle: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            // 16384 x 16384: 1 GiB of counts.
+            max_pixels: 1 << 28,
+            max_iterations: 1 << 24,
+            // A few seconds of one core in the worst case: a 64x64 tile at 262,144
+            // iterations, or a 1x1 tile at 2^24.
+            max_work: 1 << 30,
+            max_jobs: 16,
+            max_bytes: 2 << 30,
+            idle: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A limit a job or a tile is over: which, by how much, and the flag that raises it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverLimit {
+    /// The image has more pixels than `--max-pixels`.
+    Pixels {
+        /// Its size.
+        width: u32,
+        /// Its size.
+        height: u32,
+        /// The limit.
+        max: u64,
+    },
+    /// The iteration limit is above `--max-iterations`.
+    Iterations {
+        /// The job's.
+        iterations: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// A tile's kernel steps, pixels times iterations, are above `--max-work`.
+    Work {
+        /// The tile's rectangle.
+        tile: Rect,
+        /// The job's iteration limit.
+        iterations: u32,
+        /// The limit.
+        max: u64,
+    },
+    /// The job's tiles would take more bytes than all jobs may hold (`--max-mib`).
+    Memory {
+        /// What its whole image takes.
+        bytes: u64,
+        /// The limit.
+        max: u64,
+    },
+}
+
+impl OverLimit {
+    /// The reason a worker refuses a request over it with, on the wire: a tile over
+    /// `--max-work` has a reason of its own; any other limit makes the job invalid here.
+    pub fn reason(&self) -> Reason {
+        match self {
+            OverLimit::Work { max, .. } => Reason::TooMuchWork { max_work: *max },
+            _ => Reason::InvalidJob,
+        }
+    }
+}
+
+impl fmt::Display for OverLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            OverLimit::Pixels { width, height, max } => {
+                let pixels = u64::from(width) * u64::from(height);
+                write!(
+                    f,
+                    "{width}x{height} is {pixels} pixels, above the limit of {max} (--max-pixels)"
+                )
+            }
+            OverLimit::Iterations { iterations, max } => write!(
+                f,
+                "{iterations} iterations is above the limit of {max} (--max-iterations)"
+            ),
+            OverLimit::Work {
+                tile,
+                iterations,
+                max,
+            } => write!(
+                f,
+                "{}x{} pixels at {iterations} iterations is {} steps, above the limit of {max} \
+                 steps per tile (--max-work): use smaller tiles or fewer iterations, or raise it",
+                tile.width,
+                tile.height,
+                tile.pixels() as u64 * u64::from(iterations)
+            ),
+            OverLimit::Memory { bytes, max } => write!(
+                f,
+                "its tiles would take {bytes} bytes, more than all jobs may hold ({max} bytes, \
+                 --max-mib)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for OverLimit {}
+
+impl Limits {
+    /// Refuses a job this process will not hold, saying which limit and how to raise it.
+    pub fn admit(&self, job: &Job) -> Result<(), OverLimit> {
+        if job.grid.pixels() > self.max_pixels {
+            return Err(OverLimit::Pixels {
+                width: job.grid.width,
+                height: job.grid.height,
+                max: self.max_pixels,
+            });
+        }
+        if job.iterations > self.max_iterations {
+            return Err(OverLimit::Iterations {
+                iterations: job.iterations,
+                max: self.max_iterations,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a job to compute whose largest tile is over `--max-work`, or that
+    /// [`Limits::admit`] refuses.
+    pub fn admit_work(&self, job: &Job) -> Result<(), OverLimit> {
+        self.admit(job)?;
+        let grid = job.grid;
+        let largest = Rect {
+            x: 0,
+            y: 0,
+            width: grid.tile_width.min(grid.width),
+            height: grid.tile_height.min(grid.height),
+        };
+        self.check_work(job, largest)
+    }
+
+    /// Why a worker refuses `request`; `None` if it computes it.
+    pub fn refuse(&self, request: &TileRequest) -> Option<OverLimit> {
+        let job = &request.job;
+        if let Err(over) = self.admit(job) {
+            return Some(over);
+        }
+        let rect = job.grid.rect(request.tile)?;
+        self.check_work(job, rect).err()
+    }
+
+    /// Refuses `tile` of `job` if its kernel steps are over `--max-work`.
+    pub fn check_work(&self, job: &Job, tile: Rect) -> Result<(), OverLimit> {
+        let work = tile.pixels() as u64 * u64::from(job.iterations);
+        if work <= self.max_work {
+            return Ok(());
+        }
+        Err(OverLimit::Work {
+            tile,
+            iterations: job.iterations,
+            max: self.max_work,
+        })
+    }
+}

@@ -1,0 +1,28 @@
+//! The Kafka wing: everything that talks to brokers, in small rooms. What it acts on is
+//! decided in `fixedbrot-pipeline`; this only moves bytes.
+//!
+//! - [`args`]: how to reach Kafka, and every client setting this program chooses;
+//! - [`admin`]: topics, created (`fixedbrot topics`) and waited for;
+//! - [`produce`]: producers, back-pressure, and deliveries told to their members;
+//! - [`dead_letters`]: copies of unusable messages to `<topic>.dlq`;
+//! - [`commits`], [`exactly_once`]: how answers and offsets reach Kafka, one type per way;
+//! - [`consumer`]: the one consumer loop of calc, bridge and image;
+//! - [`error`]: why any of it stops.
+mod admin;
+mod args;
+mod commits;
+mod consumer;
+mod dead_letters;
+mod error;
+mod exactly_once;
+mod produce;
+
+pub use admin::TopicSettings;
+pub use args::{
+    client_id, host, parse_setting, KafkaArgs, Prefetch, CALCULATION_GROUP, IMAGE_GROUP,
+};
+pub use commits::{AtLeastOnce, Commits};
+pub use consumer::{run, stop_members, Member};
+pub use error::Error;
+pub use exactly_once::ExactlyOnce;
+pub use produce::{finish, send, Deliveries, Outgoing, Queue};
