@@ -108,7 +108,9 @@ fn assemble(
     limits: Limits,
 ) -> Result<Image, String> {
     let mut assembler = Assembler::new(assembler_limits(limits), Instant::now());
-    assembler.open(job_id, job).map_err(|over| over.to_string())?;
+    assembler
+        .open(job_id, job)
+        .map_err(|over| over.to_string())?;
     let progress = Progress::new("render", job.grid.tiles().into(), "tiles");
     for envelope in results {
         match assembler.accept(*envelope, Instant::now(), false) {

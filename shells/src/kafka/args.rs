@@ -74,6 +74,22 @@ const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("fetch.queue.backoff.ms", "10"),
 ];
 
+/// One member of a consumer group.
+pub struct Member<'a> {
+    pub kafka: &'a KafkaArgs,
+    /// The group, unless `-X group.id` names another.
+    pub group: &'static str,
+    pub client_id: String,
+    /// The topic consumed.
+    pub input: &'a str,
+    /// The topic replies go to.
+    pub output: &'a str,
+    /// How far ahead of its answers it fetches.
+    pub prefetch: Prefetch,
+    /// It reads only committed transactions.
+    pub read_committed: bool,
+}
+
 /// How much a consumer fetches ahead of what it answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Prefetch {

@@ -14,7 +14,7 @@ use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::consumer::Member;
+use super::args::Member;
 use super::dead_letters::DeadLetters;
 use super::error::Error;
 use super::produce::{send, Delivered, Deliveries, Outgoing, Queue, Settles};

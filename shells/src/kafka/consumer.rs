@@ -22,27 +22,11 @@ use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use super::args::{KafkaArgs, Prefetch};
+use super::args::Member;
 use super::commits::{Commits, Rewind};
 use super::error::Error;
 use crate::log::{info, warn};
 use crate::metrics::metrics;
-
-/// One member of a consumer group.
-pub struct Member<'a> {
-    pub kafka: &'a KafkaArgs,
-    /// The group, unless `-X group.id` names another.
-    pub group: &'static str,
-    pub client_id: String,
-    /// The topic consumed.
-    pub input: &'a str,
-    /// The topic replies go to.
-    pub output: &'a str,
-    /// How far ahead of its answers it fetches.
-    pub prefetch: Prefetch,
-    /// It reads only committed transactions.
-    pub read_committed: bool,
-}
 
 /// How long a poll waits for a message: also how often the loop ticks and looks for a stop.
 const POLL: Duration = Duration::from_millis(100);

@@ -16,8 +16,8 @@ use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::args::Member;
 use super::commits::{Commits, Out, Rewind, COMMIT_EVERY};
-use super::consumer::Member;
 use super::error::Error;
 use super::produce::{finish, Deliveries};
 use crate::log::{info, warn};

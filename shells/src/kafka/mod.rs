@@ -19,10 +19,10 @@ mod produce;
 
 pub use admin::TopicSettings;
 pub use args::{
-    client_id, host, parse_setting, KafkaArgs, Prefetch, CALCULATION_GROUP, IMAGE_GROUP,
+    client_id, host, parse_setting, KafkaArgs, Member, Prefetch, CALCULATION_GROUP, IMAGE_GROUP,
 };
 pub use commits::{AtLeastOnce, Commits};
-pub use consumer::{run, stop_members, Member};
+pub use consumer::{run, stop_members};
 pub use error::Error;
 pub use exactly_once::ExactlyOnce;
 pub use produce::{finish, send, Deliveries, Outgoing, Queue};
