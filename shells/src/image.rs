@@ -9,10 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use fixedbrot_core::wire::{self, Message, Refusal};
-use fixedbrot_core::JobId;
-use fixedbrot_pipeline::assembler::{Conflict, Moves, Outcome, Tile, Verdict};
-use fixedbrot_pipeline::{Answer, Assembler, Handler, Holds, Image, Incoming, Letter, Limits};
+use fixedbrot_core::wire::{self, Envelope, Message, Refusal};
+use fixedbrot_core::{JobId, TileIndex};
+use fixedbrot_pipeline::assembler::{Conflict, Expired, Moves, Outcome, Tile};
+use fixedbrot_pipeline::{
+    Answer, Assembler, Handler, Holds, Image, Incoming, JobKey, Letter, Limits,
+};
 use rdkafka::producer::{Producer, ThreadedProducer};
 
 use crate::fault;
@@ -41,7 +43,13 @@ impl Output {
     /// The record of the jobs written to the output directory (none with `--output`), read
     /// whole; partial files that dead writers left are removed. Says where the images go.
     fn record(&self, topic: &str) -> Result<Option<Written>, String> {
-        if let Some(dir) = &self.raw_dir {
+        // --output's directory (the output directory's is cleaned with its record).
+        let file_dir = self
+            .file
+            .as_deref()
+            .map(|file| file.parent().filter(|d| !d.as_os_str().is_empty()))
+            .map(|dir| dir.unwrap_or(Path::new(".")));
+        for dir in [self.raw_dir.as_deref(), file_dir].into_iter().flatten() {
             output::remove_abandoned(dir).map_err(|e| reading(dir, &e))?;
         }
         let Some(file) = &self.file else {
@@ -123,40 +131,60 @@ struct ImageHandler {
     /// The jobs whose images are in the output directory (none with `--output`).
     written: Option<Written>,
     /// A bar per job being received, on a terminal.
-    progress: BTreeMap<JobId, Progress>,
+    progress: BTreeMap<JobKey, Progress>,
     /// When each job being assembled sent its first message here, for its latency.
-    first_seen: BTreeMap<JobId, Instant>,
+    first_seen: BTreeMap<JobKey, Instant>,
 }
 
 /// A job's first message holds its offset until the job is written, fails or expires.
-fn hold(job_id: JobId) -> Answer<JobId> {
+fn hold(key: JobKey) -> Answer<JobKey> {
     Answer {
-        hold: Some(job_id),
+        hold: Some(key),
         ..Answer::default()
     }
 }
 
-/// The job's holds end.
-fn release(job_id: JobId) -> Answer<JobId> {
+/// The BEGIN outcome of a job, for its log line.
+fn outcome_begin(key: JobKey) -> Outcome {
+    Outcome::Begin { job: key.job }
+}
+
+/// The jobs' holds end.
+fn release(keys: impl IntoIterator<Item = JobKey>) -> Answer<JobKey> {
     Answer {
         holds: Holds {
-            release: vec![job_id],
+            release: keys.into_iter().collect(),
             ..Holds::default()
         },
         ..Answer::default()
     }
 }
 
+/// A message's job: its id, and its definition when the message carries one.
+type Whose = (JobId, Option<JobKey>);
+
+/// What a message that is not a result read on its own came to.
+enum Read {
+    /// The assembler took it.
+    Assembled(Whose, Outcome),
+    /// It is answered at once (a dead letter, a job written).
+    Answered(Answer<JobKey>),
+}
+
 impl Handler for ImageHandler {
-    type Key = JobId;
+    type Key = JobKey;
     type Error = io::Error;
 
-    fn handle(&mut self, message: &Incoming<'_>) -> Result<Answer<JobId>, io::Error> {
+    fn handle(&mut self, message: &Incoming<'_>) -> Result<Answer<JobKey>, io::Error> {
         let payload = message.payload.unwrap_or_default();
         let now = Instant::now();
         // Results, nearly every message, are read without building a 16 KiB envelope each.
-        let (job_id, outcome) = if let Some(result) = wire::decode_result(payload) {
-            if let Some(answer) = self.written_already(result.job_id) {
+        let (whose, outcome) = if let Some(result) = wire::decode_result(payload) {
+            let key = JobKey {
+                id: result.job_id,
+                job: result.job,
+            };
+            if let Some(answer) = self.written_already(&key) {
                 return Ok(answer);
             }
             let counts: Vec<u32> = result.counts().collect();
@@ -165,44 +193,24 @@ impl Handler for ImageHandler {
                 index: result.tile,
                 counts: &counts,
             };
-            let outcome = self
-                .assembler
-                .accept_tile(result.job_id, tile, now, message.again);
-            (result.job_id, outcome)
+            let outcome = self.assembler.accept_tile(key.id, tile, now, message.again);
+            ((key.id, Some(key)), outcome)
         } else {
-            let envelope = match wire::decode(payload) {
-                Ok(envelope) => envelope,
-                // Set aside the first time.
-                Err(_) if message.again => return Ok(Answer::default()),
-                Err(error) => {
-                    return Ok(Answer {
-                        dead_letter: Some(error.to_string().into()),
-                        ..Answer::default()
-                    })
-                }
-            };
-            let job_id = envelope.job_id;
-            let written = self.written.as_ref().is_some_and(|w| w.contains(job_id));
-            // The markers are logged whenever they come, a BEGIN after its image too.
-            let outcome = match envelope.message {
-                Message::Begin(job) if written && !message.again => Outcome::LateBegin { job },
-                Message::Result(_) | Message::Begin(_) if written => {
-                    return Ok(self.written_already(job_id).unwrap_or_default())
-                }
-                _ => self.assembler.accept(envelope, now, message.again),
-            };
-            (job_id, outcome)
+            match self.envelope(payload, now, message.again) {
+                Read::Assembled(whose, outcome) => (whose, outcome),
+                Read::Answered(answer) => return Ok(answer),
+            }
         };
-        if self.assembler.assembles(job_id) {
-            self.first_seen.entry(job_id).or_insert(now);
+        if let Some(key) = whose.1.filter(|key| self.assembler.assembles(key)) {
+            self.first_seen.entry(key).or_insert(now);
         }
-        let mut answer = self.outcome(job_id, outcome)?;
+        let mut answer = self.outcome(whose, outcome)?;
         let moves = self.assembler.take_moves();
         self.moved(moves, &mut answer.holds);
         Ok(answer)
     }
 
-    fn tick(&mut self, now: Instant) -> Holds<JobId> {
+    fn tick(&mut self, now: Instant) -> Holds<JobKey> {
         self.assembler.expire(now);
         let mut holds = Holds::default();
         let moves = self.assembler.take_moves();
@@ -211,11 +219,11 @@ impl Handler for ImageHandler {
     }
 
     /// Jobs whose partitions another assembler took: it assembles them from the last commit.
-    fn lost(&mut self, jobs: &[JobId]) {
-        for job_id in jobs {
-            self.assembler.forget(*job_id);
-            self.first_seen.remove(job_id);
-            self.progress.remove(job_id);
+    fn lost(&mut self, keys: &[JobKey]) {
+        for key in keys {
+            self.assembler.forget(key);
+            self.first_seen.remove(key);
+            self.progress.remove(key);
         }
         metrics()
             .jobs_in_flight
@@ -244,107 +252,158 @@ impl Handler for ImageHandler {
 }
 
 impl ImageHandler {
+    /// A message that is not a result read on its own, decoded whole: whose it is and what
+    /// the assembler made of it, or the answer at once (a dead letter, a job written).
+    fn envelope(&mut self, payload: &[u8], now: Instant, again: bool) -> Read {
+        let envelope = match wire::decode(payload) {
+            Ok(envelope) => envelope,
+            // Dead-lettered the first time.
+            Err(_) if again => return Read::Answered(Answer::default()),
+            Err(error) => {
+                return Read::Answered(Answer {
+                    dead_letter: Some(error.to_string().into()),
+                    ..Answer::default()
+                })
+            }
+        };
+        let id = envelope.job_id;
+        let key = match &envelope.message {
+            Message::Begin(job) => Some(JobKey { id, job: *job }),
+            Message::Result(result) => Some(JobKey {
+                id,
+                job: result.job,
+            }),
+            _ => None,
+        };
+        let written = self.written.as_ref().is_some_and(|w| w.contains(id));
+        // The markers are logged whenever they come, a BEGIN after its image too.
+        let outcome = match (envelope.message, key) {
+            (Message::Begin(job), _) if written && !again => Outcome::LateBegin { job },
+            (Message::Begin(_) | Message::Result(_), Some(key)) if written => {
+                return Read::Answered(self.written_already(&key).unwrap_or_default());
+            }
+            (message, _) => {
+                let envelope = Envelope {
+                    job_id: id,
+                    message,
+                };
+                self.assembler.accept(envelope, now, again)
+            }
+        };
+        Read::Assembled((id, key), outcome)
+    }
+
     /// The answer to a message of a job whose image is in the directory: nothing to do, and
     /// if it was being assembled here (another assembler wrote it meanwhile), it goes.
-    fn written_already(&mut self, job_id: JobId) -> Option<Answer<JobId>> {
-        if !self.written.as_ref()?.contains(job_id) {
+    fn written_already(&mut self, key: &JobKey) -> Option<Answer<JobKey>> {
+        if !self.written.as_ref()?.contains(key.id) {
             return None;
         }
-        if !self.assembler.assembles(job_id) {
+        if !self.assembler.assembles(key) {
             return Some(Answer::default());
         }
-        self.assembler.forget(job_id);
-        let mut answer = release(job_id);
+        self.assembler.forget(key);
+        let mut answer = release([*key]);
         let moves = self.assembler.take_moves();
         self.moved(moves, &mut answer.holds);
         Some(answer)
     }
 
     /// What the member does with an outcome of the assembler.
-    fn outcome(&mut self, job_id: JobId, outcome: Outcome) -> Result<Answer<JobId>, io::Error> {
-        let answer = match outcome {
-            Outcome::Begin { .. } | Outcome::LateBegin { .. } | Outcome::End { .. } => {
-                self.marker(job_id, outcome)
-            }
-            Outcome::Progress { done, total } => {
+    fn outcome(&mut self, whose: Whose, outcome: Outcome) -> Result<Answer<JobKey>, io::Error> {
+        let (id, key) = whose;
+        let answer = match (outcome, key) {
+            (Outcome::Progress { done, total }, Some(key)) => {
                 self.progress
-                    .entry(job_id)
+                    .entry(key)
                     .or_insert_with(|| {
-                        Progress::new(&format!("job {:016x}", job_id.0), total.into(), "tiles")
+                        Progress::new(&format!("job {:016x}", id.0), total.into(), "tiles")
                     })
                     .show(done.into());
-                hold(job_id)
+                hold(key)
             }
-            Outcome::Complete(image) => {
-                self.progress.remove(&job_id);
-                self.complete(image)?
+            (Outcome::Complete(image), _) => self.complete(image)?,
+            (Outcome::Conflict(conflict), Some(key)) => self.conflict(key, conflict),
+            (Outcome::Begin { .. }, Some(key)) => {
+                self.marker(id, &outcome_begin(key));
+                hold(key)
             }
-            Outcome::Duplicate => Answer::default(),
-            Outcome::SetAside => hold(job_id),
-            Outcome::Failed { refusal } => self.failed(job_id, &refusal),
-            Outcome::Conflict(conflict) => self.conflict(job_id, conflict),
-            Outcome::Rejected { reason } => Answer {
+            (Outcome::SetAside, Some(key)) => hold(key),
+            (Outcome::Failed { refusal, dropped }, _) => self.failed(id, &refusal, dropped),
+            (Outcome::Unsettled { tile }, Some(key)) => self.unsettled(key, tile),
+            (Outcome::Rejected { reason }, _) => Answer {
                 dead_letter: Some(reason.into()),
                 ..Answer::default()
             },
+            (other, _) => {
+                self.marker(id, &other);
+                Answer::default()
+            }
         };
         Ok(answer)
     }
 
-    /// Logs a BEGIN or END marker, as the original did; a BEGIN holds its job.
-    fn marker(&mut self, job_id: JobId, marker: Outcome) -> Answer<JobId> {
+    /// Logs a BEGIN or END marker, as the original did.
+    fn marker(&self, id: JobId, marker: &Outcome) {
         match marker {
-            Outcome::Begin { job } => {
-                info!(
-                    job = %Hex(job_id.0),
-                    tiles = job.grid.tiles(),
-                    "Received BEGIN marker, creating image of size {} x {} (job {:016x}, {} tiles)",
-                    job.grid.width,
-                    job.grid.height,
-                    job_id.0,
-                    job.grid.tiles()
-                );
-                hold(job_id)
-            }
-            Outcome::LateBegin { job } => {
-                info!(
-                    job = %Hex(job_id.0),
-                    "Received BEGIN marker, image of size {} x {} already written (job {:016x})",
-                    job.grid.width, job.grid.height, job_id.0
-                );
-                Answer::default()
-            }
-            Outcome::End { tiles } => {
-                info!(
-                    job = %Hex(job_id.0),
-                    tiles,
-                    "Received END marker (job {:016x}: {tiles} tiles were sent)",
-                    job_id.0
-                );
-                Answer::default()
-            }
-            _ => Answer::default(),
+            Outcome::Begin { job } => info!(
+                job = %Hex(id.0),
+                tiles = job.grid.tiles(),
+                "Received BEGIN marker, creating image of size {} x {} (job {:016x}, {} tiles)",
+                job.grid.width,
+                job.grid.height,
+                id.0,
+                job.grid.tiles()
+            ),
+            Outcome::LateBegin { job } => info!(
+                job = %Hex(id.0),
+                "Received BEGIN marker, image of size {} x {} already written (job {:016x})",
+                job.grid.width, job.grid.height, id.0
+            ),
+            Outcome::End { tiles } => info!(
+                job = %Hex(id.0),
+                tiles,
+                "Received END marker (job {:016x}: {tiles} tiles were sent)",
+                id.0
+            ),
+            _ => {}
         }
     }
 
-    /// A worker refused a tile: the job failed, and its holds end.
-    fn failed(&mut self, job_id: JobId, refusal: &Refusal) -> Answer<JobId> {
-        self.progress.remove(&job_id);
-        self.first_seen.remove(&job_id);
+    /// A worker refused a tile: the jobs of its id failed, and their holds end.
+    fn failed(&mut self, id: JobId, refusal: &Refusal, dropped: Vec<JobKey>) -> Answer<JobKey> {
         metrics().jobs_failed.inc();
         warn!(
-            job = %Hex(job_id.0),
+            job = %Hex(id.0),
             tile = refusal.tile.map(|t| t.0),
             "Job {:016x} failed: a worker refused tile {:?}: {:?}",
-            job_id.0,
+            id.0,
             refusal.tile.map(|t| t.0),
             refusal.reason
         );
-        release(job_id)
+        release(dropped)
+    }
+
+    /// A disputed tile this assembler may not compute: the job fails, its holds end.
+    fn unsettled(&mut self, key: JobKey, tile: TileIndex) -> Answer<JobKey> {
+        metrics().jobs_failed.inc();
+        warn!(
+            job = %Hex(key.id.0),
+            tile = tile.0,
+            "Job {:016x} failed: tile {} came in two different copies, and it is over \
+             --max-work here, so this assembler may not compute it to settle them",
+            key.id.0,
+            tile.0
+        );
+        release([key])
     }
 
     /// Writes a whole image, unless it is in the directory already.
-    fn complete(&mut self, image: Image) -> Result<Answer<JobId>, io::Error> {
+    fn complete(&mut self, image: Image) -> Result<Answer<JobKey>, io::Error> {
+        let key = JobKey {
+            id: image.job_id,
+            job: image.job,
+        };
         let job_id = image.job_id;
         info!(
             job = %Hex(job_id.0),
@@ -352,30 +411,11 @@ impl ImageHandler {
             image.job.grid.tiles(),
             job_id.0
         );
-        let output = &self.output;
-        let write = || -> io::Result<PathBuf> {
-            // Before the PNG, whose link is the record that the job was written: a job
-            // written has its counts too. A replayed job's counts replace the same counts.
-            if let Some(dir) = &output.raw_dir {
-                let path = dir.join(format!("job-{:016x}.npy", job_id.0));
-                raw::write(&path, &image, raw::Place::Replace).map_err(|e| {
-                    io::Error::new(e.kind(), format!("its counts, {}: {e}", path.display()))
-                })?;
-                info!(job = %Hex(job_id.0), path = %path.display(), "Counts written to {}", path.display());
-            }
-            output
-                .png
-                .write_output(output.file.as_deref(), &output.dir, &image)
-        };
-        let written = match &mut self.written {
-            Some(record) => record.write_once(job_id, write),
-            None => write().map(Once::Wrote),
-        }
-        .map_err(|e| {
+        let written = self.write(&image).map_err(|e| {
             let why = format!("writing the image of job {:016x}: {e}", job_id.0);
             io::Error::new(e.kind(), why)
         })?;
-        let first = self.first_seen.remove(&job_id);
+        let first = self.first_seen.remove(&key);
         match written {
             Once::Wrote(path) => {
                 info!(job = %Hex(job_id.0), path = %path.display(), "Output file is: {}", path.display());
@@ -394,109 +434,134 @@ impl ImageHandler {
         fault::point("after-link");
         Ok(Answer {
             done: self.output.file.is_some(),
-            ..release(job_id)
+            ..release([key])
         })
     }
 
+    /// Writes an image and, with `--raw-dir`, its counts: once, if there is a record.
+    fn write(&mut self, image: &Image) -> io::Result<Once> {
+        let output = &self.output;
+        let job_id = image.job_id;
+        let write = || -> io::Result<PathBuf> {
+            // Before the PNG, whose link is the record that the job was written: a job
+            // written has its counts too. A replayed job's counts replace the same counts.
+            if let Some(dir) = &output.raw_dir {
+                let path = dir.join(format!("job-{:016x}.npy", job_id.0));
+                raw::write(&path, image, raw::Place::Replace).map_err(|e| {
+                    io::Error::new(e.kind(), format!("its counts, {}: {e}", path.display()))
+                })?;
+                info!(job = %Hex(job_id.0), path = %path.display(), "Counts written to {}", path.display());
+            }
+            output
+                .png
+                .write_output(output.file.as_deref(), &output.dir, image)
+        };
+        match &mut self.written {
+            Some(record) => record.write_once(job_id, write),
+            None => write().map(Once::Wrote),
+        }
+    }
+
     /// Reports a conflict: logged, counted, and the copy at hand copied to the dead-letter
-    /// topic with both digests and the verdict. The job goes on, unless it was unsettled.
-    fn conflict(&mut self, job_id: JobId, conflict: Conflict) -> Answer<JobId> {
+    /// topic with both digests. The tile is settled when the job is complete.
+    fn conflict(&mut self, key: JobKey, conflict: Conflict) -> Answer<JobKey> {
         metrics().conflicting_results.inc();
+        let (id, tile) = (key.id.0, conflict.tile.0);
         warn!(
-            job = %Hex(job_id.0),
-            tile = conflict.tile.0,
-            "Job {:016x} tile {}: two copies differ (sha256 {} held, {} now): {}",
-            job_id.0,
-            conflict.tile.0,
+            job = %Hex(id),
+            tile,
+            "Job {id:016x} tile {tile}: two copies differ (sha256 {} held, {} now); the tile \
+             is computed here when the job is complete",
             conflict.held,
             conflict.this,
-            conflict.verdict.says()
         );
         let letter = Letter {
             reason: format!(
-                "a second copy of tile {} differs from the first: {}",
-                conflict.tile.0,
-                conflict.verdict.says()
+                "a second copy of tile {tile} differs from the first: the assembler computes \
+                 the tile when its job is complete and keeps its own counts"
             ),
             headers: vec![
                 ("fixedbrot.held-sha256", conflict.held),
                 ("fixedbrot.this-sha256", conflict.this),
             ],
         };
-        let fate = if conflict.verdict == Verdict::Unsettled {
-            self.progress.remove(&job_id);
-            self.first_seen.remove(&job_id);
-            metrics().jobs_failed.inc();
-            release(job_id)
-        } else {
-            hold(job_id)
-        };
         Answer {
             dead_letter: Some(letter),
-            ..fate
+            ..hold(key)
         }
     }
 
     /// Logs what the assembler moved and turns it into holds: jobs set aside keep theirs,
     /// jobs read again rewind to theirs, expired and forgotten jobs release theirs.
-    fn moved(&mut self, moves: Moves, holds: &mut Holds<JobId>) {
+    fn moved(&mut self, moves: Moves, holds: &mut Holds<JobKey>) {
         // Every message and tick ends here: what is kept per job follows the assembler, so a
         // job it dropped (a rejected tile, an END of a job written) leaves nothing behind.
         metrics()
             .jobs_in_flight
             .set(self.assembler.in_flight() as i64);
         let assembler = &self.assembler;
-        self.first_seen
-            .retain(|job_id, _| assembler.assembles(*job_id));
-        self.progress
-            .retain(|job_id, _| assembler.assembles(*job_id));
+        self.first_seen.retain(|key, _| assembler.assembles(key));
+        self.progress.retain(|key, _| assembler.assembles(key));
         for job in &moves.set_aside {
             info!(
-                job = %Hex(job.job_id.0),
+                job = %Hex(job.key.id.0),
                 "Job {:016x} set aside to make room (--max-jobs, --max-mib): it had {} of {} \
-                 tiles and no new one for {} s; it is read again once it gets one and there \
-                 is room",
-                job.job_id.0,
+                 tiles and no new one for {} s; it is read again once it gets one and its \
+                 whole image fits",
+                job.key.id.0,
                 job.had,
                 job.total,
                 job.idle.as_secs()
             );
         }
-        for job_id in moves.read_again {
-            info!(job = %Hex(job_id.0), "Job {:016x} has room again: reading it again", job_id.0);
-            holds.read_again.push(job_id);
+        for key in moves.read_again {
+            info!(job = %Hex(key.id.0), "Job {:016x} has room again: reading it again", key.id.0);
+            holds.read_again.push(key);
         }
         for job in moves.expired {
-            let shown: Vec<u32> = job.first_missing.iter().map(|t| t.0).collect();
-            let which = if job.set_aside {
-                "set aside to make room".to_string()
-            } else {
-                format!("first {shown:?}")
-            };
-            warn!(
-                job = %Hex(job.job_id.0),
-                missing = job.missing,
-                "Job {:016x} expired after {} s without a new tile: {} of {} tiles missing ({which})",
-                job.job_id.0,
-                job.idle.as_secs(),
-                job.missing,
-                job.total
-            );
-            holds.release.push(job.job_id);
-            metrics().jobs_expired.inc();
+            self.expired(&job);
+            holds.release.push(job.key);
         }
         for job in moves.forgotten {
             warn!(
-                job = %Hex(job.job_id.0),
-                "Job {:016x} forgotten: jobs set aside fill --max-mib; it had {} of {} tiles \
-                 and no new one for {} s; a later tile of it starts it afresh",
-                job.job_id.0,
+                job = %Hex(job.key.id.0),
+                "Job {:016x} forgotten: records of jobs set aside fill --max-mib; the {} of {} \
+                 tiles it had are given up (committed past), so it completes only if they \
+                 come again",
+                job.key.id.0,
                 job.had,
                 job.total,
-                job.idle.as_secs()
             );
-            holds.release.push(job.job_id);
+            holds.release.push(job.key);
             metrics().jobs_forgotten.inc();
         }
+        for settled in moves.settled {
+            let (id, tile) = (settled.key.id.0, settled.tile.0);
+            if settled.replaced {
+                warn!(job = %Hex(id), tile, "Job {id:016x} tile {tile}: the copy held was wrong; the tile's own counts, computed here, replaced it");
+            } else {
+                info!(job = %Hex(id), tile, "Job {id:016x} tile {tile}: the copy held is the tile's own counts, computed here");
+            }
+        }
+    }
+
+    /// Logs a job that expired.
+    fn expired(&self, job: &Expired) {
+        let shown: Vec<u32> = job.first_missing.iter().map(|t| t.0).collect();
+        let which = if job.set_aside {
+            "set aside to make room".to_string()
+        } else {
+            format!("first {shown:?}")
+        };
+        warn!(
+            job = %Hex(job.key.id.0),
+            missing = job.missing,
+            "Job {:016x} expired after {} s without a new tile: {} of {} tiles missing ({which})",
+            job.key.id.0,
+            job.idle.as_secs(),
+            job.missing,
+            job.total
+        );
+        metrics().jobs_expired.inc();
     }
 }

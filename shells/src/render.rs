@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use fixedbrot_core::wire::{Envelope, TileRequest};
 use fixedbrot_core::{Job, JobId, TileIndex};
-use fixedbrot_pipeline::assembler::Outcome;
-use fixedbrot_pipeline::{cpu, plan, worker, Assembler, Image, Limits};
+use fixedbrot_pipeline::assembler::{Conflict, Outcome};
+use fixedbrot_pipeline::{cpu, plan, worker, Assembler, Image, JobKey, Limits};
 
 use crate::cli::RenderArgs;
 use crate::log::{debug, info, Progress};
@@ -109,22 +109,22 @@ fn assemble(
 ) -> Result<Image, String> {
     let mut assembler = Assembler::new(assembler_limits(limits), Instant::now());
     assembler
-        .open(job_id, job)
+        .open(JobKey { id: job_id, job })
         .map_err(|over| over.to_string())?;
     let progress = Progress::new("render", job.grid.tiles().into(), "tiles");
     for envelope in results {
         match assembler.accept(*envelope, Instant::now(), false) {
             Outcome::Progress { done, .. } => progress.show(done.into()),
             Outcome::Complete(image) => return Ok(image),
-            Outcome::Failed { refusal } => {
+            Outcome::Failed { refusal, .. } => {
                 return Err(format!("a worker refused the job: {:?}", refusal.reason))
             }
             Outcome::Rejected { reason } => return Err(reason),
             // Each tile is computed once here: two copies would be a bug, said as one.
-            Outcome::Conflict(conflict) => {
+            Outcome::Conflict(Conflict { tile, .. }) | Outcome::Unsettled { tile } => {
                 return Err(format!(
                     "tile {} was computed twice with different counts",
-                    conflict.tile.0
+                    tile.0
                 ))
             }
             Outcome::Begin { .. }

@@ -21,10 +21,9 @@ mod limits;
 mod membership;
 mod offsets;
 pub mod plan;
-mod received;
 pub mod worker;
 
-pub use assembler::Assembler;
+pub use assembler::{Assembler, JobKey};
 pub use handler::{Answer, Handler, HoldKey, Holds, Incoming, Letter, Never};
 pub use image::Image;
 pub use limits::{Limits, OverLimit};

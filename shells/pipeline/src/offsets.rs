@@ -53,10 +53,12 @@ impl<K: HoldKey> Offsets<K> {
         self.failed
     }
 
-    /// One thing a message caused was delivered (or failed for good).
+    /// One thing a message caused was delivered, or failed for good: then the message stays
+    /// pending for ever, so no commit of its partition passes it.
     pub(crate) fn delivered(&mut self, partition: i32, offset: i64, ok: bool) {
-        if !ok && self.failed.is_none() {
-            self.failed = Some((partition, offset));
+        if !ok {
+            self.failed.get_or_insert((partition, offset));
+            return;
         }
         let Some(pending) = self.pending.get_mut(&partition) else {
             return;
@@ -117,11 +119,7 @@ impl<K: HoldKey> Offsets<K> {
                 .get(&partition)
                 .and_then(|p| p.keys().next().copied());
             let held = held.get(&partition).copied();
-            let failed = self.failed.filter(|(p, _)| *p == partition).map(|(_, o)| o);
-            let safe = [pending, held, failed]
-                .into_iter()
-                .flatten()
-                .fold(next, i64::min);
+            let safe = [pending, held].into_iter().flatten().fold(next, i64::min);
             if self.committed.get(&partition) != Some(&safe) {
                 self.committed.insert(partition, safe);
                 out.push((partition, safe));
@@ -130,27 +128,33 @@ impl<K: HoldKey> Offsets<K> {
         out
     }
 
-    /// Forgets partitions this consumer no longer owns; returns the keys that were held on
-    /// them, whose holders must forget them too. Such a key's holds on partitions kept end
-    /// as well: its new owner reads the lost partitions from their last commit, and a job
-    /// whose tiles are spread over two assemblers' partitions can complete on neither.
+    /// Forgets partitions this consumer no longer owns, and the holds on them; returns the
+    /// keys now held nowhere, whose holders must forget them too. A key still held on a
+    /// partition kept stays: its job, spread over partitions (added mid-job, or a copy sent
+    /// elsewhere), keeps what it has, and completes if the partitions it lost come back.
     pub(crate) fn forget(&mut self, partitions: &[i32]) -> Vec<K> {
         for partition in partitions {
             self.pending.remove(partition);
             self.next.remove(partition);
             self.committed.remove(partition);
         }
-        let mut lost: Vec<K> = self
-            .held
-            .iter()
-            .filter(|(_, at)| partitions.iter().any(|p| at.contains_key(p)))
-            .map(|(&key, _)| key)
-            .collect();
+        let mut lost = Vec::new();
+        self.held.retain(|&key, at| {
+            at.retain(|partition, _| !partitions.contains(partition));
+            if at.is_empty() {
+                lost.push(key);
+            }
+            !at.is_empty()
+        });
         lost.sort();
-        for key in &lost {
-            self.held.remove(key);
-        }
         lost
+    }
+
+    /// A commit of these partitions failed: they are committed again at the next chance.
+    pub(crate) fn commit_failed(&mut self, partitions: &[i32]) {
+        for partition in partitions {
+            self.committed.remove(partition);
+        }
     }
 }
 
@@ -257,16 +261,53 @@ mod tests {
         assert_eq!(commits, vec![(0, 11), (1, 5)]);
     }
 
+    /// Before, a job that lost one of its partitions was given up on all of them: its
+    /// tiles on the partition kept were committed past, and when the other partition came
+    /// back (a second assembler joined, then left) the job could never complete.
     #[test]
-    fn a_key_that_loses_one_of_its_partitions_is_given_up_on_all() {
+    fn a_key_that_loses_one_of_its_partitions_stays_held_on_the_others() {
         let mut offsets = Offsets::<u64>::default();
         offsets.begin(0, 1, 0);
         offsets.hold(7, 0, 1);
         offsets.begin(1, 1, 0);
         offsets.hold(7, 1, 1);
         offsets.hold(8, 1, 1);
-        assert_eq!(offsets.forget(&[0]), vec![7]);
-        assert_eq!(offsets.held(7), vec![]);
-        assert_eq!(offsets.held(8), vec![(1, 1)]);
+        assert_eq!(
+            offsets.forget(&[0]),
+            Vec::<u64>::new(),
+            "both still held on partition 1"
+        );
+        assert_eq!(offsets.held(7), vec![(1, 1)]);
+        assert_eq!(offsets.forget(&[1]), vec![7, 8]);
+    }
+
+    /// Before, only the first failure was kept: every other failed message was committed
+    /// past, and its request never answered.
+    #[test]
+    fn no_failed_delivery_on_any_partition_is_committed_past() {
+        let mut offsets = Offsets::<u64>::default();
+        for partition in [0, 1] {
+            for offset in [5, 6] {
+                offsets.begin(partition, offset, 1);
+            }
+        }
+        offsets.delivered(0, 5, false);
+        offsets.delivered(1, 5, true);
+        offsets.delivered(1, 6, false);
+        offsets.delivered(0, 6, true);
+        let mut commits = offsets.take_commits();
+        commits.sort();
+        assert_eq!(commits, vec![(0, 5), (1, 6)]);
+        assert_eq!(offsets.failed(), Some((0, 5)));
+    }
+
+    #[test]
+    fn a_failed_commit_is_made_again() {
+        let mut offsets = Offsets::<u64>::default();
+        offsets.begin(0, 3, 0);
+        assert_eq!(offsets.take_commits(), vec![(0, 4)]);
+        assert_eq!(offsets.take_commits(), vec![]);
+        offsets.commit_failed(&[0]);
+        assert_eq!(offsets.take_commits(), vec![(0, 4)]);
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use fixedbrot_pipeline::{Answer, HoldKey, Membership, Taken};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::{Producer, ThreadedProducer};
+use rdkafka::producer::{Producer, PurgeConfig, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::args::Member;
@@ -27,8 +27,13 @@ pub type Rewind = BTreeMap<i32, i64>;
 /// committed whenever the member runs out of messages).
 pub const COMMIT_EVERY: Duration = Duration::from_millis(200);
 
-/// How long leaving waits for what was produced to be delivered.
-pub const FLUSH: Duration = Duration::from_secs(30);
+/// How long leaving (or losing partitions) waits for what was produced to be delivered:
+/// deliveries take milliseconds, and a broker away longer leaves the rest uncommitted.
+pub const FLUSH: Duration = Duration::from_secs(10);
+
+/// How often every partition's offset is committed again, moved or not: a commit is not
+/// waited for, and one that failed (a rebalance at that moment) is mended by the next.
+const RECOMMIT_EVERY: Duration = Duration::from_secs(5);
 
 /// A way for a member's answers and offsets to reach Kafka.
 pub trait Commits: Send + 'static {
@@ -64,8 +69,9 @@ pub trait Commits: Send + 'static {
         consumer: &BaseConsumer<C>,
     ) -> Result<Rewind, Error>;
 
-    /// Delivers and commits everything answered, as the member leaves or ends.
-    fn finish<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>);
+    /// Delivers and commits everything answered, as the member leaves or ends; the offsets
+    /// whose commit is on its way, for the loop to see committed (for a while) before leaving.
+    fn finish<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Vec<(i32, i64)>;
 
     /// `partitions` are being revoked: what was answered of them goes out and is committed
     /// while they are still this member's. Returns partitions kept to read again.
@@ -132,6 +138,7 @@ pub struct AtLeastOnce<K> {
     report: Sender<Delivered>,
     deliveries: Receiver<Delivered>,
     last_commit: Instant,
+    last_recommit: Instant,
 }
 
 impl<K: HoldKey> AtLeastOnce<K> {
@@ -145,6 +152,7 @@ impl<K: HoldKey> AtLeastOnce<K> {
             report,
             deliveries,
             last_commit: Instant::now(),
+            last_recommit: Instant::now(),
         }
     }
 
@@ -160,30 +168,46 @@ impl<K: HoldKey> AtLeastOnce<K> {
         }
     }
 
-    /// Commits every partition's safe offset that moved since the last commit.
-    fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, mode: CommitMode) {
+    /// Commits every partition's safe offset that moved since the last commit; the offsets
+    /// committed. Never waits for the broker: a broker away must not stop a member (a
+    /// synchronous commit waits for ever, and SIGTERM with it).
+    fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Vec<(i32, i64)> {
         self.take_deliveries();
         let moves = self.membership.commits();
         if moves.is_empty() {
-            return;
+            return moves;
         }
         let mut list = TopicPartitionList::new();
-        for (partition, offset) in moves {
+        for &(partition, offset) in &moves {
             let _ = list.add_partition_offset(&self.topic, partition, Offset::Offset(offset));
         }
-        if let Err(error) = consumer.commit(&list, mode) {
+        if let Err(error) = consumer.commit(&list, CommitMode::Async) {
             // Not fatal: the work is replayed and results are idempotent.
             warn!("committing {} offsets: {error}", self.topic);
+            let partitions: Vec<i32> = moves.iter().map(|&(p, _)| p).collect();
+            self.membership.commit_failed(&partitions);
+            return Vec::new();
         }
+        moves
     }
 
-    /// Everything produced, delivered (or failed for good), then committed.
-    fn deliver_and_commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+    /// Everything produced, delivered (or failed for good) within `FLUSH`, then committed.
+    /// Leaving, what is still undelivered is purged: it stays uncommitted, answered again by
+    /// the next owner, and the process need not wait for a broker that does not answer.
+    fn deliver_and_commit<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        leaving: bool,
+    ) -> Vec<(i32, i64)> {
         // Delivery reports may come on this thread while it flushes: they go to a channel.
         if let Err(error) = self.producer.flush(FLUSH) {
             warn!("delivering the last answers: {error}");
+            if leaving {
+                self.producer
+                    .purge(PurgeConfig::default().queue().inflight());
+            }
         }
-        self.commit(consumer, CommitMode::Sync);
+        self.commit(consumer)
     }
 }
 
@@ -229,15 +253,20 @@ impl<K: HoldKey> Commits for AtLeastOnce<K> {
         self.take_deliveries();
         if let Some((partition, offset)) = self.membership.failed() {
             // What was delivered before it is committed; it and what follows are not.
-            self.commit(consumer, CommitMode::Sync);
+            self.commit(consumer);
             return Err(Error::Undelivered {
                 topic: self.topic.clone(),
                 partition,
                 offset,
             });
         }
+        if now.saturating_duration_since(self.last_recommit) >= RECOMMIT_EVERY {
+            let owned: Vec<i32> = self.membership.owned().collect();
+            self.membership.commit_failed(&owned);
+            self.last_recommit = now;
+        }
         if now.saturating_duration_since(self.last_commit) >= COMMIT_EVERY {
-            self.commit(consumer, CommitMode::Async);
+            self.commit(consumer);
             self.last_commit = now;
         }
         Ok(Rewind::new())
@@ -247,8 +276,8 @@ impl<K: HoldKey> Commits for AtLeastOnce<K> {
         Ok(Rewind::new())
     }
 
-    fn finish<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
-        self.deliver_and_commit(consumer);
+    fn finish<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Vec<(i32, i64)> {
+        self.deliver_and_commit(consumer, true)
     }
 
     fn revoking<C: ConsumerContext>(
@@ -256,7 +285,7 @@ impl<K: HoldKey> Commits for AtLeastOnce<K> {
         consumer: &BaseConsumer<C>,
         _: &[i32],
     ) -> Result<Rewind, Error> {
-        self.deliver_and_commit(consumer);
+        self.deliver_and_commit(consumer, false);
         Ok(Rewind::new())
     }
 }

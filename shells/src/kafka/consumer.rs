@@ -40,6 +40,12 @@ const BURST: usize = 64;
 /// How long a seek waits for the broker.
 const SEEK: Duration = Duration::from_secs(10);
 
+/// How long leaving waits for its last commit to be acknowledged.
+const COMMIT_WAIT: Duration = Duration::from_secs(10);
+
+/// How long leaving waits for the group to let the member go.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
 /// Locks a mutex whose holder may have panicked. Nothing under one here can be left
 /// half-changed in a way that loses work (an offset book at worst commits late), so a
 /// poisoned lock is used as it is.
@@ -100,7 +106,29 @@ where
     // group and its partitions move at once rather than after the session timeout; on
     // failing, up to the message it failed on.
     member_loop.finish(&result);
+    drop(member_loop);
+    leave(consumer);
     result
+}
+
+/// Closes the consumer, leaving its group, within `CLOSE_WAIT`. rdkafka's own drop waits
+/// for the close for ever: with a broker that does not answer, the member (and SIGTERM)
+/// would wait with it. What is not committed by then is answered again by the next owner.
+fn leave<C: ConsumerContext>(consumer: Arc<BaseConsumer<C>>) {
+    let deadline = Instant::now() + CLOSE_WAIT;
+    if consumer.close_queue().is_ok() {
+        while !consumer.closed() && Instant::now() < deadline {
+            let _ = consumer.poll(POLL);
+        }
+    }
+    if !consumer.closed() {
+        warn!(
+            "leaving the group: no broker answered within {} s; going without it",
+            CLOSE_WAIT.as_secs()
+        );
+        // Its drop would wait for the close; the process is ending.
+        std::mem::forget(consumer);
+    }
 }
 
 /// The loop's state around one consumer.
@@ -490,12 +518,39 @@ impl<S: Commits> Loop<'_, S> {
         }
     }
 
-    /// Delivers and commits what was answered before the consumer is dropped.
+    /// Delivers and commits what was answered before the consumer is dropped, waiting a
+    /// while for the commit to be acknowledged.
     fn finish(&mut self, result: &Result<(), Error>) {
-        if let Err(Error::Undelivered { .. } | Error::Transaction(_)) = result {
-            return; // committed what it could already, or must not commit at all
+        if let Err(Error::Transaction(_)) = result {
+            return; // a transactional producer that can go on no more commits nothing
         }
-        self.commits().finish(self.consumer.as_ref());
+        let committing = self.commits().finish(self.consumer.as_ref());
+        if committing.is_empty() {
+            return;
+        }
+        // Asked of the broker, each ask within the time left: rdkafka reports no
+        // acknowledgement of an asynchronous commit, and a synchronous one waits for ever.
+        let mut list = TopicPartitionList::new();
+        for &(partition, _) in &committing {
+            list.add_partition(self.topic, partition);
+        }
+        let deadline = Instant::now() + COMMIT_WAIT;
+        while Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Ok(committed) = self.consumer.committed_offsets(list.clone(), left) {
+                let at = |partition| match committed.find_partition(self.topic, partition) {
+                    Some(element) => element.offset(),
+                    None => Offset::Invalid,
+                };
+                let all = committing
+                    .iter()
+                    .all(|&(partition, offset)| at(partition) == Offset::Offset(offset));
+                if all {
+                    return;
+                }
+            }
+            std::thread::sleep(POLL);
+        }
     }
 }
 

@@ -28,11 +28,9 @@ use crate::log::{info, warn};
 /// after it. So no tile's time, however slow the board, counts against this.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How long one transactional call may wait for the brokers.
+/// How long a transaction's commit, or its abort, may wait for the brokers in all, retries
+/// included: a broker that does not answer must not hold a member (and SIGTERM) for longer.
 const CALL: Duration = Duration::from_secs(30);
-
-/// How often a call that failed in a way worth retrying is tried again.
-const RETRIES: u32 = 5;
 
 /// Exactly once, for handlers that hold nothing: the member's answers and the offsets of the
 /// messages they answer are committed in one transaction of its own producer.
@@ -115,10 +113,12 @@ impl Commits for ExactlyOnce {
         self.commit(consumer)
     }
 
-    fn finish<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+    /// The transaction's calls wait for the brokers themselves, each within its timeout.
+    fn finish<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Vec<(i32, i64)> {
         if let Err(error) = self.transaction.commit(consumer) {
             warn!("{error}");
         }
+        Vec::new()
     }
 
     fn revoking<C: ConsumerContext>(
@@ -213,12 +213,13 @@ impl Transaction {
         // Delivered first, polled here: commit_transaction's own flush wakes in 100 ms steps
         // while the producer's thread polls, which cost every transaction 100 ms. Whatever
         // failed, commit_transaction says so.
+        let deadline = Instant::now() + CALL;
         let _ = finish(&self.producer, CALL, None);
-        let committed = retrying(|| {
+        let committed = retrying(deadline, |left| {
             self.producer
-                .send_offsets_to_transaction(&offsets, &group, CALL)
+                .send_offsets_to_transaction(&offsets, &group, left)
         })
-        .and_then(|()| retrying(|| self.producer.commit_transaction(CALL)));
+        .and_then(|()| retrying(deadline, |left| self.producer.commit_transaction(left)));
         match committed {
             Ok(()) => Ok(Aborted::new()),
             Err(error) if requires_abort(&error) => {
@@ -227,8 +228,10 @@ impl Transaction {
                     self.id,
                     open.len()
                 );
-                retrying(|| self.producer.abort_transaction(CALL))
-                    .map_err(|e| self.fatal("aborting a transaction", &e))?;
+                retrying(Instant::now() + CALL, |left| {
+                    self.producer.abort_transaction(left)
+                })
+                .map_err(|e| self.fatal("aborting a transaction", &e))?;
                 Ok(rewind)
             }
             Err(error) => Err(self.fatal("committing a transaction", &error)),
@@ -242,7 +245,9 @@ impl Transaction {
             return;
         }
         self.open.clear();
-        match retrying(|| self.producer.abort_transaction(CALL)) {
+        match retrying(Instant::now() + CALL, |left| {
+            self.producer.abort_transaction(left)
+        }) {
             Ok(()) => warn!(
                 "transaction {} aborted: its requests are answered again",
                 self.id
@@ -285,13 +290,18 @@ fn requires_abort(error: &KafkaError) -> bool {
     matches!(error, KafkaError::Transaction(e) if e.txn_requires_abort())
 }
 
-/// Runs a transactional call again while librdkafka says that is worth it.
-fn retrying(mut call: impl FnMut() -> KafkaResult<()>) -> KafkaResult<()> {
-    let mut tries = 1;
+/// Runs a transactional call, again while librdkafka says that is worth it and `deadline`
+/// has not passed; each try may wait for what time is left.
+fn retrying(
+    deadline: Instant,
+    mut call: impl FnMut(Duration) -> KafkaResult<()>,
+) -> KafkaResult<()> {
     loop {
-        match call() {
-            Err(KafkaError::Transaction(e)) if e.is_retriable() && tries < RETRIES => {
-                tries += 1;
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(100));
+        match call(left) {
+            Err(KafkaError::Transaction(e)) if e.is_retriable() && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(100));
             }
             result => return result,

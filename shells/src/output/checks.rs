@@ -1,8 +1,9 @@
 //! Every check of an output path, made before any work: a run that computes for minutes must
 //! not find out at the end that it cannot write. One place for `render`, `colour` and `image`.
-use std::fs::{self, File};
+use std::fs::{self, OpenOptions};
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::raw::sidecar;
 
@@ -23,17 +24,27 @@ pub fn new_file(path: &Path) -> io::Result<()> {
     writable_dir(dir)
 }
 
-/// Fails now, saying why, if new files cannot be created in `dir`.
+/// Fails now, saying why, if new files cannot be created in `dir`: by creating one, of a
+/// name nobody else has, and removing it. Never through a name that is there already: a
+/// symlink planted under the probe's name must not lead anywhere.
 pub fn writable_dir(dir: &Path) -> io::Result<()> {
-    let probe = dir.join(format!(".fixedbrot-probe-{}", std::process::id()));
-    File::create(&probe)
-        .and_then(|_| fs::remove_file(&probe))
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot create files in {}: {e}", dir.display()),
-            )
-        })
+    static PROBES: AtomicU64 = AtomicU64::new(0);
+    let cannot = |e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot create files in {}: {e}", dir.display()),
+        )
+    };
+    loop {
+        let n = PROBES.fetch_add(1, Ordering::Relaxed);
+        let probe = dir.join(format!(".fixedbrot-probe-{}-{n}", std::process::id()));
+        match OpenOptions::new().write(true).create_new(true).open(&probe) {
+            Ok(_) => return fs::remove_file(&probe).map_err(cannot),
+            // Someone's file, or a link: not ours to touch; another name.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(cannot(e)),
+        }
+    }
 }
 
 /// Fails now, saying why, if counts could not be written at `path` later: not a `.npy` name,
@@ -181,5 +192,25 @@ mod tests {
         }
         assert!(apart(&counts, &dir.join("f.png")).is_ok());
         assert!(apart(Path::new("f.npy"), Path::new("./f.npy")).is_err());
+    }
+
+    /// Before, the probe was created through any name already there: a symlink under it
+    /// truncated the file it pointed to, and a file of that name was removed.
+    #[test]
+    fn the_write_check_touches_nothing_that_is_there() {
+        let dir = Scratch::new("fixedbrot-checks-probe");
+        let victim = dir.join("victim.txt");
+        fs::write(&victim, "precious").unwrap();
+        for n in 0..4 {
+            let name = format!(".fixedbrot-probe-{}-{n}", std::process::id());
+            std::os::unix::fs::symlink(&victim, dir.join(name)).unwrap();
+        }
+        let planted = dir.join(format!(".fixedbrot-probe-{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        for _ in 0..8 {
+            writable_dir(&dir).unwrap();
+        }
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(planted.symlink_metadata().is_ok(), "not removed");
     }
 }

@@ -1,10 +1,9 @@
 //! Raw counts: `render --raw` writes what numpy reads and `colour` paints again, exactly.
-mod harness;
 
 use std::path::Path;
 use std::process::Command;
 
-use harness::{pixels, Scratch, BIN};
+use crate::harness::{pixels, Scratch, BIN};
 
 fn scratch(name: &str) -> Scratch {
     Scratch::new(&format!("fixedbrot-test-{name}"))

@@ -1,15 +1,14 @@
 //! Hostile input is harmless: garbage on either topic is logged, counted and copied to the
 //! dead-letter topic, forged results take no room from real jobs, good jobs still complete, a missing broker is a clear error in time,
 //! and bad command lines get clap's errors.
-mod harness;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::harness::{pixels, producer, read_topic, rendered, Scenario, Scratch, BIN};
 use fixedbrot_core::limits::WIRE_VERSION;
 use fixedbrot_core::wire::{self, Envelope, Message, TileRequest, TileResult};
 use fixedbrot_core::{Format, Grid, JobId, TileIndex};
-use harness::{pixels, producer, read_topic, rendered, Scenario, Scratch, BIN};
 use rdkafka::message::Headers as _;
 use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::Message as _;
@@ -573,5 +572,10 @@ fn a_conflicting_copy_of_a_tile_is_settled_reported_and_dead_lettered() {
     };
     assert_eq!(header("fixedbrot.held-sha256"), zeros);
     assert_eq!(header("fixedbrot.this-sha256").len(), 64);
-    assert!(header("fixedbrot.reason").contains("this copy is right"));
+    assert!(header("fixedbrot.reason").contains("differs from the first"));
+    assert!(
+        image.log().contains("the copy held was wrong"),
+        "{}",
+        image.log()
+    );
 }

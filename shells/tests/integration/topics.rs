@@ -1,13 +1,12 @@
 //! Topics are usable the moment `fixedbrot topics` returns, a role started at the same moment
 //! waits for them, and a topic that really is missing is a clear error within the connect
 //! timeout.
-mod harness;
 
 use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use harness::{OwnBroker, Scenario, BIN};
+use crate::harness::{OwnBroker, Scenario, BIN};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 

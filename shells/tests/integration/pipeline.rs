@@ -1,10 +1,9 @@
 //! The product end to end through a real Kafka broker: generate, calc and image as separate
 //! processes, against the in-process `render` of the same flags.
-mod harness;
 
 use std::time::Duration;
 
-use harness::{pixels, pngs_in, rendered, Process, Scenario};
+use crate::harness::{pixels, pngs_in, rendered, Process, Scenario};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -258,7 +257,7 @@ fn a_crash_on_either_side_of_writing_an_image_leaves_exactly_one_png_per_job() {
 #[test]
 fn a_broker_that_restarts_mid_job_is_waited_for() {
     // Its own broker, so restarting it disturbs no other test.
-    let broker = harness::OwnBroker::start(19092);
+    let broker = crate::harness::OwnBroker::start(19092);
     let scenario = Scenario::on(&broker.address(), "restart", 2);
     let calc = scenario.start("calc", "calc", &["--threads", "1"]);
     let output = scenario.dir.join("image.png");

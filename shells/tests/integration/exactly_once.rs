@@ -1,12 +1,11 @@
 //! Exactly-once answering: a worker killed mid-job and started again leaves exactly one
 //! committed answer per request, and the image assembled from committed answers is whole.
-mod harness;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::harness::{pixels, read_topic, rendered, Scenario};
 use fixedbrot_core::wire::{self, Message};
-use harness::{pixels, read_topic, rendered, Scenario};
 use rdkafka::Message as _;
 
 const MINUTE: Duration = Duration::from_secs(60);

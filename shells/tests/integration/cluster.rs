@@ -1,11 +1,10 @@
 //! A three-broker cluster, as the original ran in production: losing a broker mid-job loses
 //! nothing, and the broker rejoins.
-mod harness;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use harness::{pixels, rendered, OwnBroker, Scenario};
+use crate::harness::{pixels, rendered, OwnBroker, Scenario};
 
 const MINUTE: Duration = Duration::from_secs(60);
 

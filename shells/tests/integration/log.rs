@@ -1,10 +1,9 @@
 //! The log's levels, from --log-level or RUST_LOG, and its text line.
-mod harness;
 
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use harness::{Scratch, BIN};
+use crate::harness::{Scratch, BIN};
 
 /// The log of a small render, with `env` set and `flags` given.
 fn render_log(env: &[(&str, &str)], flags: &[&str]) -> String {

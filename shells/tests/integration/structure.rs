@@ -30,6 +30,8 @@ fn sources(place: &Path) -> Vec<PathBuf> {
         .unwrap()
         .flat_map(|entry| sources(&entry.unwrap().path()))
         .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+        // A module's tests in a file of their own are tests, as a `#[cfg(test)]` block is.
+        .filter(|path| !path.ends_with("tests.rs"))
         .collect();
     files.sort();
     files

@@ -2,11 +2,15 @@
 //! good, when a job's tiles are spread over partitions and the assembler is killed, when
 //! assemblers share a directory or restart beside thousands of images, and whatever codec a
 //! topic sets. Each test is a reproduction a hostile probe found against `699eea2`.
-mod harness;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::harness::{
+    brokers, pixels, pngs_in, producer, read_topic, read_topic_on, rendered, OwnBroker, Process,
+    Scenario,
+};
 use fixedbrot::output::written::job_of;
 use fixedbrot::output::Png;
 use fixedbrot_core::wire::TileRequest;
@@ -14,9 +18,6 @@ use fixedbrot_core::{Format, Job, JobId, Palette, TileIndex};
 use fixedbrot_pipeline::worker;
 use fixedbrot_pipeline::Image;
 use fixedbrot_tests::cases::default_job;
-use harness::{
-    brokers, pixels, pngs_in, producer, read_topic_on, rendered, OwnBroker, Process, Scenario,
-};
 use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::Message as _;
 
@@ -63,17 +64,19 @@ fn images_of(dir: &Path, job_id: JobId) -> usize {
 }
 
 /// Before, the first failed delivery deadlocked the member for good: the offset book's guard
-/// lived through an `if let` body that locked the book again, and SIGTERM was ignored. The
-/// promise: a delivery that fails for good ends the process without committing it.
+/// lived through an `if let` body that locked the book again, and SIGTERM was ignored. Then,
+/// once that was mended, only the first failure was remembered: the other partitions' failed
+/// requests were committed past, and never answered. The promise: a delivery that fails for
+/// good ends the process without committing it, on any partition.
 #[test]
 fn a_delivery_that_fails_for_good_ends_the_worker_without_committing_it() {
-    let scenario = Scenario::new("undeliverable", 1);
+    let scenario = Scenario::new("undeliverable", 3);
     // A 64x64 result is kilobytes uncompressed; BEGIN and END are a few dozen bytes.
     scenario.alter_topic(&scenario.responses(), "max.message.bytes", "2000");
     let mut calc = scenario.start(
         "calc",
         "calc",
-        &["--threads", "2", "-X", "compression.type=none"],
+        &["--threads", "1", "-X", "compression.type=none"],
     );
     calc.wait_assigned();
     scenario.generate(&[]);
@@ -84,9 +87,44 @@ fn a_delivery_that_fails_for_good_ends_the_worker_without_committing_it() {
         "{}",
         calc.log()
     );
-    // BEGIN at offset 0 may be committed; no request is.
+    // On every partition, the commit stops at or before its first request.
+    let mut first_request: BTreeMap<i32, i64> = BTreeMap::new();
+    for message in read_topic(&scenario.requests(), false) {
+        let is_request = message
+            .payload()
+            .is_some_and(|p| fixedbrot_core::wire::decode_request(p).is_ok());
+        if is_request {
+            let first = first_request.entry(message.partition()).or_insert(i64::MAX);
+            *first = (*first).min(message.offset());
+        }
+    }
     let committed = scenario.committed("calc", &scenario.requests());
-    assert!(committed[0].unwrap_or(0) <= 1, "{committed:?}");
+    for (&partition, &first) in &first_request {
+        let at = committed[partition as usize].unwrap_or(0);
+        assert!(
+            at <= first,
+            "partition {partition}: {committed:?}, first request {first}"
+        );
+    }
+}
+
+/// Before, a sync commit waited for ever for a broker that did not answer (paused, or cut
+/// off): SIGTERM did nothing until the broker came back. Every wait is bounded now.
+#[test]
+fn sigterm_ends_a_worker_whose_broker_has_stopped_answering() {
+    let broker = OwnBroker::start(19592);
+    let scenario = Scenario::on(&broker.address(), "paused-broker", 2);
+    let mut calc = scenario.start("calc", "calc", &["--threads", "1"]);
+    calc.wait_assigned();
+    // Long enough that the worker is busy answering when the broker stops.
+    scenario.generate(&["--iterations", "20000", "--tile", "16x16"]);
+    scenario.wait_produced(&scenario.responses(), 20, MINUTE);
+    broker.signal_node(1, "STOP");
+    std::thread::sleep(Duration::from_secs(2));
+    calc.terminate();
+    let exited = calc.try_wait_exit(Duration::from_secs(90));
+    broker.signal_node(1, "CONT");
+    assert!(exited, "still running 90 s after SIGTERM:\n{}", calc.log());
 }
 
 /// The assembler's sibling: a dead letter its topic refuses ends it the same way.
@@ -368,4 +406,72 @@ fn a_batch_that_cannot_be_decompressed_is_dead_lettered_and_passed() {
         letters.len()
     );
     assert!(letters.iter().all(|letter| letter.payload().is_none()));
+}
+
+/// Before, a job with tiles on two partitions was given up whole when a second assembler
+/// joined and took one of them: its tiles on the other were committed past, and when the
+/// second one left, the job could never complete (the tester's "32 of 64 tiles missing").
+#[test]
+fn a_job_on_two_partitions_survives_a_second_assembler_joining_and_leaving() {
+    let scenario = Scenario::new("split-and-share", 2);
+    let output = scenario.dir.join("images");
+    let args = ["--output-dir", output.to_str().unwrap()];
+    let first = scenario.start("image", "image", &args);
+    first.wait_assigned();
+    let (job_id, job) = (JobId(0xabc), default_job(Format::I4F28, 64));
+    let tiles = results(job_id, job);
+    let responses = scenario.responses();
+    send(&responses, 0, &tiles[..40]);
+    send(&responses, 1, &tiles[40..79]);
+    for partition in [0, 1] {
+        send(&responses, partition, &[marker()]);
+    }
+    first.wait_for("dead letter #2 ", 1, MINUTE);
+    let mut second = scenario.start("image", "image", &args);
+    // The group moves one partition to the newcomer, then both back when it leaves.
+    second.wait_assigned();
+    second.terminate();
+    assert!(second.wait_exit(MINUTE).success(), "{}", second.log());
+    first.wait_for("Partitions assigned", 2, MINUTE);
+    send(&responses, 0, &tiles[79..]);
+    first.wait_for("Output file is: ", 1, MINUTE);
+    assert_eq!(
+        pngs_in(&output),
+        vec![rendered(&[], "classic", &scenario.dir)]
+    );
+}
+
+/// Before, only the output directory's partial files of dead writers were removed at start:
+/// those in `--raw-dir` and in `--output`'s directory stayed for ever.
+#[test]
+fn dead_writers_partial_files_go_from_every_directory_image_writes_in() {
+    let scenario = Scenario::new("partials", 1);
+    let (images, raw, single) = (
+        scenario.dir.join("images"),
+        scenario.dir.join("raw"),
+        scenario.dir.join("single"),
+    );
+    let dead = [
+        images.join("image-1.png.99999-0.partial"),
+        raw.join("job-00000000000000ab.npy.99999-0.partial"),
+        single.join("image-2.png.99998-0.partial"),
+    ];
+    for partial in &dead {
+        std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
+        std::fs::write(partial, b"half").unwrap();
+    }
+    let dir_args = [
+        "--output-dir",
+        images.to_str().unwrap(),
+        "--raw-dir",
+        raw.to_str().unwrap(),
+    ];
+    let in_dir = scenario.start("image", "dir", &dir_args);
+    in_dir.wait_assigned();
+    let file = single.join("x.png");
+    let in_file = scenario.start("image", "file", &["--output", file.to_str().unwrap()]);
+    in_file.wait_assigned();
+    for partial in &dead {
+        assert!(!partial.exists(), "{} is still there", partial.display());
+    }
 }

@@ -1,6 +1,6 @@
 //! Runs `fixedbrot` processes against the real broker `just test` starts, each test on its
 //! own topics and consumer groups so tests run in parallel.
-#![allow(dead_code)] // each test binary uses a different part of this file
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -433,6 +433,18 @@ impl Process {
         }
     }
 
+    /// Waits for the process to exit; whether it did within `timeout`.
+    pub fn try_wait_exit(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
     /// Whether the process is still running.
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -498,6 +510,19 @@ impl OwnBroker {
     /// Stops every node, keeping its data.
     pub fn stop(&self) {
         self.script(&["stop"]);
+    }
+
+    /// Sends node `node` a signal: STOP pauses it (it answers nothing, as a hung or
+    /// partitioned broker), CONT resumes it.
+    pub fn signal_node(&self, node: u16, signal: &str) {
+        let pid_file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../.kafka/{}/pid", self.node_port(node)));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), pid.trim()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {pid}");
     }
 
     /// Kills node `node` with SIGKILL, as a crash would.

@@ -1,12 +1,11 @@
 //! A microcontroller worker in the Kafka pipeline: the firmware on an emulated board, joined
 //! to the calculation group by `fixedbrot bridge`.
-mod harness;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::harness::{pixels, rendered, EmulatedBoard, Process, Scenario};
 use fixedbrot_tests::board::Machine;
-use harness::{pixels, rendered, EmulatedBoard, Process, Scenario};
 
 const MINUTE: Duration = Duration::from_secs(60);
 

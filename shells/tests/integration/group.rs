@@ -1,10 +1,9 @@
 //! A consumer group that goes on serving: a member stopped with SIGTERM hands its partitions
 //! over at once, and a member busy with a long tile keeps no joiner waiting.
-mod harness;
 
 use std::time::{Duration, Instant};
 
-use harness::{pixels, rendered, Scenario};
+use crate::harness::{pixels, rendered, Scenario};
 
 const MINUTE: Duration = Duration::from_secs(60);
 

@@ -1,12 +1,11 @@
 //! `--metrics`: what calc and image did, scraped with a plain socket during a real job.
-mod harness;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::harness::{producer, Scenario};
 use fixedbrot_core::limits::WIRE_VERSION;
-use harness::{producer, Scenario};
 use rdkafka::producer::{BaseRecord, Producer};
 
 const MINUTE: Duration = Duration::from_secs(60);
