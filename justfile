@@ -105,21 +105,9 @@ qemu port="4444" board="lm3s6965": firmware
 fixtures:
     cargo run -p fixedbrot-tests --bin bless
 
-# Every fuzz target (fuzz/) over the committed corpus plus a fixed number of new inputs from seed 1, so runs are bounded and repeatable; new finds stay under target/. Needs nightly and cargo-fuzz (scripts/test installs both)
+# Every fuzz target (fuzz/) over its corpus plus a fixed number of new inputs from seed 1, bounded and repeatable (`scripts/fuzz TARGET -max_total_time=600` searches longer)
 fuzz:
-    #!/usr/bin/env bash
-    set -euo pipefail
-    for target in decode:2000000 decode_request:2000000 frames:500000 assembler:200000; do
-      name=${target%%:*} runs=${target##*:} out=target/fuzz-runs/${target%%:*}
-      mkdir -p "$out/corpus" "$out/artifacts"
-      started=$(date +%s%N)
-      # The C libraries stay uninstrumented: librdkafka's configure links test programs
-      # against the bundled zstd without the sanitizer's runtime, and the targets exercise
-      # Rust code only.
-      CFLAGS=-fno-sanitize=address cargo +nightly fuzz run "$name" "$out/corpus" "fuzz/corpus/$name" -- -runs="$runs" -seed=1 \
-        -artifact_prefix="$out/artifacts/" >"$out/log" 2>&1 || { cat "$out/log"; exit 1; }
-      printf 'fuzz %-15s %8d inputs in %6d ms, no crash\n' "$name" "$runs" $(( ($(date +%s%N) - started) / 1000000 ))
-    done
+    scripts/fuzz
 
 # Kernel benchmark, portable build (figures go in BENCHMARKS.md)
 bench:
