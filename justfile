@@ -9,7 +9,9 @@ _default:
 # Run every test: the core cross-built for ARM, the firmware built, the fuzz targets run, the core's tests under qemu-aarch64, a Kafka broker up, every test binary (one failing hides none), the broker down
 test: cross firmware fuzz aarch64
     scripts/kafka up
-    cargo test --workspace --no-fail-fast -- --show-output; status=$?; scripts/kafka down; exit $status
+    # Four threads on two cores: the integration tests spend most of their time waiting on
+    # brokers and processes, and four halve the run where more start to time each other out.
+    cargo test --workspace --no-fail-fast -- --show-output --test-threads 4; status=$?; scripts/kafka down; exit $status
 
 # Render the default view in this process, no broker (pass flags: just render --tile 1x1)
 render *flags:
