@@ -8,6 +8,10 @@ use core::fmt;
 pub enum JobError {
     /// A corner's text is not `RE,IM` with two decimal numbers in (-8, 8).
     BadCorner,
+    /// A centre's text is not `RE,IM` with two decimal numbers in (-8, 8).
+    BadCentre,
+    /// A zoom's text is not a positive number like `1E50` or `5.00E227`.
+    BadZoom,
     /// Width or height is zero.
     EmptyImage,
     /// Width or height is above [`crate::limits::MAX_SIDE`].
@@ -39,6 +43,14 @@ impl fmt::Display for JobError {
         f.write_str(match self {
             JobError::BadCorner => {
                 "a corner must be RE,IM with decimal numbers within -3..3, like -2.2,1.2"
+            }
+            JobError::BadCentre => {
+                "a centre must be RE,IM with decimal numbers within -3..3 \
+                 (at most 4100 digits each), like -0.75,0.1"
+            }
+            JobError::BadZoom => {
+                "a zoom must be a positive number like 1E50 or 5.00E227 (the view is 4/zoom \
+                 high), with at most 38 significant digits and an exponent of at most 1300"
             }
             JobError::EmptyImage => "width and height must be at least 1",
             JobError::ImageTooLarge => "width and height must be at most 65535",

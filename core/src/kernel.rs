@@ -104,7 +104,7 @@ const LANES_PAY: bool = cfg!(target_feature = "avx2");
 /// compare per step. With 8, the check costs a Cortex-M3 under 2 instructions a step
 /// (BENCHMARKS.md, `just kernel-loops`). z is saved and compared only every so many steps, so
 /// a cycle of period p shows once a window spans a multiple of both p and this interval.
-const CHECK_EVERY: u32 = 8;
+pub(crate) const CHECK_EVERY: u32 = 8;
 
 /// The steps every point of a tile takes in lanes before the points still going are packed
 /// into fuller batches (see `render_batched`); each phase after it is twice as long.
@@ -129,7 +129,7 @@ const LANE_CHECK_EVERY: u32 = 4;
 /// eighth of the steps taken so far, so short cycles are found soon after the orbit settles
 /// and every cycle is found eventually (Brent's idea of growing windows, with a floor).
 #[derive(Clone, Copy)]
-struct Cycles {
+pub(crate) struct Cycles {
     next_save: u32,
 }
 
@@ -139,7 +139,7 @@ struct Cycles {
 const FIRST_SAVE: u32 = 32;
 
 impl Cycles {
-    fn new() -> Cycles {
+    pub(crate) fn new() -> Cycles {
         Cycles {
             next_save: FIRST_SAVE,
         }
@@ -150,13 +150,13 @@ impl Cycles {
     /// (comparing with it would be sound, only wasted). Most points of a view escape before
     /// that, and at low limits the compares cost more than they find.
     #[inline(always)]
-    fn compare_now(&self, steps: u32) -> bool {
+    pub(crate) fn compare_now(&self, steps: u32) -> bool {
         steps > FIRST_SAVE
     }
 
     /// Whether to save the z reached after `steps` steps.
     #[inline(always)]
-    fn save_now(&mut self, steps: u32) -> bool {
+    pub(crate) fn save_now(&mut self, steps: u32) -> bool {
         if steps < self.next_save {
             return false;
         }

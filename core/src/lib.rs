@@ -18,18 +18,25 @@
 #![deny(clippy::float_arithmetic)]
 
 mod arith;
+mod centre;
+mod decimal;
 mod error;
 mod format;
 mod grid;
 mod job;
 mod kernel;
+mod limbs;
 pub mod limits;
 mod palette;
+pub mod wide;
 pub mod wire;
 
+pub use centre::{limbs_for, WideView, MIN_STEP_ULPS};
+pub use decimal::Zoom;
 pub use error::JobError;
 pub use format::{Format, I4F28, I4F60};
 pub use grid::{Grid, Rect, TileIndex};
 pub use job::{Job, JobId, Point, View};
 pub use kernel::{escape, escape_lanes, render_tile, render_tile_in_lanes, LANES};
 pub use palette::Palette;
+pub use wide::{escape_wide, Fixed, WidePoint, Width};

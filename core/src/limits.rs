@@ -17,6 +17,16 @@ pub const MAX_TILE_PIXELS: usize = 4096;
 /// (`i64` for I4F28, `i128` for I4F60). So no step can overflow.
 pub const SAFE_BOUND: i64 = 3;
 
+/// Limbs of 32 bits in a number of the widest format: 4096 bits, 4092 of them fraction.
+/// A pixel step of 1e-1000 is 2^-3321.9, so that leaves 770 bits below it for guard bits and
+/// a zoom's pixel count (see `Format::auto`).
+pub const MAX_WIDE_LIMBS: usize = 128;
+
+/// The most decimal digits a number's text may have: a deep-zoom location at 1e-1000 is about
+/// 1,010 digits, and the exact decimal of a number of the widest format, which reads back to
+/// the same bits, has up to 4,092 places and one whole digit.
+pub const MAX_DIGITS: usize = 4100;
+
 /// The wire format version, the first byte of every message. 2 added
 /// [`crate::wire::Reason::TooMuchWork`].
 pub const WIRE_VERSION: u8 = 2;

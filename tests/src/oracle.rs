@@ -1,5 +1,9 @@
 //! An independent exact implementation of the kernel's rule, written plainly in `i128` for
-//! both formats: `bless` refuses to write a fixture the kernel and this disagree on.
+//! the narrow formats and in `num-bigint` for the wide ones: `bless` refuses to write a
+//! fixture the kernel and this disagree on.
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{One, Zero};
 
 /// Escape time with `frac` fraction bits: before each step, escape if re² + im² > 4; products
 /// rounded to nearest, ties up (floor division of x + half).
@@ -15,4 +19,56 @@ pub fn escape(frac: u32, c_re: i128, c_im: i128, limit: u32) -> u32 {
         (re, im) = (round(re * re - im * im) + c_re, round(2 * re * im) + c_im);
     }
     limit
+}
+
+/// [`escape`] for any count of fraction bits, in `num-bigint`'s integers: the oracle of the wide
+/// formats, sharing no code with the kernel's limbs.
+pub fn escape_big(frac: u32, c_re: &BigInt, c_im: &BigInt, limit: u32) -> u32 {
+    let one = BigInt::one() << frac;
+    let half = &one >> 1u32;
+    let four = (&one * &one) << 2u32;
+    let round = |x: BigInt| (x + &half).div_floor(&one);
+    let (mut re, mut im) = (BigInt::zero(), BigInt::zero());
+    for steps in 0..limit {
+        let (rr, ii) = (&re * &re, &im * &im);
+        if &rr + &ii > four {
+            return steps;
+        }
+        let ri = &re * &im;
+        (re, im) = (round(rr - ii) + c_re, round(ri * 2) + c_im);
+    }
+    limit
+}
+
+/// Decimal text `[-]W.DDDD` to raw bits with `frac` fraction bits, rounded to nearest with
+/// ties up, from the rational value D / 10^k in `num-bigint`'s integers.
+pub fn read_decimal_big(frac: u32, text: &str) -> BigInt {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let places = digits
+        .split_once('.')
+        .map_or(0, |(_, fraction)| fraction.len());
+    let mut numerator: BigInt = digits.replace('.', "").parse().expect("digits");
+    if negative {
+        numerator = -numerator;
+    }
+    let denominator = BigInt::from(10u32).pow(places as u32);
+    // floor(x · 2^frac + 1/2) = floor((2 · N · 2^frac + D) / 2D).
+    ((numerator << (frac + 1)) + &denominator).div_floor(&(denominator * 2))
+}
+
+/// The pixel step `4 / (zoom · height)` with `frac` fraction bits, rounded to nearest with ties
+/// up, for a zoom of `digits · 10^exponent`.
+pub fn zoom_step_big(frac: u32, digits: u128, exponent: i32, height: u32) -> BigInt {
+    let ten = BigInt::from(10u32).pow(exponent.unsigned_abs());
+    let mut numerator = BigInt::one() << (frac + 2);
+    let mut denominator = BigInt::from(digits) * height;
+    if exponent < 0 {
+        numerator *= ten;
+    } else {
+        denominator *= ten;
+    }
+    ((numerator << 1u32) + &denominator).div_floor(&(denominator * 2))
 }

@@ -1,0 +1,417 @@
+//! The wide formats: four integer bits, like I4F28 and I4F60, and as many fraction bits as a
+//! deep zoom needs, in 32-bit limbs; their numbers; and the kernel's one step on them, under
+//! the narrow formats' rules.
+//!
+//! A number of a format of `n` limbs is a two's complement integer of `32n` bits standing for
+//! `raw / 2^(32n - 4)`: I4F92 for 3 limbs, I4F4092 for [`MAX_WIDE_LIMBS`]. Any count of limbs
+//! between is a format, so a view pays for the bits it needs and no more.
+//!
+//! The step is the narrow one, written for limbs (`limits.rs` has the overflow argument):
+//! escape before it when re² + im² > 4, exactly; then each part of z² + c from the exact
+//! double-width products, rounded once by the one rule, `floor(x / 2^F + 1/2)`.
+use core::cmp::Ordering;
+use core::fmt;
+
+use crate::kernel::{Cycles, CHECK_EVERY};
+use crate::limbs::{self, Limb, LIMB_BITS};
+use crate::limits::{MAX_WIDE_LIMBS, SAFE_BOUND};
+
+/// A wide format, by its count of 32-bit limbs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Width(u8);
+
+impl Width {
+    /// The narrowest wide format, 96 bits: the narrow formats cover 32 and 64.
+    pub const NARROWEST: Width = Width(3);
+    /// The widest, 4096 bits: 4092 fraction bits resolve a step of 1e-1000 with 20 guard bits
+    /// to spare and a pixel count's worth more (see [`MAX_WIDE_LIMBS`]).
+    pub const WIDEST: Width = Width(MAX_WIDE_LIMBS as u8);
+
+    /// The wide format of `bits` bits in all: a multiple of 32 from 96 to 4096.
+    pub const fn from_bits(bits: u32) -> Option<Width> {
+        if bits.is_multiple_of(LIMB_BITS) && bits >= 96 && bits <= LIMB_BITS * MAX_WIDE_LIMBS as u32 {
+            Some(Width((bits / LIMB_BITS) as u8))
+        } else {
+            None
+        }
+    }
+
+    /// A format of any count of limbs from 1 (I4F28's bits) to [`MAX_WIDE_LIMBS`]; the narrow
+    /// counts let a test hold the wide step to the narrow kernels.
+    pub(crate) const fn from_limbs(limbs: usize) -> Option<Width> {
+        if limbs >= 1 && limbs <= MAX_WIDE_LIMBS {
+            Some(Width(limbs as u8))
+        } else {
+            None
+        }
+    }
+
+    /// 32-bit limbs in a number.
+    pub const fn limbs(self) -> usize {
+        self.0 as usize
+    }
+
+    /// Bits in all.
+    pub const fn bits(self) -> u32 {
+        self.0 as u32 * LIMB_BITS
+    }
+
+    /// Fraction bits: a raw value `r` stands for `r / 2^frac_bits()`.
+    pub const fn frac_bits(self) -> u32 {
+        self.bits() - 4
+    }
+}
+
+/// A number of a wide format.
+///
+/// Limbs past the format's are zero, so equal numbers are equal structs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fixed {
+    width: Width,
+    raw: [Limb; MAX_WIDE_LIMBS],
+}
+
+impl Fixed {
+    /// Zero in `width`.
+    pub const fn zero(width: Width) -> Fixed {
+        Fixed {
+            width,
+            raw: [0; MAX_WIDE_LIMBS],
+        }
+    }
+
+    /// The whole number `value` in `width` (at most 7 in magnitude, or it wraps).
+    pub fn from_int(width: Width, value: i8) -> Fixed {
+        let mut number = Fixed::zero(width);
+        let top = width.limbs() - 1;
+        // Two's complement of a whole number: its bits in the top limb, zeros below.
+        number.raw[top] = (i32::from(value) << (LIMB_BITS - 4)) as Limb;
+        number
+    }
+
+    /// The number from its raw limbs, little-endian; `None` if there are more than the
+    /// widest format holds.
+    pub fn from_limbs(limbs: &[Limb]) -> Option<Fixed> {
+        let width = Width::from_limbs(limbs.len())?;
+        let mut number = Fixed::zero(width);
+        number.raw[..limbs.len()].copy_from_slice(limbs);
+        Some(number)
+    }
+
+    /// Its format.
+    pub const fn width(&self) -> Width {
+        self.width
+    }
+
+    /// Its raw limbs, little-endian two's complement.
+    pub fn limbs(&self) -> &[Limb] {
+        &self.raw[..self.width.limbs()]
+    }
+
+    fn limbs_mut(&mut self) -> &mut [Limb] {
+        let n = self.width.limbs();
+        &mut self.raw[..n]
+    }
+
+    /// Whether it is below zero.
+    pub fn is_negative(&self) -> bool {
+        limbs::is_negative(self.limbs())
+    }
+
+    /// Whether it is zero.
+    pub fn is_zero(&self) -> bool {
+        limbs::is_zero(self.limbs())
+    }
+
+    /// `self + k · step`, wrapping.
+    pub fn add_times(&self, k: u32, step: &Fixed) -> Fixed {
+        let mut product = *step;
+        let negative = product.is_negative();
+        if negative {
+            limbs::negate(product.limbs_mut());
+        }
+        limbs::mul_small(product.limbs_mut(), k, 0);
+        let mut sum = *self;
+        if negative {
+            limbs::sub(sum.limbs_mut(), product.limbs());
+        } else {
+            limbs::add(sum.limbs_mut(), product.limbs());
+        }
+        sum
+    }
+
+    /// `self - k · step`, wrapping.
+    pub fn sub_times(&self, k: u32, step: &Fixed) -> Fixed {
+        let mut negated = *step;
+        limbs::negate(negated.limbs_mut());
+        self.add_times(k, &negated)
+    }
+
+    /// Whether it lies in the safe range, `[-3, 3]` ([`SAFE_BOUND`]).
+    pub fn is_safe(&self) -> bool {
+        self.cmp_int(SAFE_BOUND as i8).is_le() && self.cmp_int(-(SAFE_BOUND as i8)).is_ge()
+    }
+
+    fn cmp_int(&self, value: i8) -> Ordering {
+        self.cmp_signed(&Fixed::from_int(self.width, value))
+    }
+
+    /// Signed comparison with a number of the same format.
+    pub fn cmp_signed(&self, other: &Fixed) -> Ordering {
+        match (self.is_negative(), other.is_negative()) {
+            (true, false) => Ordering::Less,
+            (false, true) => Ordering::Greater,
+            _ => limbs::compare(self.limbs(), other.limbs()),
+        }
+    }
+
+    /// Its magnitude and whether it is negative.
+    pub(crate) fn magnitude(&self) -> (Fixed, bool) {
+        let mut magnitude = *self;
+        let negative = self.is_negative();
+        if negative {
+            limbs::negate(magnitude.limbs_mut());
+        }
+        (magnitude, negative)
+    }
+}
+
+impl fmt::Debug for Fixed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+/// A point of the complex plane in a wide format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WidePoint {
+    /// Real part.
+    pub re: Fixed,
+    /// Imaginary part.
+    pub im: Fixed,
+}
+
+/// Escape time of one point of a wide format, under the narrow kernels' rules: before each
+/// step, escape if re² + im² > 4; the count is the steps taken, `0..=limit`; an exact repeat of
+/// z means the limit (see `kernel.rs`, `Cycles`). `c`'s parts must share a format and lie in
+/// the safe range (the caller checks: see [`Fixed::is_safe`]).
+pub fn escape_wide(c: &WidePoint, limit: u32) -> u32 {
+    let mut orbit = Orbit::new(c);
+    let mut cycles = Cycles::new();
+    for steps in 0..limit {
+        if !orbit.step() {
+            return steps;
+        }
+        let steps = steps + 1;
+        if steps % CHECK_EVERY == 0 {
+            if cycles.compare_now(steps) && orbit.repeats() {
+                return limit;
+            }
+            if cycles.save_now(steps) {
+                orbit.save();
+            }
+        }
+    }
+    limit
+}
+
+/// One point's orbit, and the room its steps work in.
+struct Orbit {
+    n: usize,
+    /// `c_re · 2^F + 2^(F-1)` and `c_im · 2^F + 2^(F-1)`: c and the rounding constant of each
+    /// part, as one double-width addend each.
+    c_re: [Limb; 2 * MAX_WIDE_LIMBS],
+    c_im: [Limb; 2 * MAX_WIDE_LIMBS],
+    re: [Limb; MAX_WIDE_LIMBS],
+    im: [Limb; MAX_WIDE_LIMBS],
+    saved_re: [Limb; MAX_WIDE_LIMBS],
+    saved_im: [Limb; MAX_WIDE_LIMBS],
+    /// |re|, |im| and |re| + |im|: squares of magnitudes need no signs.
+    a: [Limb; MAX_WIDE_LIMBS],
+    b: [Limb; MAX_WIDE_LIMBS],
+    sum: [Limb; MAX_WIDE_LIMBS],
+    /// re², im², (|re| + |im|)² and a sum, double width.
+    aa: [Limb; 2 * MAX_WIDE_LIMBS],
+    bb: [Limb; 2 * MAX_WIDE_LIMBS],
+    ss: [Limb; 2 * MAX_WIDE_LIMBS],
+    t: [Limb; 2 * MAX_WIDE_LIMBS],
+}
+
+impl Orbit {
+    fn new(c: &WidePoint) -> Orbit {
+        let n = c.re.width().limbs();
+        let mut orbit = Orbit {
+            n,
+            c_re: [0; 2 * MAX_WIDE_LIMBS],
+            c_im: [0; 2 * MAX_WIDE_LIMBS],
+            re: [0; MAX_WIDE_LIMBS],
+            im: [0; MAX_WIDE_LIMBS],
+            saved_re: [0; MAX_WIDE_LIMBS],
+            saved_im: [0; MAX_WIDE_LIMBS],
+            a: [0; MAX_WIDE_LIMBS],
+            b: [0; MAX_WIDE_LIMBS],
+            sum: [0; MAX_WIDE_LIMBS],
+            aa: [0; 2 * MAX_WIDE_LIMBS],
+            bb: [0; 2 * MAX_WIDE_LIMBS],
+            ss: [0; 2 * MAX_WIDE_LIMBS],
+            t: [0; 2 * MAX_WIDE_LIMBS],
+        };
+        prepare(&c.re, &mut orbit.c_re[..2 * n]);
+        prepare(&c.im, &mut orbit.c_im[..2 * n]);
+        orbit
+    }
+
+    /// One step, or `false` with z unchanged if z has escaped.
+    #[inline]
+    fn step(&mut self) -> bool {
+        let n = self.n;
+        let frac = n as u32 * LIMB_BITS - 4;
+        let (a, b, sum) = (&mut self.a[..n], &mut self.b[..n], &mut self.sum[..n]);
+        let negative = magnitude(&self.re[..n], a) != magnitude(&self.im[..n], b);
+        let (aa, bb, ss, t) = (
+            &mut self.aa[..2 * n],
+            &mut self.bb[..2 * n],
+            &mut self.ss[..2 * n],
+            &mut self.t[..2 * n],
+        );
+        limbs::square(a, aa);
+        limbs::square(b, bb);
+        // Escape when re² + im² > 4 · 2^2F = 2^(64n - 6): bit 26 of the top limb. The sum
+        // is below 98 · 2^2F (limits.rs), so it cannot carry out.
+        t.copy_from_slice(aa);
+        limbs::add(t, bb);
+        let (top, rest) = (t[2 * n - 1], &t[..2 * n - 1]);
+        if top > 1 << 26 || (top == 1 << 26 && !limbs::is_zero(rest)) {
+            return false;
+        }
+        // 2·|re|·|im| as (|re| + |im|)² - re² - im²: three squares cost fewer multiplies
+        // than two squares and a product. |re| + |im| <= 14 · 2^F < 2^32n fits n limbs.
+        sum.copy_from_slice(a);
+        limbs::add(sum, b);
+        limbs::square(sum, ss);
+        limbs::sub(ss, aa);
+        limbs::sub(ss, bb);
+        // re = floor((re² - im² + c_re · 2^F + 2^(F-1)) / 2^F), in two's complement.
+        t.copy_from_slice(aa);
+        limbs::sub(t, bb);
+        limbs::add(t, &self.c_re[..2 * n]);
+        limbs::shift_right_into(t, frac, &mut self.re[..n]);
+        // im = floor((±2·|re|·|im| + c_im · 2^F + 2^(F-1)) / 2^F).
+        t.copy_from_slice(&self.c_im[..2 * n]);
+        if negative {
+            limbs::sub(t, ss);
+        } else {
+            limbs::add(t, ss);
+        }
+        limbs::shift_right_into(t, frac, &mut self.im[..n]);
+        true
+    }
+
+    fn repeats(&self) -> bool {
+        let n = self.n;
+        self.re[..n] == self.saved_re[..n] && self.im[..n] == self.saved_im[..n]
+    }
+
+    fn save(&mut self) {
+        self.saved_re = self.re;
+        self.saved_im = self.im;
+    }
+}
+
+/// `out = |x|`; whether x is negative.
+#[inline]
+fn magnitude(x: &[Limb], out: &mut [Limb]) -> bool {
+    out.copy_from_slice(x);
+    let negative = limbs::is_negative(x);
+    if negative {
+        limbs::negate(out);
+    }
+    negative
+}
+
+/// `out = c · 2^F + 2^(F-1)`, double width, two's complement: a part of c and the rounding
+/// constant folded into the one addend of its part of the step.
+fn prepare(c: &Fixed, out: &mut [Limb]) {
+    let n = c.width().limbs();
+    let frac = n as u32 * LIMB_BITS - 4;
+    let mut extended = [0; 2 * MAX_WIDE_LIMBS];
+    let extended = &mut extended[..2 * n];
+    extended[..n].copy_from_slice(c.limbs());
+    if c.is_negative() {
+        extended[n..].fill(Limb::MAX);
+    }
+    limbs::shift_left_into(extended, frac, out);
+    // 2^(F-1) is bit 27 of limb n - 1.
+    limbs::add(&mut out[n - 1..], &[1 << 27]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{escape, Format, Point};
+
+    fn from_i64(width: Width, raw: i64) -> Fixed {
+        let mut number = Fixed::zero(width);
+        let fill = if raw < 0 { Limb::MAX } else { 0 };
+        for (i, limb) in number.limbs_mut().iter_mut().enumerate() {
+            *limb = if i < 2 {
+                (raw >> (32 * i)) as Limb
+            } else {
+                fill
+            };
+        }
+        number
+    }
+
+    /// One limb is I4F28's bits and two are I4F60's: the wide step is the narrow one, count
+    /// for count, on the points where the narrow kernels are pinned by fixtures.
+    #[test]
+    fn one_and_two_limbs_count_as_the_narrow_formats_do() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for (format, limbs) in [(Format::I4F28, 1), (Format::I4F60, 2)] {
+            let width = Width::from_limbs(limbs).unwrap();
+            let bound = format.safe_raw();
+            for round in 0..3000 {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                let pick = |shift: u32| {
+                    let value = (state >> shift) as i64 % (bound + 1);
+                    if round % 4 == 0 {
+                        value / 3
+                    } else {
+                        value
+                    }
+                };
+                let c = Point {
+                    re: pick(3) - bound / 4,
+                    im: pick(17),
+                };
+                let wide = WidePoint {
+                    re: from_i64(width, c.re),
+                    im: from_i64(width, c.im),
+                };
+                for limit in [1, 50, 700] {
+                    assert_eq!(
+                        escape_wide(&wide, limit),
+                        escape(format, c, limit).unwrap(),
+                        "{format} {c:?} at {limit}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_safe_range_is_three_either_way() {
+        let width = Width::from_bits(128).unwrap();
+        let three = Fixed::from_int(width, 3);
+        let tiny = Fixed::from_limbs(&[1, 0, 0, 0]).unwrap();
+        assert!(three.is_safe());
+        assert!(Fixed::from_int(width, -3).is_safe());
+        assert!(!three.add_times(1, &tiny).is_safe());
+        assert!(!Fixed::from_int(width, -3).sub_times(1, &tiny).is_safe());
+        assert!(Fixed::from_int(width, -3).add_times(1, &tiny).is_safe());
+    }
+}
