@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::cli::ColourArgs;
 use crate::log::info;
-use crate::output::{raw, Png};
+use crate::output::{self, raw, Png};
 
 /// Colours the counts the flags name into a PNG.
 pub fn run(args: &ColourArgs) -> Result<(), String> {
@@ -15,6 +15,7 @@ pub fn run(args: &ColourArgs) -> Result<(), String> {
         palette: args.palette,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    output::remove_abandoned_beside(args.output.as_deref().unwrap_or(Path::new("image.png")));
     let path = png
         .write_output(args.output.as_deref(), Path::new("."), &image)
         .map_err(|e| format!("cannot write the image: {e}"))?;

@@ -428,7 +428,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         std::thread::spawn(move || accept(listener));
-        let idle: Vec<TcpStream> = (0..200)
+        let idle: Vec<TcpStream> = (0..300)
             .map(|_| TcpStream::connect(address).unwrap())
             .collect();
         let stop = std::sync::Arc::new(AtomicBool::new(false));

@@ -14,7 +14,7 @@ use fixedbrot_pipeline::{cpu, plan, worker, Assembler, Image, JobKey, Limits};
 
 use crate::cli::RenderArgs;
 use crate::log::{debug, info, Progress};
-use crate::output::{raw, Png};
+use crate::output::{self, raw, Png};
 
 /// Renders job `job_id`, as the flags describe it, and writes its PNG.
 pub fn run(args: &RenderArgs, job_id: JobId, job: Job) -> Result<(), Box<dyn Error>> {
@@ -36,6 +36,7 @@ pub fn run(args: &RenderArgs, job_id: JobId, job: Job) -> Result<(), Box<dyn Err
         image.counts.len() as f64 / seconds / 1e6
     );
     if let Some(path) = &args.raw {
+        output::remove_abandoned_beside(path);
         raw::write(path, &image, raw::Place::New)
             .map_err(|e| format!("cannot write the counts to {}: {e}", path.display()))?;
         info!("Counts written to {}", path.display());
@@ -44,6 +45,7 @@ pub fn run(args: &RenderArgs, job_id: JobId, job: Job) -> Result<(), Box<dyn Err
         palette: args.palette,
         threads,
     };
+    output::remove_abandoned_beside(args.output.as_deref().unwrap_or(Path::new("image.png")));
     let path = png
         .write_output(args.output.as_deref(), Path::new("."), &image)
         .map_err(|e| format!("cannot write the image: {e}"))?;

@@ -12,6 +12,6 @@ pub mod png;
 pub mod raw;
 pub mod written;
 
-pub use partial::remove_abandoned;
+pub use partial::{remove_abandoned, remove_abandoned_beside};
 pub use png::Png;
 pub use written::{Once, Written};

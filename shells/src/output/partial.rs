@@ -77,6 +77,15 @@ fn is_partial(name: &str) -> bool {
     }
 }
 
+/// [`remove_abandoned`] in the directory `file` goes to (the working directory for a bare
+/// name), for the one-shot writers, `render` and `colour`: a killed run leaves its partial
+/// files, and the next run that writes there clears them. Housekeeping only, so a directory
+/// that cannot be read is left for the write itself to report.
+pub fn remove_abandoned_beside(file: &Path) {
+    let dir = file.parent().filter(|dir| !dir.as_os_str().is_empty());
+    let _ = remove_abandoned(dir.unwrap_or(Path::new(".")));
+}
+
 /// Removes the partial files in `dir` that no writer holds: those of processes that died
 /// (killed, crashed), however recently and whatever process has their id now.
 pub fn remove_abandoned(dir: &Path) -> io::Result<()> {

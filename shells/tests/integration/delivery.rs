@@ -5,11 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use crate::harness::{
     brokers, pixels, pngs_in, producer, read_topic, read_topic_on, rendered, OwnBroker, Process,
-    Scenario,
+    Scenario, Scratch, BIN,
 };
 use fixedbrot::output::written::job_of;
 use fixedbrot::output::Png;
@@ -443,6 +444,35 @@ fn a_job_on_two_partitions_survives_a_second_assembler_joining_and_leaving() {
 
 /// Before, only the output directory's partial files of dead writers were removed at start:
 /// those in `--raw-dir` and in `--output`'s directory stayed for ever.
+#[test]
+fn dead_writers_partial_files_go_from_where_render_and_colour_write() {
+    let scratch = Scratch::new("partials-render");
+    let (images, raw) = (scratch.join("images"), scratch.join("raw"));
+    let dead = [
+        images.join("image-1.png.99999-0.partial"),
+        raw.join("counts.npy.99999-0.partial"),
+        raw.join("coloured.png.99998-0.partial"),
+    ];
+    for partial in &dead {
+        std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
+        std::fs::write(partial, b"half").unwrap();
+    }
+    let (counts, image) = (raw.join("counts.npy"), images.join("x.png"));
+    let (counts, image) = (counts.to_str().unwrap(), image.to_str().unwrap());
+    let render = [
+        "render", "--width", "64", "--height", "48", "--raw", counts, "-o", image,
+    ];
+    let coloured = raw.join("coloured.png");
+    let colour = ["colour", counts, "-o", coloured.to_str().unwrap()];
+    for args in [&render[..], &colour[..]] {
+        let output = Command::new(BIN).args(args).output().unwrap();
+        assert!(output.status.success(), "{args:?}: {output:?}");
+    }
+    for partial in &dead {
+        assert!(!partial.exists(), "{} is still there", partial.display());
+    }
+}
+
 #[test]
 fn dead_writers_partial_files_go_from_every_directory_image_writes_in() {
     let scenario = Scenario::new("partials", 1);

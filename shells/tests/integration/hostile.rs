@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::harness::{pixels, producer, read_topic, rendered, Scenario, Scratch, BIN};
+use crate::metrics;
 use fixedbrot_core::limits::WIRE_VERSION;
 use fixedbrot_core::wire::{self, Envelope, Message, TileRequest, TileResult};
 use fixedbrot_core::{Format, Grid, JobId, TileIndex};
@@ -529,8 +530,17 @@ fn raw_counts_claiming_more_than_max_pixels_are_refused_before_they_are_read() {
 #[test]
 fn a_conflicting_copy_of_a_tile_is_settled_reported_and_dead_lettered() {
     let scenario = Scenario::new("conflict", 1);
-    let output = scenario.dir.join("image.png");
-    let mut image = scenario.start("image", "image", &["--output", output.to_str().unwrap()]);
+    let metrics_at = metrics::free_address();
+    let image = scenario.start(
+        "image",
+        "image",
+        &[
+            "--output-dir",
+            scenario.dir.to_str().unwrap(),
+            "--metrics",
+            &metrics_at,
+        ],
+    );
     image.wait_assigned();
     // No worker yet: the requests wait, and the forged tile goes ahead of every result.
     let printed = scenario.generate(&[]);
@@ -561,9 +571,25 @@ fn a_conflicting_copy_of_a_tile_is_settled_reported_and_dead_lettered() {
         .unwrap();
     producer.flush(Duration::from_secs(10)).unwrap();
     let _calc = scenario.start("calc", "calc", &["--threads", "1"]);
-    assert!(image.wait_exit(MINUTE).success(), "{}", image.log());
+    image.wait_for("Output file is", 1, MINUTE);
+    let output = std::fs::read_dir(&scenario.dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            path.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("image-")
+        })
+        .expect("the image written");
     assert_eq!(pixels(&output), rendered(&[], "classic", &scenario.dir));
     assert!(image.log().contains("two copies differ"), "{}", image.log());
+    let conflicts = "fixedbrot_conflicting_results_total";
+    let text = metrics::scrape_until(&metrics_at, |text| {
+        metrics::sample(text, conflicts).is_some()
+    });
+    assert_eq!(metrics::sample(&text, conflicts), Some(1.0), "{text}");
     let letters = dead_letters(&format!("{}.dlq", scenario.responses()));
     assert_eq!(letters.len(), 1, "{letters:?}");
     let header = |name: &str| {

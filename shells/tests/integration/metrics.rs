@@ -10,13 +10,13 @@ use rdkafka::producer::{BaseRecord, Producer};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-fn free_address() -> String {
+pub(crate) fn free_address() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().to_string()
 }
 
 /// The body of `GET /metrics` at `address`.
-fn scrape(address: &str) -> String {
+pub(crate) fn scrape(address: &str) -> String {
     let mut stream = TcpStream::connect(address).unwrap();
     stream
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
@@ -29,13 +29,13 @@ fn scrape(address: &str) -> String {
 }
 
 /// The value of the sample `name` (with its labels, if any) in Prometheus text.
-fn sample(text: &str, name: &str) -> Option<f64> {
+pub(crate) fn sample(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Scrapes until `done` holds for the text, at most a minute.
-fn scrape_until(address: &str, done: impl Fn(&str) -> bool) -> String {
+pub(crate) fn scrape_until(address: &str, done: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + MINUTE;
     loop {
         let text = scrape(address);
