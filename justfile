@@ -49,7 +49,7 @@ demo: kafka-up
 aarch64:
     rustup target add aarch64-unknown-linux-gnu
     cargo test -p fixedbrot-core --target aarch64-unknown-linux-gnu --lib
-    cargo test -p fixedbrot-tests --target aarch64-unknown-linux-gnu --lib --test fixtures --test spec --test properties --test reference
+    cargo test -p fixedbrot-tests --target aarch64-unknown-linux-gnu --lib --test fixtures --test spec --test properties --test reference --test wide
 
 # Build the no_std core for the ARM targets (plus the defmt feature on the M4F)
 cross:
