@@ -111,6 +111,11 @@ fixtures:
 fuzz:
     scripts/fuzz
 
+# Iterations per second of the wide formats against MPFR, 128 to 4096 bits or a list (`just bench-wide-vs-mpfr 256,1024`); needs Debian's libmpfr-dev
+bench-wide-vs-mpfr widths="":
+    dpkg -s libmpfr-dev libgmp-dev >/dev/null 2>&1 || { echo "install Debian's libmpfr-dev and libgmp-dev first" >&2; exit 1; }
+    cargo run --release --manifest-path tests/mpfr/Cargo.toml -- {{widths}}
+
 # Kernel benchmark, portable build (figures go in BENCHMARKS.md)
 bench:
     cargo bench -p fixedbrot-tests --bench kernel
