@@ -30,7 +30,8 @@ impl Width {
 
     /// The wide format of `bits` bits in all: a multiple of 32 from 96 to 4096.
     pub const fn from_bits(bits: u32) -> Option<Width> {
-        if bits.is_multiple_of(LIMB_BITS) && bits >= 96 && bits <= LIMB_BITS * MAX_WIDE_LIMBS as u32 {
+        if bits.is_multiple_of(LIMB_BITS) && bits >= 96 && bits <= LIMB_BITS * MAX_WIDE_LIMBS as u32
+        {
             Some(Width((bits / LIMB_BITS) as u8))
         } else {
             None
