@@ -1,73 +1,136 @@
-//! Integers of many 32-bit limbs, little-endian: the few operations the wide formats need,
-//! on slices, with no allocation. Unsigned unless a function says two's complement.
+//! Integers of many limbs, little-endian: the few operations the wide formats need, on
+//! slices, with no allocation. Unsigned unless a function says two's complement.
 //!
-//! 32-bit limbs because every CPU the core runs on multiplies two of them into 64 bits, a
-//! Cortex-M0 too; wider limbs would make its products calls to a general routine.
+//! Numbers are stored in 32-bit limbs ([`Limb`]): every CPU the core runs on multiplies two
+//! of them into 64 bits, a Cortex-M0 too. The kernel may compute in 64-bit words where the CPU
+//! multiplies those into 128 bits ([`Word`]): the same integers, a quarter of the multiplies.
+use core::ops::{BitAnd, BitOr, Not, Shl, Shr};
 
-/// One limb.
+/// One limb of a stored number.
 pub(crate) type Limb = u32;
 
 /// Bits in a limb.
 pub(crate) const LIMB_BITS: u32 = Limb::BITS;
 
+/// A word the arithmetic runs on: `u32` or `u64`, with the double-width product.
+pub(crate) trait Word:
+    Copy
+    + Default
+    + Ord
+    + core::fmt::Debug
+    + Not<Output = Self>
+    + BitAnd<Output = Self>
+    + BitOr<Output = Self>
+    + Shl<u32, Output = Self>
+    + Shr<u32, Output = Self>
+{
+    const BITS: u32;
+    const ZERO: Self;
+    const ONE: Self;
+    const MAX: Self;
+    /// `a · b + c + d` as (low, high) words; it never overflows: (2^w - 1)² + 2 (2^w - 1) =
+    /// 2^2w - 1.
+    fn mul_add2(a: Self, b: Self, c: Self, d: Self) -> (Self, Self);
+    /// `a + b + carry`, and the carry out.
+    fn add_carry(a: Self, b: Self, carry: bool) -> (Self, bool);
+    /// `a - b - borrow`, and the borrow out.
+    fn sub_borrow(a: Self, b: Self, borrow: bool) -> (Self, bool);
+    fn leading_zeros(self) -> u32;
+    fn from_u32(value: u32) -> Self;
+}
+
+macro_rules! word {
+    ($word:ty, $double:ty) => {
+        impl Word for $word {
+            const BITS: u32 = <$word>::BITS;
+            const ZERO: $word = 0;
+            const ONE: $word = 1;
+            const MAX: $word = <$word>::MAX;
+            #[inline(always)]
+            fn mul_add2(a: $word, b: $word, c: $word, d: $word) -> ($word, $word) {
+                let t = <$double>::from(a) * <$double>::from(b)
+                    + <$double>::from(c)
+                    + <$double>::from(d);
+                (t as $word, (t >> <$word>::BITS) as $word)
+            }
+            #[inline(always)]
+            fn add_carry(a: $word, b: $word, carry: bool) -> ($word, bool) {
+                let (sum, first) = a.overflowing_add(b);
+                let (sum, second) = sum.overflowing_add(<$word>::from(carry));
+                (sum, first | second)
+            }
+            #[inline(always)]
+            fn sub_borrow(a: $word, b: $word, borrow: bool) -> ($word, bool) {
+                let (difference, first) = a.overflowing_sub(b);
+                let (difference, second) = difference.overflowing_sub(<$word>::from(borrow));
+                (difference, first | second)
+            }
+            #[inline(always)]
+            fn leading_zeros(self) -> u32 {
+                <$word>::leading_zeros(self)
+            }
+            #[inline(always)]
+            fn from_u32(value: u32) -> $word {
+                value as $word
+            }
+        }
+    };
+}
+
+word!(u32, u64);
+word!(u64, u128);
+
 /// `a += b` over `a`'s length (`b` no longer than `a`, and zero-extended); the carry out.
 #[inline]
-pub(crate) fn add(a: &mut [Limb], b: &[Limb]) -> bool {
-    let mut carry = 0u64;
+pub(crate) fn add<W: Word>(a: &mut [W], b: &[W]) -> bool {
+    let mut carry = false;
     for (i, limb) in a.iter_mut().enumerate() {
-        let sum = u64::from(*limb) + u64::from(b.get(i).copied().unwrap_or(0)) + carry;
-        *limb = sum as Limb;
-        carry = sum >> LIMB_BITS;
-        if i >= b.len() && carry == 0 {
+        if i >= b.len() && !carry {
             break;
         }
+        (*limb, carry) = W::add_carry(*limb, b.get(i).copied().unwrap_or(W::ZERO), carry);
     }
-    carry != 0
+    carry
 }
 
 /// `a -= b` over `a`'s length (`b` no longer than `a`, and zero-extended); the borrow out.
 #[inline]
-pub(crate) fn sub(a: &mut [Limb], b: &[Limb]) -> bool {
-    let mut borrow = 0u64;
+pub(crate) fn sub<W: Word>(a: &mut [W], b: &[W]) -> bool {
+    let mut borrow = false;
     for (i, limb) in a.iter_mut().enumerate() {
-        let other = u64::from(b.get(i).copied().unwrap_or(0)) + borrow;
-        let value = u64::from(*limb);
-        *limb = value.wrapping_sub(other) as Limb;
-        borrow = u64::from(value < other);
-        if i >= b.len() && borrow == 0 {
+        if i >= b.len() && !borrow {
             break;
         }
+        (*limb, borrow) = W::sub_borrow(*limb, b.get(i).copied().unwrap_or(W::ZERO), borrow);
     }
-    borrow != 0
+    borrow
 }
 
 /// `a = -a` in two's complement.
 #[inline]
-pub(crate) fn negate(a: &mut [Limb]) {
+pub(crate) fn negate<W: Word>(a: &mut [W]) {
     let mut carry = true;
     for limb in a.iter_mut() {
-        let (value, overflow) = (!*limb).overflowing_add(Limb::from(carry));
-        *limb = value;
-        carry = overflow;
+        (*limb, carry) = W::add_carry(!*limb, W::ZERO, carry);
     }
 }
 
 /// Whether `a`, read as two's complement, is negative.
 #[inline]
-pub(crate) fn is_negative(a: &[Limb]) -> bool {
-    a.last().is_some_and(|top| top >> (LIMB_BITS - 1) != 0)
+pub(crate) fn is_negative<W: Word>(a: &[W]) -> bool {
+    a.last().is_some_and(|&top| top >> (W::BITS - 1) != W::ZERO)
 }
 
 /// `a` compared with `b`, both unsigned and of the same length.
 #[inline]
-pub(crate) fn compare(a: &[Limb], b: &[Limb]) -> core::cmp::Ordering {
+pub(crate) fn compare<W: Word>(a: &[W], b: &[W]) -> core::cmp::Ordering {
     a.iter().rev().cmp(b.iter().rev())
 }
 
 /// Whether every limb is zero.
 #[inline]
-pub(crate) fn is_zero(a: &[Limb]) -> bool {
-    a.iter().all(|&limb| limb == 0)
+pub(crate) fn is_zero<W: Word>(a: &[W]) -> bool {
+    a.iter().all(|&limb| limb == W::ZERO)
 }
 
 /// `out = a²`, all of `out` written; `out` exactly `2 · a.len()` long.
@@ -75,106 +138,106 @@ pub(crate) fn is_zero(a: &[Limb]) -> bool {
 /// Squaring takes each cross product once and doubles the sum, about half the multiplies of
 /// a product; the kernel's step is three squares ([`crate::wide`]).
 #[inline]
-pub(crate) fn square(a: &[Limb], out: &mut [Limb]) {
+pub(crate) fn square<W: Word>(a: &[W], out: &mut [W]) {
     let n = a.len();
-    out.fill(0);
+    out.fill(W::ZERO);
     // Cross products a_i·a_j, i < j.
     for i in 0..n {
-        let x = u64::from(a[i]);
-        let mut carry = 0u64;
+        let x = a[i];
+        let mut carry = W::ZERO;
         for j in i + 1..n {
-            let t = x * u64::from(a[j]) + u64::from(out[i + j]) + carry;
-            out[i + j] = t as Limb;
-            carry = t >> LIMB_BITS;
+            (out[i + j], carry) = W::mul_add2(x, a[j], out[i + j], carry);
         }
-        out[i + n] = carry as Limb;
+        out[i + n] = carry;
     }
     // Doubled: the sum of cross products is below a² / 2, so no bit leaves the top.
-    let mut top = 0;
-    for limb in out.iter_mut() {
-        let next = *limb >> (LIMB_BITS - 1);
-        *limb = (*limb << 1) | top;
-        top = next;
-    }
+    shift_left_one(out);
     // Plus the squares a_i² on the diagonal.
-    let mut carry = 0u64;
+    let mut carry = false;
     for i in 0..n {
-        let x = u64::from(a[i]);
-        let t = x * x + u64::from(out[2 * i]) + carry;
-        out[2 * i] = t as Limb;
-        let t = u64::from(out[2 * i + 1]) + (t >> LIMB_BITS);
-        out[2 * i + 1] = t as Limb;
-        carry = t >> LIMB_BITS;
+        let (low, high) = W::mul_add2(a[i], a[i], W::ZERO, W::ZERO);
+        (out[2 * i], carry) = W::add_carry(out[2 * i], low, carry);
+        (out[2 * i + 1], carry) = W::add_carry(out[2 * i + 1], high, carry);
     }
 }
 
 /// `a <<= 1`; the bit shifted out.
 #[inline]
-pub(crate) fn shift_left_one(a: &mut [Limb]) -> bool {
-    let mut top = 0;
+pub(crate) fn shift_left_one<W: Word>(a: &mut [W]) -> bool {
+    let mut top = W::ZERO;
     for limb in a.iter_mut() {
-        let next = *limb >> (LIMB_BITS - 1);
+        let next = *limb >> (W::BITS - 1);
         *limb = (*limb << 1) | top;
         top = next;
     }
-    top != 0
+    top != W::ZERO
 }
 
 /// `a = a · m + add`; the limb carried out.
 #[inline]
-pub(crate) fn mul_small(a: &mut [Limb], m: Limb, add: Limb) -> Limb {
-    let mut carry = u64::from(add);
+pub(crate) fn mul_small<W: Word>(a: &mut [W], m: W, add: W) -> W {
+    let mut carry = add;
     for limb in a.iter_mut() {
-        let t = u64::from(*limb) * u64::from(m) + carry;
-        *limb = t as Limb;
-        carry = t >> LIMB_BITS;
+        (*limb, carry) = W::mul_add2(*limb, m, carry, W::ZERO);
     }
-    carry as Limb
+    carry
 }
 
 /// `out = a >> shift`, the bits of `a` from `shift` up that fit `out`, zero-filled above
 /// `a`'s top (so unsigned); `shift` may be any amount.
 #[inline]
-pub(crate) fn shift_right_into(a: &[Limb], shift: u32, out: &mut [Limb]) {
-    let (limbs, bits) = ((shift / LIMB_BITS) as usize, shift % LIMB_BITS);
-    let at = |i: usize| a.get(i).copied().unwrap_or(0);
+pub(crate) fn shift_right_into<W: Word>(a: &[W], shift: u32, out: &mut [W]) {
+    let (limbs, bits) = ((shift / W::BITS) as usize, shift % W::BITS);
+    let at = |i: usize| a.get(i).copied().unwrap_or(W::ZERO);
     for (i, limb) in out.iter_mut().enumerate() {
         let low = at(i + limbs);
         *limb = if bits == 0 {
             low
         } else {
-            (low >> bits) | (at(i + limbs + 1) << (LIMB_BITS - bits))
+            (low >> bits) | (at(i + limbs + 1) << (W::BITS - bits))
         };
     }
 }
 
 /// `out = a << shift`, truncated to `out`'s length; `shift` may be any amount.
 #[inline]
-pub(crate) fn shift_left_into(a: &[Limb], shift: u32, out: &mut [Limb]) {
-    let (limbs, bits) = ((shift / LIMB_BITS) as usize, shift % LIMB_BITS);
+pub(crate) fn shift_left_into<W: Word>(a: &[W], shift: u32, out: &mut [W]) {
+    let (limbs, bits) = ((shift / W::BITS) as usize, shift % W::BITS);
     let at = |i: usize| {
         i.checked_sub(limbs)
             .and_then(|i| a.get(i))
             .copied()
-            .unwrap_or(0)
+            .unwrap_or(W::ZERO)
     };
     for (i, limb) in out.iter_mut().enumerate() {
         let high = at(i);
         *limb = if bits == 0 {
             high
         } else {
-            let low = i.checked_sub(1).map_or(0, at);
-            (high << bits) | (low >> (LIMB_BITS - bits))
+            let low = i.checked_sub(1).map_or(W::ZERO, at);
+            (high << bits) | (low >> (W::BITS - bits))
         };
     }
 }
 
 /// The number of significant bits of `a` (0 for zero).
-pub(crate) fn bit_length(a: &[Limb]) -> u32 {
-    match a.iter().rposition(|&limb| limb != 0) {
-        Some(i) => i as u32 * LIMB_BITS + (LIMB_BITS - a[i].leading_zeros()),
+pub(crate) fn bit_length<W: Word>(a: &[W]) -> u32 {
+    match a.iter().rposition(|&limb| limb != W::ZERO) {
+        Some(i) => i as u32 * W::BITS + (W::BITS - a[i].leading_zeros()),
         None => 0,
     }
+}
+
+/// Whether `a` (unsigned) is above `2^k`: a higher bit set, or bit `k` and any below it.
+#[inline]
+pub(crate) fn above_power_of_two<W: Word>(a: &[W], k: u32) -> bool {
+    let length = bit_length(a);
+    if length != k + 1 {
+        return length > k + 1;
+    }
+    let (limb, bit) = ((k / W::BITS) as usize, k % W::BITS);
+    let below = !(W::MAX << bit);
+    a[limb] & below != W::ZERO || !is_zero(&a[..limb])
 }
 
 /// `quotient = floor(numerator / divisor)`, and the remainder left in `numerator`, by binary

@@ -13,7 +13,7 @@ use core::cmp::Ordering;
 use core::fmt;
 
 use crate::kernel::{Cycles, CHECK_EVERY};
-use crate::limbs::{self, Limb, LIMB_BITS};
+use crate::limbs::{self, Limb, Word, LIMB_BITS};
 use crate::limits::{MAX_WIDE_LIMBS, SAFE_BOUND};
 
 /// A wide format, by its count of 32-bit limbs.
@@ -197,8 +197,19 @@ pub struct WidePoint {
 /// step, escape if re² + im² > 4; the count is the steps taken, `0..=limit`; an exact repeat of
 /// z means the limit (see `kernel.rs`, `Cycles`). `c`'s parts must share a format and lie in
 /// the safe range (the caller checks: see [`Fixed::is_safe`]).
+///
+/// In 64-bit words where the CPU multiplies them into 128 bits, else in 32-bit ones: every
+/// product and sum is exact either way, so the counts are the same integers.
 pub fn escape_wide(c: &WidePoint, limit: u32) -> u32 {
-    let mut orbit = Orbit::new(c);
+    if cfg!(target_pointer_width = "64") {
+        escape_in::<u64>(c, limit)
+    } else {
+        escape_in::<u32>(c, limit)
+    }
+}
+
+fn escape_in<W: Word>(c: &WidePoint, limit: u32) -> u32 {
+    let mut orbit = Orbit::<W>::new(c);
     let mut cycles = Cycles::new();
     for steps in 0..limit {
         if !orbit.step() {
@@ -217,77 +228,102 @@ pub fn escape_wide(c: &WidePoint, limit: u32) -> u32 {
     limit
 }
 
-/// One point's orbit, and the room its steps work in.
-struct Orbit {
-    n: usize,
+/// One point's orbit in words `W`, and the room its steps work in.
+///
+/// A part of z is `m` words, two's complement, at least the format's `32n` bits: sign bits
+/// fill the rest. Every bound of `limits.rs` is in terms of F, so the extra bits change
+/// nothing but the room.
+struct Orbit<W> {
+    m: usize,
+    frac: u32,
     /// `c_re · 2^F + 2^(F-1)` and `c_im · 2^F + 2^(F-1)`: c and the rounding constant of each
     /// part, as one double-width addend each.
-    c_re: [Limb; 2 * MAX_WIDE_LIMBS],
-    c_im: [Limb; 2 * MAX_WIDE_LIMBS],
-    re: [Limb; MAX_WIDE_LIMBS],
-    im: [Limb; MAX_WIDE_LIMBS],
-    saved_re: [Limb; MAX_WIDE_LIMBS],
-    saved_im: [Limb; MAX_WIDE_LIMBS],
+    c_re: [W; 2 * MAX_WIDE_LIMBS],
+    c_im: [W; 2 * MAX_WIDE_LIMBS],
+    re: [W; MAX_WIDE_LIMBS],
+    im: [W; MAX_WIDE_LIMBS],
+    saved_re: [W; MAX_WIDE_LIMBS],
+    saved_im: [W; MAX_WIDE_LIMBS],
     /// |re|, |im| and |re| + |im|: squares of magnitudes need no signs.
-    a: [Limb; MAX_WIDE_LIMBS],
-    b: [Limb; MAX_WIDE_LIMBS],
-    sum: [Limb; MAX_WIDE_LIMBS],
+    a: [W; MAX_WIDE_LIMBS],
+    b: [W; MAX_WIDE_LIMBS],
+    sum: [W; MAX_WIDE_LIMBS],
     /// re², im², (|re| + |im|)² and a sum, double width.
-    aa: [Limb; 2 * MAX_WIDE_LIMBS],
-    bb: [Limb; 2 * MAX_WIDE_LIMBS],
-    ss: [Limb; 2 * MAX_WIDE_LIMBS],
-    t: [Limb; 2 * MAX_WIDE_LIMBS],
+    aa: [W; 2 * MAX_WIDE_LIMBS],
+    bb: [W; 2 * MAX_WIDE_LIMBS],
+    ss: [W; 2 * MAX_WIDE_LIMBS],
+    t: [W; 2 * MAX_WIDE_LIMBS],
 }
 
-impl Orbit {
-    fn new(c: &WidePoint) -> Orbit {
-        let n = c.re.width().limbs();
+impl<W: Word> Orbit<W> {
+    fn new(c: &WidePoint) -> Orbit<W> {
+        let width = c.re.width();
+        let m = (width.bits()).div_ceil(W::BITS) as usize;
         let mut orbit = Orbit {
-            n,
-            c_re: [0; 2 * MAX_WIDE_LIMBS],
-            c_im: [0; 2 * MAX_WIDE_LIMBS],
-            re: [0; MAX_WIDE_LIMBS],
-            im: [0; MAX_WIDE_LIMBS],
-            saved_re: [0; MAX_WIDE_LIMBS],
-            saved_im: [0; MAX_WIDE_LIMBS],
-            a: [0; MAX_WIDE_LIMBS],
-            b: [0; MAX_WIDE_LIMBS],
-            sum: [0; MAX_WIDE_LIMBS],
-            aa: [0; 2 * MAX_WIDE_LIMBS],
-            bb: [0; 2 * MAX_WIDE_LIMBS],
-            ss: [0; 2 * MAX_WIDE_LIMBS],
-            t: [0; 2 * MAX_WIDE_LIMBS],
+            m,
+            frac: width.frac_bits(),
+            c_re: [W::ZERO; 2 * MAX_WIDE_LIMBS],
+            c_im: [W::ZERO; 2 * MAX_WIDE_LIMBS],
+            re: [W::ZERO; MAX_WIDE_LIMBS],
+            im: [W::ZERO; MAX_WIDE_LIMBS],
+            saved_re: [W::ZERO; MAX_WIDE_LIMBS],
+            saved_im: [W::ZERO; MAX_WIDE_LIMBS],
+            a: [W::ZERO; MAX_WIDE_LIMBS],
+            b: [W::ZERO; MAX_WIDE_LIMBS],
+            sum: [W::ZERO; MAX_WIDE_LIMBS],
+            aa: [W::ZERO; 2 * MAX_WIDE_LIMBS],
+            bb: [W::ZERO; 2 * MAX_WIDE_LIMBS],
+            ss: [W::ZERO; 2 * MAX_WIDE_LIMBS],
+            t: [W::ZERO; 2 * MAX_WIDE_LIMBS],
         };
-        prepare(&c.re, &mut orbit.c_re[..2 * n]);
-        prepare(&c.im, &mut orbit.c_im[..2 * n]);
+        orbit.prepare(&c.re, true);
+        orbit.prepare(&c.im, false);
         orbit
+    }
+
+    /// `c · 2^F + 2^(F-1)`, double width, two's complement, into `c_re` or `c_im`: a part of
+    /// c and the rounding constant folded into the one addend of its part of the step.
+    fn prepare(&mut self, c: &Fixed, real: bool) {
+        let (m, frac) = (self.m, self.frac);
+        let mut extended = [W::ZERO; 2 * MAX_WIDE_LIMBS];
+        let extended = &mut extended[..2 * m];
+        words(c, extended);
+        let out = if real {
+            &mut self.c_re[..2 * m]
+        } else {
+            &mut self.c_im[..2 * m]
+        };
+        limbs::shift_left_into(extended, frac, out);
+        let half = frac - 1;
+        limbs::add(
+            &mut out[(half / W::BITS) as usize..],
+            &[W::ONE << (half % W::BITS)],
+        );
     }
 
     /// One step, or `false` with z unchanged if z has escaped.
     #[inline]
     fn step(&mut self) -> bool {
-        let n = self.n;
-        let frac = n as u32 * LIMB_BITS - 4;
-        let (a, b, sum) = (&mut self.a[..n], &mut self.b[..n], &mut self.sum[..n]);
-        let negative = magnitude(&self.re[..n], a) != magnitude(&self.im[..n], b);
+        let (m, frac) = (self.m, self.frac);
+        let (a, b, sum) = (&mut self.a[..m], &mut self.b[..m], &mut self.sum[..m]);
+        let negative = magnitude(&self.re[..m], a) != magnitude(&self.im[..m], b);
         let (aa, bb, ss, t) = (
-            &mut self.aa[..2 * n],
-            &mut self.bb[..2 * n],
-            &mut self.ss[..2 * n],
-            &mut self.t[..2 * n],
+            &mut self.aa[..2 * m],
+            &mut self.bb[..2 * m],
+            &mut self.ss[..2 * m],
+            &mut self.t[..2 * m],
         );
         limbs::square(a, aa);
         limbs::square(b, bb);
-        // Escape when re² + im² > 4 · 2^2F = 2^(64n - 6): bit 26 of the top limb. The sum
-        // is below 98 · 2^2F (limits.rs), so it cannot carry out.
+        // Escape when re² + im² > 4 · 2^2F. The sum is below 98 · 2^2F (limits.rs), so it
+        // cannot carry out.
         t.copy_from_slice(aa);
         limbs::add(t, bb);
-        let (top, rest) = (t[2 * n - 1], &t[..2 * n - 1]);
-        if top > 1 << 26 || (top == 1 << 26 && !limbs::is_zero(rest)) {
+        if limbs::above_power_of_two(t, 2 * frac + 2) {
             return false;
         }
         // 2·|re|·|im| as (|re| + |im|)² - re² - im²: three squares cost fewer multiplies
-        // than two squares and a product. |re| + |im| <= 14 · 2^F < 2^32n fits n limbs.
+        // than two squares and a product. |re| + |im| <= 14 · 2^F < 2^(F+4) fits.
         sum.copy_from_slice(a);
         limbs::add(sum, b);
         limbs::square(sum, ss);
@@ -296,22 +332,22 @@ impl Orbit {
         // re = floor((re² - im² + c_re · 2^F + 2^(F-1)) / 2^F), in two's complement.
         t.copy_from_slice(aa);
         limbs::sub(t, bb);
-        limbs::add(t, &self.c_re[..2 * n]);
-        limbs::shift_right_into(t, frac, &mut self.re[..n]);
+        limbs::add(t, &self.c_re[..2 * m]);
+        limbs::shift_right_into(t, frac, &mut self.re[..m]);
         // im = floor((±2·|re|·|im| + c_im · 2^F + 2^(F-1)) / 2^F).
-        t.copy_from_slice(&self.c_im[..2 * n]);
+        t.copy_from_slice(&self.c_im[..2 * m]);
         if negative {
             limbs::sub(t, ss);
         } else {
             limbs::add(t, ss);
         }
-        limbs::shift_right_into(t, frac, &mut self.im[..n]);
+        limbs::shift_right_into(t, frac, &mut self.im[..m]);
         true
     }
 
     fn repeats(&self) -> bool {
-        let n = self.n;
-        self.re[..n] == self.saved_re[..n] && self.im[..n] == self.saved_im[..n]
+        let m = self.m;
+        self.re[..m] == self.saved_re[..m] && self.im[..m] == self.saved_im[..m]
     }
 
     fn save(&mut self) {
@@ -320,31 +356,34 @@ impl Orbit {
     }
 }
 
+/// `x`'s 32-bit limbs as words `W`, two's complement, sign-extended over all of `out`.
+fn words<W: Word>(x: &Fixed, out: &mut [W]) {
+    let fill = if x.is_negative() { W::MAX } else { W::ZERO };
+    out.fill(W::ZERO);
+    let bits = x.width().bits();
+    for (i, &limb) in x.limbs().iter().enumerate() {
+        let at = i as u32 * LIMB_BITS;
+        let word = &mut out[(at / W::BITS) as usize];
+        *word = *word | (W::from_u32(limb) << (at % W::BITS));
+    }
+    let (top, bit) = ((bits / W::BITS) as usize, bits % W::BITS);
+    if bit != 0 {
+        out[top] = out[top] | (fill << bit);
+    }
+    let above = if bit != 0 { top + 1 } else { top };
+    let len = out.len();
+    out[above.min(len)..].fill(fill);
+}
+
 /// `out = |x|`; whether x is negative.
 #[inline]
-fn magnitude(x: &[Limb], out: &mut [Limb]) -> bool {
+fn magnitude<W: Word>(x: &[W], out: &mut [W]) -> bool {
     out.copy_from_slice(x);
     let negative = limbs::is_negative(x);
     if negative {
         limbs::negate(out);
     }
     negative
-}
-
-/// `out = c · 2^F + 2^(F-1)`, double width, two's complement: a part of c and the rounding
-/// constant folded into the one addend of its part of the step.
-fn prepare(c: &Fixed, out: &mut [Limb]) {
-    let n = c.width().limbs();
-    let frac = n as u32 * LIMB_BITS - 4;
-    let mut extended = [0; 2 * MAX_WIDE_LIMBS];
-    let extended = &mut extended[..2 * n];
-    extended[..n].copy_from_slice(c.limbs());
-    if c.is_negative() {
-        extended[n..].fill(Limb::MAX);
-    }
-    limbs::shift_left_into(extended, frac, out);
-    // 2^(F-1) is bit 27 of limb n - 1.
-    limbs::add(&mut out[n - 1..], &[1 << 27]);
 }
 
 #[cfg(test)]
@@ -398,6 +437,40 @@ mod tests {
                         escape_wide(&wide, limit),
                         escape(format, c, limit).unwrap(),
                         "{format} {c:?} at {limit}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// 32-bit and 64-bit words are two ways to the same integers, odd limb counts too.
+    #[test]
+    fn words_of_either_size_count_alike() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for limbs in [1, 2, 3, 4, 5, 8, 13] {
+            for round in 0..300 {
+                let mut part = || {
+                    let mut raw = [0; MAX_WIDE_LIMBS];
+                    for limb in raw[..limbs].iter_mut() {
+                        state = state
+                            .wrapping_mul(6_364_136_223_846_793_005)
+                            .wrapping_add(1);
+                        *limb = (state >> 32) as Limb;
+                    }
+                    // Within ±2 or ±1/2: the top limb's top bits all sign.
+                    let top = raw[limbs - 1] as i32 >> (2 + round % 3);
+                    raw[limbs - 1] = top as Limb;
+                    Fixed::from_limbs(&raw[..limbs]).unwrap()
+                };
+                let c = WidePoint {
+                    re: part(),
+                    im: part(),
+                };
+                for limit in [1, 30, 400] {
+                    assert_eq!(
+                        escape_in::<u32>(&c, limit),
+                        escape_in::<u64>(&c, limit),
+                        "{limbs} limbs, {c:?}"
                     );
                 }
             }
