@@ -6,8 +6,8 @@ arm_targets := "thumbv6m-none-eabi thumbv7em-none-eabihf"
 _default:
     @just --list -u
 
-# Run every test: the core cross-built for ARM, the firmware built, the fuzz targets run, the core's tests under qemu-aarch64, a Kafka broker up, every test binary (one failing hides none), the broker down
-test: cross firmware fuzz aarch64
+# Run every test: the firmware built (the core for every board), the fuzz targets run, the core's tests under qemu-aarch64, a Kafka broker up, every test binary (one failing hides none), the broker down
+test: firmware fuzz aarch64
     scripts/kafka up
     # Four threads on two cores: the integration tests spend most of their time waiting on
     # brokers and processes, and four halve the run where more start to time each other out.
@@ -68,17 +68,21 @@ lint:
     cd firmware && cargo clippy --release --target thumbv8m.main-none-eabi --no-default-features --features mps2-an505,qemu -- -D warnings
     cd firmware && cargo clippy --release --target riscv32imac-unknown-none-elf --no-default-features --features sifive-e,qemu -- -D warnings
 
-# Build the worker firmware for QEMU's five boards (board:target below), and the LM3S6965 with 256-pixel tiles into its own target directory
+# Build the worker firmware for QEMU's five boards (board:target below), and the LM3S6965 with 256-pixel tiles (its binary in target/small-tiles)
 firmware:
     #!/usr/bin/env bash
     set -euo pipefail
     cd firmware
     boards="lm3s6965:thumbv7m-none-eabi microbit:thumbv6m-none-eabi mps2-an386:thumbv7em-none-eabihf mps2-an505:thumbv8m.main-none-eabi sifive-e:riscv32imac-unknown-none-elf"
     for board in $boards; do rustup target add "${board#*:}" 2>&1 | grep -v "is up to date" || true; done
+    # The small-tiles LM3S6965 first, its binary copied aside: in one target directory the
+    # boards' dependencies are built once, where a directory of its own built them all again.
+    cargo build --release --features qemu,small-tiles --target thumbv7m-none-eabi
+    mkdir -p target/small-tiles/thumbv7m-none-eabi/release
+    cp target/thumbv7m-none-eabi/release/fixedbrot-firmware target/small-tiles/thumbv7m-none-eabi/release/
     for board in $boards; do
       cargo build --release --target "${board#*:}" --no-default-features --features "${board%%:*},qemu"
     done
-    cargo build --release --features qemu,small-tiles --target-dir target/small-tiles --target thumbv7m-none-eabi
     # No board, or two, is a compile_error! that says to choose one (the check's status is grep's).
     set +o pipefail
     cargo check --release --no-default-features 2>&1 | grep -q "error: choose one board"
@@ -118,15 +122,15 @@ bench-wide-vs-mpfr widths="":
 
 # Kernel benchmark, portable build (figures go in BENCHMARKS.md)
 bench:
-    cargo bench -p fixedbrot-tests --bench kernel
+    cargo bench --manifest-path tests/bench/Cargo.toml --bench kernel
 
 # Kernel benchmark built for a CPU: native, x86-64-v3 (AVX2), ... (vector units batch I4F28)
 bench-cpu cpu="native":
-    RUSTFLAGS="-C target-cpu={{cpu}}" CARGO_TARGET_DIR={{justfile_directory()}}/target/{{cpu}} cargo bench -p fixedbrot-tests --bench kernel
+    RUSTFLAGS="-C target-cpu={{cpu}}" CARGO_TARGET_DIR={{justfile_directory()}}/target/{{cpu}} cargo bench --manifest-path tests/bench/Cargo.toml --bench kernel
 
 # Where render's time goes: the tile kernel as the binary runs it, and the PNG encoder by threads
 bench-render:
-    cargo bench -p fixedbrot --bench render
+    cargo bench --manifest-path tests/bench/Cargo.toml --bench render
 
 # fixedbrot against XaoS on this machine, both views of the comparison, median of RUNS (installs xaos)
 bench-vs-xaos runs="3":
