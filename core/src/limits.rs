@@ -31,13 +31,16 @@ pub const MAX_DIGITS: usize = 4100;
 /// [`crate::wire::Reason::TooMuchWork`].
 pub const WIRE_VERSION: u8 = 2;
 
+/// Worst-case postcard length of a job: format 1 + view 4×10 + grid 4×5 + iterations 5.
+/// Varints grow: an `i64` or `u64` takes up to 10 bytes, a `u32` up to 5.
+pub const MAX_JOB_LEN: usize = 1 + 4 * 10 + 4 * 5 + 5;
+
 /// Worst-case postcard length of any message, including the version byte.
 ///
-/// Varints grow: a `u64` takes up to 10 bytes, a `u32` up to 5. The largest message is a tile
-/// result of [`MAX_TILE_PIXELS`] counts: version 1 + job id 10 + message tag 1
-/// + job (format 1 + view 4×10 + grid 4×5 + iterations 5 = 66) + tile 5 + length 2
-/// + counts 4096×5 = 20,565 bytes. A test encodes that message and checks this figure.
-pub const MAX_ENCODED_LEN: usize = 1 + 10 + 1 + 66 + 5 + 2 + MAX_TILE_PIXELS * 5;
+/// The largest message is a tile result of [`MAX_TILE_PIXELS`] counts: version 1, job id 10,
+/// message tag 1, job [`MAX_JOB_LEN`], tile 5, length 2 and counts 4096×5: 20,565 bytes.
+/// A test encodes that message and checks this figure.
+pub const MAX_ENCODED_LEN: usize = 1 + 10 + 1 + MAX_JOB_LEN + 5 + 2 + MAX_TILE_PIXELS * 5;
 
 /// Worst-case COBS frame: one overhead byte per 254 bytes, one more, and the 0 delimiter.
 pub const MAX_FRAME_LEN: usize = MAX_ENCODED_LEN + MAX_ENCODED_LEN / 254 + 2;

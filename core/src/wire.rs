@@ -245,6 +245,23 @@ fn versioned(envelope: &Envelope) -> Versioned<'_> {
     }
 }
 
+/// Encodes a checked job alone, as messages carry it, for a record that names a job (an
+/// image's text chunk); at most [`crate::limits::MAX_JOB_LEN`] bytes.
+pub fn encode_job<'b>(job: &Job, buf: &'b mut [u8]) -> Result<&'b mut [u8], WireError> {
+    job.check().map_err(WireError::Invalid)?;
+    Ok(postcard::to_slice(job, buf)?)
+}
+
+/// Decodes and checks a job that [`encode_job`] wrote and that fills `bytes` exactly.
+pub fn decode_job(bytes: &[u8]) -> Result<Job, WireError> {
+    let (job, rest) = postcard::take_from_bytes::<Job>(bytes)?;
+    if !rest.is_empty() {
+        return Err(WireError::TrailingBytes);
+    }
+    job.check().map_err(WireError::Invalid)?;
+    Ok(job)
+}
+
 /// Decodes and checks one message that fills `bytes` exactly.
 pub fn decode(bytes: &[u8]) -> Result<Envelope, WireError> {
     let (&version, body) = bytes.split_first().ok_or(WireError::Truncated)?;

@@ -275,7 +275,8 @@ impl ImageHandler {
             }),
             _ => None,
         };
-        let written = self.written.as_ref().is_some_and(|w| w.contains(id));
+        let written = (self.written.as_ref())
+            .is_some_and(|w| key.as_ref().is_some_and(|key| w.contains(key)));
         // The markers are logged whenever they come, a BEGIN after its image too.
         let outcome = match (envelope.message, key) {
             (Message::Begin(job), _) if written && !again => Outcome::LateBegin { job },
@@ -296,7 +297,7 @@ impl ImageHandler {
     /// The answer to a message of a job whose image is in the directory: nothing to do, and
     /// if it was being assembled here (another assembler wrote it meanwhile), it goes.
     fn written_already(&mut self, key: &JobKey) -> Option<Answer<JobKey>> {
-        if !self.written.as_ref()?.contains(key.id) {
+        if !self.written.as_ref()?.contains(key) {
             return None;
         }
         if !self.assembler.assembles(key) {
@@ -457,7 +458,7 @@ impl ImageHandler {
                 .write_output(output.file.as_deref(), &output.dir, image)
         };
         match &mut self.written {
-            Some(record) => record.write_once(job_id, write),
+            Some(record) => record.write_once(&image.key(), write),
             None => write().map(Once::Wrote),
         }
     }

@@ -102,7 +102,7 @@ impl Metrics {
             dead_letters: registered(
                 r,
                 "dead_letters",
-                "Messages set aside to the dead-letter topic, by reason",
+                "Messages copied to the dead-letter topic, by reason",
                 Family::default(),
             ),
             reasons: Mutex::default(),

@@ -260,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn another_version_is_refused_to_its_job_and_set_aside() {
+    fn another_version_is_refused_to_its_job_and_dead_lettered() {
         let (_, mut bytes) = plan::messages(JobId(9), default_job(Format::I4F28, 64))
             .nth(1)
             .unwrap();

@@ -17,7 +17,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::args::Member;
-use super::commits::{Commits, Out, Rewind, COMMIT_EVERY};
+use super::commits::{Commits, Out, Rewind, COMMIT_EVERY, FLUSH};
 use super::error::Error;
 use super::produce::{finish, Deliveries};
 use crate::log::{info, warn};
@@ -28,9 +28,12 @@ use crate::log::{info, warn};
 /// after it. So no tile's time, however slow the board, counts against this.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How long a transaction's commit, or its abort, may wait for the brokers in all, retries
-/// included: a broker that does not answer must not hold a member (and SIGTERM) for longer.
-const CALL: Duration = Duration::from_secs(30);
+/// How long a transaction's commit, its abort included, may wait for the brokers in all,
+/// retries included: a broker that does not answer must not hold a member (and SIGTERM) for
+/// longer. A SIGTERM that comes during a commit waits for it, and its last call may overrun
+/// by a request's timeout (10 s, `args.rs`): 20 s keeps the whole within half a minute, and
+/// still spans a leader's election (a dead broker's session ends after 9 s).
+const CALL: Duration = Duration::from_secs(20);
 
 /// Exactly once, for handlers that hold nothing: the member's answers and the offsets of the
 /// messages they answer are committed in one transaction of its own producer.
@@ -54,7 +57,7 @@ impl ExactlyOnce {
     /// Commits the open transaction; the partitions of one the brokers refused, to read
     /// again (those owned).
     fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<Rewind, Error> {
-        let rewind = self.transaction.commit(consumer)?;
+        let rewind = self.transaction.commit(consumer, CALL)?;
         Ok(self.membership.rewinds(rewind))
     }
 }
@@ -113,9 +116,10 @@ impl Commits for ExactlyOnce {
         self.commit(consumer)
     }
 
-    /// The transaction's calls wait for the brokers themselves, each within its timeout.
+    /// Leaving waits for the brokers as long as at least once does ([`FLUSH`]): a broker
+    /// away longer leaves the transaction uncommitted, its requests answered again.
     fn finish<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Vec<(i32, i64)> {
-        if let Err(error) = self.transaction.commit(consumer) {
+        if let Err(error) = self.transaction.commit(consumer, FLUSH) {
             warn!("{error}");
         }
         Vec::new()
@@ -192,7 +196,12 @@ impl Transaction {
     /// brokers refuse it (a delivery failed, the group moved on), it is aborted instead and
     /// its partitions are returned, to be read again from its first message. `Err` when the
     /// producer can go on no more: fenced by a newer member with its id, or worse.
-    fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<Aborted, Error> {
+    /// All of it, the flush, the commit and an abort, within `wait`.
+    fn commit<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        wait: Duration,
+    ) -> Result<Aborted, Error> {
         if self.since.take().is_none() {
             return Ok(Aborted::new());
         }
@@ -213,8 +222,8 @@ impl Transaction {
         // Delivered first, polled here: commit_transaction's own flush wakes in 100 ms steps
         // while the producer's thread polls, which cost every transaction 100 ms. Whatever
         // failed, commit_transaction says so.
-        let deadline = Instant::now() + CALL;
-        let _ = finish(&self.producer, CALL, None);
+        let deadline = Instant::now() + wait;
+        let _ = finish(&self.producer, wait, None);
         let committed = retrying(deadline, |left| {
             self.producer
                 .send_offsets_to_transaction(&offsets, &group, left)
@@ -228,10 +237,8 @@ impl Transaction {
                     self.id,
                     open.len()
                 );
-                retrying(Instant::now() + CALL, |left| {
-                    self.producer.abort_transaction(left)
-                })
-                .map_err(|e| self.fatal("aborting a transaction", &e))?;
+                retrying(deadline, |left| self.producer.abort_transaction(left))
+                    .map_err(|e| self.fatal("aborting a transaction", &e))?;
                 Ok(rewind)
             }
             Err(error) => Err(self.fatal("committing a transaction", &error)),

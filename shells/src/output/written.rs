@@ -1,7 +1,10 @@
 //! The record of the jobs written to an output directory. Each PNG names its job in a text
-//! chunk, and those chunks are the one record: it outlasts any process and holds every job
-//! however many there are. Processes sharing a directory look and write under its lock, so
-//! each job is written once, whatever their number.
+//! chunk, id and definition, and those chunks are the one record: it outlasts any process and
+//! holds every job however many there are. Processes sharing a directory look and write under
+//! its lock, so each job is written once, whatever their number.
+//!
+//! A job is its id and its definition together, as the assembler keys it: a forged job under
+//! a real job's id, written first, does not stand for the real one.
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -9,19 +12,56 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use fixedbrot_core::JobId;
+use fixedbrot_core::limits::MAX_JOB_LEN;
+use fixedbrot_core::{wire, Job, JobId};
+use fixedbrot_pipeline::assembler::JobKey;
 
 use super::partial;
 
-/// The PNG text chunk naming the job an image is of.
+/// The PNG text chunk naming the job an image is of: its id in hex, a space, and its
+/// definition as the wire encodes it, in hex ([`job_chunk`]). Images written before the
+/// definition was added name the id alone; such an image stands for any job of its id.
 pub const JOB_KEYWORD: &str = "fixedbrot-job";
+
+/// The text of the [`JOB_KEYWORD`] chunk of an image of `key`'s job.
+pub fn job_chunk(key: &JobKey) -> String {
+    let mut buf = [0; MAX_JOB_LEN];
+    match wire::encode_job(&key.job, &mut buf) {
+        Ok(definition) => {
+            let hex: String = definition.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{:016x} {hex}", key.id.0)
+        }
+        // Only a checked job is ever assembled; an id alone still records it.
+        Err(_) => format!("{:016x}", key.id.0),
+    }
+}
+
+/// A job as an image names it: its id, and its definition unless the image is older.
+pub type Named = (JobId, Option<Job>);
+
+fn parse_job_chunk(text: &str) -> Option<Named> {
+    let (id, definition) = match text.split_once(' ') {
+        Some((id, hex)) => (id, Some(hex)),
+        None => (text, None),
+    };
+    let id = JobId(u64::from_str_radix(id, 16).ok()?);
+    let Some(hex) = definition else {
+        return Some((id, None));
+    };
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    let job = wire::decode_job(&bytes).ok()?;
+    Some((id, Some(job)))
+}
 
 /// The jobs whose images are in one directory, as far as this process has looked.
 pub struct Written {
     dir: PathBuf,
     /// Every name looked at, so that each image's chunk is read once.
     seen: HashSet<OsString>,
-    jobs: HashSet<JobId>,
+    jobs: HashSet<Named>,
 }
 
 /// What [`Written::write_once`] did.
@@ -54,8 +94,9 @@ impl Written {
         self.look()
     }
 
-    pub fn contains(&self, job_id: JobId) -> bool {
-        self.jobs.contains(&job_id)
+    /// Whether an image of `key`'s job is in the directory (or an older image of its id).
+    pub fn contains(&self, key: &JobKey) -> bool {
+        self.jobs.contains(&(key.id, Some(key.job))) || self.jobs.contains(&(key.id, None))
     }
 
     pub fn len(&self) -> usize {
@@ -66,23 +107,23 @@ impl Written {
         self.jobs.is_empty()
     }
 
-    /// Has `write` write the image of `job_id` into the directory unless an image of it is
+    /// Has `write` write the image of `key`'s job into the directory unless an image of it is
     /// there: under the directory's lock, the record is brought up to date first.
     pub fn write_once(
         &mut self,
-        job_id: JobId,
+        key: &JobKey,
         write: impl FnOnce() -> io::Result<PathBuf>,
     ) -> io::Result<Once> {
         let _lock = self.lock()?;
         self.look()?;
-        if self.jobs.contains(&job_id) {
+        if self.contains(key) {
             return Ok(Once::There);
         }
         let path = write()?;
         if let Some(name) = path.file_name() {
             self.seen.insert(name.to_owned());
         }
-        self.jobs.insert(job_id);
+        self.jobs.insert((key.id, Some(key.job)));
         Ok(Once::Wrote(path))
     }
 
@@ -103,8 +144,8 @@ impl Written {
             }
             let path = self.dir.join(&name);
             if name.to_str().is_some_and(|n| n.ends_with(".png")) {
-                if let Some(job_id) = job_of(&path) {
-                    self.jobs.insert(job_id);
+                if let Some(named) = job_of(&path) {
+                    self.jobs.insert(named);
                 }
             }
             self.seen.insert(name);
@@ -116,7 +157,7 @@ impl Written {
 /// The job a PNG is of, from its job chunk (before the image data, so only its head is
 /// read). Only a regular file is read: a FIFO or a device named `*.png` is opened without
 /// waiting and passed over.
-pub fn job_of(path: &Path) -> Option<JobId> {
+pub fn job_of(path: &Path) -> Option<Named> {
     let file = open_regular(path).ok()?;
     let reader = png::Decoder::new(io::BufReader::new(file))
         .read_info()
@@ -126,7 +167,7 @@ pub fn job_of(path: &Path) -> Option<JobId> {
         .uncompressed_latin1_text
         .iter()
         .find(|chunk| chunk.keyword == JOB_KEYWORD)?;
-    u64::from_str_radix(&chunk.text, 16).ok().map(JobId)
+    parse_job_chunk(&chunk.text)
 }
 
 /// Opens a regular file for reading, refusing anything else without blocking on it: the
@@ -166,6 +207,14 @@ mod tests {
         }
     }
 
+    fn key(id: u64) -> JobKey {
+        let image = image(id);
+        JobKey {
+            id: image.job_id,
+            job: image.job,
+        }
+    }
+
     fn png() -> Png {
         Png {
             palette: Palette::Classic,
@@ -191,7 +240,7 @@ mod tests {
         let mut written = Written::open(&dir).unwrap();
         assert_eq!(written.len(), 5000);
         for id in [0, 4999] {
-            let again = written.write_once(JobId(id), || png().write_new(&dir, &image(id)));
+            let again = written.write_once(&key(id), || png().write_new(&dir, &image(id)));
             assert_eq!(again.unwrap(), Once::There);
         }
         assert_eq!(pngs(&dir), 5000);
@@ -209,7 +258,7 @@ mod tests {
                 scope.spawn(move || {
                     for id in 0..20 {
                         written
-                            .write_once(JobId(id), || png().write_new(dir, &image(id)))
+                            .write_once(&key(id), || png().write_new(dir, &image(id)))
                             .unwrap();
                     }
                 });
@@ -228,10 +277,47 @@ mod tests {
         png().write_new(&dir, &image(1)).unwrap();
         fs::write(dir.join("notes.txt"), "not an image").unwrap();
         fs::write(dir.join("broken.png"), "not a png").unwrap();
-        assert!(!written.contains(JobId(1)));
+        assert!(!written.contains(&key(1)));
         assert_eq!(written.refresh().unwrap(), 1);
-        assert!(written.contains(JobId(1)));
+        assert!(written.contains(&key(1)));
         assert_eq!(written.refresh().unwrap(), 0);
+    }
+
+    /// Before, the record held ids alone: a forged one-tile job under a real job's id,
+    /// complete first, was written, and the real job was then "written already" for good.
+    #[test]
+    fn an_image_of_a_forged_job_under_a_real_id_does_not_stand_for_the_real_one() {
+        let dir = Scratch::new("fixedbrot-written-forged");
+        let mut forged = image(7);
+        forged.job = fixedbrot_tests::cases::job(Format::I4F28, "-2,1", "1,-1", (1, 1), 8, (1, 1));
+        forged.counts = vec![0];
+        let forged_key = JobKey {
+            id: forged.job_id,
+            job: forged.job,
+        };
+        let mut written = Written::open(&dir).unwrap();
+        written
+            .write_once(&forged_key, || png().write_new(&dir, &forged))
+            .unwrap();
+        assert!(!written.contains(&key(7)));
+        let real = written.write_once(&key(7), || png().write_new(&dir, &image(7)));
+        assert!(matches!(real.unwrap(), Once::Wrote(_)));
+        let reopened = Written::open(&dir).unwrap();
+        assert!(reopened.contains(&key(7)) && reopened.contains(&forged_key));
+    }
+
+    /// An image written before the chunk named the definition stands for any job of its id:
+    /// replaying it must not write it again.
+    #[test]
+    fn an_older_image_naming_its_id_alone_stands_for_its_id() {
+        assert_eq!(parse_job_chunk("000000000000002a"), Some((JobId(42), None)));
+        let chunk = job_chunk(&key(42));
+        assert_eq!(
+            parse_job_chunk(&chunk),
+            Some((JobId(42), Some(key(42).job)))
+        );
+        assert_eq!(parse_job_chunk("2a zz"), None);
+        assert_eq!(parse_job_chunk("2a 0"), None);
     }
 
     /// Before, a FIFO named `*.png` in the output directory blocked `image` at start.

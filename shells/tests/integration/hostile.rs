@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::harness::{pixels, producer, read_topic, rendered, Scenario, Scratch, BIN};
+use crate::harness::{pixels, pngs_in, producer, read_topic, rendered, Scenario, Scratch, BIN};
 use crate::metrics;
 use fixedbrot_core::limits::WIRE_VERSION;
 use fixedbrot_core::wire::{self, Envelope, Message, TileRequest, TileResult};
@@ -121,7 +121,7 @@ fn dead_letters(topic: &str) -> Vec<Letter> {
 }
 
 #[test]
-fn hostile_messages_are_set_aside_and_good_jobs_still_complete() {
+fn hostile_messages_are_dead_lettered_and_good_jobs_still_complete() {
     let scenario = Scenario::new("hostile", 3);
     let mut calc = scenario.start("calc", "calc", &["--threads", "1"]);
     let mut image = scenario.start(
@@ -173,7 +173,7 @@ fn hostile_messages_are_set_aside_and_good_jobs_still_complete() {
     );
     // 16 forged jobs filled the slots; the other four, then the real job, each set one aside.
     assert_eq!(log.matches("set aside to make room").count(), 5, "{log}");
-    // Every hostile message is set aside, on either side. What the worker could still answer
+    // Every hostile message is dead-lettered, on either side. What the worker could still answer
     // (a refusal to a job id it could read) reaches the assembler as a failed job.
     let n = payloads.len() + 1;
     calc.wait_for(&format!("dead letter #{n} "), 1, MINUTE);
@@ -527,6 +527,55 @@ fn raw_counts_claiming_more_than_max_pixels_are_refused_before_they_are_read() {
 /// the PNG, with no log line, no count and no dead letter. With identical bits everywhere,
 /// two copies that differ mean a faulty or forged worker: the assembler computes the tile
 /// itself, keeps the right copy, and reports the other.
+/// Before, the images in a directory were recorded by job id alone: a forged one-tile job
+/// under a real job's id, complete at once, was written, and the real job was then "written
+/// already" for good (a hostile probe of bd04d45).
+#[test]
+fn a_forged_job_under_a_real_id_is_written_beside_it_never_instead() {
+    let scenario = Scenario::new("forged-first", 1);
+    let images = scenario.dir.join("images");
+    let image = scenario.start(
+        "image",
+        "image",
+        &["--output-dir", images.to_str().unwrap()],
+    );
+    image.wait_assigned();
+    let printed = scenario.generate(&[]);
+    let job_id =
+        JobId(u64::from_str_radix(printed.split_whitespace().next().unwrap(), 16).unwrap());
+    let forged = fixedbrot_tests::cases::job(Format::I4F28, "-2,1", "1,-1", (8, 8), 8, (8, 8));
+    let bytes = fixedbrot_pipeline::worker::compute(
+        job_id,
+        &TileRequest {
+            job: forged,
+            tile: TileIndex(0),
+        },
+    );
+    let producer = producer();
+    producer
+        .send(
+            BaseRecord::to(&scenario.responses())
+                .key("forged")
+                .payload(&bytes),
+        )
+        .unwrap();
+    producer.flush(Duration::from_secs(10)).unwrap();
+    let _calc = scenario.start("calc", "calc", &["--threads", "1"]);
+    image.wait_for("Output file is", 2, MINUTE);
+    let real = rendered(&[], "classic", &scenario.dir);
+    let written = std::fs::read_dir(&images)
+        .unwrap()
+        .map(|entry| pixels(&entry.unwrap().path()))
+        .filter(|image| *image == real)
+        .count();
+    assert_eq!(written, 1, "{}", image.log());
+    assert_eq!(
+        pngs_in(&images).len(),
+        2,
+        "the forged job's image beside the real one"
+    );
+}
+
 #[test]
 fn a_conflicting_copy_of_a_tile_is_settled_reported_and_dead_lettered() {
     let scenario = Scenario::new("conflict", 1);

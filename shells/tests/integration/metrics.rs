@@ -64,7 +64,7 @@ fn metrics_count_the_tiles_of_a_job_and_the_dead_letters_injected() {
     calc.wait_assigned();
     image.wait_assigned();
     let producer = producer();
-    // Garbage that names no job: it is set aside, and no job fails of it.
+    // Garbage that names no job: it is dead-lettered, and no job fails of it.
     let truncated_id = [WIRE_VERSION, 0xff, 0xff, 0xff];
     for garbage in [&b""[..], b"\xff", &truncated_id] {
         producer

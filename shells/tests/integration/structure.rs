@@ -172,6 +172,7 @@ fn long_functions(path: &Path) -> Vec<(String, usize)> {
             "fn ",
             "pub fn ",
             "pub(crate) fn ",
+            "pub(super) fn ",
             "const fn ",
             "pub const fn ",
         ]
