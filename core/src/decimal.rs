@@ -237,6 +237,13 @@ impl Zoom {
     }
 }
 
+/// Exactly the zoom read: its digits and power of ten (`5.00E227` is `500E225`).
+impl fmt::Display for Zoom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}E{}", self.digits, self.exponent)
+    }
+}
+
 /// Room for the step's division: 2^4095 times 10^40, or 2^128 · 2^16 · 10^1340.
 const BIG: usize = MAX_WIDE_LIMBS + 24;
 

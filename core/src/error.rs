@@ -14,6 +14,12 @@ pub enum JobError {
     BadZoom,
     /// Width or height is zero.
     EmptyImage,
+    /// The view needs a format wider than the narrow ones, of at least `bits` bits
+    /// (`u32::MAX`: wider than the widest).
+    TooDeep {
+        /// The narrowest width that resolves it.
+        bits: u32,
+    },
     /// Width or height is above [`crate::limits::MAX_SIDE`].
     ImageTooLarge,
     /// Tile width or height is zero.
@@ -40,6 +46,18 @@ pub enum JobError {
 
 impl fmt::Display for JobError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let JobError::TooDeep { bits } = self {
+            return if *bits == u32::MAX {
+                f.write_str("the view is too deep for the widest format (4096 bits): zoom out")
+            } else {
+                write!(
+                    f,
+                    "the view needs a {bits}-bit format, and jobs carry the 32- and 64-bit \
+                     ones only so far: zoom out to a pixel step of about 1e-15, or use fewer \
+                     iterations"
+                )
+            };
+        }
         f.write_str(match self {
             JobError::BadCorner => {
                 "a corner must be RE,IM with decimal numbers within -3..3, like -2.2,1.2"
@@ -70,6 +88,7 @@ impl fmt::Display for JobError {
             JobError::NoIterations => "the iteration limit must be at least 1",
             JobError::NoSuchTile => "the tile index is past the job's last tile",
             JobError::BufferTooSmall => "the output buffer is smaller than the tile",
+            JobError::TooDeep { .. } => "", // written above
         })
     }
 }

@@ -2,10 +2,13 @@
 //!
 //! Decimal text becomes raw bits here, once ([`View::from_corners`]); from then on a pixel's c
 //! is integer arithmetic that every worker does the same way ([`View::point`]).
+use crate::centre::{limbs_for, WideView};
+use crate::decimal::Zoom;
 use crate::error::JobError;
 use crate::format::{parse_exact, Format, EXACT_FRAC};
 use crate::grid::Grid;
 use crate::limits::MAX_SIDE;
+use crate::wide::Width;
 
 /// A job's identity, chosen by whoever generates it.
 #[derive(
@@ -119,6 +122,32 @@ impl View {
         Ok(view)
     }
 
+    /// Turns a centre (`RE,IM` decimal text of any length) and a zoom into raw bits of
+    /// `format`, as the deep-zoom community shares locations: see [`WideView::from_centre`]
+    /// (the view is `4 / zoom` high, pixels are square, and pixel (width/2, height/2) is the
+    /// centre, each number rounded once). A narrow format's bits are those of a wide format
+    /// of one or two limbs, so the one geometry serves every format.
+    pub fn from_centre(
+        format: Format,
+        centre: &str,
+        zoom: &Zoom,
+        width: u32,
+        height: u32,
+    ) -> Result<View, JobError> {
+        let limbs = format.bits() / 32;
+        let wide = Width::from_limbs(limbs as usize).ok_or(JobError::OutOfRange)?;
+        let view = WideView::from_centre(wide, centre, zoom, width, height)?;
+        let narrow = |x: &crate::wide::Fixed| x.to_i64().ok_or(JobError::OutOfRange);
+        let view = View {
+            origin_re: narrow(&view.origin_re)?,
+            origin_im: narrow(&view.origin_im)?,
+            step_x: narrow(&view.step_x)?,
+            step_y: narrow(&view.step_y)?,
+        };
+        view.check(format, width, height)?;
+        Ok(view)
+    }
+
     /// Checks that steps are positive and every pixel of a `width`×`height` image lies in the
     /// safe range, so the kernel cannot overflow on any of them.
     pub fn check(&self, format: Format, width: u32, height: u32) -> Result<(), JobError> {
@@ -155,6 +184,60 @@ impl View {
     }
 }
 
+impl Format {
+    /// `--format auto` for a view by centre and zoom: the narrowest format whose pixel step is
+    /// at least `max(MIN_STEP_ULPS, limit)` ulps ([`limits_for`](crate::limbs_for) has the
+    /// rule and why). [`JobError::TooDeep`] names the width a deeper view needs.
+    pub fn for_zoom(zoom: &Zoom, height: u32, limit: u32) -> Result<Format, JobError> {
+        match limbs_for(zoom, height, limit) {
+            Some(1) => Ok(Format::I4F28),
+            Some(2) => Ok(Format::I4F60),
+            Some(limbs) => Err(JobError::TooDeep {
+                bits: limbs as u32 * 32,
+            }),
+            None => Err(JobError::TooDeep { bits: u32::MAX }),
+        }
+    }
+
+    /// `--format auto` for a view by its corners: the same rule, on the larger of the two
+    /// steps' exact values (the corners are read to 124 fraction bits, finer than either
+    /// narrow format's ulp).
+    pub fn for_corners(
+        top_left: &str,
+        bottom_right: &str,
+        width: u32,
+        height: u32,
+        limit: u32,
+    ) -> Result<Format, JobError> {
+        let (left, top) = parse_corner(top_left)?;
+        let (right, bottom) = parse_corner(bottom_right)?;
+        if width == 0 || height == 0 {
+            return Err(JobError::EmptyImage);
+        }
+        if right <= left {
+            return Err(JobError::NotLeftToRight);
+        }
+        if top <= bottom {
+            return Err(JobError::NotTopToBottom);
+        }
+        // Both within ±4 with 124 fraction bits: the spans fit.
+        let span_x = (right - left) / i128::from(width);
+        let span_y = (top - bottom) / i128::from(height);
+        let step = span_x.min(span_y);
+        let ulps = i128::from(crate::MIN_STEP_ULPS.max(limit));
+        let narrow = [Format::I4F28, Format::I4F60]
+            .into_iter()
+            .find(|format| step >= ulps << (EXACT_FRAC - format.frac_bits()));
+        // Else the fraction bits that would give `ulps` a step, in whole 32-bit limbs with the
+        // 4 integer bits: at least, since the step is known only to 124 bits.
+        let length = |x: i128| 128 - x.leading_zeros();
+        let frac = EXACT_FRAC + length(ulps) - length(step).clamp(1, EXACT_FRAC);
+        narrow.ok_or(JobError::TooDeep {
+            bits: (frac + 4).div_ceil(32) * 32,
+        })
+    }
+}
+
 impl Job {
     /// Checks every part of a job; the kernel and the wire accept only jobs that pass.
     pub fn check(&self) -> Result<(), JobError> {
@@ -187,4 +270,89 @@ fn divide_rounded(span: i128, size: u32, format: Format) -> i128 {
     let divisor = i128::from(size) << (EXACT_FRAC - format.frac_bits());
     let (quotient, remainder) = (span / divisor, span % divisor);
     quotient + i128::from(remainder >= divisor - remainder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::Grid;
+
+    fn zoom(text: &str) -> Zoom {
+        Zoom::parse(text).unwrap()
+    }
+
+    /// The default view is 2.4 high about (-0.6, 0): a zoom of 4/2.4. By centre it is the same
+    /// steps as by corners, to within the rounding of a zoom written in five digits.
+    #[test]
+    fn a_view_by_centre_and_zoom_is_a_view_by_corners() {
+        let by_centre = View::from_centre(
+            Format::I4F60,
+            "-0.6,0",
+            &zoom("1.6666666666666666667"),
+            640,
+            480,
+        )
+        .unwrap();
+        let by_corners =
+            View::from_corners(Format::I4F60, "-2.2,1.2", "1.0,-1.2", 640, 480).unwrap();
+        assert!((by_centre.step_x - by_corners.step_x).abs() <= 1);
+        assert_eq!(by_centre.step_x, by_centre.step_y);
+        let middle = by_centre.point(320, 240);
+        assert_eq!(middle, Point::from_text(Format::I4F60, "-0.6,0").unwrap());
+    }
+
+    #[test]
+    fn the_automatic_format_is_the_narrowest_that_resolves_the_view() {
+        assert_eq!(Format::for_zoom(&zoom("1.6"), 480, 128), Ok(Format::I4F28));
+        assert_eq!(Format::for_zoom(&zoom("1E7"), 300, 1000), Ok(Format::I4F60));
+        assert_eq!(
+            Format::for_zoom(&zoom("1E16"), 300, 1000),
+            Err(JobError::TooDeep { bits: 96 })
+        );
+        assert_eq!(
+            Format::for_corners("-2.2,1.2", "1.0,-1.2", 65_535, 65_535, 1024),
+            Ok(Format::I4F28)
+        );
+        // 1e-12 across ten pixels: 115,292 I4F60 ulps a step, a tenth of an I4F28 ulp.
+        let top_left = "-0.7436438870371587,0.1318259042053120";
+        let a_trillionth = "-0.7436438870361587,0.1318259042043120";
+        let a_quadrillionth = "-0.7436438870371586,0.1318259042053119";
+        assert_eq!(
+            Format::for_corners(top_left, a_trillionth, 10, 10, 100),
+            Ok(Format::I4F60)
+        );
+        assert_eq!(
+            Format::for_corners(top_left, a_quadrillionth, 300, 300, 100),
+            Err(JobError::TooDeep { bits: 96 })
+        );
+        assert_eq!(
+            Format::for_corners(a_trillionth, top_left, 10, 10, 100),
+            Err(JobError::NotLeftToRight)
+        );
+    }
+
+    #[test]
+    fn a_job_by_centre_is_checked_like_any_other() {
+        let view = View::from_centre(Format::I4F28, "0,0", &zoom("1"), 64, 64).unwrap();
+        let job = Job {
+            format: Format::I4F28,
+            view,
+            grid: Grid {
+                width: 64,
+                height: 64,
+                tile_width: 64,
+                tile_height: 64,
+            },
+            iterations: 10,
+        };
+        assert_eq!(job.check(), Ok(()));
+        assert_eq!(
+            View::from_centre(Format::I4F28, "2.5,0", &zoom("1"), 64, 64),
+            Err(JobError::OutOfRange)
+        );
+        assert_eq!(
+            View::from_centre(Format::I4F28, "0,0", &zoom("1E9"), 64, 64),
+            Err(JobError::UnresolvableY)
+        );
+    }
 }

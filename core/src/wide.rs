@@ -100,6 +100,18 @@ impl Fixed {
         Some(number)
     }
 
+    /// Its raw bits as an `i64`, two's complement, if they fit one (a number of one or two
+    /// limbs always does: I4F28's and I4F60's raw bits).
+    pub fn to_i64(&self) -> Option<i64> {
+        let limbs = self.limbs();
+        let fill = if self.is_negative() { Limb::MAX } else { 0 };
+        let at = |i: usize| limbs.get(i).copied().unwrap_or(fill);
+        let value = (i64::from(at(1) as i32) << 32) | i64::from(at(0));
+        let fits =
+            limbs.iter().skip(2).all(|&limb| limb == fill) && (value < 0) == self.is_negative();
+        fits.then_some(value)
+    }
+
     /// Its format.
     pub const fn width(&self) -> Width {
         self.width

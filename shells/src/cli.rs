@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
-use fixedbrot_core::{Format, Grid, Job, JobError, Palette, View};
+use fixedbrot_core::{Format, Grid, Job, JobError, Palette, View, Zoom};
 
 use crate::kafka::KafkaArgs;
 use crate::log::LogFormat;
@@ -255,6 +255,15 @@ pub struct ViewArgs {
     /// Bottom-right corner of the view, RE,IM (the last pixel is one step before it)
     #[arg(long, default_value = "1.0,-1.2", allow_hyphen_values = true)]
     pub bottom_right: String,
+    /// Centre of the view instead of its corners, RE,IM: decimals of any length (up to 4100
+    /// digits), read exactly; the middle pixel is the centre
+    #[arg(long, value_name = "RE,IM", allow_hyphen_values = true, requires = "zoom",
+          conflicts_with_all = ["top_left", "bottom_right"])]
+    pub center: Option<String>,
+    /// With --center: the view is 4/ZOOM high, its pixels square (Kalles Fraktaler's
+    /// convention), such as 1E10 or 5.00E12
+    #[arg(long, requires = "center", allow_hyphen_values = true, value_parser = parse_zoom)]
+    pub zoom: Option<Zoom>,
     /// Image width in pixels
     #[arg(long, default_value_t = 640)]
     pub width: u32,
@@ -267,9 +276,17 @@ pub struct ViewArgs {
     /// Tile size WxH, at most 4096 pixels; 1x1 is the original's one message per pixel
     #[arg(long, default_value = "64x64", value_parser = parse_tile)]
     pub tile: (u32, u32),
-    /// Fixed-point format: 32 (I4F28, fast, ~4e-9 resolution) or 64 (I4F60, deep zooms)
-    #[arg(long, default_value = "32", value_parser = parse_format)]
-    pub format: Format,
+    /// Fixed-point format: auto (the narrowest whose pixel step is at least 4096 ulps and
+    /// at least the iteration limit), 32 (I4F28) or 64 (I4F60)
+    #[arg(long, default_value = "auto", value_parser = parse_format)]
+    pub format: FormatChoice,
+}
+
+/// `--format`: a width, or the narrowest that resolves the view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatChoice {
+    Auto,
+    Is(Format),
 }
 
 #[derive(Debug, Args)]
@@ -320,24 +337,12 @@ impl ViewArgs {
             tile_height,
         };
         grid.check().map_err(|e| e.to_string())?;
-        let view = View::from_corners(
-            self.format,
-            &self.top_left,
-            &self.bottom_right,
-            self.width,
-            self.height,
-        )
-        .map_err(|e| match (e, self.format) {
-            // The core's advice is the 64-bit format; with it already, there is no finer one.
-            (JobError::UnresolvableX | JobError::UnresolvableY, Format::I4F60) => format!(
-                "view {} to {}: the step between pixels rounds to zero even in the 64-bit \
-                 format (about 8.7e-19): use a wider view or fewer pixels",
-                self.top_left, self.bottom_right
-            ),
-            _ => format!("view {} to {}: {e}", self.top_left, self.bottom_right),
-        })?;
+        let (format, view) = match (&self.center, &self.zoom) {
+            (Some(centre), Some(zoom)) => self.by_centre(centre, zoom)?,
+            _ => self.by_corners()?,
+        };
         let job = Job {
-            format: self.format,
+            format,
             view,
             grid,
             iterations: self.iterations,
@@ -345,6 +350,57 @@ impl ViewArgs {
         job.check().map_err(|e| e.to_string())?;
         limits.admit_work(&job).map_err(|over| over.to_string())?;
         Ok(job)
+    }
+
+    fn by_centre(&self, centre: &str, zoom: &Zoom) -> Result<(Format, View), String> {
+        let (width, height) = (self.width, self.height);
+        let about = |e: JobError| format!("view at {}, zoom {zoom}: {e}", shortened(centre));
+        let format = match self.format {
+            FormatChoice::Auto => Format::for_zoom(zoom, height, self.iterations).map_err(about)?,
+            FormatChoice::Is(format) => format,
+        };
+        let view = View::from_centre(format, centre, zoom, width, height)
+            .map_err(|e| self.unresolvable(e, format).unwrap_or_else(|| about(e)))?;
+        Ok((format, view))
+    }
+
+    fn by_corners(&self) -> Result<(Format, View), String> {
+        let (top_left, bottom_right) = (&self.top_left, &self.bottom_right);
+        let about = |e: JobError| {
+            let (top_left, bottom_right) = (shortened(top_left), shortened(bottom_right));
+            format!("view {top_left} to {bottom_right}: {e}")
+        };
+        let format = match self.format {
+            FormatChoice::Auto => Format::for_corners(
+                top_left,
+                bottom_right,
+                self.width,
+                self.height,
+                self.iterations,
+            )
+            .map_err(about)?,
+            FormatChoice::Is(format) => format,
+        };
+        let view = View::from_corners(format, top_left, bottom_right, self.width, self.height)
+            .map_err(|e| self.unresolvable(e, format).unwrap_or_else(|| about(e)))?;
+        Ok((format, view))
+    }
+
+    /// The core's advice for a step that rounds to zero is the 64-bit format; with it
+    /// already, there is no finer one yet.
+    fn unresolvable(&self, e: JobError, format: Format) -> Option<String> {
+        matches!(
+            (e, format),
+            (
+                JobError::UnresolvableX | JobError::UnresolvableY,
+                Format::I4F60
+            )
+        )
+        .then(|| {
+            "the step between pixels rounds to zero even in the 64-bit format (about 8.7e-19): \
+             use a wider view or fewer pixels"
+                .to_owned()
+        })
     }
 }
 
@@ -393,11 +449,28 @@ fn parse_tile(text: &str) -> Result<(u32, u32), String> {
     Ok((side(w)?, side(h)?))
 }
 
-fn parse_format(text: &str) -> Result<Format, String> {
+fn parse_format(text: &str) -> Result<FormatChoice, String> {
+    if text == "auto" {
+        return Ok(FormatChoice::Auto);
+    }
     text.parse()
         .ok()
         .and_then(Format::from_bits)
-        .ok_or_else(|| format!("format must be 32 or 64, not {text:?}"))
+        .map(FormatChoice::Is)
+        .ok_or_else(|| format!("format must be auto, 32 or 64, not {text:?}"))
+}
+
+/// Text a message repeats, cut to a line: a centre may be thousands of digits.
+fn shortened(text: &str) -> String {
+    const SHOWN: usize = 60;
+    match text.char_indices().nth(SHOWN) {
+        Some((at, _)) => format!("{}... ({} characters)", &text[..at], text.chars().count()),
+        None => text.to_owned(),
+    }
+}
+
+fn parse_zoom(text: &str) -> Result<Zoom, String> {
+    Zoom::parse(text).ok_or_else(|| JobError::BadZoom.to_string())
 }
 
 fn parse_palette(text: &str) -> Result<Palette, String> {

@@ -16,3 +16,4 @@ mod pipeline;
 mod raw;
 mod structure;
 mod topics;
+mod view;
