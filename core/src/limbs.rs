@@ -141,12 +141,12 @@ pub(crate) fn is_zero<W: Word>(a: &[W]) -> bool {
 pub(crate) fn square<W: Word>(a: &[W], out: &mut [W]) {
     let n = a.len();
     out.fill(W::ZERO);
-    // Cross products a_i·a_j, i < j.
-    for i in 0..n {
-        let x = a[i];
+    // Cross products a_i·a_j, i < j, row by row: out[i + j] for j in i+1..n, then the carry
+    // into out[i + n]. Zipped slices, so the loop has no bounds checks.
+    for (i, &x) in a.iter().enumerate() {
         let mut carry = W::ZERO;
-        for j in i + 1..n {
-            (out[i + j], carry) = W::mul_add2(x, a[j], out[i + j], carry);
+        for (o, &y) in out[2 * i + 1..i + n].iter_mut().zip(&a[i + 1..]) {
+            (*o, carry) = W::mul_add2(x, y, *o, carry);
         }
         out[i + n] = carry;
     }
@@ -154,10 +154,10 @@ pub(crate) fn square<W: Word>(a: &[W], out: &mut [W]) {
     shift_left_one(out);
     // Plus the squares a_i² on the diagonal.
     let mut carry = false;
-    for i in 0..n {
-        let (low, high) = W::mul_add2(a[i], a[i], W::ZERO, W::ZERO);
-        (out[2 * i], carry) = W::add_carry(out[2 * i], low, carry);
-        (out[2 * i + 1], carry) = W::add_carry(out[2 * i + 1], high, carry);
+    for (pair, &x) in out.chunks_exact_mut(2).zip(a) {
+        let (low, high) = W::mul_add2(x, x, W::ZERO, W::ZERO);
+        (pair[0], carry) = W::add_carry(pair[0], low, carry);
+        (pair[1], carry) = W::add_carry(pair[1], high, carry);
     }
 }
 
