@@ -355,3 +355,113 @@ pub fn unhex(text: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
         .collect()
 }
+
+/// rust-fractal-core's benchmark location "1e50" (`benchmarks/1e50.toml`), its centre.
+pub const LOCATION_1E50: (&str, &str) = (
+    "-0.0494700290631040937516922267273536301187457124882248793181049402326421947726869034279915499747594190000000000000000000",
+    "-0.6747875758446753640113920531305976563347707068224034806979997947909941983454845111514208499540310299999999999999999880",
+);
+
+/// A point of the wide formats by exact decimal, and the widths (bits) and limits it is
+/// pinned at.
+pub struct WidePointCase {
+    pub label: &'static str,
+    pub re: &'static str,
+    pub im: &'static str,
+    pub widths: &'static [u32],
+    pub limits: &'static [u32],
+}
+
+/// Deep locations, the boundary where orbits take longest, and the safe range's edge.
+pub const WIDE_POINTS: &[WidePointCase] = &[
+    WidePointCase {
+        label: "cardioid centre",
+        re: "0",
+        im: "0",
+        widths: &[96, 4096],
+        limits: &[1000],
+    },
+    WidePointCase {
+        label: "the 1e50 location's centre",
+        re: LOCATION_1E50.0,
+        im: LOCATION_1E50.1,
+        widths: &[256, 512],
+        limits: &[1000, 20_000],
+    },
+    WidePointCase {
+        label: "just inside the cardioid by the cusp",
+        re: "0.2499999999999999999999999999999999999",
+        im: "0.0000000000000000000000000000000000001",
+        widths: &[128, 1024],
+        limits: &[50_000],
+    },
+    WidePointCase {
+        label: "just outside the cusp",
+        re: "0.2500000000000000000000000000000000001",
+        im: "0",
+        widths: &[128, 1024],
+        limits: &[50_000],
+    },
+    WidePointCase {
+        label: "seahorse valley",
+        re: "-0.743643887037158704752191506114774",
+        im: "0.131825904205311970493132056385139",
+        widths: &[96, 160, 2048],
+        limits: &[5000],
+    },
+    WidePointCase {
+        label: "the safe range's corner",
+        re: "-3",
+        im: "3",
+        widths: &[96, 4096],
+        limits: &[10],
+    },
+    WidePointCase {
+        label: "1e-8 outside the cusp",
+        re: "0.25000001",
+        im: "0",
+        widths: &[96, 1024],
+        limits: &[100_000],
+    },
+    WidePointCase {
+        label: "1e-47 right of the 1e50 centre",
+        re: "-0.0494700290631040937516922267273536301187457124782248793181049402326421947726869034279915499747594190000000000000000000",
+        im: LOCATION_1E50.1,
+        widths: &[256, 384],
+        limits: &[100_000],
+    },
+    WidePointCase {
+        label: "3e-47 right of the 1e50 centre",
+        re: "-0.0494700290631040937516922267273536301187457124582248793181049402326421947726869034279915499747594190000000000000000000",
+        im: LOCATION_1E50.1,
+        widths: &[256],
+        limits: &[100_000],
+    },
+    WidePointCase {
+        label: "the period-2 bulb's neck",
+        re: "-0.75",
+        im: "0.001",
+        widths: &[96, 512],
+        limits: &[10_000],
+    },
+    WidePointCase {
+        label: "by seahorse valley",
+        re: "-0.7436438870",
+        im: "0.1318259042",
+        widths: &[96, 128],
+        limits: &[5000],
+    },
+    WidePointCase {
+        label: "period-2 bulb edge",
+        re: "-0.75",
+        im: "0.0000000000000000000000000001",
+        widths: &[96, 256],
+        limits: &[30_000],
+    },
+];
+
+/// A wide number's raw bits as a `num-bigint` integer, for the oracle.
+pub fn big(x: &fixedbrot_core::Fixed) -> num_bigint::BigInt {
+    let bytes: Vec<u8> = x.limbs().iter().flat_map(|l| l.to_le_bytes()).collect();
+    num_bigint::BigInt::from_signed_bytes_le(&bytes)
+}

@@ -2,7 +2,7 @@
 //! `fixtures/` (written only by `just fixtures`).
 use fixedbrot_core::limits::MAX_FRAME_LEN;
 use fixedbrot_core::wire::{decode, decode_cobs, encode, encode_cobs};
-use fixedbrot_core::{escape, Point};
+use fixedbrot_core::{escape, escape_wide, Fixed, Point, WidePoint, Width};
 use fixedbrot_tests::cases::{self, format_named};
 use fixedbrot_tests::{digest, render_image, table};
 
@@ -27,6 +27,34 @@ fn kernel_reproduces_every_point() {
             Ok(expected),
             "{} in {format}, limit {limit}",
             row[0]
+        );
+    }
+}
+
+/// The wide kernel's counts, on every machine: this test runs on x86-64 and under
+/// qemu-aarch64, in 64-bit words; the firmware's 32-bit words are held to them by a unit test.
+#[test]
+fn the_wide_kernel_reproduces_every_point() {
+    let rows = table::read("wide.tsv");
+    assert!(
+        rows.len() >= 20,
+        "wide fixture is too small: {}",
+        rows.len()
+    );
+    for row in rows {
+        let width = Width::from_bits(row[1].parse().unwrap()).unwrap();
+        let c = WidePoint {
+            re: Fixed::from_decimal(width, &row[2]).unwrap(),
+            im: Fixed::from_decimal(width, &row[3]).unwrap(),
+        };
+        let limit = row[4].parse().unwrap();
+        let expected: u32 = row[5].parse().unwrap();
+        assert_eq!(
+            escape_wide(&c, limit),
+            expected,
+            "{} at {} bits, limit {limit}",
+            row[0],
+            row[1]
         );
     }
 }

@@ -10,8 +10,7 @@ fn width(bits: u32) -> Width {
 }
 
 fn big(x: &Fixed) -> BigInt {
-    let bytes: Vec<u8> = x.limbs().iter().flat_map(|l| l.to_le_bytes()).collect();
-    BigInt::from_signed_bytes_le(&bytes)
+    fixedbrot_tests::cases::big(x)
 }
 
 fn fixed(width: Width, raw: &BigInt) -> Fixed {

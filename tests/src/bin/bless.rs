@@ -3,7 +3,7 @@
 //! Before writing, every point and tile count is checked against the independent oracle, so a
 //! fixture never pins a kernel bug. A change in what this writes is a change to the product.
 use fixedbrot_core::wire::{encode, encode_cobs};
-use fixedbrot_core::{escape, limits::MAX_FRAME_LEN, Point};
+use fixedbrot_core::{escape, escape_wide, limits::MAX_FRAME_LEN, Fixed, Point, WidePoint, Width};
 use fixedbrot_tests::cases::{self, FORMATS};
 use fixedbrot_tests::{digest, oracle, render_image, table};
 
@@ -13,6 +13,12 @@ fn main() -> std::io::Result<()> {
         "Escape counts of single points, both formats (`just fixtures` writes this file).\n\
          label, format, re and im raw bits, iteration limit, expected count",
         &points(),
+    )?;
+    table::write(
+        "wide.tsv",
+        "Escape counts of points in the wide formats, read from exact decimals (`just fixtures`).\n\
+         label, bits, re, im, iteration limit, expected count",
+        &wide_points(),
     )?;
     table::write(
         "views.tsv",
@@ -83,6 +89,34 @@ fn points() -> Vec<Vec<String>> {
                     limit.to_string(),
                     count.to_string(),
                 ]);
+            }
+        }
+    }
+    rows
+}
+
+fn wide_points() -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for case in cases::WIDE_POINTS {
+        let (label, re, im) = (case.label, case.re, case.im);
+        for &bits in case.widths {
+            let width = Width::from_bits(bits).expect("a wide format");
+            let c = WidePoint {
+                re: Fixed::from_decimal(width, re).expect("a decimal"),
+                im: Fixed::from_decimal(width, im).expect("a decimal"),
+            };
+            for &limit in case.limits {
+                let count = escape_wide(&c, limit);
+                let (big_re, big_im) = (cases::big(&c.re), cases::big(&c.im));
+                let expected = oracle::escape_big(width.frac_bits(), &big_re, &big_im, limit);
+                assert_eq!(
+                    count, expected,
+                    "kernel and oracle disagree on {label} at {bits}"
+                );
+                let row = [label, &bits.to_string(), re, im, &limit.to_string()];
+                let mut row: Vec<String> = row.iter().map(|s| s.to_string()).collect();
+                row.push(count.to_string());
+                rows.push(row);
             }
         }
     }
