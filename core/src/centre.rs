@@ -139,21 +139,26 @@ pub const MIN_STEP_ULPS: u32 = 1 << 12;
 
 /// The limbs of the narrowest format in which a view `height` pixels high at `zoom` has a
 /// step of at least `max(MIN_STEP_ULPS, limit)` ulps: 1 is I4F28, 2 is I4F60, more a
-/// [`Width`]. `None` if even the widest format does not resolve it.
+/// [`Width`]. [`JobError::OutOfRange`] for a zoom so far out that a step does not fit any
+/// format, [`JobError::TooDeep`] for one that even the widest does not resolve.
 ///
 /// The step is taken once, in the widest format; in a format `k` limbs narrower it is that
 /// step over `2^32k` ulps, so the rule is one exact comparison per format, the same on every
 /// machine.
-pub fn limbs_for(zoom: &Zoom, height: u32, limit: u32) -> Option<usize> {
-    let step = zoom.step(Width::WIDEST, height)?;
+pub fn limbs_for(zoom: &Zoom, height: u32, limit: u32) -> Result<usize, JobError> {
+    let step = zoom
+        .step(Width::WIDEST, height)
+        .ok_or(JobError::OutOfRange)?;
     let ulps = MIN_STEP_ULPS.max(limit);
     let mut least = [0 as Limb; MAX_WIDE_LIMBS];
-    (1..=MAX_WIDE_LIMBS).find(|&n| {
-        // ulps · 2^(32 · (widest - n)): the least step, in the widest format's ulps.
-        least.fill(0);
-        least[MAX_WIDE_LIMBS - n] = ulps;
-        limbs::compare(step.limbs(), &least).is_ge()
-    })
+    (1..=MAX_WIDE_LIMBS)
+        .find(|&n| {
+            // ulps · 2^(32 · (widest - n)): the least step, in the widest format's ulps.
+            least.fill(0);
+            least[MAX_WIDE_LIMBS - n] = ulps;
+            limbs::compare(step.limbs(), &least).is_ge()
+        })
+        .ok_or(JobError::TooDeep { bits: u32::MAX })
 }
 
 #[cfg(test)]
@@ -199,11 +204,17 @@ mod tests {
     #[test]
     fn the_format_grows_with_the_zoom() {
         // The default view's height is 2.4, a zoom of 5/3: I4F28 at any size.
-        assert_eq!(limbs_for(&zoom("1.6667"), 65_535, 1024), Some(1));
-        assert_eq!(limbs_for(&zoom("1E7"), 300, 1000), Some(2));
-        assert_eq!(limbs_for(&zoom("1E16"), 300, 1000), Some(3));
-        assert_eq!(limbs_for(&zoom("1E50"), 1080, 263_010), Some(7));
-        assert_eq!(limbs_for(&zoom("1E1000"), 1080, 100_000), Some(105));
-        assert_eq!(limbs_for(&zoom("1E1230"), 1080, 100_000), None);
+        assert_eq!(limbs_for(&zoom("1.6667"), 65_535, 1024), Ok(1));
+        assert_eq!(limbs_for(&zoom("1E7"), 300, 1000), Ok(2));
+        assert_eq!(limbs_for(&zoom("1E16"), 300, 1000), Ok(3));
+        assert_eq!(limbs_for(&zoom("1E50"), 1080, 263_010), Ok(7));
+        assert_eq!(limbs_for(&zoom("1E1000"), 1080, 100_000), Ok(105));
+        let too_deep = Err(JobError::TooDeep { bits: u32::MAX });
+        assert_eq!(limbs_for(&zoom("1E1230"), 1080, 100_000), too_deep);
+        // Too far out is not too deep: a step of 8 or more fits no format.
+        assert_eq!(
+            limbs_for(&zoom("0.001"), 480, 100),
+            Err(JobError::OutOfRange)
+        );
     }
 }

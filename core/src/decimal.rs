@@ -161,14 +161,19 @@ pub struct Zoom {
 impl Zoom {
     /// The most significant digits a zoom's mantissa may have: 10³⁸ < 2^128.
     pub const MAX_MANTISSA_DIGITS: usize = 38;
-    /// The largest power of ten: 10^1300 > 2^4318, so a step of `4 / zoom` rounds to zero in
-    /// every format long before.
+    /// The largest power of ten of a zoom's leading digit, either way: at 1E1300 a step of
+    /// `4 / zoom` rounds to zero in every format long before (10^1300 > 2^4318), and at
+    /// 1E-1300 the view is far outside the safe range.
     pub const MAX_EXPONENT: i32 = 1300;
 
-    /// Reads `MANTISSA[E[+-]EXPONENT]`; `None` for a zoom that is not a positive decimal,
-    /// has more mantissa digits or a larger exponent than the limits above.
+    /// Reads `MANTISSA[E[+-]EXPONENT]`; `None` for a zoom that is not a positive decimal, has
+    /// more significant digits than [`Zoom::MAX_MANTISSA_DIGITS`], or lies outside
+    /// 1E-1300..1E1301.
     pub fn parse(text: &str) -> Option<Zoom> {
         let text = text.trim();
+        if text.contains(char::is_whitespace) {
+            return None;
+        }
         let (mantissa, exponent) = match text.find(['e', 'E']) {
             Some(at) => (&text[..at], text[at + 1..].parse::<i32>().ok()?),
             None => (text, 0),
@@ -181,21 +186,20 @@ impl Zoom {
         if negative || exponent.unsigned_abs() > 100_000 {
             return None;
         }
-        let digits = whole.iter().chain(fraction).skip_while(|&&b| b == b'0');
-        let mut value = 0u128;
-        let mut count = 0;
-        for &digit in digits {
-            count += 1;
-            if count > Zoom::MAX_MANTISSA_DIGITS {
-                return None;
-            }
-            value = value * 10 + u128::from(digit - b'0');
+        // Significant digits: no leading zeros, and trailing ones go into the exponent.
+        let all = || whole.iter().chain(fraction);
+        let start = all().position(|&b| b != b'0')?;
+        let end = whole.len() + fraction.len() - all().rev().position(|&b| b != b'0')?;
+        let significant = end - start;
+        if significant > Zoom::MAX_MANTISSA_DIGITS {
+            return None;
         }
-        let exponent = exponent - fraction.len() as i32;
-        (value > 0 && exponent.abs() <= Zoom::MAX_EXPONENT + 40).then_some(Zoom {
-            digits: value,
-            exponent,
-        })
+        let digits = (all().skip(start).take(significant))
+            .fold(0u128, |value, &digit| value * 10 + u128::from(digit - b'0'));
+        let trailing_zeros = (whole.len() + fraction.len() - end) as i32;
+        let exponent = exponent - fraction.len() as i32 + trailing_zeros;
+        let lead = exponent + significant as i32 - 1;
+        (lead.abs() <= Zoom::MAX_EXPONENT).then_some(Zoom { digits, exponent })
     }
 
     /// The step between pixels of a view `height` pixels high, `4 / (zoom · height)`, in
@@ -237,10 +241,18 @@ impl Zoom {
     }
 }
 
-/// Exactly the zoom read: its digits and power of ten (`5.00E227` is `500E225`).
+/// Exactly the zoom read, in scientific notation: `5.00E227` is `5E227`, `0.5` is `5E-1`.
 impl fmt::Display for Zoom {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}E{}", self.digits, self.exponent)
+        let mut digits = heapless::String::<40>::new();
+        let _ = fmt::Write::write_fmt(&mut digits, format_args!("{}", self.digits));
+        let (first, rest) = digits.split_at(1);
+        let lead = self.exponent + rest.len() as i32;
+        if rest.is_empty() {
+            write!(f, "{first}E{lead}")
+        } else {
+            write!(f, "{first}.{rest}E{lead}")
+        }
     }
 }
 
@@ -342,38 +354,34 @@ mod tests {
 
     #[test]
     fn zooms_are_read_as_kalles_fraktaler_writes_them() {
+        let read = |text: &str| Zoom::parse(text).map(|z| (z.digits, z.exponent));
+        assert_eq!(read("1E50"), Some((1, 50)));
         assert_eq!(
-            Zoom::parse("1E50"),
-            Some(Zoom {
-                digits: 1,
-                exponent: 50
-            })
+            read("5.00E227"),
+            Some((5, 227)),
+            "trailing zeros are not significant"
         );
-        assert_eq!(
-            Zoom::parse("5.00E227"),
-            Some(Zoom {
-                digits: 500,
-                exponent: 225
-            })
-        );
-        assert_eq!(
-            Zoom::parse("2.5"),
-            Some(Zoom {
-                digits: 25,
-                exponent: -1
-            })
-        );
-        assert_eq!(
-            Zoom::parse("1e-1"),
-            Some(Zoom {
-                digits: 1,
-                exponent: -1
-            })
-        );
+        assert_eq!(read("2.5"), Some((25, -1)));
+        assert_eq!(read("1e-1"), Some((1, -1)));
+        assert_eq!(read("1000"), Some((1, 3)));
+        let one = std::format!("1.{}", "0".repeat(60));
+        assert_eq!(read(&one), Some((1, 0)), "sixty zeros are still one");
+        assert_eq!(read("9.99E1300"), Some((999, 1298)));
+        assert_eq!(read("1E-1300"), Some((1, -1300)));
         for bad in [
-            "0", "0E50", "-1E5", "E5", "1E", "1E5000", "abc", "", "1.5.5E3",
+            "0", "0E50", "-1E5", "E5", "1E", "1E1301", "10E1300", "1E-1301", "abc", "", "1.5.5E3",
+            "1 E3", "1E 3",
         ] {
             assert_eq!(Zoom::parse(bad), None, "{bad:?}");
+        }
+        let digits = std::format!("1{}1", "0".repeat(37));
+        assert_eq!(read(&digits), None, "39 significant digits");
+    }
+
+    #[test]
+    fn a_zoom_is_written_as_it_is_read() {
+        for (text, written) in [("5.00E227", "5E227"), ("0.5", "5E-1"), ("12.5E3", "1.25E4")] {
+            assert_eq!(Zoom::parse(text).unwrap().to_string(), written);
         }
     }
 

@@ -53,8 +53,7 @@ impl fmt::Display for JobError {
                 write!(
                     f,
                     "the view needs a {bits}-bit format, and jobs carry the 32- and 64-bit \
-                     ones only so far: zoom out to a pixel step of about 1e-15, or use fewer \
-                     iterations"
+                     ones only so far: zoom out"
                 )
             };
         }
@@ -68,7 +67,7 @@ impl fmt::Display for JobError {
             }
             JobError::BadZoom => {
                 "a zoom must be a positive number like 1E50 or 5.00E227 (the view is 4/zoom \
-                 high), with at most 38 significant digits and an exponent of at most 1300"
+                 high), from 1E-1300 to below 1E1301, with at most 38 significant digits"
             }
             JobError::EmptyImage => "width and height must be at least 1",
             JobError::ImageTooLarge => "width and height must be at most 65535",

@@ -189,13 +189,12 @@ impl Format {
     /// at least `max(MIN_STEP_ULPS, limit)` ulps ([`limits_for`](crate::limbs_for) has the
     /// rule and why). [`JobError::TooDeep`] names the width a deeper view needs.
     pub fn for_zoom(zoom: &Zoom, height: u32, limit: u32) -> Result<Format, JobError> {
-        match limbs_for(zoom, height, limit) {
-            Some(1) => Ok(Format::I4F28),
-            Some(2) => Ok(Format::I4F60),
-            Some(limbs) => Err(JobError::TooDeep {
+        match limbs_for(zoom, height, limit)? {
+            1 => Ok(Format::I4F28),
+            2 => Ok(Format::I4F60),
+            limbs => Err(JobError::TooDeep {
                 bits: limbs as u32 * 32,
             }),
-            None => Err(JobError::TooDeep { bits: u32::MAX }),
         }
     }
 

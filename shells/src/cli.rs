@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
-use fixedbrot_core::{Format, Grid, Job, JobError, Palette, View, Zoom};
+use fixedbrot_core::{Format, Grid, Job, JobError, Palette, View, Zoom, MIN_STEP_ULPS};
 
 use crate::kafka::KafkaArgs;
 use crate::log::LogFormat;
@@ -354,7 +354,16 @@ impl ViewArgs {
 
     fn by_centre(&self, centre: &str, zoom: &Zoom) -> Result<(Format, View), String> {
         let (width, height) = (self.width, self.height);
-        let about = |e: JobError| format!("view at {}, zoom {zoom}: {e}", shortened(centre));
+        let about = |e: JobError| {
+            let deepest = 4.0 / (f64::from(height) * self.least_step());
+            let advice = match e {
+                JobError::TooDeep { bits } if bits != u32::MAX => {
+                    format!(" (the deepest zoom at this height and limit is about {deepest:.3e})")
+                }
+                _ => String::new(),
+            };
+            format!("view at {}, zoom {zoom}: {e}{advice}", shortened(centre))
+        };
         let format = match self.format {
             FormatChoice::Auto => Format::for_zoom(zoom, height, self.iterations).map_err(about)?,
             FormatChoice::Is(format) => format,
@@ -368,7 +377,14 @@ impl ViewArgs {
         let (top_left, bottom_right) = (&self.top_left, &self.bottom_right);
         let about = |e: JobError| {
             let (top_left, bottom_right) = (shortened(top_left), shortened(bottom_right));
-            format!("view {top_left} to {bottom_right}: {e}")
+            let advice = match e {
+                JobError::TooDeep { .. } => format!(
+                    " (a step between pixels of at least {:.2e} renders at this limit)",
+                    self.least_step()
+                ),
+                _ => String::new(),
+            };
+            format!("view {top_left} to {bottom_right}: {e}{advice}")
         };
         let format = match self.format {
             FormatChoice::Auto => Format::for_corners(
@@ -384,6 +400,12 @@ impl ViewArgs {
         let view = View::from_corners(format, top_left, bottom_right, self.width, self.height)
             .map_err(|e| self.unresolvable(e, format).unwrap_or_else(|| about(e)))?;
         Ok((format, view))
+    }
+
+    /// The least step between pixels the 64-bit format takes at this iteration limit, by
+    /// `--format auto`'s rule, for advice (a float is fine in a message).
+    fn least_step(&self) -> f64 {
+        f64::from(MIN_STEP_ULPS.max(self.iterations)) * (-60f64).exp2()
     }
 
     /// The core's advice for a step that rounds to zero is the 64-bit format; with it

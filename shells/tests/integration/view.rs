@@ -91,3 +91,35 @@ fn a_centre_too_long_is_refused_in_a_line() {
     let line = stderr.lines().next().unwrap();
     assert!(line.starts_with("error: ") && line.len() < 400, "{line}");
 }
+
+/// Too far out is not too deep: a probe of 1bbfa2e was told "too deep ... zoom out" for a
+/// zoom of 0.001. And a view too deep for jobs yet names the deepest zoom that renders.
+#[test]
+fn refusals_say_which_way_to_go() {
+    let refusal = |args: &[&str]| {
+        let output = Command::new(BIN).arg("render").args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let far = refusal(&["--center", "-0.75,0", "--zoom", "0.001"]);
+    assert!(far.contains("within -3..3"), "{far}");
+    let deep = [
+        "--center",
+        "-0.74,0.13",
+        "--zoom",
+        "1.2E13",
+        "--width",
+        "300",
+        "--height",
+        "300",
+    ];
+    let deep = refusal(&deep);
+    assert!(
+        deep.contains("96-bit") && deep.contains("deepest zoom") && deep.contains("3.753e12"),
+        "{deep}"
+    );
+}
