@@ -68,6 +68,8 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
     cargo clippy -p fixedbrot-core --target thumbv6m-none-eabi -- -D warnings
     cd fuzz && cargo fmt --check
+    cd tests/bench && cargo fmt --check
+    cd tests/mpfr && cargo fmt --check
     cd firmware && cargo fmt --check && cargo clippy --release --features qemu -- -D warnings
     cd firmware && cargo clippy --release --target thumbv6m-none-eabi --no-default-features --features microbit,qemu -- -D warnings
     cd firmware && cargo clippy --release --target thumbv8m.main-none-eabi --no-default-features --features mps2-an505,qemu -- -D warnings
