@@ -128,7 +128,7 @@ proptest! {
         width in prop_oneof![Just(96u32), Just(128), Just(1024), Just(4096)].prop_map(width),
         digits in 1..1_000_000_000u64,
         places in 0..9usize,
-        exponent in 0..1300i32,
+        exponent in 0..1290i32,
         height in 1..65_535u32,
     ) {
         let mut mantissa = digits.to_string();
