@@ -241,9 +241,10 @@ pub(crate) fn above_power_of_two<W: Word>(a: &[W], k: u32) -> bool {
 }
 
 /// `quotient = floor(numerator / divisor)`, and the remainder left in `numerator`, by binary
-/// long division: one compare and at most one subtraction a quotient bit, slow but small,
-/// for the few divisions a view needs once. `divisor` must not be zero; `quotient` is
-/// truncated to its length; `scratch` is at least as long as `numerator`.
+/// long division: the numerator's bits from the top into a remainder as long as the divisor,
+/// one compare and at most one subtraction each; slow but small, for the few divisions a view
+/// needs once. `divisor` must not be zero; `quotient` is truncated to its length; `scratch`
+/// is at least one limb longer than the divisor's significant limbs.
 pub(crate) fn divide(
     numerator: &mut [Limb],
     divisor: &[Limb],
@@ -251,21 +252,30 @@ pub(crate) fn divide(
     scratch: &mut [Limb],
 ) {
     quotient.fill(0);
-    let (top, bottom) = (bit_length(numerator), bit_length(divisor));
-    if bottom == 0 || top < bottom {
+    let significant = (bit_length(divisor) as usize).div_ceil(LIMB_BITS as usize);
+    if significant == 0 {
         return;
     }
-    let scratch = &mut scratch[..numerator.len()];
-    for shift in (0..=top - bottom).rev() {
-        // divisor << shift fits the numerator's length, since it is at most its top bit.
-        shift_left_into(divisor, shift, scratch);
-        if compare(numerator, scratch).is_ge() {
-            sub(numerator, scratch);
-            if let Some(limb) = quotient.get_mut((shift / LIMB_BITS) as usize) {
-                *limb |= 1 << (shift % LIMB_BITS);
+    let divisor = &divisor[..significant];
+    let remainder = &mut scratch[..significant + 1];
+    remainder.fill(0);
+    for bit in (0..bit_length(numerator)).rev() {
+        let (limb, shift) = ((bit / LIMB_BITS) as usize, bit % LIMB_BITS);
+        shift_left_one(remainder);
+        remainder[0] |= (numerator[limb] >> shift) & 1;
+        // The remainder is below twice the divisor, so one limb more holds it.
+        let (low, top) = remainder.split_at_mut(significant);
+        if top[0] != 0 || compare(low, divisor).is_ge() {
+            sub(remainder, divisor);
+            if let Some(q) = quotient.get_mut(limb) {
+                *q |= 1 << shift;
             }
         }
     }
+    // Below the divisor now: its significant limbs hold it.
+    numerator.fill(0);
+    let kept = significant.min(numerator.len());
+    numerator[..kept].copy_from_slice(&remainder[..kept]);
 }
 
 #[cfg(test)]
