@@ -12,7 +12,11 @@ fuzz_target!(|input: (&str, &str, u8, u16, u16, u32)| {
     if let Some((re, _)) = centre.split_once(',') {
         if let Some(number) = Fixed::from_decimal(format, re) {
             let written = number.to_string();
-            assert_eq!(Fixed::from_decimal(format, &written), Some(number), "{written}");
+            assert_eq!(
+                Fixed::from_decimal(format, &written),
+                Some(number),
+                "{written}"
+            );
         }
     }
     let Some(zoom) = Zoom::parse(zoom) else {
