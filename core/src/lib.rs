@@ -3,8 +3,13 @@
 //! Everything here is a function of integers, so an x86 server, an ARM board and a Cortex-M0
 //! return the same bits for the same request. No `std`, no `alloc`, no `unsafe`, no floats.
 //!
-//! - [`Format`]: the two fixed-point formats, I4F28 and I4F60, and the one rounding rule.
-//! - [`View`], [`Job`]: exact geometry, from a person's decimal text to raw bits, once.
+//! - [`Format`]: the two fixed-point formats jobs carry, I4F28 and I4F60, the one rounding
+//!   rule, and `--format auto` ([`Format::for_zoom`], [`Format::for_corners`]).
+//! - [`View`], [`Job`]: exact geometry, from a person's decimal text to raw bits, once: by
+//!   corners, or by centre and [`Zoom`] as deep-zoom locations are shared.
+//! - [`wide`]: the wide formats, 96 to 4,096 bits ([`Width`], [`Fixed`]), their step
+//!   ([`escape_wide`]) under the same rules, exact decimals of any length, and views by centre
+//!   and zoom ([`WideView`]); on integers of many limbs, in 32- or 64-bit words alike.
 //! - [`Grid`]: how a job is cut into tiles.
 //! - [`escape`], [`escape_lanes`], [`render_tile`], [`render_tile_in_lanes`]: the kernel, with
 //!   exact early exits for points that never escape.
