@@ -3,7 +3,7 @@
 //! the narrow formats' rules.
 //!
 //! A number of a format of `n` limbs is a two's complement integer of `32n` bits standing for
-//! `raw / 2^(32n - 4)`: I4F92 for 3 limbs, I4F4092 for [`MAX_WIDE_LIMBS`](crate::limits::MAX_WIDE_LIMBS). Any count of limbs
+//! `raw / 2^(32n - 4)`: I4F92 for 3 limbs, I4F4092 for [`MAX_WIDE_LIMBS`]. Any count of limbs
 //! between is a format, so a view pays for the bits it needs and no more.
 //!
 //! The step is the narrow one, written for limbs (`limits.rs` has the overflow argument):
