@@ -141,8 +141,6 @@ pub(crate) fn is_zero<W: Word>(a: &[W]) -> bool {
 pub(crate) fn square<W: Word>(a: &[W], out: &mut [W]) {
     let n = a.len();
     out.fill(W::ZERO);
-    // Cross products a_i·a_j, i < j, row by row: out[i + j] for j in i+1..n, then the carry
-    // into out[i + n]. Zipped slices, so the loop has no bounds checks.
     for (i, &x) in a.iter().enumerate() {
         let mut carry = W::ZERO;
         for (o, &y) in out[2 * i + 1..i + n].iter_mut().zip(&a[i + 1..]) {
@@ -150,15 +148,74 @@ pub(crate) fn square<W: Word>(a: &[W], out: &mut [W]) {
         }
         out[i + n] = carry;
     }
-    // Doubled: the sum of cross products is below a² / 2, so no bit leaves the top.
     shift_left_one(out);
-    // Plus the squares a_i² on the diagonal.
     let mut carry = false;
     for (pair, &x) in out.chunks_exact_mut(2).zip(a) {
         let (low, high) = W::mul_add2(x, x, W::ZERO, W::ZERO);
         (pair[0], carry) = W::add_carry(pair[0], low, carry);
         (pair[1], carry) = W::add_carry(pair[1], high, carry);
     }
+}
+
+/// [`square`] with only the products a_i·a_j for which i + j >= `from`: below a² by less
+/// than `2 · from · B^(from + 1)` for words of `B`, and a² itself for `from` 0. For a caller
+/// that needs the top words only, and checks that the low ones cannot change them.
+#[inline]
+pub(crate) fn square_from<W: Word>(a: &[W], out: &mut [W], from: usize) {
+    let n = a.len();
+    out.fill(W::ZERO);
+    // Cross products a_i·a_j, i < j, row by row: out[i + j] for j from the first term kept,
+    // then the carry into out[i + n]. Zipped slices, so the loop has no bounds checks.
+    for (i, &x) in a.iter().enumerate() {
+        let first = (i + 1).max(from.saturating_sub(i));
+        if first >= n {
+            continue;
+        }
+        let mut carry = W::ZERO;
+        for (o, &y) in out[i + first..i + n].iter_mut().zip(&a[first..]) {
+            (*o, carry) = W::mul_add2(x, y, *o, carry);
+        }
+        out[i + n] = carry;
+    }
+    // Doubled: the sum of cross products is below a² / 2, so no bit leaves the top.
+    shift_left_one(out);
+    // Plus the squares a_i² on the diagonal (those of the kept columns).
+    let mut carry = false;
+    for (i, (pair, &x)) in out.chunks_exact_mut(2).zip(a).enumerate() {
+        let (low, high) = if 2 * i + 1 >= from {
+            W::mul_add2(x, x, W::ZERO, W::ZERO)
+        } else {
+            (W::ZERO, W::ZERO)
+        };
+        (pair[0], carry) = W::add_carry(pair[0], low, carry);
+        (pair[1], carry) = W::add_carry(pair[1], high, carry);
+    }
+}
+
+/// Whether bits `from..to` of `a` are all zero or all one: a value whose bits there are
+/// neither lies at least `2^from` away from every multiple of `2^to`.
+#[inline]
+pub(crate) fn uniform_bits<W: Word>(a: &[W], from: u32, to: u32) -> bool {
+    let bit = |k: u32| (a[(k / W::BITS) as usize] >> (k % W::BITS)) & W::ONE != W::ZERO;
+    let first = bit(from);
+    // Word by word where whole words lie inside, bit by bit at the ends.
+    let mut k = from;
+    while k < to {
+        if k.is_multiple_of(W::BITS) && k + W::BITS <= to {
+            let word = a[(k / W::BITS) as usize];
+            let expected = if first { W::MAX } else { W::ZERO };
+            if word != expected {
+                return false;
+            }
+            k += W::BITS;
+        } else {
+            if bit(k) != first {
+                return false;
+            }
+            k += 1;
+        }
+    }
+    true
 }
 
 /// `a <<= 1`; the bit shifted out.
@@ -328,6 +385,37 @@ mod tests {
             square(&x[..2], &mut out);
             assert_eq!(to_u128(&out), u128::from(a) * u128::from(a));
         }
+    }
+
+    /// A square from a column is below the whole square by less than the bound it promises.
+    #[test]
+    fn a_square_from_a_column_is_within_its_bound() {
+        for a in numbers() {
+            let b = a.rotate_left(17) ^ 0x5555;
+            let x: [u32; 4] = from_u128(u128::from(a) | (u128::from(b) << 64));
+            let (mut whole, mut part) = ([0u32; 8], [0u32; 8]);
+            square(&x, &mut whole);
+            for from in 0..8usize {
+                square_from(&x, &mut part, from);
+                // Compare as numbers: whole - part in [0, 2·from·2^(32(from+1))).
+                let mut difference = whole;
+                assert!(!sub(&mut difference, &part), "below the square");
+                assert!(
+                    bit_length(&difference) <= 32 * (from as u32 + 1) + 4,
+                    "from {from}: {difference:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn uniform_bits_are_found_between_any_two_positions() {
+        let a: [u64; 2] = [0xffff_ffff_0000_0000, 0x0000_0000_ffff_ffff];
+        assert!(uniform_bits(&a, 32, 96));
+        assert!(!uniform_bits(&a, 31, 96));
+        assert!(!uniform_bits(&a, 32, 97));
+        assert!(uniform_bits(&a, 0, 32));
+        assert!(uniform_bits(&a, 100, 128));
     }
 
     #[test]

@@ -240,6 +240,10 @@ fn escape_in<W: Word>(c: &WidePoint, limit: u32) -> u32 {
     limit
 }
 
+/// Words from which a step's squares first leave out their lowest columns (see
+/// `Orbit::step`): below, there is too little to leave out.
+const SHORT_FROM: usize = 24;
+
 /// One point's orbit in words `W`, and the room its steps work in.
 ///
 /// A part of z is `m` words, two's complement, at least the format's `32n` bits: sign bits
@@ -265,6 +269,7 @@ struct Orbit<W> {
     bb: [W; 2 * MAX_WIDE_LIMBS],
     ss: [W; 2 * MAX_WIDE_LIMBS],
     t: [W; 2 * MAX_WIDE_LIMBS],
+    u: [W; 2 * MAX_WIDE_LIMBS],
 }
 
 impl<W: Word> Orbit<W> {
@@ -287,6 +292,7 @@ impl<W: Word> Orbit<W> {
             bb: [W::ZERO; 2 * MAX_WIDE_LIMBS],
             ss: [W::ZERO; 2 * MAX_WIDE_LIMBS],
             t: [W::ZERO; 2 * MAX_WIDE_LIMBS],
+            u: [W::ZERO; 2 * MAX_WIDE_LIMBS],
         };
         orbit.prepare(&c.re, true);
         orbit.prepare(&c.im, false);
@@ -314,47 +320,101 @@ impl<W: Word> Orbit<W> {
     }
 
     /// One step, or `false` with z unchanged if z has escaped.
+    ///
+    /// From [`SHORT_FROM`] words, the squares first leave out their lowest columns, which
+    /// change the top ones by a carry at most; when the bits below each result's rounding
+    /// point show that no such carry can reach it, the step is the exact one, else it is
+    /// taken again in full. Either way the integers are the exact step's.
     #[inline]
     fn step(&mut self) -> bool {
+        if self.m >= SHORT_FROM {
+            if let Some(inside) = self.try_step::<true>(self.m - 3) {
+                return inside;
+            }
+        }
+        self.try_step::<false>(0).unwrap_or(false)
+    }
+
+    /// The step with squares from column `from` ([`limbs::square_from`]) if `SHORT`, or
+    /// `None`, with z unchanged, when the columns left out could change its result; the
+    /// exact step, never `None`, if not. One body, two functions: the exact one has none of
+    /// the checks.
+    #[inline]
+    fn try_step<const SHORT: bool>(&mut self, from: usize) -> Option<bool> {
         let (m, frac) = (self.m, self.frac);
+        // Each square is short of the whole by less than 2·from·B^(from+1) < 2^band / 4
+        // (from < B), so a sum of three is off by less than 2^band.
+        let band = (from as u32 + 2) * W::BITS + 2;
+        let exact = !SHORT;
         let (a, b, sum) = (&mut self.a[..m], &mut self.b[..m], &mut self.sum[..m]);
         let negative = magnitude(&self.re[..m], a) != magnitude(&self.im[..m], b);
-        let (aa, bb, ss, t) = (
+        let (aa, bb, ss, t, u) = (
             &mut self.aa[..2 * m],
             &mut self.bb[..2 * m],
             &mut self.ss[..2 * m],
             &mut self.t[..2 * m],
+            &mut self.u[..2 * m],
         );
-        limbs::square(a, aa);
-        limbs::square(b, bb);
+        let square = |x: &[W], out: &mut [W]| {
+            if exact {
+                limbs::square(x, out)
+            } else {
+                limbs::square_from(x, out, from)
+            }
+        };
+        square(a, aa);
+        square(b, bb);
         // Escape when re² + im² > 4 · 2^2F. The sum is below 98 · 2^2F (limits.rs), so it
-        // cannot carry out.
+        // cannot carry out; short, it is below the whole, so above the bound is escaped.
         t.copy_from_slice(aa);
         limbs::add(t, bb);
         if limbs::above_power_of_two(t, 2 * frac + 2) {
-            return false;
+            return Some(false);
+        }
+        if !exact {
+            // Inside for sure only if the whole sum, below t + 2^band, is too.
+            u.copy_from_slice(t);
+            let at = (band / W::BITS) as usize;
+            limbs::add(&mut u[at..], &[W::ONE << (band % W::BITS)]);
+            if limbs::above_power_of_two(u, 2 * frac + 2) {
+                return None;
+            }
         }
         // 2·|re|·|im| as (|re| + |im|)² - re² - im²: three squares cost fewer multiplies
         // than two squares and a product. |re| + |im| <= 14 · 2^F < 2^(F+4) fits.
         sum.copy_from_slice(a);
         limbs::add(sum, b);
-        limbs::square(sum, ss);
+        square(sum, ss);
         limbs::sub(ss, aa);
         limbs::sub(ss, bb);
         // re = floor((re² - im² + c_re · 2^F + 2^(F-1)) / 2^F), in two's complement.
         t.copy_from_slice(aa);
         limbs::sub(t, bb);
         limbs::add(t, &self.c_re[..2 * m]);
-        limbs::shift_right_into(t, frac, &mut self.re[..m]);
-        // im = floor((±2·|re|·|im| + c_im · 2^F + 2^(F-1)) / 2^F).
-        t.copy_from_slice(&self.c_im[..2 * m]);
-        if negative {
-            limbs::sub(t, ss);
-        } else {
-            limbs::add(t, ss);
+        if exact {
+            // Nothing to check: re is done, and t is free for im.
+            limbs::shift_right_into(t, frac, &mut self.re[..m]);
         }
-        limbs::shift_right_into(t, frac, &mut self.im[..m]);
-        true
+        // im = floor((±2·|re|·|im| + c_im · 2^F + 2^(F-1)) / 2^F).
+        let im = if exact { &mut *t } else { &mut *u };
+        im.copy_from_slice(&self.c_im[..2 * m]);
+        if negative {
+            limbs::sub(im, ss);
+        } else {
+            limbs::add(im, ss);
+        }
+        if exact {
+            limbs::shift_right_into(t, frac, &mut self.im[..m]);
+            return Some(true);
+        }
+        // Short by less than 2^band either way: the floor is the exact one unless the bits
+        // from band to F are all zeros or all ones (within 2^band of a multiple of 2^F).
+        if limbs::uniform_bits(t, band, frac) || limbs::uniform_bits(u, band, frac) {
+            return None;
+        }
+        limbs::shift_right_into(t, frac, &mut self.re[..m]);
+        limbs::shift_right_into(u, frac, &mut self.im[..m]);
+        Some(true)
     }
 
     fn repeats(&self) -> bool {
@@ -459,7 +519,7 @@ mod tests {
     #[test]
     fn words_of_either_size_count_alike() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for limbs in [1, 2, 3, 4, 5, 8, 13] {
+        for limbs in [1, 2, 3, 4, 5, 8, 13, 24, 49] {
             for round in 0..300 {
                 let mut part = || {
                     let mut raw = [0; MAX_WIDE_LIMBS];
@@ -487,6 +547,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A step with short squares is the exact step whenever it gives one, and gives one
+    /// nearly always; at every width, from every kind of z, in either word size.
+    #[test]
+    fn a_short_step_is_the_exact_step_or_none() {
+        let mut state = 0x5851_f42d_4c95_7f2du64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1442695040888963407);
+            (state >> 32) as Limb
+        };
+        let (mut given, mut tried) = (0, 0);
+        for limbs in [6, 7, 12, 13, 32, 64, 128] {
+            for round in 0..200 {
+                let mut part = |shift: u32| {
+                    let mut raw = [0; MAX_WIDE_LIMBS];
+                    raw[..limbs].iter_mut().for_each(|limb| *limb = next());
+                    raw[limbs - 1] = ((raw[limbs - 1] as i32) >> shift) as Limb;
+                    Fixed::from_limbs(&raw[..limbs]).unwrap()
+                };
+                let shift = 2 + round % 3;
+                let c = WidePoint {
+                    re: part(shift),
+                    im: part(shift),
+                };
+                let z = WidePoint {
+                    re: part(shift),
+                    im: part(shift),
+                };
+                let mut exact = Orbit::<u64>::new(&c);
+                let m = exact.m;
+                words(&z.re, &mut exact.re[..m]);
+                words(&z.im, &mut exact.im[..m]);
+                let mut short = Orbit::<u64>::new(&c);
+                (short.re, short.im) = (exact.re, exact.im);
+                let from = exact.m.saturating_sub(3);
+                let whole = exact.try_step::<false>(0);
+                tried += 1;
+                if let Some(inside) = short.try_step::<true>(from) {
+                    given += 1;
+                    assert_eq!(Some(inside), whole, "{limbs} limbs");
+                    assert_eq!((short.re, short.im), (exact.re, exact.im), "{limbs} limbs");
+                }
+            }
+        }
+        assert!(
+            given * 10 > tried * 9,
+            "short steps given {given} of {tried}"
+        );
     }
 
     #[test]

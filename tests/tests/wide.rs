@@ -100,6 +100,22 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// From 1,536 bits the step's squares leave out their lowest columns when they can: the
+    /// counts are still the plain loop's.
+    #[test]
+    fn the_widest_kernel_is_the_plain_loop(
+        (width, c) in prop_oneof![Just(2048u32), Just(4096)].prop_map(width).prop_flat_map(|w| (Just(w), points(w))),
+        limit in 1..2_000u32,
+    ) {
+        prop_assume!(c.re.is_safe() && c.im.is_safe());
+        let plain = oracle::escape_big(width.frac_bits(), &big(&c.re), &big(&c.im), limit);
+        prop_assert_eq!(escape_wide(&c, limit), plain, "{} bits, c = {:?}", width.bits(), c);
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     /// Decimal text of any length is read with one rounding, to nearest, ties up, and written
