@@ -136,7 +136,9 @@ pub(crate) fn is_zero<W: Word>(a: &[W]) -> bool {
 /// `out = a²`, all of `out` written; `out` exactly `2 · a.len()` long.
 ///
 /// Squaring takes each cross product once and doubles the sum, about half the multiplies of
-/// a product; the kernel's step is three squares ([`crate::wide`]).
+/// a product; the kernel's step is three squares ([`crate::wide`]). It is [`square_from`]
+/// from column 0 without that function's column checks, which cost the exact step 5 to 9%
+/// at 256 to 1,024 bits (BENCHMARKS.md).
 #[inline]
 pub(crate) fn square<W: Word>(a: &[W], out: &mut [W]) {
     let n = a.len();

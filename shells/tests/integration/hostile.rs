@@ -543,6 +543,19 @@ fn raw_counts_claiming_more_than_max_pixels_are_refused_before_they_are_read() {
 /// the PNG, with no log line, no count and no dead letter. With identical bits everywhere,
 /// two copies that differ mean a faulty or forged worker: the assembler computes the tile
 /// itself, keeps the right copy, and reports the other.
+/// Sends `bytes` to the scenario's responses, as a forger would, and waits for the broker.
+fn send_forged(scenario: &Scenario, bytes: &[u8]) {
+    let producer = producer();
+    producer
+        .send(
+            BaseRecord::to(&scenario.responses())
+                .key("forged")
+                .payload(bytes),
+        )
+        .unwrap();
+    producer.flush(Duration::from_secs(10)).unwrap();
+}
+
 /// Before, the images in a directory were recorded by job id alone: a forged one-tile job
 /// under a real job's id, complete at once, was written, and the real job was then "written
 /// already" for good (a hostile probe of bd04d45).
@@ -567,15 +580,7 @@ fn a_forged_job_under_a_real_id_is_written_beside_it_never_instead() {
             tile: TileIndex(0),
         },
     );
-    let producer = producer();
-    producer
-        .send(
-            BaseRecord::to(&scenario.responses())
-                .key("forged")
-                .payload(&bytes),
-        )
-        .unwrap();
-    producer.flush(Duration::from_secs(10)).unwrap();
+    send_forged(&scenario, &bytes);
     let _calc = scenario.start("calc", "calc", &["--threads", "1"]);
     image.wait_for("Output file is", 2, MINUTE);
     let real = rendered(&[], "classic", &scenario.dir);
@@ -626,15 +631,7 @@ fn a_conflicting_copy_of_a_tile_is_settled_reported_and_dead_lettered() {
     let zeros = fixedbrot_pipeline::assembler::digest(&tile.counts);
     let mut buf = vec![0u8; fixedbrot_core::limits::MAX_ENCODED_LEN];
     let bytes = wire::encode(&forged, &mut buf).unwrap().to_vec();
-    let producer = producer();
-    producer
-        .send(
-            BaseRecord::to(&scenario.responses())
-                .key("forged")
-                .payload(&bytes),
-        )
-        .unwrap();
-    producer.flush(Duration::from_secs(10)).unwrap();
+    send_forged(&scenario, &bytes);
     let _calc = scenario.start("calc", "calc", &["--threads", "1"]);
     image.wait_for("Output file is", 1, MINUTE);
     let output = std::fs::read_dir(&scenario.dir)
