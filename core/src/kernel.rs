@@ -4,6 +4,7 @@
 //! the count is the number of steps taken, `0..=limit`, and `limit` means inside. Points that
 //! never escape are recognised early by an exact test, never a guess (see [`Cycles`]).
 use crate::arith::{Arith, Lane, Q28, Q60};
+use crate::cycles::{Cycles, CHECK_EVERY};
 use crate::error::JobError;
 use crate::format::Format;
 use crate::grid::{Rect, TileIndex};
@@ -100,12 +101,6 @@ fn fills_a_batch(out: &[u32]) -> bool {
 /// hardware, so tiles run point by point.
 const LANES_PAY: bool = cfg!(target_feature = "avx2");
 
-/// Steps between two periodicity checks of one point: comparing every step would cost a
-/// compare per step. With 8, the check costs a Cortex-M3 under 2 instructions a step
-/// (BENCHMARKS.md, `just kernel-loops`). z is saved and compared only every so many steps, so
-/// a cycle of period p shows once a window spans a multiple of both p and this interval.
-pub(crate) const CHECK_EVERY: u32 = 8;
-
 /// The steps every point of a tile takes in lanes before the points still going are packed
 /// into fuller batches (see `render_batched`); each phase after it is twice as long.
 const FIRST_PHASE: u32 = 32;
@@ -114,56 +109,6 @@ const FIRST_PHASE: u32 = 32;
 /// lane, so finding cycles sooner pays more than the check costs: 4 measured 5% faster than
 /// 8 on the default view at 1024 iterations (BENCHMARKS.md).
 const LANE_CHECK_EVERY: u32 = 4;
-
-/// Periodicity detection: an exact test that a point never escapes.
-///
-/// A step is a function of z and c alone, and no step can overflow (`limits.rs`). The kernel
-/// checks for escape before every step. So if z, after some steps, equals exactly a z it had
-/// before, the orbit from there repeats forever through values that have all passed the escape
-/// check: the point never escapes, and the plain loop would return the limit, whatever the
-/// limit. The comparison is of raw integers, with no tolerance, so detection cannot change a
-/// count; the float renderers' "close enough" tests cannot say that.
-///
-/// z is saved every so often and compared with every few steps ([`CHECK_EVERY`],
-/// [`LANE_CHECK_EVERY`]). A saved z is kept for at least [`FIRST_SAVE`] steps and for an
-/// eighth of the steps taken so far, so short cycles are found soon after the orbit settles
-/// and every cycle is found eventually (Brent's idea of growing windows, with a floor).
-#[derive(Clone, Copy)]
-pub(crate) struct Cycles {
-    next_save: u32,
-}
-
-/// The shortest time a saved z is kept. A cycle whose period divides a window's length is found
-/// within that window of the orbit settling into it (periods 1, 2, 4, 8, 16 and 32 with a
-/// window of 32 and compares every 4 or 8 steps); others wait for the windows to grow.
-const FIRST_SAVE: u32 = 32;
-
-impl Cycles {
-    pub(crate) fn new() -> Cycles {
-        Cycles {
-            next_save: FIRST_SAVE,
-        }
-    }
-
-    /// Whether z after `steps` steps is worth comparing with the saved z: not before the
-    /// first save, while the saved z is still the first, 0, to which an orbit hardly returns
-    /// (comparing with it would be sound, only wasted). Most points of a view escape before
-    /// that, and at low limits the compares cost more than they find.
-    #[inline(always)]
-    pub(crate) fn compare_now(&self, steps: u32) -> bool {
-        steps > FIRST_SAVE
-    }
-
-    /// Whether to save the z reached after `steps` steps.
-    #[inline(always)]
-    pub(crate) fn save_now(&mut self, steps: u32) -> bool {
-        if steps < self.next_save {
-            return false;
-        }
-        self.next_save = steps.saturating_add(FIRST_SAVE.max(steps / 8));
-        true
-    }
-}
 
 fn check_point(format: Format, c: Point) -> Result<(), JobError> {
     let bound = format.safe_raw();

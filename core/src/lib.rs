@@ -24,6 +24,7 @@
 
 mod arith;
 mod centre;
+mod cycles;
 mod decimal;
 mod error;
 mod format;

@@ -12,7 +12,7 @@
 use core::cmp::Ordering;
 use core::fmt;
 
-use crate::kernel::{Cycles, CHECK_EVERY};
+use crate::cycles::{Cycles, CHECK_EVERY};
 use crate::limbs::{self, Limb, Word, LIMB_BITS};
 use crate::limits::{MAX_WIDE_LIMBS, SAFE_BOUND};
 

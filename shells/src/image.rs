@@ -21,6 +21,7 @@ use crate::fault;
 use crate::kafka::{self, AtLeastOnce, Deliveries, KafkaArgs, Member, Prefetch, IMAGE_GROUP};
 use crate::log::{info, warn, Hex, Progress};
 use crate::metrics::metrics;
+use crate::output::written::key_of;
 use crate::output::{self, checks, raw, Once, Png, Written};
 
 /// Where and how images are written.
@@ -458,7 +459,7 @@ impl ImageHandler {
                 .write_output(output.file.as_deref(), &output.dir, image)
         };
         match &mut self.written {
-            Some(record) => record.write_once(&image.key(), write),
+            Some(record) => record.write_once(&key_of(image), write),
             None => write().map(Once::Wrote),
         }
     }

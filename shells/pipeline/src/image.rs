@@ -1,8 +1,6 @@
 //! A finished image: what an assembler hands over, and what PNG and raw-count writers take.
 use fixedbrot_core::{Job, JobId};
 
-use crate::assembler::JobKey;
-
 /// A job's counts, whole: one per pixel, row-major.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
@@ -12,14 +10,4 @@ pub struct Image {
     pub job: Job,
     /// Its counts, row-major.
     pub counts: Vec<u32>,
-}
-
-impl Image {
-    /// Its job as the assembler keys it, id and definition together.
-    pub fn key(&self) -> JobKey {
-        JobKey {
-            id: self.job_id,
-            job: self.job,
-        }
-    }
 }

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use fixedbrot_core::limits::MAX_JOB_LEN;
 use fixedbrot_core::{wire, Job, JobId};
 use fixedbrot_pipeline::assembler::JobKey;
+use fixedbrot_pipeline::Image;
 
 use super::partial;
 
@@ -33,6 +34,14 @@ pub fn job_chunk(key: &JobKey) -> String {
         }
         // Only a checked job is ever assembled; an id alone still records it.
         Err(_) => format!("{:016x}", key.id.0),
+    }
+}
+
+/// The key of the job `image` is of: its id and definition, as the assembler keys jobs.
+pub fn key_of(image: &Image) -> JobKey {
+    JobKey {
+        id: image.job_id,
+        job: image.job,
     }
 }
 
