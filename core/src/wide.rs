@@ -213,15 +213,25 @@ pub struct WidePoint {
 /// In 64-bit words where the CPU multiplies them into 128 bits, else in 32-bit ones: every
 /// product and sum is exact either way, so the counts are the same integers.
 pub fn escape_wide(c: &WidePoint, limit: u32) -> u32 {
-    if cfg!(target_pointer_width = "64") {
-        escape_in::<u64>(c, limit)
-    } else {
-        escape_in::<u32>(c, limit)
+    if !cfg!(target_pointer_width = "64") {
+        return escape_in::<u32, 0>(c, limit);
+    }
+    // Widths to 1,024 bits with their word count known when compiled, so the squares'
+    // loops are unrolled; the rest with it known when run.
+    match c.re.width().bits().div_ceil(64) {
+        2 => escape_in::<u64, 2>(c, limit),
+        3 => escape_in::<u64, 3>(c, limit),
+        4 => escape_in::<u64, 4>(c, limit),
+        6 => escape_in::<u64, 6>(c, limit),
+        8 => escape_in::<u64, 8>(c, limit),
+        12 => escape_in::<u64, 12>(c, limit),
+        16 => escape_in::<u64, 16>(c, limit),
+        _ => escape_in::<u64, 0>(c, limit),
     }
 }
 
-fn escape_in<W: Word>(c: &WidePoint, limit: u32) -> u32 {
-    let mut orbit = Orbit::<W>::new(c);
+fn escape_in<W: Word, const M: usize>(c: &WidePoint, limit: u32) -> u32 {
+    let mut orbit = Orbit::<W, M>::new(c);
     let mut cycles = Cycles::new();
     for steps in 0..limit {
         if !orbit.step() {
@@ -249,7 +259,7 @@ const SHORT_FROM: usize = 24;
 /// A part of z is `m` words, two's complement, at least the format's `32n` bits: sign bits
 /// fill the rest. Every bound of `limits.rs` is in terms of F, so the extra bits change
 /// nothing but the room.
-struct Orbit<W> {
+struct Orbit<W, const M: usize> {
     m: usize,
     frac: u32,
     /// `c_re · 2^F + 2^(F-1)` and `c_im · 2^F + 2^(F-1)`: c and the rounding constant of each
@@ -272,8 +282,8 @@ struct Orbit<W> {
     u: [W; 2 * MAX_WIDE_LIMBS],
 }
 
-impl<W: Word> Orbit<W> {
-    fn new(c: &WidePoint) -> Orbit<W> {
+impl<W: Word, const M: usize> Orbit<W, M> {
+    fn new(c: &WidePoint) -> Orbit<W, M> {
         let width = c.re.width();
         let m = (width.bits()).div_ceil(W::BITS) as usize;
         let mut orbit = Orbit {
@@ -302,7 +312,7 @@ impl<W: Word> Orbit<W> {
     /// `c · 2^F + 2^(F-1)`, double width, two's complement, into `c_re` or `c_im`: a part of
     /// c and the rounding constant folded into the one addend of its part of the step.
     fn prepare(&mut self, c: &Fixed, real: bool) {
-        let (m, frac) = (self.m, self.frac);
+        let (m, frac) = (self.m(), self.frac);
         let mut extended = [W::ZERO; 2 * MAX_WIDE_LIMBS];
         let extended = &mut extended[..2 * m];
         words(c, extended);
@@ -327,8 +337,8 @@ impl<W: Word> Orbit<W> {
     /// taken again in full. Either way the integers are the exact step's.
     #[inline]
     fn step(&mut self) -> bool {
-        if self.m >= SHORT_FROM {
-            if let Some(inside) = self.try_step::<true>(self.m - 3) {
+        if self.m() >= SHORT_FROM {
+            if let Some(inside) = self.try_step::<true>(self.m() - 3) {
                 return inside;
             }
         }
@@ -341,7 +351,7 @@ impl<W: Word> Orbit<W> {
     /// the checks.
     #[inline]
     fn try_step<const SHORT: bool>(&mut self, from: usize) -> Option<bool> {
-        let (m, frac) = (self.m, self.frac);
+        let (m, frac) = (self.m(), self.frac);
         // Each square is short of the whole by less than 2·from·B^(from+1) < 2^band / 4
         // (from < B), so a sum of three is off by less than 2^band.
         let band = (from as u32 + 2) * W::BITS + 2;
@@ -417,8 +427,18 @@ impl<W: Word> Orbit<W> {
         Some(true)
     }
 
+    /// Words in a part: `M` when it is known as the code is compiled, else the format's.
+    #[inline(always)]
+    fn m(&self) -> usize {
+        if M == 0 {
+            self.m
+        } else {
+            M
+        }
+    }
+
     fn repeats(&self) -> bool {
-        let m = self.m;
+        let m = self.m();
         self.re[..m] == self.saved_re[..m] && self.im[..m] == self.saved_im[..m]
     }
 
@@ -515,11 +535,12 @@ mod tests {
         }
     }
 
-    /// 32-bit and 64-bit words are two ways to the same integers, odd limb counts too.
+    /// 32-bit and 64-bit words are two ways to the same integers, odd limb counts too, and
+    /// so is every word count compiled in.
     #[test]
     fn words_of_either_size_count_alike() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for limbs in [1, 2, 3, 4, 5, 8, 13, 24, 49] {
+        for limbs in [1, 2, 3, 4, 5, 6, 8, 11, 12, 13, 16, 24, 32, 49] {
             for round in 0..300 {
                 let mut part = || {
                     let mut raw = [0; MAX_WIDE_LIMBS];
@@ -539,11 +560,14 @@ mod tests {
                     im: part(),
                 };
                 for limit in [1, 30, 400] {
+                    let count = escape_in::<u32, 0>(&c, limit);
                     assert_eq!(
-                        escape_in::<u32>(&c, limit),
-                        escape_in::<u64>(&c, limit),
+                        count,
+                        escape_in::<u64, 0>(&c, limit),
                         "{limbs} limbs, {c:?}"
                     );
+                    // And the word count known when compiled, where escape_wide knows it.
+                    assert_eq!(count, escape_wide(&c, limit), "{limbs} limbs, {c:?}");
                 }
             }
         }
@@ -578,11 +602,11 @@ mod tests {
                     re: part(shift),
                     im: part(shift),
                 };
-                let mut exact = Orbit::<u64>::new(&c);
+                let mut exact = Orbit::<u64, 0>::new(&c);
                 let m = exact.m;
                 words(&z.re, &mut exact.re[..m]);
                 words(&z.im, &mut exact.im[..m]);
-                let mut short = Orbit::<u64>::new(&c);
+                let mut short = Orbit::<u64, 0>::new(&c);
                 (short.re, short.im) = (exact.re, exact.im);
                 let from = exact.m.saturating_sub(3);
                 let whole = exact.try_step::<false>(0);
