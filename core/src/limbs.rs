@@ -83,12 +83,16 @@ word!(u64, u128);
 /// `a += b` over `a`'s length (`b` no longer than `a`, and zero-extended); the carry out.
 #[inline]
 pub(crate) fn add<W: Word>(a: &mut [W], b: &[W]) -> bool {
+    let (low, high) = a.split_at_mut(b.len());
     let mut carry = false;
-    for (i, limb) in a.iter_mut().enumerate() {
-        if i >= b.len() && !carry {
+    for (x, &y) in low.iter_mut().zip(b) {
+        (*x, carry) = W::add_carry(*x, y, carry);
+    }
+    for x in high {
+        if !carry {
             break;
         }
-        (*limb, carry) = W::add_carry(*limb, b.get(i).copied().unwrap_or(W::ZERO), carry);
+        (*x, carry) = W::add_carry(*x, W::ZERO, carry);
     }
     carry
 }
@@ -96,12 +100,16 @@ pub(crate) fn add<W: Word>(a: &mut [W], b: &[W]) -> bool {
 /// `a -= b` over `a`'s length (`b` no longer than `a`, and zero-extended); the borrow out.
 #[inline]
 pub(crate) fn sub<W: Word>(a: &mut [W], b: &[W]) -> bool {
+    let (low, high) = a.split_at_mut(b.len());
     let mut borrow = false;
-    for (i, limb) in a.iter_mut().enumerate() {
-        if i >= b.len() && !borrow {
+    for (x, &y) in low.iter_mut().zip(b) {
+        (*x, borrow) = W::sub_borrow(*x, y, borrow);
+    }
+    for x in high {
+        if !borrow {
             break;
         }
-        (*limb, borrow) = W::sub_borrow(*limb, b.get(i).copied().unwrap_or(W::ZERO), borrow);
+        (*x, borrow) = W::sub_borrow(*x, W::ZERO, borrow);
     }
     borrow
 }
