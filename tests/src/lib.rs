@@ -30,16 +30,6 @@ pub fn render_image(job: &Job) -> Vec<u32> {
     image
 }
 
-/// SHA-256 of counts as little-endian `u32`s, in hex: how the fixtures pin a whole image.
-pub fn digest(counts: &[u32]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    for count in counts {
-        hasher.update(count.to_le_bytes());
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+/// SHA-256 of counts as little-endian `u32`s, in hex: how the fixtures pin a whole image, the
+/// digest the assembler names a tile's copies by.
+pub use fixedbrot_pipeline::assembler::digest;

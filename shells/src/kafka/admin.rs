@@ -251,8 +251,8 @@ fn topic_state(
     Ok(())
 }
 
-/// Runs an rdkafka admin future to completion on this thread.
-fn block_on<F: Future>(future: F) -> F::Output {
+/// Runs an rdkafka admin future to completion on this thread (the tests' admin calls too).
+pub fn block_on<F: Future>(future: F) -> F::Output {
     struct Unpark(std::thread::Thread);
     impl Wake for Unpark {
         fn wake(self: Arc<Self>) {

@@ -17,7 +17,7 @@ mod error;
 mod exactly_once;
 mod produce;
 
-pub use admin::TopicSettings;
+pub use admin::{block_on, TopicSettings};
 pub use args::{
     client_id, host, parse_setting, KafkaArgs, Member, Prefetch, CALCULATION_GROUP, IMAGE_GROUP,
 };

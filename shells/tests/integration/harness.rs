@@ -224,25 +224,7 @@ fn admin_options() -> rdkafka::admin::AdminOptions {
     rdkafka::admin::AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)))
 }
 
-/// Runs an rdkafka admin future to its end on this thread.
-pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::task::{Context, Poll, Wake, Waker};
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut context = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-        std::thread::park_timeout(Duration::from_millis(100));
-    }
-}
+pub use fixedbrot::kafka::block_on;
 
 /// The RGB bytes of a PNG written by `render` with these view flags.
 pub fn rendered(view: &[&str], palette: &str, dir: &Path) -> Vec<u8> {
