@@ -12,6 +12,9 @@ pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, 
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Lanes::Avx2 => unsafe { x86::render_tile_avx2(job, tile, out) },
+        // Never detected off x86-64 (an aarch64 host, say): the build's own kernel.
+        #[cfg(not(target_arch = "x86_64"))]
+        Lanes::Avx512 | Lanes::Avx2 => fixedbrot_core::render_tile(job, tile, out),
         Lanes::Build => fixedbrot_core::render_tile(job, tile, out),
     }
 }
