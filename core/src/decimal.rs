@@ -122,7 +122,7 @@ impl Fixed {
 
 /// The exact decimal value of a number, every digit written: a raw value is a whole number
 /// over a power of two, so its decimal expansion ends. Reading it back gives the same bits.
-impl fmt::Display for Fixed {
+impl<const L: usize> fmt::Display for Fixed<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (magnitude, negative) = self.magnitude();
         let n = self.width().limbs();

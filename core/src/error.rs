@@ -14,12 +14,8 @@ pub enum JobError {
     BadZoom,
     /// Width or height is zero.
     EmptyImage,
-    /// The view needs a format wider than the narrow ones, of at least `bits` bits
-    /// (`u32::MAX`: wider than the widest).
-    TooDeep {
-        /// The narrowest width that resolves it.
-        bits: u32,
-    },
+    /// The view needs a format wider than the widest (4,096 bits).
+    TooDeep,
     /// Width or height is above [`crate::limits::MAX_SIDE`].
     ImageTooLarge,
     /// Tile width or height is zero.
@@ -46,17 +42,6 @@ pub enum JobError {
 
 impl fmt::Display for JobError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let JobError::TooDeep { bits } = self {
-            return if *bits == u32::MAX {
-                f.write_str("the view is too deep for the widest format (4096 bits): zoom out")
-            } else {
-                write!(
-                    f,
-                    "the view needs a {bits}-bit format, and jobs carry the 32- and 64-bit \
-                     ones only so far: zoom out"
-                )
-            };
-        }
         f.write_str(match self {
             JobError::BadCorner => {
                 "a corner must be RE,IM with decimal numbers within -3..3, like -2.2,1.2"
@@ -77,17 +62,20 @@ impl fmt::Display for JobError {
             JobError::NotTopToBottom => "bottom-right must be below top-left",
             JobError::UnresolvableX => {
                 "the step between columns rounds to zero in this format: \
-                 use the 64-bit format, a wider view or fewer columns"
+                 use a wider format (--format auto picks one), a wider view or fewer columns"
             }
             JobError::UnresolvableY => {
                 "the step between rows rounds to zero in this format: \
-                 use the 64-bit format, a taller view or fewer rows"
+                 use a wider format (--format auto picks one), a taller view or fewer rows"
             }
             JobError::OutOfRange => "every pixel must lie within -3..3 on both axes",
             JobError::NoIterations => "the iteration limit must be at least 1",
             JobError::NoSuchTile => "the tile index is past the job's last tile",
             JobError::BufferTooSmall => "the output buffer is smaller than the tile",
-            JobError::TooDeep { .. } => "", // written above
+            JobError::TooDeep => {
+                "the view is too deep for the widest format (4096 bits): zoom out, or use \
+                 fewer pixels or iterations"
+            }
         })
     }
 }

@@ -1,14 +1,17 @@
-//! The two fixed-point formats, the one rounding rule, and decimal text to raw bits.
+//! The fixed-point formats, the one rounding rule, and decimal text to raw bits.
 //!
-//! Raw values travel as `i64` whatever the format; an I4F28 value always fits an `i32`.
+//! The narrow formats' raw values are `i64` in the kernels (an I4F28 value always fits an
+//! `i32`); a wide format's are [`Fixed`](crate::Fixed) numbers of its [`Width`].
 use core::fmt;
 
 use fixed::types::I4F124;
 pub use fixed::types::{I4F28, I4F60};
 
 use crate::limits::SAFE_BOUND;
+use crate::wide::Width;
 
-/// A fixed-point format: how many bits a number has and how many of them are fraction.
+/// A fixed-point format: how many bits a number has and how many of them are fraction. Every
+/// format has four integer bits. Variant order is wire order: append, never reorder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Format {
@@ -16,6 +19,8 @@ pub enum Format {
     I4F28,
     /// 64 bits, 4 integer and 60 fraction: for deep zooms, finer than an f64 mantissa near 1.
     I4F60,
+    /// 96 to 4,096 bits in 32-bit limbs, for zooms past I4F60's (wire version 3).
+    Wide(Width),
 }
 
 impl Format {
@@ -24,29 +29,67 @@ impl Format {
         match self {
             Format::I4F28 => 28,
             Format::I4F60 => 60,
+            Format::Wide(width) => width.frac_bits(),
         }
     }
 
-    /// The largest raw magnitude of a part of c that the kernel accepts ([`SAFE_BOUND`]).
+    /// The largest raw magnitude of a part of c that the narrow kernels accept
+    /// ([`SAFE_BOUND`]); a wide format's raw values do not fit an `i64`, and its numbers
+    /// check themselves ([`Fixed::is_safe`](crate::Fixed::is_safe)), so for it this is 0.
     pub const fn safe_raw(self) -> i64 {
-        SAFE_BOUND << self.frac_bits()
+        match self {
+            Format::Wide(_) => 0,
+            narrow => SAFE_BOUND << narrow.frac_bits(),
+        }
     }
 
-    /// The format with this many bits in total, as the command line names it (32 or 64).
+    /// The format with this many bits in total, as the command line names it: 32, 64, or a
+    /// multiple of 32 up to 4,096.
     pub const fn from_bits(bits: u32) -> Option<Format> {
         match bits {
             32 => Some(Format::I4F28),
             64 => Some(Format::I4F60),
-            _ => None,
+            _ => match Width::from_bits(bits) {
+                Some(width) => Some(Format::Wide(width)),
+                None => None,
+            },
         }
     }
 
-    /// Total bits of the format (32 or 64).
+    /// Total bits of the format.
     pub const fn bits(self) -> u32 {
+        self.width().bits()
+    }
+
+    /// Its numbers' count of limbs, as a [`Width`]: one for I4F28, two for I4F60.
+    pub const fn width(self) -> Width {
         match self {
-            Format::I4F28 => 32,
-            Format::I4F60 => 64,
+            Format::I4F28 => Width::I4F28,
+            Format::I4F60 => Width::I4F60,
+            Format::Wide(width) => width,
         }
+    }
+
+    /// What one kernel step of this format costs, in steps of a narrow format: `24 + w²` for
+    /// a wide one of `w` 64-bit words. Measured on x86-64 (BENCHMARKS.md), a step of 128 to
+    /// 1,024 bits takes 28 to 220 times an I4F60 step; this is that within 30%, and above it
+    /// from 2,048 bits, where shortened squares save half. Squares dominate, so `w²`.
+    pub const fn step_cost(self) -> u64 {
+        match self {
+            Format::Wide(width) => {
+                let words = width.bits().div_ceil(64) as u64;
+                24 + words * words
+            }
+            _ => 1,
+        }
+    }
+
+    /// The format its name names (`I4F28`, `I4F60`, `I4F92`...), as [`Display`] writes it.
+    ///
+    /// [`Display`]: fmt::Display
+    pub fn from_name(name: &str) -> Option<Format> {
+        let frac: u32 = name.strip_prefix("I4F")?.parse().ok()?;
+        Format::from_bits(frac.checked_add(4)?).filter(|f| f.frac_bits() == frac)
     }
 
     /// Rounds a value with `EXACT_FRAC` fraction bits to this format, by [`round_shift`].
@@ -57,49 +100,7 @@ impl Format {
 
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Format::I4F28 => "I4F28",
-            Format::I4F60 => "I4F60",
-        })
-    }
-}
-
-impl Format {
-    /// The exact decimal value of `raw` bits of this format, every digit written: a raw value
-    /// is a whole number over a power of two, so its decimal expansion ends (at most
-    /// `frac_bits` digits after the point). Reading it back gives the same bits.
-    pub const fn decimal(self, raw: i64) -> Decimal {
-        Decimal { format: self, raw }
-    }
-}
-
-/// Raw bits written as their exact decimal value ([`Format::decimal`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Decimal {
-    format: Format,
-    raw: i64,
-}
-
-impl fmt::Display for Decimal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bits = self.format.frac_bits();
-        let magnitude = self.raw.unsigned_abs();
-        let mask = (1u64 << bits) - 1;
-        if self.raw < 0 {
-            f.write_str("-")?;
-        }
-        write!(f, "{}.", magnitude >> bits)?;
-        // Each digit: the fraction times ten, its whole part out; under 2^64 since the
-        // fraction is under 2^60.
-        let mut fraction = magnitude & mask;
-        loop {
-            fraction *= 10;
-            write!(f, "{}", fraction >> bits)?;
-            fraction &= mask;
-            if fraction == 0 {
-                return Ok(());
-            }
-        }
+        write!(f, "I4F{}", self.frac_bits())
     }
 }
 
@@ -128,12 +129,13 @@ mod tests {
     use crate::job::Point;
 
     #[test]
-    fn raw_bits_are_written_as_their_exact_decimal() {
+    fn narrow_raw_bits_are_written_as_their_exact_decimal() {
         use core::fmt::Write;
         let mut text = heapless::String::<80>::new();
         let mut decimal = |format: Format, raw: i64| {
             text.clear();
-            write!(text, "{}", format.decimal(raw)).unwrap();
+            let number = crate::Fixed::from_i64(format.width(), raw);
+            write!(text, "{number}").unwrap();
             text.clone()
         };
         assert_eq!(decimal(Format::I4F28, 0), "0.0");

@@ -9,19 +9,29 @@ use crate::error::JobError;
 use crate::format::Format;
 use crate::grid::{Rect, TileIndex};
 use crate::job::{Job, Point};
-use crate::limits::MAX_TILE_PIXELS;
+use crate::limits::{MAX_TILE_PIXELS, MAX_WIDE_LIMBS};
+use crate::view::NarrowView;
+use crate::wide::{escape_wide, Fixed, WidePoint};
 
 /// Points computed in step by [`escape_lanes`] (and by the tile kernels for I4F28): sixteen
 /// `i64` lanes are two AVX-512 or four AVX2 vectors per operation, enough independent work to
 /// hide the multiplies' latency. 8 lanes measured slower on AVX-512, 32 slower on AVX2.
 pub const LANES: usize = 16;
 
-/// Escape time of one point; refuses a point outside the safe range.
+/// Escape time of one point; refuses a point outside the safe range. In a wide format the
+/// point's raw bits are those of an `i64`, sign-extended: points within `2^63` ulps of 0.
 pub fn escape(format: Format, c: Point, limit: u32) -> Result<u32, JobError> {
     check_point(format, c)?;
     Ok(match format {
         Format::I4F28 => escape_i4f28(c, limit),
         Format::I4F60 => escape_i4f60(c, limit),
+        Format::Wide(width) => escape_wide::<MAX_WIDE_LIMBS>(
+            &WidePoint {
+                re: Fixed::from_i64(width, c.re),
+                im: Fixed::from_i64(width, c.im),
+            },
+            limit,
+        ),
     })
 }
 
@@ -53,6 +63,7 @@ pub fn escape_lanes(
     Ok(match format {
         Format::I4F28 => escape_batch::<Q28>(c, limit),
         Format::I4F60 => escape_batch::<Q60>(c, limit),
+        Format::Wide(_) => c.map(|c| escape(format, c, limit).unwrap_or(0)),
     })
 }
 
@@ -66,8 +77,10 @@ pub fn escape_lanes(
 /// it.
 pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
     let (rect, out) = tile_of(job, tile, out)?;
-    match job.format {
-        Format::I4F28 if LANES_PAY && fills_a_batch(out) => render_batched::<Q28>(job, rect, out),
+    match (job.format, job.view.narrow()) {
+        (Format::I4F28, Some(view)) if LANES_PAY && fills_a_batch(out) => {
+            render_batched::<Q28>(&view, job.iterations, rect, out)
+        }
         _ => render_scalar(job, rect, out),
     }
     Ok(rect)
@@ -81,8 +94,10 @@ pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, 
 #[inline(always)]
 pub fn render_tile_in_lanes(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
     let (rect, out) = tile_of(job, tile, out)?;
-    match job.format {
-        Format::I4F28 if fills_a_batch(out) => render_batched::<Q28>(job, rect, out),
+    match (job.format, job.view.narrow()) {
+        (Format::I4F28, Some(view)) if fills_a_batch(out) => {
+            render_batched::<Q28>(&view, job.iterations, rect, out)
+        }
         _ => render_scalar(job, rect, out),
     }
     Ok(rect)
@@ -111,6 +126,10 @@ const FIRST_PHASE: u32 = 32;
 const LANE_CHECK_EVERY: u32 = 4;
 
 fn check_point(format: Format, c: Point) -> Result<(), JobError> {
+    if let Format::Wide(_) = format {
+        // Any i64 is far inside the safe range of a format of 96 bits or more.
+        return Ok(());
+    }
     let bound = format.safe_raw();
     if (-bound..=bound).contains(&c.re) && (-bound..=bound).contains(&c.im) {
         Ok(())
@@ -329,21 +348,45 @@ fn select(take: bool, a: i64, b: i64) -> i64 {
     (a & mask) | (b & !mask)
 }
 
-/// The c of every pixel of `rect`, row-major.
-#[inline(always)]
-fn pixels(job: &Job, rect: Rect) -> impl Iterator<Item = Point> {
-    let view = job.view;
-    (rect.y..rect.y + rect.height)
-        .flat_map(move |y| (rect.x..rect.x + rect.width).map(move |x| view.point(x, y)))
+/// A checked job's pixels, counted one at a time, as a worker that streams its counts does:
+/// a narrow view's bits as `i64` once, a wide view's numbers as they are.
+pub struct Pixels<'a, const L: usize = MAX_WIDE_LIMBS> {
+    job: &'a Job<L>,
+    narrow: Option<(NarrowView, PointKernel)>,
+}
+
+/// A narrow format's point kernel.
+type PointKernel = fn(Point, u32) -> u32;
+
+impl<'a, const L: usize> Pixels<'a, L> {
+    /// Checks `job`, so that every pixel's c lies in the safe range.
+    pub fn new(job: &'a Job<L>) -> Result<Pixels<'a, L>, JobError> {
+        job.check()?;
+        let kernel: Option<PointKernel> = match job.format {
+            Format::I4F28 => Some(escape_i4f28),
+            Format::I4F60 => Some(escape_i4f60),
+            Format::Wide(_) => None,
+        };
+        let narrow = job.view.narrow().zip(kernel);
+        Ok(Pixels { job, narrow })
+    }
+
+    /// The escape count of pixel (x, y), as [`escape`] gives it.
+    pub fn count(&self, x: u32, y: u32) -> u32 {
+        match &self.narrow {
+            Some((view, kernel)) => kernel(view.point(x, y), self.job.iterations),
+            None => escape_wide(&self.job.view.point(x, y), self.job.iterations),
+        }
+    }
 }
 
 fn render_scalar(job: &Job, rect: Rect, out: &mut [u32]) {
-    let escape = match job.format {
-        Format::I4F28 => escape_i4f28,
-        Format::I4F60 => escape_i4f60,
-    };
-    for (count, c) in out.iter_mut().zip(pixels(job, rect)) {
-        *count = escape(c, job.iterations);
+    // tile_of checked the job.
+    let Ok(pixels) = Pixels::new(job) else { return };
+    let all = (rect.y..rect.y + rect.height)
+        .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)));
+    for (count, (x, y)) in out.iter_mut().zip(all) {
+        *count = pixels.count(x, y);
     }
 }
 
@@ -354,8 +397,8 @@ fn render_scalar(job: &Job, rect: Rect, out: &mut [u32]) {
 /// packed into new batches, with their state, for twice as many steps, and so on: each
 /// phase's batches hold points of similar length (BENCHMARKS.md measures the gain).
 #[inline(always)]
-fn render_batched<A: Arith>(job: &Job, rect: Rect, out: &mut [u32]) {
-    let (view, width, limit) = (job.view, rect.width as usize, job.iterations);
+fn render_batched<A: Arith>(view: &NarrowView, limit: u32, rect: Rect, out: &mut [u32]) {
+    let width = rect.width as usize;
     let point = |i: usize| view.point(rect.x + (i % width) as u32, rect.y + (i / width) as u32);
     // The points still going after a phase, packed: which pixel, its z and saved z.
     let mut going = [0u16; MAX_TILE_PIXELS];

@@ -3,13 +3,13 @@
 //! Everything here is a function of integers, so an x86 server, an ARM board and a Cortex-M0
 //! return the same bits for the same request. No `std`, no `alloc`, no `unsafe`, no floats.
 //!
-//! - [`Format`]: the two fixed-point formats jobs carry, I4F28 and I4F60, the one rounding
+//! - [`Format`]: the fixed-point formats, I4F28, I4F60 and the wide ones, the one rounding
 //!   rule, and `--format auto` ([`Format::for_zoom`], [`Format::for_corners`]).
 //! - [`View`], [`Job`]: exact geometry, from a person's decimal text to raw bits, once: by
-//!   corners, or by centre and [`Zoom`] as deep-zoom locations are shared.
+//!   corners, or by centre and [`Zoom`] as deep-zoom locations are shared; in any format.
 //! - [`wide`]: the wide formats, 96 to 4,096 bits ([`Width`], [`Fixed`]), their step
-//!   ([`escape_wide`]) under the same rules, exact decimals of any length, and views by centre
-//!   and zoom ([`WideView`]); on integers of many limbs, in 32- or 64-bit words alike.
+//!   ([`escape_wide`]) under the same rules, and exact decimals of any length; on integers of
+//!   many limbs, in 32- or 64-bit words alike.
 //! - [`Grid`]: how a job is cut into tiles.
 //! - [`escape`], [`escape_lanes`], [`render_tile`], [`render_tile_in_lanes`]: the kernel, with
 //!   exact early exits for points that never escape.
@@ -23,7 +23,7 @@
 #![deny(clippy::float_arithmetic)]
 
 mod arith;
-mod centre;
+mod auto;
 mod cycles;
 mod decimal;
 mod error;
@@ -34,15 +34,17 @@ mod kernel;
 mod limbs;
 pub mod limits;
 mod palette;
+mod view;
 pub mod wide;
 pub mod wire;
 
-pub use centre::{limbs_for, WideView, MIN_STEP_ULPS};
+pub use auto::{limbs_for, MIN_STEP_ULPS};
 pub use decimal::Zoom;
 pub use error::JobError;
 pub use format::{Format, I4F28, I4F60};
 pub use grid::{Grid, Rect, TileIndex};
-pub use job::{Job, JobId, Point, View};
-pub use kernel::{escape, escape_lanes, render_tile, render_tile_in_lanes, LANES};
+pub use job::{Job, JobId, Point};
+pub use kernel::{escape, escape_lanes, render_tile, render_tile_in_lanes, Pixels, LANES};
 pub use palette::Palette;
+pub use view::{NarrowView, View};
 pub use wide::{escape_wide, Fixed, WidePoint, Width};

@@ -24,6 +24,10 @@ pub struct Width(u8);
 impl Width {
     /// The narrowest wide format, 96 bits: the narrow formats cover 32 and 64.
     pub const NARROWEST: Width = Width(3);
+    /// I4F28's bits, one limb: a narrow format's numbers are a wide one's of one or two limbs.
+    pub(crate) const I4F28: Width = Width(1);
+    /// I4F60's bits, two limbs.
+    pub(crate) const I4F60: Width = Width(2);
     /// The widest, 4096 bits: 4092 fraction bits resolve a step of 1e-1000 with 20 guard bits
     /// to spare and a pixel count's worth more (see [`MAX_WIDE_LIMBS`]).
     pub const WIDEST: Width = Width(MAX_WIDE_LIMBS as u8);
@@ -64,31 +68,44 @@ impl Width {
     }
 }
 
+/// On the wire a width is its count of limbs, one byte; one that names no wide format is
+/// refused as it is read, so a decoded width is always one.
+impl serde::Serialize for Width {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u8(self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Width {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Width, D::Error> {
+        let limbs = u8::deserialize(deserializer)?;
+        Width::from_bits(u32::from(limbs) * LIMB_BITS)
+            .ok_or_else(|| serde::de::Error::custom("not a wide format"))
+    }
+}
+
 /// A number of a wide format.
 ///
 /// Limbs past the format's are zero, so equal numbers are equal structs.
+///
+/// `L` is the room, in limbs: any width up to it. The widest by default; a board with
+/// little RAM holds its numbers, views and requests in the room of the widest format it
+/// computes (a view of 4,096-bit numbers is 2 KiB).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fixed {
+pub struct Fixed<const L: usize = MAX_WIDE_LIMBS> {
     width: Width,
-    raw: [Limb; MAX_WIDE_LIMBS],
+    raw: [Limb; L],
 }
 
 impl Fixed {
     /// Zero in `width`.
     pub const fn zero(width: Width) -> Fixed {
-        Fixed {
-            width,
-            raw: [0; MAX_WIDE_LIMBS],
-        }
+        Fixed::zero_in(width)
     }
 
     /// The whole number `value` in `width` (at most 7 in magnitude, or it wraps).
     pub fn from_int(width: Width, value: i8) -> Fixed {
-        let mut number = Fixed::zero(width);
-        let top = width.limbs() - 1;
-        // Two's complement of a whole number: its bits in the top limb, zeros below.
-        number.raw[top] = (i32::from(value) << (LIMB_BITS - 4)) as Limb;
-        number
+        Fixed::from_int_in(width, value)
     }
 
     /// The number from its raw limbs, little-endian; `None` if there are more than the
@@ -96,8 +113,63 @@ impl Fixed {
     pub fn from_limbs(limbs: &[Limb]) -> Option<Fixed> {
         let width = Width::from_limbs(limbs.len())?;
         let mut number = Fixed::zero(width);
-        number.raw[..limbs.len()].copy_from_slice(limbs);
+        number.limbs_mut().copy_from_slice(limbs);
         Some(number)
+    }
+
+    /// The number of raw bits `raw`, two's complement, in `width` (sign-extended, or cut to
+    /// one limb for I4F28's bits, where it must fit an `i32` or it wraps).
+    pub fn from_i64(width: Width, raw: i64) -> Fixed {
+        Fixed::from_i64_in(width, raw)
+    }
+
+    /// Rounded once, by the one rule, to a format no wider; the result wraps if it does not
+    /// fit (a safe number always does).
+    pub(crate) fn rounded_to(&self, width: Width) -> Fixed {
+        let dropped = self.width.limbs() - width.limbs();
+        if dropped == 0 {
+            return *self;
+        }
+        // Both have four integer bits, so the format's bits are the top limbs: add half of
+        // the lowest kept limb's unit, then drop the limbs below it.
+        let mut sum = *self;
+        let half = 1 << (LIMB_BITS - 1);
+        limbs::add(&mut sum.limbs_mut()[dropped - 1..], &[half]);
+        let mut number = Fixed::zero(width);
+        number.limbs_mut().copy_from_slice(&sum.limbs()[dropped..]);
+        number
+    }
+}
+
+impl<const L: usize> Fixed<L> {
+    /// Zero in `width`, in a room of `L` limbs (which must hold it).
+    pub(crate) const fn zero_in(width: Width) -> Fixed<L> {
+        Fixed { width, raw: [0; L] }
+    }
+
+    /// The whole number `value` in `width` (at most 7 in magnitude, or it wraps).
+    pub(crate) fn from_int_in(width: Width, value: i8) -> Fixed<L> {
+        let mut number = Self::zero_in(width);
+        // Two's complement of a whole number: its bits in the top limb, zeros below.
+        if let Some(top) = number.limbs_mut().last_mut() {
+            *top = (i32::from(value) << (LIMB_BITS - 4)) as Limb;
+        }
+        number
+    }
+
+    /// The number of raw bits `raw`, two's complement, in `width` (sign-extended, or cut to
+    /// one limb for I4F28's bits, where it must fit an `i32` or it wraps).
+    pub(crate) fn from_i64_in(width: Width, raw: i64) -> Fixed<L> {
+        let mut number = Self::zero_in(width);
+        let fill = if raw < 0 { Limb::MAX } else { 0 };
+        for (i, limb) in number.limbs_mut().iter_mut().enumerate() {
+            *limb = if i < 2 {
+                (raw >> (32 * i)) as Limb
+            } else {
+                fill
+            };
+        }
+        number
     }
 
     /// Its raw bits as an `i64`, two's complement, if they fit one (a number of one or two
@@ -119,11 +191,13 @@ impl Fixed {
 
     /// Its raw limbs, little-endian two's complement.
     pub fn limbs(&self) -> &[Limb] {
-        &self.raw[..self.width.limbs()]
+        // A width beyond the room is never made (the constructors and the wire see to it);
+        // were it, the number would be its room's limbs, never a panic.
+        &self.raw[..self.width.limbs().min(L)]
     }
 
-    fn limbs_mut(&mut self) -> &mut [Limb] {
-        let n = self.width.limbs();
+    pub(crate) fn limbs_mut(&mut self) -> &mut [Limb] {
+        let n = self.width.limbs().min(L);
         &mut self.raw[..n]
     }
 
@@ -138,7 +212,7 @@ impl Fixed {
     }
 
     /// `self + k · step`, wrapping.
-    pub fn add_times(&self, k: u32, step: &Fixed) -> Fixed {
+    pub fn add_times(&self, k: u32, step: &Fixed<L>) -> Fixed<L> {
         let mut product = *step;
         let negative = product.is_negative();
         if negative {
@@ -155,7 +229,7 @@ impl Fixed {
     }
 
     /// `self - k · step`, wrapping.
-    pub fn sub_times(&self, k: u32, step: &Fixed) -> Fixed {
+    pub fn sub_times(&self, k: u32, step: &Fixed<L>) -> Fixed<L> {
         let mut negated = *step;
         limbs::negate(negated.limbs_mut());
         self.add_times(k, &negated)
@@ -167,11 +241,11 @@ impl Fixed {
     }
 
     fn cmp_int(&self, value: i8) -> Ordering {
-        self.cmp_signed(&Fixed::from_int(self.width, value))
+        self.cmp_signed(&Self::from_int_in(self.width, value))
     }
 
     /// Signed comparison with a number of the same format.
-    pub fn cmp_signed(&self, other: &Fixed) -> Ordering {
+    pub fn cmp_signed(&self, other: &Fixed<L>) -> Ordering {
         match (self.is_negative(), other.is_negative()) {
             (true, false) => Ordering::Less,
             (false, true) => Ordering::Greater,
@@ -180,7 +254,7 @@ impl Fixed {
     }
 
     /// Its magnitude and whether it is negative.
-    pub(crate) fn magnitude(&self) -> (Fixed, bool) {
+    pub(crate) fn magnitude(&self) -> (Fixed<L>, bool) {
         let mut magnitude = *self;
         let negative = self.is_negative();
         if negative {
@@ -190,7 +264,14 @@ impl Fixed {
     }
 }
 
-impl fmt::Debug for Fixed {
+#[cfg(feature = "defmt")]
+impl<const L: usize> defmt::Format for Fixed<L> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Fixed({=usize} limbs)", self.width.limbs())
+    }
+}
+
+impl<const L: usize> fmt::Debug for Fixed<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{self}")
     }
@@ -198,11 +279,11 @@ impl fmt::Debug for Fixed {
 
 /// A point of the complex plane in a wide format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct WidePoint {
+pub struct WidePoint<const L: usize = MAX_WIDE_LIMBS> {
     /// Real part.
-    pub re: Fixed,
+    pub re: Fixed<L>,
     /// Imaginary part.
-    pub im: Fixed,
+    pub im: Fixed<L>,
 }
 
 /// Escape time of one point of a wide format, under the narrow kernels' rules: before each
@@ -212,26 +293,43 @@ pub struct WidePoint {
 ///
 /// In 64-bit words where the CPU multiplies them into 128 bits, else in 32-bit ones: every
 /// product and sum is exact either way, so the counts are the same integers.
-pub fn escape_wide(c: &WidePoint, limit: u32) -> u32 {
+pub fn escape_wide<const L: usize>(c: &WidePoint<L>, limit: u32) -> u32 {
+    let limbs = c.re.width().limbs();
     if !cfg!(target_pointer_width = "64") {
-        return escape_in::<u32, 0>(c, limit);
+        // Room for no more than the width needs, so that a board with 16 KiB of RAM computes
+        // the widths it holds: an orbit takes 80 bytes a limb.
+        // A room of `L` limbs holds no wider number, so a board's build has no larger orbit.
+        return match limbs {
+            _ if L <= 8 || limbs <= 8 => escape_in::<u32, 0, 8, L>(c, limit),
+            _ if L <= 32 || limbs <= 32 => escape_in::<u32, 0, 32, L>(c, limit),
+            _ => escape_in::<u32, 0, MAX_WIDE_LIMBS, L>(c, limit),
+        };
     }
     // Widths to 1,024 bits with their word count known when compiled, so the squares'
-    // loops are unrolled; the rest with it known when run.
-    match c.re.width().bits().div_ceil(64) {
-        2 => escape_in::<u64, 2>(c, limit),
-        3 => escape_in::<u64, 3>(c, limit),
-        4 => escape_in::<u64, 4>(c, limit),
-        6 => escape_in::<u64, 6>(c, limit),
-        8 => escape_in::<u64, 8>(c, limit),
-        12 => escape_in::<u64, 12>(c, limit),
-        16 => escape_in::<u64, 16>(c, limit),
-        _ => escape_in::<u64, 0>(c, limit),
+    // loops are unrolled and the orbit is no larger than it needs; the rest with it known
+    // when run.
+    match limbs.div_ceil(2) {
+        1 => escape_in::<u64, 1, 1, L>(c, limit),
+        2 => escape_in::<u64, 2, 2, L>(c, limit),
+        3 => escape_in::<u64, 3, 3, L>(c, limit),
+        4 => escape_in::<u64, 4, 4, L>(c, limit),
+        6 => escape_in::<u64, 6, 6, L>(c, limit),
+        8 => escape_in::<u64, 8, 8, L>(c, limit),
+        12 => escape_in::<u64, 12, 12, L>(c, limit),
+        16 => escape_in::<u64, 16, 16, L>(c, limit),
+        _ => escape_in::<u64, 0, { MAX_WIDE_LIMBS / 2 }, L>(c, limit),
     }
 }
 
-fn escape_in<W: Word, const M: usize>(c: &WidePoint, limit: u32) -> u32 {
-    let mut orbit = Orbit::<W, M>::new(c);
+/// The orbit of `c` in words `W`, `M` of them a part if known when compiled (else 0), in
+/// room for `C` words a part, which must hold c's width. Never inlined, so that a caller's
+/// stack holds one orbit while it runs, not one of each size (a board's 16 KiB could not).
+#[inline(never)]
+fn escape_in<W: Word, const M: usize, const C: usize, const L: usize>(
+    c: &WidePoint<L>,
+    limit: u32,
+) -> u32 {
+    let mut orbit = Orbit::<W, M, C>::new(c);
     let mut cycles = Cycles::new();
     for steps in 0..limit {
         if !orbit.step() {
@@ -259,50 +357,50 @@ const SHORT_FROM: usize = 24;
 /// A part of z is `m` words, two's complement, at least the format's `32n` bits: sign bits
 /// fill the rest. Every bound of `limits.rs` is in terms of F, so the extra bits change
 /// nothing but the room.
-struct Orbit<W, const M: usize> {
+struct Orbit<W, const M: usize, const C: usize> {
     m: usize,
     frac: u32,
     /// `c_re · 2^F + 2^(F-1)` and `c_im · 2^F + 2^(F-1)`: c and the rounding constant of each
     /// part, as one double-width addend each.
-    c_re: [W; 2 * MAX_WIDE_LIMBS],
-    c_im: [W; 2 * MAX_WIDE_LIMBS],
-    re: [W; MAX_WIDE_LIMBS],
-    im: [W; MAX_WIDE_LIMBS],
-    saved_re: [W; MAX_WIDE_LIMBS],
-    saved_im: [W; MAX_WIDE_LIMBS],
+    c_re: [[W; C]; 2],
+    c_im: [[W; C]; 2],
+    re: [W; C],
+    im: [W; C],
+    saved_re: [W; C],
+    saved_im: [W; C],
     /// |re|, |im| and |re| + |im|: squares of magnitudes need no signs.
-    a: [W; MAX_WIDE_LIMBS],
-    b: [W; MAX_WIDE_LIMBS],
-    sum: [W; MAX_WIDE_LIMBS],
+    a: [W; C],
+    b: [W; C],
+    sum: [W; C],
     /// re², im², (|re| + |im|)² and a sum, double width.
-    aa: [W; 2 * MAX_WIDE_LIMBS],
-    bb: [W; 2 * MAX_WIDE_LIMBS],
-    ss: [W; 2 * MAX_WIDE_LIMBS],
-    t: [W; 2 * MAX_WIDE_LIMBS],
-    u: [W; 2 * MAX_WIDE_LIMBS],
+    aa: [[W; C]; 2],
+    bb: [[W; C]; 2],
+    ss: [[W; C]; 2],
+    t: [[W; C]; 2],
+    u: [[W; C]; 2],
 }
 
-impl<W: Word, const M: usize> Orbit<W, M> {
-    fn new(c: &WidePoint) -> Orbit<W, M> {
+impl<W: Word, const M: usize, const C: usize> Orbit<W, M, C> {
+    fn new<const L: usize>(c: &WidePoint<L>) -> Orbit<W, M, C> {
         let width = c.re.width();
         let m = (width.bits()).div_ceil(W::BITS) as usize;
         let mut orbit = Orbit {
             m,
             frac: width.frac_bits(),
-            c_re: [W::ZERO; 2 * MAX_WIDE_LIMBS],
-            c_im: [W::ZERO; 2 * MAX_WIDE_LIMBS],
-            re: [W::ZERO; MAX_WIDE_LIMBS],
-            im: [W::ZERO; MAX_WIDE_LIMBS],
-            saved_re: [W::ZERO; MAX_WIDE_LIMBS],
-            saved_im: [W::ZERO; MAX_WIDE_LIMBS],
-            a: [W::ZERO; MAX_WIDE_LIMBS],
-            b: [W::ZERO; MAX_WIDE_LIMBS],
-            sum: [W::ZERO; MAX_WIDE_LIMBS],
-            aa: [W::ZERO; 2 * MAX_WIDE_LIMBS],
-            bb: [W::ZERO; 2 * MAX_WIDE_LIMBS],
-            ss: [W::ZERO; 2 * MAX_WIDE_LIMBS],
-            t: [W::ZERO; 2 * MAX_WIDE_LIMBS],
-            u: [W::ZERO; 2 * MAX_WIDE_LIMBS],
+            c_re: [[W::ZERO; C]; 2],
+            c_im: [[W::ZERO; C]; 2],
+            re: [W::ZERO; C],
+            im: [W::ZERO; C],
+            saved_re: [W::ZERO; C],
+            saved_im: [W::ZERO; C],
+            a: [W::ZERO; C],
+            b: [W::ZERO; C],
+            sum: [W::ZERO; C],
+            aa: [[W::ZERO; C]; 2],
+            bb: [[W::ZERO; C]; 2],
+            ss: [[W::ZERO; C]; 2],
+            t: [[W::ZERO; C]; 2],
+            u: [[W::ZERO; C]; 2],
         };
         orbit.prepare(&c.re, true);
         orbit.prepare(&c.im, false);
@@ -311,15 +409,15 @@ impl<W: Word, const M: usize> Orbit<W, M> {
 
     /// `c · 2^F + 2^(F-1)`, double width, two's complement, into `c_re` or `c_im`: a part of
     /// c and the rounding constant folded into the one addend of its part of the step.
-    fn prepare(&mut self, c: &Fixed, real: bool) {
+    fn prepare<const L: usize>(&mut self, c: &Fixed<L>, real: bool) {
         let (m, frac) = (self.m(), self.frac);
-        let mut extended = [W::ZERO; 2 * MAX_WIDE_LIMBS];
-        let extended = &mut extended[..2 * m];
+        let mut extended = [[W::ZERO; C]; 2];
+        let extended = &mut extended.as_flattened_mut()[..2 * m];
         words(c, extended);
         let out = if real {
-            &mut self.c_re[..2 * m]
+            &mut self.c_re.as_flattened_mut()[..2 * m]
         } else {
-            &mut self.c_im[..2 * m]
+            &mut self.c_im.as_flattened_mut()[..2 * m]
         };
         limbs::shift_left_into(extended, frac, out);
         let half = frac - 1;
@@ -359,11 +457,11 @@ impl<W: Word, const M: usize> Orbit<W, M> {
         let (a, b, sum) = (&mut self.a[..m], &mut self.b[..m], &mut self.sum[..m]);
         let negative = magnitude(&self.re[..m], a) != magnitude(&self.im[..m], b);
         let (aa, bb, ss, t, u) = (
-            &mut self.aa[..2 * m],
-            &mut self.bb[..2 * m],
-            &mut self.ss[..2 * m],
-            &mut self.t[..2 * m],
-            &mut self.u[..2 * m],
+            &mut self.aa.as_flattened_mut()[..2 * m],
+            &mut self.bb.as_flattened_mut()[..2 * m],
+            &mut self.ss.as_flattened_mut()[..2 * m],
+            &mut self.t.as_flattened_mut()[..2 * m],
+            &mut self.u.as_flattened_mut()[..2 * m],
         );
         let square = |x: &[W], out: &mut [W]| {
             if exact {
@@ -400,14 +498,14 @@ impl<W: Word, const M: usize> Orbit<W, M> {
         // re = floor((re² - im² + c_re · 2^F + 2^(F-1)) / 2^F), in two's complement.
         t.copy_from_slice(aa);
         limbs::sub(t, bb);
-        limbs::add(t, &self.c_re[..2 * m]);
+        limbs::add(t, &self.c_re.as_flattened()[..2 * m]);
         if exact {
             // Nothing to check: re is done, and t is free for im.
             limbs::shift_right_into(t, frac, &mut self.re[..m]);
         }
         // im = floor((±2·|re|·|im| + c_im · 2^F + 2^(F-1)) / 2^F).
         let im = if exact { &mut *t } else { &mut *u };
-        im.copy_from_slice(&self.c_im[..2 * m]);
+        im.copy_from_slice(&self.c_im.as_flattened()[..2 * m]);
         if negative {
             limbs::sub(im, ss);
         } else {
@@ -449,7 +547,7 @@ impl<W: Word, const M: usize> Orbit<W, M> {
 }
 
 /// `x`'s 32-bit limbs as words `W`, two's complement, sign-extended over all of `out`.
-fn words<W: Word>(x: &Fixed, out: &mut [W]) {
+fn words<W: Word, const L: usize>(x: &Fixed<L>, out: &mut [W]) {
     let fill = if x.is_negative() { W::MAX } else { W::ZERO };
     out.fill(W::ZERO);
     let bits = x.width().bits();
@@ -484,16 +582,7 @@ mod tests {
     use crate::{escape, Format, Point};
 
     fn from_i64(width: Width, raw: i64) -> Fixed {
-        let mut number = Fixed::zero(width);
-        let fill = if raw < 0 { Limb::MAX } else { 0 };
-        for (i, limb) in number.limbs_mut().iter_mut().enumerate() {
-            *limb = if i < 2 {
-                (raw >> (32 * i)) as Limb
-            } else {
-                fill
-            };
-        }
-        number
+        Fixed::from_i64(width, raw)
     }
 
     /// One limb is I4F28's bits and two are I4F60's: the wide step is the narrow one, count
@@ -560,10 +649,10 @@ mod tests {
                     im: part(),
                 };
                 for limit in [1, 30, 400] {
-                    let count = escape_in::<u32, 0>(&c, limit);
+                    let count = escape_in::<u32, 0, MAX_WIDE_LIMBS, MAX_WIDE_LIMBS>(&c, limit);
                     assert_eq!(
                         count,
-                        escape_in::<u64, 0>(&c, limit),
+                        escape_in::<u64, 0, { MAX_WIDE_LIMBS / 2 }, MAX_WIDE_LIMBS>(&c, limit),
                         "{limbs} limbs, {c:?}"
                     );
                     // And the word count known when compiled, where escape_wide knows it.
@@ -602,11 +691,11 @@ mod tests {
                     re: part(shift),
                     im: part(shift),
                 };
-                let mut exact = Orbit::<u64, 0>::new(&c);
+                let mut exact = Orbit::<u64, 0, { MAX_WIDE_LIMBS / 2 }>::new(&c);
                 let m = exact.m;
                 words(&z.re, &mut exact.re[..m]);
                 words(&z.im, &mut exact.im[..m]);
-                let mut short = Orbit::<u64, 0>::new(&c);
+                let mut short = Orbit::<u64, 0, { MAX_WIDE_LIMBS / 2 }>::new(&c);
                 (short.re, short.im) = (exact.re, exact.im);
                 let from = exact.m.saturating_sub(3);
                 let whole = exact.try_step::<false>(0);

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::JobError;
 use crate::grid::{Rect, TileIndex};
 use crate::job::{Job, JobId};
-use crate::limits::{MAX_ENCODED_LEN, MAX_TILE_PIXELS, WIRE_VERSION};
+use crate::limits::{MAX_ENCODED_LEN, MAX_TILE_PIXELS, MAX_WIDE_LIMBS, WIRE_VERSION};
 
 /// A message and the job it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,17 +45,17 @@ pub enum Message {
     Refused(Refusal),
 }
 
-/// Compute tile `tile` of `job`.
+/// Compute tile `tile` of `job`. `L` is the room of the job's numbers ([`Job`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct TileRequest {
+pub struct TileRequest<const L: usize = MAX_WIDE_LIMBS> {
     /// The whole job, so a request alone is enough to compute its tile.
-    pub job: Job,
+    pub job: Job<L>,
     /// Which tile.
     pub tile: TileIndex,
 }
 
-impl TileRequest {
+impl<const L: usize> TileRequest<L> {
     /// The pixels of its tile: the counts its result holds, and 0 if the job holds no such
     /// tile (a checked request always does).
     pub fn pixels(&self) -> usize {
@@ -111,11 +111,18 @@ pub enum Reason {
         /// The most pixels the worker takes in one tile.
         max_pixels: u32,
     },
-    /// The tile's pixels times the job's iteration limit is more kernel steps than the worker
-    /// takes on for one request (wire version 2).
+    /// The tile's work ([`Job::work`]: pixels times the iteration limit times the cost of a
+    /// step of the job's format) is more than the worker takes on for one request (wire
+    /// version 2).
     TooMuchWork {
-        /// The most steps the worker takes on for one request.
+        /// The most work the worker takes on for one request, in narrow kernel steps.
         max_work: u64,
+    },
+    /// The job's format is wider than the worker computes (wire version 3): a board with
+    /// little RAM, say. Another worker must compute the tile.
+    TooWide {
+        /// The widest format the worker computes, in bits.
+        max_bits: u32,
     },
 }
 
@@ -197,7 +204,7 @@ impl Envelope {
 
 /// The rectangle of `tile`, once `job` is valid and holds it: what every message that names a
 /// tile must satisfy.
-fn tile_rect(job: &Job, tile: TileIndex) -> Result<Rect, WireError> {
+fn tile_rect<const L: usize>(job: &Job<L>, tile: TileIndex) -> Result<Rect, WireError> {
     job.check().map_err(WireError::Invalid)?;
     job.grid
         .rect(tile)
@@ -315,9 +322,9 @@ pub const MAX_COUNT_LEN: usize = 5;
 /// counts as it computes them rather than holding the tile (a 16 KiB-RAM board cannot):
 /// these bytes, then each count by [`encode_count`] in row-major order, are exactly what
 /// [`encode`] makes of the whole result.
-pub fn encode_result_head<'b>(
+pub fn encode_result_head<'b, const L: usize>(
     job_id: JobId,
-    request: &TileRequest,
+    request: &TileRequest<L>,
     buf: &'b mut [u8],
 ) -> Result<&'b mut [u8], WireError> {
     let rect = tile_rect(&request.job, request.tile)?;
@@ -345,6 +352,15 @@ pub fn encode_count(count: u32, buf: &mut [u8; MAX_COUNT_LEN]) -> &[u8] {
 /// [`Envelope`] (whose result variant is 16 KiB): the decoder a small worker can afford.
 /// It accepts exactly the bytes [`decode`] accepts as a request.
 pub fn decode_request(bytes: &[u8]) -> Result<(JobId, TileRequest), WireError> {
+    decode_request_in(bytes)
+}
+
+/// [`decode_request`] into a request whose numbers have a room of `L` limbs: a board that
+/// computes formats to `32L` bits holds no more. A wider format is malformed to it: it
+/// refuses such requests first, by [`too_wide`].
+pub fn decode_request_in<const L: usize>(
+    bytes: &[u8],
+) -> Result<(JobId, TileRequest<L>), WireError> {
     let (&version, body) = bytes.split_first().ok_or(WireError::Truncated)?;
     if version != WIRE_VERSION {
         return Err(WireError::UnsupportedVersion(version));
@@ -359,7 +375,7 @@ pub fn decode_request(bytes: &[u8]) -> Result<(JobId, TileRequest), WireError> {
             WireError::Malformed
         });
     }
-    let (request, rest) = postcard::take_from_bytes::<TileRequest>(rest)?;
+    let (request, rest) = postcard::take_from_bytes::<TileRequest<L>>(rest)?;
     if !rest.is_empty() {
         return Err(WireError::TrailingBytes);
     }
@@ -492,8 +508,9 @@ pub struct Deframer<const N: usize> {
 pub enum Framed<'a> {
     /// A frame's message bytes, decoded, its delimiter left out.
     Frame(&'a [u8]),
-    /// A frame that decodes to more than the buffer holds, dropped.
-    TooLong,
+    /// A frame that decodes to more than the buffer holds, dropped: its first bytes, as many
+    /// as the buffer holds, enough to refuse a request too wide to take ([`too_wide`]).
+    TooLong(&'a [u8]),
     /// A frame that is not COBS (a length code that runs past its delimiter), dropped.
     Broken,
 }
@@ -517,8 +534,9 @@ impl<const N: usize> Deframer<N> {
             if byte != 0 {
                 return None;
             }
-            (self.len, self.state, self.overflow) = (0, cobs::DecoderState::Idle, false);
-            return Some(Framed::TooLong);
+            let len = core::mem::take(&mut self.len);
+            (self.state, self.overflow) = (cobs::DecoderState::Idle, false);
+            return Some(Framed::TooLong(&self.buf[..len]));
         }
         // The decoder fails only at a delimiter, and is idle again after it.
         match self.state.feed(byte) {
@@ -561,6 +579,20 @@ pub fn refusal_for(bytes: &[u8], error: WireError) -> Option<(JobId, Reason)> {
         _ => return None,
     };
     peek(bytes).map(|(_, job_id)| (job_id, reason))
+}
+
+/// A worker's refusal of a request whose format is wider than `max_bits`, read from the
+/// request's first bytes alone (version, job id, kind and format come first): a board whose
+/// frame buffer holds the requests it computes refuses a wider one from the part it kept
+/// ([`Framed::TooLong`]), so the sender can have it computed elsewhere. `None` for anything
+/// else.
+pub fn too_wide(prefix: &[u8], max_bits: u32) -> Option<(JobId, Reason)> {
+    let (version, job_id) = peek(prefix)?;
+    let (_, rest) = postcard::take_from_bytes::<JobId>(prefix.get(1..)?).ok()?;
+    let (index, rest) = postcard::take_from_bytes::<u32>(rest).ok()?;
+    let (format, _) = postcard::take_from_bytes::<crate::Format>(rest).ok()?;
+    let wider = version == WIRE_VERSION && index == REQUEST_INDEX && format.bits() > max_bits;
+    wider.then_some((job_id, Reason::TooWide { max_bits }))
 }
 
 /// The version and job id of a message, read without decoding the rest: enough to refuse it.

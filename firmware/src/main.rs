@@ -2,8 +2,11 @@
 //! core's kernel renders them, and the results (or refusals) go back the same way.
 //!
 //! A result is streamed: its head, then each count as it is computed, COBS-framed on the fly,
-//! so no board holds a tile. RAM use is the request frame (`REQUEST_FRAME`), one COBS block
-//! and a few hundred bytes of stack, whatever the tile: the micro:bit's 16 KiB suffice.
+//! so no board holds a tile. RAM use is the request frame (`REQUEST_FRAME`), the decoded
+//! request (2 KiB: a view holds room for the widest format), the result's head, one COBS
+//! block and, for a wide format, its orbit (80 bytes a limb), whatever the tile: the
+//! micro:bit's 16 KiB suffice for formats to 1,024 bits. A wider request is refused
+//! ([`Reason::TooWide`]), from its first bytes if its frame is longer than the board holds.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
@@ -40,7 +43,7 @@ use defmt_rtt as _;
 use defmt_semihosting as _;
 use fixedbrot_core::limits::MAX_TILE_PIXELS;
 use fixedbrot_core::wire::{self, Deframer, Framed, Reason, Refusal, TileRequest};
-use fixedbrot_core::{escape, JobId};
+use fixedbrot_core::{JobId, Pixels, TileIndex};
 use panic_halt as _;
 #[cfg(target_arch = "riscv32")]
 use riscv as _;
@@ -72,30 +75,55 @@ const BOARD_MAX_PIXELS: usize = if cfg!(feature = "small-tiles") {
     MAX_TILE_PIXELS
 };
 
-/// A request is under 100 bytes (a job of at most 66, ids and varints); a frame that decodes
-/// to more than this is not a request, and is dropped whole.
-const REQUEST_FRAME: usize = 256;
+/// The widest format this board computes: 1,024 bits where RAM is 16 KiB, 4,096 elsewhere.
+const BOARD_MAX_BITS: u32 = if cfg!(any(feature = "microbit", feature = "sifive-e")) {
+    1024
+} else {
+    4096
+};
+
+/// Its numbers' room in limbs: a request, decoded, holds no more (a 4,096-bit view is 2 KiB).
+const BOARD_LIMBS: usize = BOARD_MAX_BITS as usize / 32;
+
+/// A request of the widest format the board computes is at most 44 bytes and its view, four
+/// numbers of `BOARD_MAX_BITS` (a narrow one under 100 bytes); a frame that decodes to more
+/// is not a request this board takes, and is refused from its first bytes or dropped.
+const REQUEST_FRAME: usize = 64 + 4 * (BOARD_MAX_BITS as usize / 8);
 
 #[entry]
 fn main() -> ! {
     let mut uart = Uart::new();
-    defmt::info!("fixedbrot worker: tiles up to {} pixels", BOARD_MAX_PIXELS);
+    defmt::info!(
+        "fixedbrot worker: tiles up to {} pixels, formats up to {} bits",
+        BOARD_MAX_PIXELS,
+        BOARD_MAX_BITS
+    );
     let mut frames = Deframer::<REQUEST_FRAME>::default();
     loop {
         let byte = uart.read();
         match frames.push(byte) {
             None => {}
             Some(Framed::Frame(frame)) => serve(&mut uart, frame),
-            Some(Framed::TooLong) => {
-                defmt::warn!("dropped a frame longer than {} bytes", REQUEST_FRAME)
-            }
+            Some(Framed::TooLong(prefix)) => match wire::too_wide(prefix, BOARD_MAX_BITS) {
+                Some((job_id, reason)) => refuse(&mut uart, job_id, None, reason),
+                None => defmt::warn!("dropped a frame longer than {} bytes", REQUEST_FRAME),
+            },
             Some(Framed::Broken) => defmt::warn!("dropped a frame that is not COBS"),
         }
     }
 }
 
+// The functions below are never inlined into each other or into main: each holds a 2 KiB
+// request or a result's head only while it runs, so the stack holds the deepest chain of
+// them, not all of them at once (inlined, main's frame was 22 KiB, more than a micro:bit has).
+
 /// Answers one frame: a result, a refusal, or nothing for bytes that name no job.
+#[inline(never)]
 fn serve(uart: &mut impl Serial, frame: &[u8]) {
+    // Too wide is told from the first bytes, before a request that does not fit is decoded.
+    if let Some((job_id, reason)) = wire::too_wide(frame, BOARD_MAX_BITS) {
+        return refuse(uart, job_id, None, reason);
+    }
     match request(frame) {
         Ok((job_id, request)) => {
             let pixels = request.pixels();
@@ -104,7 +132,7 @@ fn serve(uart: &mut impl Serial, frame: &[u8]) {
                 refuse(
                     uart,
                     job_id,
-                    Some(request),
+                    Some(request.tile),
                     Reason::TileTooLarge { max_pixels },
                 );
             } else {
@@ -118,39 +146,46 @@ fn serve(uart: &mut impl Serial, frame: &[u8]) {
 
 /// The request in a frame, or the job and reason to refuse it with, if it names one: the
 /// core's one refusal policy, which host workers follow too.
-fn request(bytes: &[u8]) -> Result<(JobId, TileRequest), Option<(JobId, Reason)>> {
-    wire::decode_request(bytes).map_err(|error| wire::refusal_for(bytes, error))
+#[inline(never)]
+fn request(bytes: &[u8]) -> Result<(JobId, Request), Option<(JobId, Reason)>> {
+    wire::decode_request_in(bytes).map_err(|error| wire::refusal_for(bytes, error))
 }
 
+/// A request as this board holds it.
+type Request = TileRequest<BOARD_LIMBS>;
+
 /// Computes the tile point by point and sends its result as it goes.
-fn stream_result(uart: &mut impl Serial, job_id: JobId, request: &TileRequest) {
-    // version, job id, kind, job (66 at most), tile and length: under 96 bytes.
-    let mut head = [0u8; 96];
+#[inline(never)]
+fn stream_result(uart: &mut impl Serial, job_id: JobId, request: &Request) {
+    // version, job id, kind, job, tile and length: a few bytes more than the request.
+    let mut head = [0u8; REQUEST_FRAME + 16];
     let Ok(head) = wire::encode_result_head(job_id, request, &mut head) else {
         defmt::error!("a decoded request has no result head");
-        return refuse(uart, job_id, Some(*request), Reason::InvalidJob);
+        return refuse(uart, job_id, Some(request.tile), Reason::InvalidJob);
     };
-    let (job, rect) = (&request.job, request.job.grid.rect(request.tile));
-    let Some(rect) = rect else { return };
+    // A decoded request's job is checked, and its tile is in it.
+    let (Ok(pixels), Some(rect)) = (
+        Pixels::new(&request.job),
+        request.job.grid.rect(request.tile),
+    ) else {
+        return;
+    };
     let mut out = CobsWriter::new(uart);
     out.write(head);
     let mut count_bytes = [0u8; wire::MAX_COUNT_LEN];
     for y in rect.y..rect.y + rect.height {
         for x in rect.x..rect.x + rect.width {
-            // A decoded request's job is checked: every pixel is in the safe range.
-            let count = escape(job.format, job.view.point(x, y), job.iterations).unwrap_or(0);
+            let count = pixels.count(x, y);
             out.write(wire::encode_count(count, &mut count_bytes));
         }
     }
     out.finish();
 }
 
-fn refuse(uart: &mut impl Serial, job_id: JobId, request: Option<TileRequest>, reason: Reason) {
+#[inline(never)]
+fn refuse(uart: &mut impl Serial, job_id: JobId, tile: Option<TileIndex>, reason: Reason) {
     defmt::info!("refusing a request: {}", reason);
-    let refusal = Refusal {
-        tile: request.map(|r| r.tile),
-        reason,
-    };
+    let refusal = Refusal { tile, reason };
     // A refusal is a few dozen bytes.
     let mut buf = [0u8; 64];
     match wire::encode_refusal_cobs(job_id, &refusal, &mut buf) {

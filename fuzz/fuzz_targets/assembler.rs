@@ -9,7 +9,7 @@ use arbitrary::Arbitrary;
 use fixedbrot_core::limits::MAX_ENCODED_LEN;
 use fixedbrot_core::wire::{self, End, Envelope, Message, Reason, Refusal, TileResult};
 use fixedbrot_core::{Format, Grid, Job, JobId, TileIndex, View};
-use fixedbrot_pipeline::assembler::{Assembler, Outcome};
+use fixedbrot_pipeline::assembler::{Assembler, Outcome, ASIDE_COST};
 use fixedbrot_pipeline::Limits;
 use libfuzzer_sys::fuzz_target;
 
@@ -69,7 +69,8 @@ fn checked(envelope: Envelope) -> Option<Envelope> {
 fuzz_target!(|steps: Vec<Step>| {
     let limits = Limits {
         max_jobs: 2,
-        max_bytes: 3000,
+        // Room for two records of jobs set aside and a few tiles, so both press.
+        max_bytes: 2 * ASIDE_COST + 3000,
         idle: Duration::from_secs(60),
         ..Limits::default()
     };

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
-use fixedbrot_core::{Format, Grid, Job, JobError, Palette, View, Zoom, MIN_STEP_ULPS};
+use fixedbrot_core::{Format, Grid, Job, JobError, Palette, View, Width, Zoom, MIN_STEP_ULPS};
 
 use crate::kafka::KafkaArgs;
 use crate::log::LogFormat;
@@ -273,11 +273,14 @@ pub struct ViewArgs {
     /// Iteration limit: points that survive this many steps are inside
     #[arg(long, default_value_t = 128)]
     pub iterations: u32,
-    /// Tile size WxH, at most 4096 pixels; 1x1 is the original's one message per pixel
-    #[arg(long, default_value = "64x64", value_parser = parse_tile)]
-    pub tile: (u32, u32),
+    /// Tile size WxH, at most 4096 pixels; 1x1 is the original's one message per pixel.
+    /// By default 64x64, or the largest square a worker takes under --max-work (a deep
+    /// zoom's wide steps cost more)
+    #[arg(long, value_parser = parse_tile)]
+    pub tile: Option<(u32, u32)>,
     /// Fixed-point format: auto (the narrowest whose pixel step is at least 4096 ulps and
-    /// at least the iteration limit), 32 (I4F28) or 64 (I4F60)
+    /// at least the iteration limit), 32 (I4F28), 64 (I4F60), or any multiple of 32 bits
+    /// up to 4096 (I4F92 to I4F4092) for deep zooms
     #[arg(long, default_value = "auto", value_parser = parse_format)]
     pub format: FormatChoice,
 }
@@ -329,7 +332,7 @@ pub struct ColourArgs {
 impl ViewArgs {
     /// The checked job these flags describe, or a sentence saying what to change.
     pub fn job(&self, limits: &Limits) -> Result<Job, String> {
-        let (tile_width, tile_height) = self.tile;
+        let (tile_width, tile_height) = self.tile.unwrap_or((64, 64));
         let grid = Grid {
             width: self.width,
             height: self.height,
@@ -341,13 +344,29 @@ impl ViewArgs {
             (Some(centre), Some(zoom)) => self.by_centre(centre, zoom)?,
             _ => self.by_corners()?,
         };
-        let job = Job {
+        let mut job = Job {
             format,
             view,
             grid,
             iterations: self.iterations,
         };
         job.check().map_err(|e| e.to_string())?;
+        if self.tile.is_none() {
+            // Halve the default tile's sides until a worker takes its work, down to 1x1; a
+            // tile the user names is theirs to change.
+            let side = [64, 32, 16, 8, 4, 2, 1]
+                .into_iter()
+                .find(|&side| {
+                    let grid = Grid {
+                        tile_width: side,
+                        tile_height: side,
+                        ..grid
+                    };
+                    limits.admit_work(&Job { grid, ..job }).is_ok()
+                })
+                .unwrap_or(1);
+            (job.grid.tile_width, job.grid.tile_height) = (side, side);
+        }
         limits.admit_work(&job).map_err(|over| over.to_string())?;
         Ok(job)
     }
@@ -355,11 +374,14 @@ impl ViewArgs {
     fn by_centre(&self, centre: &str, zoom: &Zoom) -> Result<(Format, View), String> {
         let (width, height) = (self.width, self.height);
         let about = |e: JobError| {
-            let deepest = 4.0 / (f64::from(height) * self.least_step());
+            // The deepest zoom is 4 / (height · least step): its power of ten, since the
+            // number is far beyond a float's range.
+            let deepest = 4f64.log10() - f64::from(height).log10() - self.least_step_log10();
             let advice = match e {
-                JobError::TooDeep { bits } if bits != u32::MAX => {
-                    format!(" (the deepest zoom at this height and limit is about {deepest:.3e})")
-                }
+                JobError::TooDeep => format!(
+                    " (the deepest zoom at this height and limit is about {})",
+                    power_of_ten(deepest)
+                ),
                 _ => String::new(),
             };
             format!("view at {}, zoom {zoom}: {e}{advice}", shortened(centre))
@@ -378,9 +400,9 @@ impl ViewArgs {
         let about = |e: JobError| {
             let (top_left, bottom_right) = (shortened(top_left), shortened(bottom_right));
             let advice = match e {
-                JobError::TooDeep { .. } => format!(
-                    " (a step between pixels of at least {:.2e} renders at this limit)",
-                    self.least_step()
+                JobError::TooDeep => format!(
+                    " (a step between pixels of at least about {} renders at this limit)",
+                    power_of_ten(self.least_step_log10())
                 ),
                 _ => String::new(),
             };
@@ -402,24 +424,21 @@ impl ViewArgs {
         Ok((format, view))
     }
 
-    /// The least step between pixels the 64-bit format takes at this iteration limit, by
-    /// `--format auto`'s rule, for advice (a float is fine in a message).
-    fn least_step(&self) -> f64 {
-        f64::from(MIN_STEP_ULPS.max(self.iterations)) * (-60f64).exp2()
+    /// The power of ten of the least step between pixels the widest format takes at this
+    /// iteration limit, by `--format auto`'s rule, for advice (a float is fine in a message;
+    /// the step itself, near 2^-4080, is below any).
+    fn least_step_log10(&self) -> f64 {
+        let ulps = f64::from(MIN_STEP_ULPS.max(self.iterations));
+        ulps.log10() - f64::from(Width::WIDEST.frac_bits()) * 2f64.log10()
     }
 
-    /// The core's advice for a step that rounds to zero is the 64-bit format; with it
-    /// already, there is no finer one yet.
+    /// The core's advice for a step that rounds to zero is a wider format; in the widest
+    /// already, there is none.
     fn unresolvable(&self, e: JobError, format: Format) -> Option<String> {
-        matches!(
-            (e, format),
-            (
-                JobError::UnresolvableX | JobError::UnresolvableY,
-                Format::I4F60
-            )
-        )
-        .then(|| {
-            "the step between pixels rounds to zero even in the 64-bit format (about 8.7e-19): \
+        let widest = Format::Wide(Width::WIDEST);
+        let unresolvable = matches!(e, JobError::UnresolvableX | JobError::UnresolvableY);
+        (unresolvable && format == widest).then(|| {
+            "the step between pixels rounds to zero even in the widest format (4096 bits): \
              use a wider view or fewer pixels"
                 .to_owned()
         })
@@ -479,7 +498,18 @@ fn parse_format(text: &str) -> Result<FormatChoice, String> {
         .ok()
         .and_then(Format::from_bits)
         .map(FormatChoice::Is)
-        .ok_or_else(|| format!("format must be auto, 32 or 64, not {text:?}"))
+        .ok_or_else(|| {
+            format!(
+                "format must be auto, 32, 64 or a multiple of 32 from 96 to 4096 (bits), \
+                 not {text:?}"
+            )
+        })
+}
+
+/// `10^exponent` as `1.2e-345`, for any exponent a float's logarithm holds.
+fn power_of_ten(exponent: f64) -> String {
+    let whole = exponent.floor();
+    format!("{:.1}e{}", 10f64.powf(exponent - whole), whole as i64)
 }
 
 /// Text a message repeats, cut to a line: a centre may be thousands of digits.

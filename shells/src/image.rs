@@ -165,6 +165,10 @@ fn release(keys: impl IntoIterator<Item = JobKey>) -> Answer<JobKey> {
 type Whose = (JobId, Option<JobKey>);
 
 /// What a message that is not a result read on its own came to.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one a message, moved once; a job's 2 KiB view is no reason to allocate"
+)]
 enum Read {
     /// The assembler took it.
     Assembled(Whose, Outcome),

@@ -30,11 +30,13 @@ pub fn run(args: &RenderArgs, job_id: JobId, job: Job) -> Result<(), Box<dyn Err
     );
     let image = compute(job_id, job, threads, args.limits.limits())?;
     let seconds = started.elapsed().as_secs_f64();
-    info!(
-        "Rendered in {:.3} s: {:.1} Mpixel/s",
-        seconds,
-        image.counts.len() as f64 / seconds / 1e6
-    );
+    // Deep zooms render thousands of pixels a second, not millions.
+    let rate = image.counts.len() as f64 / seconds;
+    if rate >= 1e5 {
+        info!("Rendered in {seconds:.3} s: {:.1} Mpixel/s", rate / 1e6);
+    } else {
+        info!("Rendered in {seconds:.3} s: {rate:.0} pixels/s");
+    }
     if let Some(path) = &args.raw {
         output::remove_abandoned_beside(path);
         raw::write(path, &image, raw::Place::New)

@@ -37,6 +37,14 @@ impl Machine {
         Machine::SifiveE,
     ];
 
+    /// The widest format the board's firmware computes, in bits: its RAM's worth.
+    pub fn max_bits(self) -> u32 {
+        match self {
+            Machine::Microbit | Machine::SifiveE => 1024,
+            _ => 4096,
+        }
+    }
+
     /// The QEMU program and its machine.
     fn qemu(self) -> (&'static str, &'static str) {
         match self {

@@ -3,17 +3,16 @@
 //! `bless` computes rows from these; the tests recompute each row from the inputs stored in
 //! the file and compare with the output stored beside them.
 use fixedbrot_core::wire::{End, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
-use fixedbrot_core::{render_tile, Format, Grid, Job, JobError, JobId, TileIndex, View};
+use fixedbrot_core::{
+    render_tile, Fixed, Format, Grid, Job, JobError, JobId, NarrowView, TileIndex, View,
+};
 
 /// Both formats, in the order fixtures list them.
 pub const FORMATS: [Format; 2] = [Format::I4F28, Format::I4F60];
 
 /// The format named in a fixture file.
 pub fn format_named(name: &str) -> Format {
-    FORMATS
-        .into_iter()
-        .find(|f| f.to_string() == name)
-        .unwrap_or_else(|| panic!("unknown format {name}"))
+    Format::from_name(name).unwrap_or_else(|| panic!("unknown format {name}"))
 }
 
 /// Points of the plane worth pinning, as `RE,IM` text, with why.
@@ -74,8 +73,22 @@ const fn view(
     }
 }
 
+/// The wide format of `bits` bits, for a case.
+pub const fn wide(bits: u32) -> Format {
+    match Format::from_bits(bits) {
+        Some(format @ Format::Wide(_)) => format,
+        _ => panic!("not a wide format"),
+    }
+}
+
 /// Views worth pinning: the default, deep zooms, and every reason to refuse one.
 pub const VIEWS: &[ViewCase] = &[
+    view(wide(96), SEAHORSE_TL, SEAHORSE_BR, 16, 16),
+    view(wide(128), "-2.2,1.2", "1.0,-1.2", 640, 480),
+    view(wide(192), SEAHORSE_1E40_TL, SEAHORSE_1E40_BR, 100, 100),
+    view(wide(96), SEAHORSE_1E40_TL, SEAHORSE_1E40_BR, 100, 100),
+    view(wide(4096), "-3,3", "3,-3", 1, 1),
+    view(wide(96), "-3.00000001,3", "3,-3", 600, 600),
     view(Format::I4F28, "-2.2,1.2", "1.0,-1.2", 640, 480),
     view(Format::I4F60, "-2.2,1.2", "1.0,-1.2", 640, 480),
     view(Format::I4F60, SEAHORSE_TL, SEAHORSE_BR, 16, 16),
@@ -99,6 +112,13 @@ const SEAHORSE_TL: &str =
 const SEAHORSE_BR: &str =
     "-0.743643887037158604752191506114774,0.131825904205311870493132056385139";
 
+/// A view 1e-34 wide by seahorse valley: past I4F60 and the 124 bits corners used to be
+/// read to.
+const SEAHORSE_1E40_TL: &str =
+    "-0.743643887037158704752191506114774,0.131825904205311970493132056385139";
+const SEAHORSE_1E40_BR: &str =
+    "-0.743643887037158704752191506114773,0.131825904205311970493132056385138";
+
 impl ViewCase {
     /// The case's fixture columns: its inputs.
     pub fn inputs(&self) -> Vec<String> {
@@ -114,16 +134,28 @@ impl ViewCase {
 
 /// What [`View::from_corners`] makes of a row's inputs, as the fixture's last column says it.
 pub fn view_outcome(inputs: &[String]) -> String {
+    let format = format_named(&inputs[0]);
     let result = View::from_corners(
-        format_named(&inputs[0]),
+        format,
         &inputs[1],
         &inputs[2],
         inputs[3].parse().expect("width"),
         inputs[4].parse().expect("height"),
     );
     match result {
-        Ok(v) => format!("{} {} {} {}", v.origin_re, v.origin_im, v.step_x, v.step_y),
+        Ok(view) => view_numbers(format, &view).join(" "),
         Err(e) => format!("refused: {e:?}"),
+    }
+}
+
+/// A view's four numbers as fixtures write them: raw bits for a narrow format, exact
+/// decimals for a wide one, whose bits are no `i64`.
+pub fn view_numbers(format: Format, view: &View) -> [String; 4] {
+    match (format, view.narrow()) {
+        (Format::I4F28 | Format::I4F60, Some(v)) => {
+            [v.origin_re, v.origin_im, v.step_x, v.step_y].map(|raw| raw.to_string())
+        }
+        _ => [view.origin_re, view.origin_im, view.step_x, view.step_y].map(|x| x.to_string()),
     }
 }
 
@@ -221,18 +253,40 @@ pub fn tiles() -> Vec<(&'static str, Job, TileIndex)> {
             single,
             TileIndex(240 * 640 + 290),
         ),
+        (
+            "the 1e50 location at 224 bits, the centre's tile",
+            location_1e50(wide(224), (32, 24), 500, (8, 8)),
+            TileIndex(4 + 2),
+        ),
+        (
+            "I4F92 in seahorse valley, 1e-16 wide, as I4F60's tile",
+            job(wide(96), SEAHORSE_TL, SEAHORSE_BR, (16, 16), 2000, (16, 16)),
+            TileIndex(0),
+        ),
+        (
+            "1,024 bits, a 4x4 tile by the 1e50 location, zoomed out to 1e20",
+            job_by_centre(wide(1024), LOCATION_1E50, "1E20", (8, 8), 300, (4, 4)),
+            TileIndex(3),
+        ),
+        (
+            "4,096 bits, a 2x2 tile by the 1e50 location",
+            location_1e50(wide(4096), (4, 4), 60, (2, 2)),
+            TileIndex(3),
+        ),
     ]
 }
 
-/// A tile's fixture columns: the job in raw bits and the tile index.
+/// A tile's fixture columns: the job, its view in raw bits (exact decimals for a wide
+/// format, whose bits are no `i64`), and the tile index.
 pub fn tile_inputs(job: &Job, tile: TileIndex) -> Vec<String> {
-    let (v, g) = (job.view, job.grid);
+    let g = job.grid;
+    let [origin_re, origin_im, step_x, step_y] = view_numbers(job.format, &job.view);
     [
         job.format.to_string(),
-        v.origin_re.to_string(),
-        v.origin_im.to_string(),
-        v.step_x.to_string(),
-        v.step_y.to_string(),
+        origin_re,
+        origin_im,
+        step_x,
+        step_y,
         g.width.to_string(),
         g.height.to_string(),
         g.tile_width.to_string(),
@@ -246,14 +300,28 @@ pub fn tile_inputs(job: &Job, tile: TileIndex) -> Vec<String> {
 /// The job and tile of a tile row's inputs.
 pub fn tile_from_inputs(inputs: &[String]) -> (Job, TileIndex) {
     let n = |i: usize| -> i64 { inputs[i].parse().expect("number") };
-    let job = Job {
-        format: format_named(&inputs[0]),
-        view: View {
+    let format = format_named(&inputs[0]);
+    let view = match format {
+        Format::Wide(width) => {
+            let x = |i: usize| Fixed::from_decimal(width, &inputs[i]).expect("exact decimal");
+            View {
+                origin_re: x(1),
+                origin_im: x(2),
+                step_x: x(3),
+                step_y: x(4),
+            }
+        }
+        narrow => NarrowView {
             origin_re: n(1),
             origin_im: n(2),
             step_x: n(3),
             step_y: n(4),
-        },
+        }
+        .in_format(narrow),
+    };
+    let job = Job {
+        format,
+        view,
         grid: Grid {
             width: n(5) as u32,
             height: n(6) as u32,
@@ -289,6 +357,8 @@ pub fn messages() -> Vec<(&'static str, Envelope)> {
     let small = job(Format::I4F60, "-2,1.5", "1,-1.5", (6, 4), 64, (3, 2));
     let tile = TileIndex(3);
     let counts = tile_counts(&small, tile).expect("tile");
+    let deep = location_1e50(wide(192), (4, 2), 40, (2, 2));
+    let deep_counts = tile_counts(&deep, TileIndex(1)).expect("tile");
     let envelope = |message| Envelope { job_id, message };
     vec![
         ("begin", envelope(Message::Begin(default))),
@@ -305,6 +375,29 @@ pub fn messages() -> Vec<(&'static str, Envelope)> {
                 job: small,
                 tile,
                 counts: counts.as_slice().try_into().expect("fits"),
+            })),
+        ),
+        ("begin-wide", envelope(Message::Begin(deep))),
+        (
+            "request-wide",
+            envelope(Message::Request(TileRequest {
+                job: deep,
+                tile: TileIndex(1),
+            })),
+        ),
+        (
+            "result-wide",
+            envelope(Message::Result(TileResult {
+                job: deep,
+                tile: TileIndex(1),
+                counts: deep_counts.as_slice().try_into().expect("fits"),
+            })),
+        ),
+        (
+            "refused-too-wide",
+            envelope(Message::Refused(Refusal {
+                tile: Some(TileIndex(1)),
+                reason: Reason::TooWide { max_bits: 1024 },
             })),
         ),
         ("end", envelope(Message::End(End { tiles: 80 }))),
@@ -332,6 +425,38 @@ pub fn messages() -> Vec<(&'static str, Envelope)> {
     ]
 }
 
+/// A checked job by centre and zoom; panics on a bad case (test data, not input).
+pub fn job_by_centre(
+    format: Format,
+    (re, im): (&str, &str),
+    zoom: &str,
+    (width, height): (u32, u32),
+    iterations: u32,
+    (tile_width, tile_height): (u32, u32),
+) -> Job {
+    let zoom = fixedbrot_core::Zoom::parse(zoom).expect("zoom");
+    let centre = format!("{re},{im}");
+    let view = View::from_centre(format, &centre, &zoom, width, height).expect("view");
+    let job = Job {
+        format,
+        view,
+        grid: Grid {
+            width,
+            height,
+            tile_width,
+            tile_height,
+        },
+        iterations,
+    };
+    job.check().expect("valid job");
+    job
+}
+
+/// rust-fractal-core's "1e50" location, at zoom 1E50, in `format`.
+pub fn location_1e50(format: Format, size: (u32, u32), iterations: u32, tile: (u32, u32)) -> Job {
+    job_by_centre(format, LOCATION_1E50, "1E50", size, iterations, tile)
+}
+
 /// Whole images pinned by the digest of their counts.
 pub fn images() -> Vec<(&'static str, Job)> {
     vec![
@@ -340,6 +465,10 @@ pub fn images() -> Vec<(&'static str, Job)> {
             default_job(Format::I4F28, 64),
         ),
         ("the same view in I4F60", default_job(Format::I4F60, 64)),
+        (
+            "rust-fractal-core's 1e50 location, 64x48, 1000 iterations, I4F220",
+            location_1e50(wide(224), (64, 48), 1000, (16, 16)),
+        ),
     ]
 }
 

@@ -1,7 +1,7 @@
 //! proptest strategies for valid jobs and messages of every kind.
 use fixedbrot_core::limits::MAX_TILE_PIXELS;
 use fixedbrot_core::wire::{End, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
-use fixedbrot_core::{Format, Grid, Job, JobId, Point, TileIndex, View};
+use fixedbrot_core::{Format, Grid, Job, JobId, NarrowView, Point, TileIndex};
 use proptest::prelude::*;
 
 /// Either format.
@@ -79,12 +79,13 @@ pub fn job(max_side: u32, max_iterations: u32) -> impl Strategy<Value = Job> {
             let step_y = 1 + (r[1] % max_step(height)) as i64;
             let room_x = (2 * bound - i64::from(width - 1) * step_x) as u64 + 1;
             let room_y = (2 * bound - i64::from(height - 1) * step_y) as u64 + 1;
-            let view = View {
+            let view = NarrowView {
                 origin_re: -bound + (r[2] % room_x) as i64,
                 origin_im: bound - (r[3] % room_y) as i64,
                 step_x,
                 step_y,
-            };
+            }
+            .in_format(format);
             // Tiles of up to 64×64 pixels: at most MAX_TILE_PIXELS.
             let grid = Grid {
                 width,

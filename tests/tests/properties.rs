@@ -7,8 +7,8 @@ use fixedbrot_core::wire::{
     Message, TileRequest, WireError, MAX_COUNT_LEN,
 };
 use fixedbrot_core::{
-    escape, escape_lanes, render_tile, render_tile_in_lanes, Format, JobError, Point, TileIndex,
-    View, LANES,
+    escape, escape_lanes, render_tile, render_tile_in_lanes, Fixed, Format, JobError, Point,
+    TileIndex, View, LANES,
 };
 use fixedbrot_tests::{oracle, strategies};
 use proptest::prelude::*;
@@ -175,7 +175,7 @@ proptest! {
             prop_assert_eq!(job.grid.rect(tile), Some(rect));
             for (i, &count) in counts[..rect.pixels()].iter().enumerate() {
                 let (x, y) = (rect.x + i as u32 % rect.width, rect.y + i as u32 / rect.width);
-                let c = job.view.point(x, y);
+                let c = job.view.narrow().unwrap().point(x, y);
                 prop_assert_eq!(count, escape(job.format, c, job.iterations).unwrap(), "pixel ({}, {})", x, y);
             }
             prop_assert_eq!(counts[rect.pixels()], u32::MAX, "nothing written past the tile");
@@ -224,7 +224,8 @@ proptest! {
         match View::from_corners(format, &tl, &br, width, height) {
             Ok(view) => {
                 prop_assert!(view.check(format, width, height).is_ok());
-                prop_assert!(view.step_x > 0 && view.step_y > 0);
+                let narrow = view.narrow().unwrap();
+                prop_assert!(narrow.step_x > 0 && narrow.step_y > 0);
                 prop_assert!(!outside(left) && !outside(top), "an accepted origin lies in range");
             }
             Err(JobError::BadCorner) => prop_assert!(corners.iter().any(|&m| i128::from(m).abs() >= 8 * ten)),
@@ -263,7 +264,7 @@ fn render_tile_refuses_what_it_cannot_do() {
         Err(JobError::NoSuchTile)
     );
     let mut bad = job;
-    bad.view.step_x = -1;
+    bad.view.step_x = Fixed::from_i64(job.format.width(), -1);
     assert_eq!(
         render_tile(&bad, TileIndex(0), &mut buf),
         Err(JobError::NotLeftToRight)

@@ -79,7 +79,7 @@ fn classic_palette_reproduces_the_originals_image() {
     let mut same = 0usize;
     for (i, &count) in counts.iter().enumerate() {
         let (x, y) = (i as u32 % job.grid.width, i as u32 / job.grid.width);
-        let c = job.view.point(x, y);
+        let c = job.view.narrow().unwrap().point(x, y);
         let white = Palette::Classic.rgb(count, job.iterations) == [255, 255, 255];
         let original = reference::original_inside(
             reference::to_f64(c.re, frac),

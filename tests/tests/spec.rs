@@ -169,10 +169,10 @@ fn the_count_is_the_number_of_steps_taken_and_the_limit_means_inside() {
 
 #[test]
 fn the_largest_tile_result_encodes_to_exactly_the_stated_worst_case() {
-    // Valid views cannot reach every varint's longest form (|origin| <= 3·2^60 takes 9 bytes,
-    // not 10), so the real worst case sits a few bytes under the stated bound.
+    // The widest format's view is fixed-length; sides of 65,535 take 3 bytes of the 5 a
+    // varint may, so the real worst case sits a few bytes under the stated bound.
     let job = job(
-        Format::I4F60,
+        fixedbrot_tests::cases::wide(4096),
         "-3,3",
         "3,-3",
         (65_535, 65_535),
@@ -339,7 +339,7 @@ fn a_byte_stream_splits_into_decoded_frames_and_a_bad_frame_is_dropped_whole() {
     for &byte in b"\x03ab\0\0\0\x08abcdefg\0\x05ab\0\x02x\x02y\0" {
         match frames.push(byte) {
             Some(Framed::Frame(frame)) => out.push(Ok(frame.to_vec())),
-            Some(Framed::TooLong) => out.push(Err("too long")),
+            Some(Framed::TooLong(_)) => out.push(Err("too long")),
             Some(Framed::Broken) => out.push(Err("not COBS")),
             None => {}
         }

@@ -108,13 +108,15 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fixedbrot_core::{escape, Format};
+    use fixedbrot_core::{Format, Pixels};
     use fixedbrot_tests::cases::job;
 
-    /// Every path this CPU can run, against the core's point-by-point counts.
+    /// Every path this CPU can run, against the core's point-by-point counts, in every kind
+    /// of format.
     #[test]
     fn every_kernel_path_returns_the_cores_counts() {
-        for format in [Format::I4F28, Format::I4F60] {
+        let wide = Format::from_bits(160).unwrap();
+        for format in [Format::I4F28, Format::I4F60, wide] {
             // The default view, small, with odd tiles so lanes are left over, and a limit long
             // enough for cycles to be found in the interior.
             let job = job(format, "-2.2,1.2", "1.0,-1.2", (160, 120), 600, (37, 29));
@@ -135,9 +137,10 @@ mod tests {
             for tile in 0..job.grid.tiles() {
                 let tile = TileIndex(tile);
                 let rect = job.grid.rect(tile).unwrap();
+                let pixels = Pixels::new(&job).unwrap();
                 let expected: Vec<u32> = (rect.y..rect.y + rect.height)
                     .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)))
-                    .map(|(x, y)| escape(format, job.view.point(x, y), job.iterations).unwrap())
+                    .map(|(x, y)| pixels.count(x, y))
                     .collect();
                 for (name, kernel) in &paths {
                     let mut out = vec![0; rect.pixels()];

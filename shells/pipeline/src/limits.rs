@@ -3,7 +3,7 @@ use std::fmt;
 use std::time::Duration;
 
 use fixedbrot_core::wire::{Reason, TileRequest};
-use fixedbrot_core::{Job, Rect};
+use fixedbrot_core::{Format, Job, Rect};
 
 /// What a process accepts. The core's own limits (65,535-pixel sides, 4,096-pixel tiles)
 /// stand behind these.
@@ -13,8 +13,9 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Largest iteration limit: a worker's time per tile grows with it.
     pub max_iterations: u32,
-    /// Most kernel steps one request may ask for: its tile's pixels times the iteration
-    /// limit. Bounds a worker's time per request, so one request cannot hold it for minutes.
+    /// Most work one request may ask for: its tile's pixels times the iteration limit times
+    /// the cost of a step of its format ([`Job::work`]). Bounds a worker's time per request,
+    /// so one request cannot hold it for minutes.
     pub max_work: u64,
     /// Most jobs assembled at once.
     pub max_jobs: usize,
@@ -65,6 +66,8 @@ pub enum OverLimit {
         tile: Rect,
         /// The job's iteration limit.
         iterations: u32,
+        /// The job's format, whose steps cost more the wider it is.
+        format: Format,
         /// The limit.
         max: u64,
     },
@@ -105,15 +108,31 @@ impl fmt::Display for OverLimit {
             OverLimit::Work {
                 tile,
                 iterations,
+                format,
                 max,
-            } => write!(
-                f,
-                "{}x{} pixels at {iterations} iterations is {} steps, above the limit of {max} \
-                 steps per tile (--max-work): use smaller tiles or fewer iterations, or raise it",
-                tile.width,
-                tile.height,
-                tile.pixels() as u64 * u64::from(iterations)
-            ),
+            } => {
+                let steps = tile.pixels() as u64 * u64::from(iterations);
+                write!(
+                    f,
+                    "{}x{} pixels at {iterations} iterations",
+                    tile.width, tile.height
+                )?;
+                match format.step_cost() {
+                    1 => write!(f, " is {steps} steps")?,
+                    cost => write!(
+                        f,
+                        " in {format} (a step of {} bits costs {cost} narrow ones) is {} \
+                         steps' work",
+                        format.bits(),
+                        steps.saturating_mul(cost)
+                    )?,
+                }
+                write!(
+                    f,
+                    ", above the limit of {max} per tile (--max-work): use smaller tiles or \
+                     fewer iterations, or raise it"
+                )
+            }
             OverLimit::Memory { bytes, max } => write!(
                 f,
                 "its tiles would take {bytes} bytes, more than all jobs may hold ({max} bytes, \
@@ -168,16 +187,82 @@ impl Limits {
         self.check_work(job, rect).err()
     }
 
-    /// Refuses `tile` of `job` if its kernel steps are over `--max-work`.
+    /// Refuses `tile` of `job` if its work is over `--max-work`.
     pub fn check_work(&self, job: &Job, tile: Rect) -> Result<(), OverLimit> {
-        let work = tile.pixels() as u64 * u64::from(job.iterations);
-        if work <= self.max_work {
+        if job.work(tile) <= self.max_work {
             return Ok(());
         }
         Err(OverLimit::Work {
             tile,
             iterations: job.iterations,
+            format: job.format,
             max: self.max_work,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fixedbrot_core::{TileIndex, Width};
+    use fixedbrot_tests::cases::job;
+
+    /// The cost of width: a step of `w` 64-bit words costs `24 + w²` narrow ones (within a
+    /// third of the measured ratio to 1,024 bits, above it beyond), and `--max-work` refuses
+    /// by it, saying what the format costs.
+    #[test]
+    fn a_wide_step_costs_its_squares_and_max_work_counts_it() {
+        let cost = |bits| Format::from_bits(bits).unwrap().step_cost();
+        assert_eq!([cost(32), cost(64)], [1, 1]);
+        assert_eq!([cost(96), cost(128), cost(256)], [28, 28, 40]);
+        assert_eq!([cost(1024), cost(4096)], [24 + 256, 24 + 4096]);
+        assert_eq!(cost(Width::WIDEST.bits()), 4120);
+        let limits = Limits {
+            max_work: 64 * 64 * 1000 * 40,
+            ..Limits::default()
+        };
+        let narrow = job(Format::I4F60, "-2,1.5", "1,-1.5", (64, 64), 1000, (64, 64));
+        let at_256 = Job {
+            format: Format::from_bits(256).unwrap(),
+            view: job(
+                Format::from_bits(256).unwrap(),
+                "-2,1.5",
+                "1,-1.5",
+                (64, 64),
+                1,
+                (64, 64),
+            )
+            .view,
+            ..narrow
+        };
+        let at_288 = Job {
+            format: Format::from_bits(288).unwrap(),
+            view: job(
+                Format::from_bits(288).unwrap(),
+                "-2,1.5",
+                "1,-1.5",
+                (64, 64),
+                1,
+                (64, 64),
+            )
+            .view,
+            ..narrow
+        };
+        let tile = narrow.grid.rect(TileIndex(0)).unwrap();
+        assert_eq!(narrow.work(tile) * 40, at_256.work(tile));
+        assert_eq!(limits.admit_work(&narrow), Ok(()));
+        assert_eq!(limits.admit_work(&at_256), Ok(()));
+        let over = limits.admit_work(&at_288).unwrap_err();
+        assert_eq!(
+            over.reason(),
+            Reason::TooMuchWork {
+                max_work: limits.max_work
+            }
+        );
+        let said = over.to_string();
+        assert!(
+            said.contains("I4F284") && said.contains("costs 49 narrow ones"),
+            "{said}"
+        );
     }
 }

@@ -35,14 +35,15 @@ pub fn key(job_id: JobId, tile: Option<TileIndex>) -> String {
 pub fn describe(job: &Job) -> String {
     let grid = job.grid;
     format!(
-        "{}x{}, {} tiles of {}x{}, {} iterations, {}",
+        "{}x{}, {} tiles of {}x{}, {} iterations, {} ({} bits)",
         grid.width,
         grid.height,
         grid.tiles(),
         grid.tile_width,
         grid.tile_height,
         job.iterations,
-        job.format
+        job.format,
+        job.format.bits()
     )
 }
 

@@ -15,11 +15,15 @@ use crate::plan::{self, encode};
 /// point by point on a slow one).
 pub const LONG_WORK: u64 = 1 << 24;
 
-/// The most kernel steps a message can ask for: pixels times iterations of its tile, 0 for
-/// anything but a request.
+/// The most work a message can ask for ([`fixedbrot_core::Job::work`]), 0 for anything but
+/// a request.
 pub fn work(bytes: &[u8]) -> u64 {
     match wire::decode_request(bytes) {
-        Ok((_, request)) => request.pixels() as u64 * u64::from(request.job.iterations),
+        Ok((_, request)) => request
+            .job
+            .grid
+            .rect(request.tile)
+            .map_or(0, |rect| request.job.work(rect)),
         Err(_) => 0,
     }
 }

@@ -1,6 +1,6 @@
 //! The board protocol: one COBS-framed request at a time, an answer awaited for a time scaled
-//! by its work, and tiles larger than the board holds split into pieces it holds and put
-//! together again.
+//! by its work, tiles larger than the board holds split into pieces it holds and put
+//! together again, and tiles of formats wider than it computes computed here instead.
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -8,7 +8,8 @@ use fixedbrot_core::limits::{MAX_FRAME_LEN, MAX_TILE_PIXELS};
 use fixedbrot_core::wire::{
     self, Deframer, Envelope, Framed, Message, Reason, Refusal, TileRequest, TileResult, WireError,
 };
-use fixedbrot_core::{Format, Grid, Job, JobId, Rect, TileIndex, View};
+use fixedbrot_core::{Format, Grid, Job, JobId, Rect, TileIndex, View, Width};
+use fixedbrot_pipeline::cpu;
 
 use super::link::Link;
 use crate::log::warn;
@@ -45,46 +46,41 @@ pub struct Board<L: Link> {
     /// The board's answers, split into frames as they come.
     frames: Box<Deframer<MAX_FRAME_LEN>>,
     max_pixels: usize,
+    /// The widest format the board computes, in bits, as it says.
+    max_bits: u32,
     steps_per_second: u64,
     pub tiles: u64,
     pub pieces: u64,
+    /// Tiles too wide for the board, computed here.
+    pub on_host: u64,
 }
 
 impl<L: Link> Board<L> {
-    /// Asks the board the largest tile it holds: a full-size request at one iteration, which
-    /// it computes or refuses with its limit.
+    /// Asks the board the largest tile it holds and the widest format it computes: requests
+    /// of one iteration, which it computes or refuses with its limit.
     pub fn connect(link: L, steps_per_second: u64) -> Result<Board<L>, BoardError> {
         let mut board = Board {
             link,
             frames: Box::default(),
             max_pixels: MAX_TILE_PIXELS,
+            max_bits: Width::WIDEST.bits(),
             steps_per_second,
             tiles: 0,
             pieces: 0,
+            on_host: 0,
         };
-        let side = 64;
-        let format = Format::I4F28;
-        let job = Job {
-            format,
-            view: View::from_corners(format, "-2,1", "1,-1", side, side)
-                .expect("a fixed view that fits"),
-            grid: Grid {
-                width: side,
-                height: side,
-                tile_width: side,
-                tile_height: side,
-            },
-            iterations: 1,
-        };
-        let probe = TileRequest {
-            job,
-            tile: TileIndex(0),
-        };
-        match board.exchange(JobId(0), &probe)?.message {
+        board.probe_pixels()?;
+        board.probe_bits()?;
+        Ok(board)
+    }
+
+    /// A full-size tile, which the board computes or refuses with the most pixels it holds.
+    fn probe_pixels(&mut self) -> Result<(), BoardError> {
+        match self.exchange(JobId(0), &probe(Format::I4F28, 64))?.message {
             Message::Result(_) => {}
             Message::Refused(refusal) => match refusal.reason {
                 Reason::TileTooLarge { max_pixels } if max_pixels > 0 => {
-                    board.max_pixels = (max_pixels as usize).min(MAX_TILE_PIXELS)
+                    self.max_pixels = (max_pixels as usize).min(MAX_TILE_PIXELS)
                 }
                 other => return Err(BoardError::Probe(format!("refused the probe: {other:?}"))),
             },
@@ -94,7 +90,31 @@ impl<L: Link> Board<L> {
                 )))
             }
         }
-        Ok(board)
+        Ok(())
+    }
+
+    /// One pixel of the widest format, which the board computes or refuses with the widest
+    /// it computes.
+    fn probe_bits(&mut self) -> Result<(), BoardError> {
+        let widest = Format::Wide(Width::WIDEST);
+        match self.exchange(JobId(0), &probe(widest, 1))?.message {
+            Message::Result(_) => {}
+            Message::Refused(Refusal {
+                reason: Reason::TooWide { max_bits },
+                ..
+            }) => self.max_bits = max_bits,
+            other => {
+                return Err(BoardError::Probe(format!(
+                    "answered the width probe with {other:?}"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// The widest format the board computes, in bits.
+    pub fn max_bits(&self) -> u32 {
+        self.max_bits
     }
 
     /// The largest tile the board takes, in pixels.
@@ -109,12 +129,23 @@ impl<L: Link> Board<L> {
         let rect = job.grid.rect(request.tile).ok_or(BoardError::Answer(
             "was asked for a tile that does not exist",
         ))?;
-        let answer = if rect.pixels() <= self.max_pixels {
+        let mut answer = if job.format.bits() > self.max_bits {
+            self.here(job_id, request)?
+        } else if rect.pixels() <= self.max_pixels {
             self.pieces += 1;
             self.exchange(job_id, request)?
         } else {
             self.split(job_id, request)?
         };
+        if let Message::Refused(Refusal {
+            reason: Reason::TooWide { max_bits },
+            ..
+        }) = answer.message
+        {
+            // The board knows its RAM best: believe it from now on, and compute this here.
+            self.max_bits = max_bits;
+            answer = self.here(job_id, request)?;
+        }
         self.tiles += 1;
         if let Message::Result(result) = &answer.message {
             metrics().computed(result.counts.iter().map(|&c| u64::from(c)).sum());
@@ -125,6 +156,27 @@ impl<L: Link> Board<L> {
             .len();
         buf.truncate(len);
         Ok(buf)
+    }
+
+    /// Computes a tile on this host, for a format wider than the board computes: computed
+    /// elsewhere, never refused for the board's RAM.
+    fn here(&mut self, job_id: JobId, request: &TileRequest) -> Result<Envelope, BoardError> {
+        let mut counts = heapless::Vec::new();
+        let pixels = request.pixels();
+        counts
+            .resize(pixels, 0)
+            .map_err(|_| BoardError::Answer("was asked for a tile larger than any"))?;
+        cpu::render_tile(&request.job, request.tile, &mut counts)
+            .map_err(|_| BoardError::Answer("was asked for a tile of an invalid job"))?;
+        self.on_host += 1;
+        Ok(Envelope {
+            job_id,
+            message: Message::Result(TileResult {
+                job: request.job,
+                tile: request.tile,
+                counts,
+            }),
+        })
     }
 
     /// Computes a tile in pieces the board holds: a sub-grid of the same job whose tiles
@@ -222,8 +274,12 @@ impl<L: Link> Board<L> {
         };
         let mut buf = vec![0u8; MAX_FRAME_LEN];
         let frame = wire::encode_cobs(&envelope, &mut buf).map_err(BoardError::Encode)?;
-        let pixels = request.pixels() as u64;
-        let timeout = self.timeout(pixels, request.job.iterations);
+        let work = request
+            .job
+            .grid
+            .rect(request.tile)
+            .map_or(0, |rect| request.job.work(rect));
+        let timeout = self.timeout(work, request.job.format);
         self.link.send(frame).map_err(BoardError::Send)?;
         let started = Instant::now();
         loop {
@@ -258,12 +314,18 @@ impl<L: Link> Board<L> {
     }
 
     /// 2 s, plus the line time of the largest frame, plus four times the work at the
-    /// board's stated speed.
-    fn timeout(&self, pixels: u64, iterations: u32) -> Duration {
-        let work = pixels * u64::from(iterations) * 4 * 1000 / self.steps_per_second.max(1);
+    /// board's stated speed (in narrow steps), four times more again for a wide format: a
+    /// 32-bit board's limbs are half the 64-bit words the cost of a wide step counts, and
+    /// its squares four times the work.
+    fn timeout(&self, work: u64, format: Format) -> Duration {
+        let words = match format {
+            Format::Wide(_) => 4,
+            _ => 1,
+        };
+        let millis = work.saturating_mul(4 * 1000 * words) / self.steps_per_second.max(1);
         Duration::from_secs(2)
             + self.link.transfer_time(MAX_FRAME_LEN)
-            + Duration::from_millis(work)
+            + Duration::from_millis(millis)
     }
 
     /// The next frame's message bytes, by `deadline`.
@@ -277,11 +339,31 @@ impl<L: Link> Board<L> {
             };
             match self.frames.push(byte) {
                 Some(Framed::Frame(frame)) => return Ok(frame.to_vec()),
-                Some(Framed::TooLong) => warn!("the board sent a frame longer than any message"),
+                Some(Framed::TooLong(_)) => warn!("the board sent a frame longer than any message"),
                 Some(Framed::Broken) => warn!("the board sent a frame that is not COBS"),
                 None => {}
             }
         }
+    }
+}
+
+/// Tile 0 of a square job of `side` pixels in `format`, at one iteration: a probe.
+fn probe(format: Format, side: u32) -> TileRequest {
+    let job = Job {
+        format,
+        view: View::from_corners(format, "-2,1", "1,-1", side, side)
+            .expect("a fixed view that fits"),
+        grid: Grid {
+            width: side,
+            height: side,
+            tile_width: side,
+            tile_height: side,
+        },
+        iterations: 1,
+    };
+    TileRequest {
+        job,
+        tile: TileIndex(0),
     }
 }
 
@@ -306,6 +388,7 @@ mod tests {
     /// A board in memory that answers like the firmware, holding at most `max` pixels.
     struct FakeBoard {
         max: usize,
+        max_bits: u32,
         incoming: Box<Deframer<MAX_FRAME_LEN>>,
         outgoing: VecDeque<u8>,
         requests: usize,
@@ -313,8 +396,13 @@ mod tests {
 
     impl FakeBoard {
         fn new(max: usize) -> FakeBoard {
+            FakeBoard::holding(max, Width::WIDEST.bits())
+        }
+
+        fn holding(max: usize, max_bits: u32) -> FakeBoard {
             FakeBoard {
                 max,
+                max_bits,
                 incoming: Box::default(),
                 outgoing: VecDeque::new(),
                 requests: 0,
@@ -325,6 +413,16 @@ mod tests {
             self.requests += 1;
             let (job_id, request) = wire::decode_request(frame).unwrap();
             let pixels = request.job.grid.rect(request.tile).unwrap().pixels();
+            if request.job.format.bits() > self.max_bits {
+                let reason = Reason::TooWide {
+                    max_bits: self.max_bits,
+                };
+                let refusal = Refusal { tile: None, reason };
+                return Envelope {
+                    job_id,
+                    message: Message::Refused(refusal),
+                };
+            }
             if pixels > self.max {
                 let reason = Reason::TileTooLarge {
                     max_pixels: self.max as u32,
@@ -388,6 +486,36 @@ mod tests {
             Board::connect(FakeBoard::new(700), 1).unwrap().max_pixels(),
             700
         );
+    }
+
+    /// A format wider than the board computes is never refused for it: the bridge computes
+    /// the tile itself, the same counts, and asks the board no more of that width.
+    #[test]
+    fn tiles_too_wide_for_the_board_are_computed_here_exactly() {
+        let mut board = Board::connect(FakeBoard::holding(4096, 1024), 1_000_000).unwrap();
+        assert_eq!(board.max_bits(), 1024);
+        let asked = board.link.requests;
+        for bits in [1024, 2048] {
+            let format = Format::from_bits(bits).unwrap();
+            let job = job(format, "-2,1.5", "1,-1.5", (20, 12), 200, (8, 8));
+            let request = TileRequest {
+                job,
+                tile: TileIndex(4),
+            };
+            let answer = board.compute(JobId(5), &request).unwrap();
+            let Message::Result(result) = wire::decode(&answer).unwrap().message else {
+                panic!("a result at {bits} bits");
+            };
+            let mut expected = vec![0; result.counts.len()];
+            render_tile(&job, request.tile, &mut expected).unwrap();
+            assert_eq!(result.counts.as_slice(), expected.as_slice(), "{bits} bits");
+        }
+        assert_eq!(
+            board.link.requests,
+            asked + 1,
+            "the board saw the 1024-bit tile only"
+        );
+        assert_eq!(board.on_host, 1);
     }
 
     #[test]

@@ -94,8 +94,8 @@ impl<L: Link + Send + 'static> Handler for Bridge<L> {
         let board = &self.board;
         if board.tiles == 1 || self.last_report.elapsed() > Duration::from_secs(2) {
             info!(
-                "The board has served {} tiles in {} pieces",
-                board.tiles, board.pieces
+                "The board has served {} tiles in {} pieces ({} too wide for it computed here)",
+                board.tiles, board.pieces, board.on_host
             );
             self.last_report = Instant::now();
         }

@@ -5,11 +5,14 @@
 //!
 //! NPY: <https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html>; numpy
 //! refuses keys of its own header it does not know, so the job goes in the sidecar.
+//!
+//! Sidecar version 1 holds a narrow format's view as raw `i64` bits; version 2, for the wide
+//! formats, as the exact decimal of each number, which reads back to the same bits.
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use fixedbrot_core::{Format, Grid, Job, JobId, View};
+use fixedbrot_core::{Fixed, Format, Grid, Job, JobId, NarrowView, View};
 
 use fixedbrot_pipeline::Image;
 
@@ -25,13 +28,69 @@ struct Sidecar {
     /// The file the counts are in, beside this one.
     counts: String,
     job_id: String,
-    format: Format,
+    /// `I4F28`, `I4F60`, `I4F92`...
+    format: String,
     iterations: u32,
     grid: Grid,
-    view: View,
+    view: SidecarView,
     /// The c of the top-left and bottom-right pixels, `RE,IM`, each part the exact value of
     /// its raw bits.
     corners: Corners,
+}
+
+/// A view as the sidecar holds it: raw bits (version 1) or exact decimals (version 2).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum SidecarView {
+    Raw(NarrowView),
+    Exact {
+        origin_re: String,
+        origin_im: String,
+        step_x: String,
+        step_y: String,
+    },
+}
+
+impl SidecarView {
+    fn of(job: &Job) -> SidecarView {
+        let view = &job.view;
+        match (job.format, view.narrow()) {
+            (Format::Wide(_), _) | (_, None) => SidecarView::Exact {
+                origin_re: view.origin_re.to_string(),
+                origin_im: view.origin_im.to_string(),
+                step_x: view.step_x.to_string(),
+                step_y: view.step_y.to_string(),
+            },
+            (_, Some(narrow)) => SidecarView::Raw(narrow),
+        }
+    }
+
+    /// The view in `format`, if it is written as that format's sidecars write it.
+    fn view(&self, format: Format) -> Option<View> {
+        match (self, format) {
+            (SidecarView::Raw(narrow), Format::I4F28 | Format::I4F60) => {
+                Some(narrow.in_format(format))
+            }
+            (
+                SidecarView::Exact {
+                    origin_re,
+                    origin_im,
+                    step_x,
+                    step_y,
+                },
+                Format::Wide(width),
+            ) => {
+                let read = |text: &String| Fixed::from_decimal(width, text);
+                Some(View {
+                    origin_re: read(origin_re)?,
+                    origin_im: read(origin_im)?,
+                    step_x: read(step_x)?,
+                    step_y: read(step_y)?,
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -63,19 +122,23 @@ pub fn write(path: &Path, image: &Image, place: Place) -> io::Result<()> {
     let grid = job.grid;
     let corner = |x, y| {
         let c = job.view.point(x, y);
-        format!("{},{}", job.format.decimal(c.re), job.format.decimal(c.im))
+        format!("{},{}", c.re, c.im)
     };
+    let view = SidecarView::of(job);
     let sidecar_text = serde_json::to_string_pretty(&Sidecar {
-        fixedbrot_raw: 1,
+        fixedbrot_raw: match view {
+            SidecarView::Raw(_) => 1,
+            SidecarView::Exact { .. } => 2,
+        },
         counts: path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         job_id: format!("{:016x}", image.job_id.0),
-        format: job.format,
+        format: job.format.to_string(),
         iterations: job.iterations,
         grid,
-        view: job.view,
+        view,
         corners: Corners {
             top_left: corner(0, 0),
             bottom_right: corner(grid.width - 1, grid.height - 1),
@@ -144,16 +207,25 @@ pub fn read(path: &Path, max_pixels: u64) -> Result<Image, String> {
     let text = read_sidecar(&side).map_err(|e| format!("{}: {e}", side.display()))?;
     let sidecar: Sidecar =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", side.display()))?;
-    if sidecar.fixedbrot_raw != 1 {
+    if !(1..=2).contains(&sidecar.fixedbrot_raw) {
         return Err(format!(
-            "{}: raw counts version {}, this program reads version 1",
+            "{}: raw counts version {}, this program reads versions 1 and 2",
             side.display(),
             sidecar.fixedbrot_raw
         ));
     }
+    let format = Format::from_name(&sidecar.format)
+        .ok_or_else(|| format!("{}: {:?} is not a format", side.display(), sidecar.format))?;
+    let view = sidecar.view.view(format).ok_or_else(|| {
+        format!(
+            "{}: the view is not written as {format}'s are (raw bits for I4F28 and I4F60, \
+             exact decimals for wider formats)",
+            side.display()
+        )
+    })?;
     let job = Job {
-        format: sidecar.format,
-        view: sidecar.view,
+        format,
+        view,
         grid: sidecar.grid,
         iterations: sidecar.iterations,
     };
@@ -307,6 +379,31 @@ mod tests {
         assert_eq!(bytes.len(), header_end + 35 * 4);
         let sidecar = fs::read_to_string(sidecar(&path)).unwrap();
         assert!(sidecar.contains("\"top_left\": \"-2.1999999992549419403076171875,"));
+    }
+
+    /// A wide format's view is written as exact decimals (version 2) and read back to the
+    /// same bits; a sidecar whose view is not written as its format's are is refused.
+    #[test]
+    fn a_wide_job_reads_back_exactly() {
+        let scratch = dir("wide");
+        let path = scratch.join("counts.npy");
+        let mut image = image();
+        image.job = fixedbrot_tests::cases::location_1e50(
+            Format::from_bits(224).unwrap(),
+            (7, 5),
+            100,
+            (4, 4),
+        );
+        write(&path, &image, Place::New).unwrap();
+        let text = fs::read_to_string(sidecar(&path)).unwrap();
+        assert!(text.contains("\"fixedbrot_raw\": 2"), "{text}");
+        assert!(text.contains("\"format\": \"I4F220\""), "{text}");
+        let back = read(&path, u64::MAX).unwrap();
+        assert_eq!((back.job, back.counts), (image.job, image.counts));
+        // The same decimals said to be I4F28: not how I4F28's sidecars are written.
+        fs::write(sidecar(&path), text.replace("I4F220", "I4F28")).unwrap();
+        let refused = read(&path, u64::MAX).unwrap_err();
+        assert!(refused.contains("not written as I4F28's are"), "{refused}");
     }
 
     #[test]

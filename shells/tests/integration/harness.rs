@@ -228,10 +228,11 @@ pub use fixedbrot::kafka::block_on;
 
 /// The RGB bytes of a PNG written by `render` with these view flags.
 pub fn rendered(view: &[&str], palette: &str, dir: &Path) -> Vec<u8> {
-    let path = dir.join(format!(
-        "render-{}.png",
-        view.join("_").replace(['/', ','], "~")
-    ));
+    // Named by a hash of the flags: a deep zoom's centre is longer than a file name may be.
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (view, palette).hash(&mut hasher);
+    let path = dir.join(format!("render-{:016x}.png", hasher.finish()));
     let status = Command::new(BIN)
         .arg("render")
         .args(view)

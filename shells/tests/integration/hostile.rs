@@ -275,13 +275,16 @@ fn bad_command_lines_get_clap_errors_and_exit_2() {
             "--top-left",
             "0,0",
         ],
-        &["render", "--center", "-0.75,0.1", "--zoom", "1E30"],
+        &["render", "--center", "-0.75,0.1", "--zoom", "1E1240"],
+        &["render", "--format", "4128"],
+        &["render", "--format", "100"],
         &["render", "--iterations", "-1"],
         &["generate", "--palette", "x"],
         &["calc", "-X", "novalue"],
         &["render", "--width", "70000"],
         &["render", "--max-pixels", "1000"],
-        &["render", "--iterations", "1000000"],
+        // A tile named is the user's: its work over --max-work is refused, not shrunk.
+        &["render", "--iterations", "1000000", "--tile", "64x64"],
         &[
             "generate",
             "--tile",
@@ -469,20 +472,26 @@ fn leak(path: &std::path::Path) -> &'static str {
     path.to_str().unwrap().to_owned().leak()
 }
 
-/// With the 64-bit format already chosen, "use the 64-bit format" is no advice.
+/// A step that rounds to zero in the format asked for says to take a wider one; in the
+/// widest already, there is none to take, and the advice says so.
 #[test]
-fn a_zoom_too_deep_for_64_bits_says_so() {
-    let output = Command::new(BIN)
-        .args(["render", "--format", "64", "--width", "65535"])
-        .args([
-            "--top-left=0,0",
-            "--bottom-right=0.00000000000000000001,-0.001",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("even in the 64-bit format"), "{stderr}");
+fn a_step_that_rounds_to_zero_says_which_way_to_go() {
+    let refusal = |format: &str, bottom_right: &str| {
+        let output = Command::new(BIN)
+            .args(["render", "--format", format, "--width", "65535"])
+            .args(["--top-left=0,0", bottom_right])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        stderr
+    };
+    let narrow = refusal("64", "--bottom-right=0.00000000000000000001,-0.001");
+    assert!(narrow.contains("use a wider format"), "{narrow}");
+    // 1e-1228 across 65,535 columns: the corners apart in 4,092 bits, the step not.
+    let tiny = format!("--bottom-right=0.{}1,-0.001", "0".repeat(1227));
+    let widest = refusal("4096", &tiny);
+    assert!(widest.contains("even in the widest format"), "{widest}");
 }
 
 #[test]

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
+use fixedbrot_tests::cases::LOCATION_1E50;
+
 use crate::harness::{pixels, pngs_in, rendered, Process, Scenario};
+use crate::view::TIP_1E300;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -24,6 +27,29 @@ fn pipeline_equals_render(test: &str, view: &[&str]) {
 #[test]
 fn the_originals_run_in_tiles_equals_render() {
     pipeline_equals_render("tiles", &[]);
+}
+
+/// Deep zoom through Kafka: rust-fractal-core's 1e50 location (192 bits) and a 1e-300 view
+/// (1,024 bits) give the PNG `render` gives.
+#[test]
+fn deep_views_through_kafka_equal_render() {
+    let centre = format!("{},{}", LOCATION_1E50.0, LOCATION_1E50.1);
+    let location_1e50 = [
+        "--center",
+        &centre,
+        "--zoom",
+        "1E50",
+        "--width",
+        "48",
+        "--height",
+        "32",
+        "--tile",
+        "16x16",
+        "--iterations",
+        "2000",
+    ];
+    pipeline_equals_render("deep-1e50", &location_1e50);
+    pipeline_equals_render("deep-1e300", &TIP_1E300);
 }
 
 /// `--log-format json`: every line a log shipper reads is one JSON object, and the job, the

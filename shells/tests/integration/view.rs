@@ -1,6 +1,8 @@
 //! Views by centre and zoom, and the format chosen for them: what a user who zooms types.
 use std::process::Command;
 
+use fixedbrot_tests::cases::LOCATION_1E50;
+
 use crate::harness::{pixels, Scratch, BIN};
 
 fn render(dir: &Scratch, name: &str, view: &[&str]) -> std::process::Output {
@@ -41,8 +43,9 @@ fn a_view_by_centre_and_zoom_is_the_view_by_its_corners() {
     );
 }
 
-/// A user who zooms never names a format: a billion-fold zoom is I4F60's, the default view
-/// I4F28's, and the sidecar says which.
+/// A user who zooms never names a format: the default view is I4F28's, a billion-fold zoom
+/// I4F60's, rust-fractal-core's 1e50 location 192 bits', a 1e-300 view 1,024 bits'; and
+/// the sidecar says which.
 #[test]
 fn the_format_follows_the_zoom() {
     let dir = Scratch::new("view-auto");
@@ -58,9 +61,24 @@ fn the_format_follows_the_zoom() {
         "--iterations",
         "3000",
     ];
+    let centre_1e50 = format!("{},{}", LOCATION_1E50.0, LOCATION_1E50.1);
+    let location_1e50 = [
+        "--center",
+        &centre_1e50,
+        "--zoom",
+        "1E50",
+        "--width",
+        "64",
+        "--height",
+        "48",
+        "--iterations",
+        "3000",
+    ];
     for (name, view, format) in [
         ("deep.png", &deep[..], "I4F60"),
         ("default.png", &[][..], "I4F28"),
+        ("1e50.png", &location_1e50[..], "I4F188"),
+        ("1e-300.png", &TIP_1E300[..], "I4F1020"),
     ] {
         let output = render(&dir, name, view);
         assert!(output.status.success(), "{output:?}");
@@ -71,6 +89,38 @@ fn the_format_follows_the_zoom() {
             "{sidecar}"
         );
     }
+}
+
+/// The tip of the set's needle at -2, a view 4e-300 high: what lies outside |c| = 2 escapes
+/// at once, and what lies inside runs on, longer the nearer the needle, so the picture has
+/// structure at 1e-300.
+pub const TIP_1E300: [&str; 10] = [
+    "--center",
+    "-2,0",
+    "--zoom",
+    "1E300",
+    "--width",
+    "48",
+    "--height",
+    "32",
+    "--iterations",
+    "3000",
+];
+
+/// A 1e-300 view draws what is there: more than one count, every one exact (the boards and
+/// the oracle pin wide tiles; here the whole command).
+#[test]
+fn a_view_1e300_deep_has_structure() {
+    let dir = Scratch::new("view-1e300");
+    let output = render(&dir, "tip.png", &TIP_1E300);
+    assert!(output.status.success(), "{output:?}");
+    let counts = std::fs::read(dir.join("tip.png.npy")).unwrap();
+    let header = 10 + usize::from(u16::from_le_bytes([counts[8], counts[9]]));
+    let counts: std::collections::BTreeSet<u32> = counts[header..]
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert!(counts.len() > 5, "{counts:?}");
 }
 
 /// A centre of 100,000 digits is refused in one line that does not repeat it.
@@ -93,7 +143,8 @@ fn a_centre_too_long_is_refused_in_a_line() {
 }
 
 /// Too far out is not too deep: a probe of 1bbfa2e was told "too deep ... zoom out" for a
-/// zoom of 0.001. And a view too deep for jobs yet names the deepest zoom that renders.
+/// zoom of 0.001. And a view too deep for the widest format names the deepest zoom that
+/// renders.
 #[test]
 fn refusals_say_which_way_to_go() {
     let refusal = |args: &[&str]| {
@@ -111,7 +162,7 @@ fn refusals_say_which_way_to_go() {
         "--center",
         "-0.74,0.13",
         "--zoom",
-        "1.2E13",
+        "1.2E1230",
         "--width",
         "300",
         "--height",
@@ -119,7 +170,11 @@ fn refusals_say_which_way_to_go() {
     ];
     let deep = refusal(&deep);
     assert!(
-        deep.contains("96-bit") && deep.contains("deepest zoom") && deep.contains("3.753e12"),
+        deep.contains("4096 bits") && deep.contains("deepest zoom") && deep.contains("e1226"),
         "{deep}"
     );
+    let forced = refusal(&["--center", "-0.74,0.13", "--zoom", "1E30", "--format", "64"]);
+    assert!(forced.contains("a wider format"), "{forced}");
+    let bad = refusal(&["--format", "100"]);
+    assert!(bad.contains("multiple of 32"), "{bad}");
 }

@@ -23,7 +23,7 @@ const VIEWS: [(&str, &str, &str, &[u32]); 2] = [
 fn points(format: Format, top_left: &str, bottom_right: &str) -> Vec<Point> {
     let view = job(format, top_left, bottom_right, (160, 120), 1, (64, 64)).view;
     (0..120)
-        .flat_map(|y| (0..160).map(move |x| view.point(x, y)))
+        .flat_map(|y| (0..160).map(move |x| view.narrow().unwrap().point(x, y)))
         .collect()
 }
 

@@ -134,8 +134,8 @@ fn tiles() -> Vec<Vec<String>> {
                     let c = job
                         .view
                         .point(rect.x + i % rect.width, rect.y + i / rect.width);
-                    let frac = job.format.frac_bits();
-                    oracle::escape(frac, c.re.into(), c.im.into(), job.iterations)
+                    let (re, im) = (cases::big(&c.re), cases::big(&c.im));
+                    oracle::escape_big(job.format.frac_bits(), &re, &im, job.iterations)
                 })
                 .collect();
             assert_eq!(

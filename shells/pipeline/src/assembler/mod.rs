@@ -40,8 +40,9 @@ use crate::limits::{Limits, OverLimit};
 pub const FINISHED_MEMORY: usize = 4096;
 
 /// What a job set aside costs while it waits, charged against `--max-mib`: its record here,
-/// in three indexes, and its hold in the consumer's book, with their maps' overhead.
-pub const ASIDE_COST: u64 = 256;
+/// in three indexes, and its hold in the consumer's book: four copies of its key (a job of a
+/// wide format holds 2 KiB of view), with their maps' overhead.
+pub const ASIDE_COST: u64 = 4 * size_of::<JobKey>() as u64 + 128;
 
 /// How often idle jobs are looked for: an idle timeout is kept to within this.
 const EXPIRY_CHECKS: Duration = Duration::from_secs(1);
@@ -58,11 +59,16 @@ pub struct JobKey {
 
 impl JobKey {
     /// Every field, for an order that needs no order of the core's types.
-    fn fields(&self) -> (u64, [i64; 4], [u32; 5], u32) {
-        let (view, grid) = (self.job.view, self.job.grid);
+    fn fields(&self) -> (u64, [&[u32]; 4], [u32; 5], u32) {
+        let (view, grid) = (&self.job.view, self.job.grid);
         (
             self.id.0,
-            [view.origin_re, view.origin_im, view.step_x, view.step_y],
+            [
+                view.origin_re.limbs(),
+                view.origin_im.limbs(),
+                view.step_x.limbs(),
+                view.step_y.limbs(),
+            ],
             [
                 grid.width,
                 grid.height,
@@ -617,9 +623,22 @@ impl Assembler {
         Some(replaced)
     }
 
-    /// Starts assembling a new job, setting others aside if every slot is taken.
+    /// Starts assembling a new job, setting others aside if every slot is taken; if even
+    /// their records find no room in memory, the least of them is forgotten, as a job set
+    /// aside whose record finds none is (a probe found slots overrun when records of 2 KiB
+    /// views outgrew a small --max-mib).
     fn enter(&mut self, key: JobKey) {
-        self.make_room(0, 1, &key, None);
+        if !self.make_room(0, 1, &key, None) && self.jobs.len() >= self.limits.max_jobs {
+            let least = self
+                .jobs
+                .iter()
+                .filter(|(other, _)| **other != key)
+                .min_by_key(|(_, partial)| partial.rank())
+                .map(|(other, _)| *other);
+            if let Some(least) = least {
+                self.forget_in_flight(&least);
+            }
+        }
         let partial = Partial {
             tiles: Received::sparse(),
             reserved: 0,
@@ -711,20 +730,26 @@ impl Assembler {
         };
         let (held, rank) = (partial.bytes(&key.job), partial.rank());
         if !self.make_room(ASIDE_COST.saturating_sub(held), 0, key, Some(rank)) {
-            let Some(partial) = self.jobs.remove(key) else {
-                return;
-            };
-            self.bytes -= held;
-            self.moves.forgotten.push(Evicted {
-                key: *key,
-                had: partial.tiles.len(),
-                total: key.job.grid.tiles(),
-                idle: Duration::ZERO,
-            });
+            self.forget_in_flight(key);
             return;
         }
         self.evict(key);
         self.aside.touch(key, self.now);
+    }
+
+    /// Drops a job in flight and its tiles without a record: not finished, but what it had
+    /// is committed past.
+    fn forget_in_flight(&mut self, key: &JobKey) {
+        let Some(partial) = self.jobs.remove(key) else {
+            return;
+        };
+        self.bytes -= partial.bytes(&key.job);
+        self.moves.forgotten.push(Evicted {
+            key: *key,
+            had: partial.tiles.len(),
+            total: key.job.grid.tiles(),
+            idle: Duration::ZERO,
+        });
     }
 
     /// Sets a job in flight aside: its tiles are dropped, a record of it is kept.

@@ -286,8 +286,11 @@ fn room_is_taken_from_the_job_with_least_progress_then_idle_longest() {
 
 #[test]
 fn two_jobs_that_do_not_fit_together_complete_one_after_the_other() {
-    let (a, b) = (small_job(), small_job());
+    // 120x80 counts are 38 KiB: one job and the record of another fit, two jobs do not.
+    let a = job(Format::I4F28, "-2,1.5", "1,-1.5", (120, 80), 64, (8, 8));
+    let b = a;
     let one_job = Received::dense_bytes(a.grid);
+    assert!(ASIDE_COST < one_job / 4);
     let limits = Limits {
         max_bytes: one_job + one_job / 4,
         ..Limits::default()
