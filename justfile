@@ -143,6 +143,10 @@ bench-render:
 bench-vs-xaos runs="3":
     scripts/bench-vs-xaos {{runs}}
 
+# Deep zoom as a user renders it: the 1e50 location in every width, median and range of RUNS (pass a previous build to time it beside)
+bench-deep runs="3" *other:
+    scripts/bench-deep {{runs}} {{other}}
+
 # The firmware's tiles/s and points/s under QEMU (not cycle-accurate)
 bench-board: firmware
     cargo run --release -p fixedbrot-tests --bin board_bench

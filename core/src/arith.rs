@@ -2,7 +2,7 @@
 //! that hold its parts, and the `i64` lanes those parts travel in. Every product is taken in
 //! the double-width integer and rounded once by [`round_shift`](crate::format::round_shift), so no step can overflow.
 use crate::format::Format;
-use crate::job::Point;
+use crate::view::Point;
 
 /// Integer arithmetic of one format: the kernel's one operation, on the parts of z in the
 /// narrowest integer that holds them. Implemented by [`Q28`] and [`Q60`], zero-sized names of

@@ -126,7 +126,7 @@ pub(crate) fn parse_exact(text: &str) -> Option<i128> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::Point;
+    use crate::view::Point;
 
     #[test]
     fn narrow_raw_bits_are_written_as_their_exact_decimal() {

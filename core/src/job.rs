@@ -15,7 +15,7 @@ use crate::error::JobError;
 use crate::format::Format;
 use crate::grid::{Grid, Rect};
 use crate::limits::MAX_WIDE_LIMBS;
-use crate::view::{parse_corner, NarrowView, View};
+use crate::view::{NarrowView, View};
 use crate::wide::Fixed;
 
 /// A job's identity, chosen by whoever generates it.
@@ -24,16 +24,6 @@ use crate::wide::Fixed;
 )]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct JobId(pub u64);
-
-/// A point of the complex plane in raw bits of a narrow [`Format`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Point {
-    /// Real part.
-    pub re: i64,
-    /// Imaginary part.
-    pub im: i64,
-}
 
 /// Everything a worker needs to compute any tile of a job.
 ///
@@ -50,28 +40,6 @@ pub struct Job<const L: usize = MAX_WIDE_LIMBS> {
     pub grid: Grid,
     /// Iteration limit N: a count of N means inside the set.
     pub iterations: u32,
-}
-
-impl Point {
-    /// Reads `RE,IM` decimal text (`-0.75,0.1`) into raw bits of a narrow `format`, exactly
-    /// and rounded once like a view's corners; refuses a point outside the safe range (and
-    /// every point of a wide format, whose bits are no `i64`).
-    pub fn from_text(format: Format, text: &str) -> Result<Point, JobError> {
-        if let Format::Wide(_) = format {
-            return Err(JobError::OutOfRange);
-        }
-        let (re, im) = parse_corner(text)?;
-        let bound = i128::from(format.safe_raw());
-        let (re, im) = (format.round_exact(re), format.round_exact(im));
-        if re.abs() > bound || im.abs() > bound {
-            return Err(JobError::OutOfRange);
-        }
-        // In the safe range, so both fit an i64 (an i32 for I4F28).
-        Ok(Point {
-            re: re as i64,
-            im: im as i64,
-        })
-    }
 }
 
 impl<const L: usize> Job<L> {

@@ -8,9 +8,10 @@ use crate::cycles::{Cycles, CHECK_EVERY};
 use crate::error::JobError;
 use crate::format::Format;
 use crate::grid::{Rect, TileIndex};
-use crate::job::{Job, Point};
+use crate::job::Job;
 use crate::limits::{MAX_TILE_PIXELS, MAX_WIDE_LIMBS};
 use crate::view::NarrowView;
+use crate::view::Point;
 use crate::wide::{escape_wide, Fixed, WidePoint};
 
 /// Points computed in step by [`escape_lanes`] (and by the tile kernels for I4F28): sixteen

@@ -13,8 +13,10 @@ pub const MAX_TILE_PIXELS: usize = 4096;
 ///
 /// Before a step |z|² <= 4, so |re² - im²| <= 4 and |2·re·im| <= 4, and after it each part of z
 /// is at most 4 + 3 = 7. Squares are then at most 49 and their sum at most 98, below 128 = 2^7,
-/// the integer headroom the double-width product has above its 2F fraction bits
-/// (`i64` for I4F28, `i128` for I4F60). So no step can overflow.
+/// the integer headroom the double-width product has above its 2F fraction bits: every
+/// format has 4 integer bits, so a product of two numbers of B bits, 2B bits wide, has 8
+/// above its 2F = 2B - 8 fraction bits, one of them sign (`i64` for I4F28, `i128` for I4F60,
+/// 2n limbs for a wide format of n). So no step of any width can overflow.
 pub const SAFE_BOUND: i64 = 3;
 
 /// Limbs of 32 bits in a number of the widest format: 4096 bits, 4092 of them fraction.

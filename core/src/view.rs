@@ -8,7 +8,6 @@
 use crate::decimal::Zoom;
 use crate::error::JobError;
 use crate::format::{parse_exact, Format, EXACT_FRAC};
-use crate::job::Point;
 use crate::limbs::{self, Limb};
 use crate::limits::{MAX_SIDE, MAX_WIDE_LIMBS};
 use crate::wide::{Fixed, WidePoint, Width};
@@ -41,6 +40,38 @@ pub struct NarrowView {
     pub step_x: i64,
     /// Imaginary distance between rows, raw bits.
     pub step_y: i64,
+}
+
+/// A point of the complex plane in raw bits of a narrow [`Format`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Point {
+    /// Real part.
+    pub re: i64,
+    /// Imaginary part.
+    pub im: i64,
+}
+
+impl Point {
+    /// Reads `RE,IM` decimal text (`-0.75,0.1`) into raw bits of a narrow `format`, exactly
+    /// and rounded once like a view's corners; refuses a point outside the safe range (and
+    /// every point of a wide format, whose bits are no `i64`).
+    pub fn from_text(format: Format, text: &str) -> Result<Point, JobError> {
+        if let Format::Wide(_) = format {
+            return Err(JobError::OutOfRange);
+        }
+        let (re, im) = parse_corner(text)?;
+        let bound = i128::from(format.safe_raw());
+        let (re, im) = (format.round_exact(re), format.round_exact(im));
+        if re.abs() > bound || im.abs() > bound {
+            return Err(JobError::OutOfRange);
+        }
+        // In the safe range, so both fit an i64 (an i32 for I4F28).
+        Ok(Point {
+            re: re as i64,
+            im: im as i64,
+        })
+    }
 }
 
 impl View {

@@ -221,33 +221,10 @@ mod tests {
             max_work: 64 * 64 * 1000 * 40,
             ..Limits::default()
         };
-        let narrow = job(Format::I4F60, "-2,1.5", "1,-1.5", (64, 64), 1000, (64, 64));
-        let at_256 = Job {
-            format: Format::from_bits(256).unwrap(),
-            view: job(
-                Format::from_bits(256).unwrap(),
-                "-2,1.5",
-                "1,-1.5",
-                (64, 64),
-                1,
-                (64, 64),
-            )
-            .view,
-            ..narrow
-        };
-        let at_288 = Job {
-            format: Format::from_bits(288).unwrap(),
-            view: job(
-                Format::from_bits(288).unwrap(),
-                "-2,1.5",
-                "1,-1.5",
-                (64, 64),
-                1,
-                (64, 64),
-            )
-            .view,
-            ..narrow
-        };
+        let in_format = |format| job(format, "-2,1.5", "1,-1.5", (64, 64), 1000, (64, 64));
+        let narrow = in_format(Format::I4F60);
+        let at_256 = in_format(Format::from_bits(256).unwrap());
+        let at_288 = in_format(Format::from_bits(288).unwrap());
         let tile = narrow.grid.rect(TileIndex(0)).unwrap();
         assert_eq!(narrow.work(tile) * 40, at_256.work(tile));
         assert_eq!(limits.admit_work(&narrow), Ok(()));
