@@ -151,9 +151,10 @@ bench-deep runs="3" *other:
 bench-board: firmware
     cargo run --release -p fixedbrot-tests --bin board_bench
 
-# Instructions per kernel iteration in the firmware of every board, from its disassembly (needs llvm-objdump, Debian package llvm)
+# Instructions per kernel iteration in the firmware of every board: the narrow kernels from their disassembly, the wide step traced under QEMU (needs llvm-objdump and llvm-nm, Debian package llvm)
 kernel-loops: firmware
     scripts/kernel-loops
+    scripts/wide-loops
 
 # Flash and static RAM of every firmware build, a table for BENCHMARKS.md (needs llvm-size, Debian package llvm)
 firmware-size: firmware

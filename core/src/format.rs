@@ -88,7 +88,12 @@ impl Format {
     ///
     /// [`Display`]: fmt::Display
     pub fn from_name(name: &str) -> Option<Format> {
-        let frac: u32 = name.strip_prefix("I4F")?.parse().ok()?;
+        let digits = name.strip_prefix("I4F")?;
+        // As Display writes it: digits only, no sign, no leading zero.
+        if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+            return None;
+        }
+        let frac: u32 = digits.parse().ok()?;
         Format::from_bits(frac.checked_add(4)?).filter(|f| f.frac_bits() == frac)
     }
 
@@ -152,6 +157,22 @@ mod tests {
         assert_eq!(exact, "-2.1999999992549419403076171875");
         let again = Point::from_text(Format::I4F28, &format_args_point(&exact)).unwrap();
         assert_eq!(again.re, raw);
+    }
+
+    /// A format's name is `I4F` and its fraction bits in digits, nothing else.
+    #[test]
+    fn formats_are_named_by_their_fraction_bits() {
+        for bits in [32, 64, 96, 1024, 4096] {
+            let format = Format::from_bits(bits).unwrap();
+            let mut name = heapless::String::<16>::new();
+            core::fmt::Write::write_fmt(&mut name, format_args!("{format}")).unwrap();
+            assert_eq!(Format::from_name(&name), Some(format));
+        }
+        for name in [
+            "I4F+1020", "I4F4093", "I4F0", "I4F", "i4f28", "I4F 28", "I4F028",
+        ] {
+            assert_eq!(Format::from_name(name), None, "{name}");
+        }
     }
 
     fn format_args_point(re: &str) -> heapless::String<96> {

@@ -239,10 +239,12 @@ fn narrow_corners(
     check_size(width, height)?;
     let span_x = right.checked_sub(left).ok_or(JobError::OutOfRange)?;
     let span_y = top.checked_sub(bottom).ok_or(JobError::OutOfRange)?;
-    if span_x <= 0 {
+    // A span of zero at 124 bits is corners too close for the format (the step check after
+    // says so), not corners in the wrong order.
+    if span_x < 0 {
         return Err(JobError::NotLeftToRight);
     }
-    if span_y <= 0 {
+    if span_y < 0 {
         return Err(JobError::NotTopToBottom);
     }
     let narrow = |raw: i128| i64::try_from(raw).map_err(|_| JobError::OutOfRange);
@@ -269,34 +271,36 @@ fn wide_corners(
     columns: u32,
     rows: u32,
 ) -> Result<View, JobError> {
-    let read = |text: &str| -> Result<(Fixed, Fixed), JobError> {
+    let read = |format: Width, text: &str| -> Result<(Fixed, Fixed), JobError> {
         let (re, im) = text.split_once(',').ok_or(JobError::BadCorner)?;
         match (
-            Fixed::from_decimal(Width::WIDEST, re),
-            Fixed::from_decimal(Width::WIDEST, im),
+            Fixed::from_decimal(format, re),
+            Fixed::from_decimal(format, im),
         ) {
             (Some(re), Some(im)) => Ok((re, im)),
             _ => Err(JobError::BadCorner),
         }
     };
-    let (left, top) = read(top_left)?;
-    let (right, bottom) = read(bottom_right)?;
+    let (left, top) = read(Width::WIDEST, top_left)?;
+    let (right, bottom) = read(Width::WIDEST, bottom_right)?;
     check_size(columns, rows)?;
     if !(left.is_safe() && top.is_safe() && right.is_safe() && bottom.is_safe()) {
         return Err(JobError::OutOfRange);
     }
-    // Within ±3 each, so the spans (at most 6) fit.
+    // Within ±3 each, so the spans (at most 6) fit. A span that is zero in the widest
+    // format is corners too close for any format, not corners in the wrong order.
     let span_x = right.sub_times(1, &left);
     let span_y = top.sub_times(1, &bottom);
-    if span_x.is_negative() || span_x.is_zero() {
-        return Err(JobError::NotLeftToRight);
+    match (span_x.is_negative(), span_y.is_negative()) {
+        (true, _) => return Err(JobError::NotLeftToRight),
+        (_, true) => return Err(JobError::NotTopToBottom),
+        _ => {}
     }
-    if span_y.is_negative() || span_y.is_zero() {
-        return Err(JobError::NotTopToBottom);
-    }
+    // The origin is the corner read once into the format, as a centre is.
+    let (origin_re, origin_im) = read(width, top_left)?;
     Ok(View {
-        origin_re: left.rounded_to(width),
-        origin_im: top.rounded_to(width),
+        origin_re,
+        origin_im,
         step_x: divide_wide(&span_x, columns, width),
         step_y: divide_wide(&span_y, rows, width),
     })
@@ -436,6 +440,48 @@ mod tests {
             View::from_corners(wide(96), bottom_right, top_left, 100, 100),
             Err(JobError::NotLeftToRight)
         );
+        // Corners too close for the widest format are too close, not out of order (a probe
+        // of 366e534 was told "bottom-right must be right of top-left").
+        let mut close = heapless::String::<1300>::new();
+        close.push_str("-0.75").unwrap();
+        close.push_str(",0.1").unwrap();
+        let mut closer = heapless::String::<1300>::new();
+        closer.push_str("-0.").unwrap();
+        closer.push_str("7499999999").unwrap();
+        for _ in 0..1240 {
+            closer.push('9').unwrap();
+        }
+        closer.push_str(",0.0999999").unwrap();
+        assert_eq!(
+            View::from_corners(wide(4096), &close, &closer, 8, 8),
+            Err(JobError::UnresolvableX)
+        );
+        assert_eq!(
+            View::from_corners(Format::I4F60, "-0.75,0.1", "-0.75,0.09", 8, 8),
+            Err(JobError::UnresolvableX)
+        );
+    }
+
+    /// A corner is read once into the format: 2^-93 less a hair rounds down to 0 in I4F92
+    /// (whose ulp is 2^-92), as the same text as a centre does; read first to 4,092 bits it
+    /// became 2^-93 exactly, which rounded up (a probe of 366e534).
+    #[test]
+    fn a_corner_is_rounded_once() {
+        let mut corner = heapless::String::<4200>::new();
+        // 2^-93 = 1.0097419586828951e-28; less 1e-4099 is its digits then 9s.
+        let half_ulp = Fixed::from_limbs(&[1 << 31, 0, 0, 0]).unwrap();
+        let mut written = heapless::String::<200>::new();
+        core::fmt::Write::write_fmt(&mut written, format_args!("{half_ulp}")).unwrap();
+        // Its exact decimal ends in 5; a hair less is ...4999... to 4,099 places.
+        let (head, _) = written.split_at(written.len() - 1);
+        corner.push_str(head).unwrap();
+        corner.push('4').unwrap();
+        while corner.len() < 4099 {
+            corner.push('9').unwrap();
+        }
+        corner.push_str(",0.5").unwrap();
+        let view = View::from_corners(wide(96), &corner, "0.5,-0.5", 8, 8).unwrap();
+        assert!(view.origin_re.is_zero(), "{}", view.origin_re);
     }
 
     #[test]

@@ -122,23 +122,6 @@ impl Fixed {
     pub fn from_i64(width: Width, raw: i64) -> Fixed {
         Fixed::from_i64_in(width, raw)
     }
-
-    /// Rounded once, by the one rule, to a format no wider; the result wraps if it does not
-    /// fit (a safe number always does).
-    pub(crate) fn rounded_to(&self, width: Width) -> Fixed {
-        let dropped = self.width.limbs() - width.limbs();
-        if dropped == 0 {
-            return *self;
-        }
-        // Both have four integer bits, so the format's bits are the top limbs: add half of
-        // the lowest kept limb's unit, then drop the limbs below it.
-        let mut sum = *self;
-        let half = 1 << (LIMB_BITS - 1);
-        limbs::add(&mut sum.limbs_mut()[dropped - 1..], &[half]);
-        let mut number = Fixed::zero(width);
-        number.limbs_mut().copy_from_slice(&sum.limbs()[dropped..]);
-        number
-    }
 }
 
 impl<const L: usize> Fixed<L> {

@@ -65,6 +65,14 @@ impl SidecarView {
         }
     }
 
+    /// The sidecar version that writes a view this way.
+    fn version(&self) -> u32 {
+        match self {
+            SidecarView::Raw(_) => 1,
+            SidecarView::Exact { .. } => 2,
+        }
+    }
+
     /// The view in `format`, if it is written as that format's sidecars write it.
     fn view(&self, format: Format) -> Option<View> {
         match (self, format) {
@@ -126,10 +134,7 @@ pub fn write(path: &Path, image: &Image, place: Place) -> io::Result<()> {
     };
     let view = SidecarView::of(job);
     let sidecar_text = serde_json::to_string_pretty(&Sidecar {
-        fixedbrot_raw: match view {
-            SidecarView::Raw(_) => 1,
-            SidecarView::Exact { .. } => 2,
-        },
+        fixedbrot_raw: view.version(),
         counts: path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -216,13 +221,17 @@ pub fn read(path: &Path, max_pixels: u64) -> Result<Image, String> {
     }
     let format = Format::from_name(&sidecar.format)
         .ok_or_else(|| format!("{}: {:?} is not a format", side.display(), sidecar.format))?;
-    let view = sidecar.view.view(format).ok_or_else(|| {
-        format!(
-            "{}: the view is not written as {format}'s are (raw bits for I4F28 and I4F60, \
-             exact decimals for wider formats)",
-            side.display()
-        )
-    })?;
+    let view = (sidecar.view.version() == sidecar.fixedbrot_raw)
+        .then(|| sidecar.view.view(format))
+        .flatten()
+        .ok_or_else(|| {
+            format!(
+                "{}: the view is not written as {format}'s are in version {} (version 1, raw \
+             bits for I4F28 and I4F60; version 2, exact decimals for wider formats)",
+                side.display(),
+                sidecar.fixedbrot_raw
+            )
+        })?;
     let job = Job {
         format,
         view,
@@ -400,6 +409,14 @@ mod tests {
         assert!(text.contains("\"format\": \"I4F220\""), "{text}");
         let back = read(&path, u64::MAX).unwrap();
         assert_eq!((back.job, back.counts), (image.job, image.counts));
+        // Exact decimals said to be version 1, whose views are raw bits: refused.
+        fs::write(
+            sidecar(&path),
+            text.replace("\"fixedbrot_raw\": 2", "\"fixedbrot_raw\": 1"),
+        )
+        .unwrap();
+        let refused = read(&path, u64::MAX).unwrap_err();
+        assert!(refused.contains("in version 1"), "{refused}");
         // The same decimals said to be I4F28: not how I4F28's sidecars are written.
         fs::write(sidecar(&path), text.replace("I4F220", "I4F28")).unwrap();
         let refused = read(&path, u64::MAX).unwrap_err();
