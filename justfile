@@ -143,7 +143,7 @@ bench-render:
 bench-vs-xaos runs="3":
     scripts/bench-vs-xaos {{runs}}
 
-# Deep zoom as a user renders it: the 1e50 location in every width, median and range of RUNS (pass a previous build to time it beside)
+# Deep zoom as a user renders it: the 1e50 location in every width on one core, median and range of RUNS (pass a previous build to time it beside)
 bench-deep runs="3" *other:
     scripts/bench-deep {{runs}} {{other}}
 
