@@ -145,11 +145,6 @@ fn hold(key: JobKey) -> Answer<JobKey> {
     }
 }
 
-/// The BEGIN outcome of a job, for its log line.
-fn outcome_begin(key: JobKey) -> Outcome {
-    Outcome::Begin { job: key.job }
-}
-
 /// The jobs' holds end.
 fn release(keys: impl IntoIterator<Item = JobKey>) -> Answer<JobKey> {
     Answer {
@@ -185,10 +180,7 @@ impl Handler for ImageHandler {
         let now = Instant::now();
         // Results, nearly every message, are read without building a 16 KiB envelope each.
         let (whose, outcome) = if let Some(result) = wire::decode_result(payload) {
-            let key = JobKey {
-                id: result.job_id,
-                job: result.job,
-            };
+            let key = JobKey::new(result.job_id, &result.job);
             if let Some(answer) = self.written_already(&key) {
                 return Ok(answer);
             }
@@ -273,11 +265,8 @@ impl ImageHandler {
         };
         let id = envelope.job_id;
         let key = match &envelope.message {
-            Message::Begin(job) => Some(JobKey { id, job: *job }),
-            Message::Result(result) => Some(JobKey {
-                id,
-                job: result.job,
-            }),
+            Message::Begin(job) => Some(JobKey::new(id, job)),
+            Message::Result(result) => Some(JobKey::new(id, &result.job)),
             _ => None,
         };
         let written = (self.written.as_ref())
@@ -330,8 +319,8 @@ impl ImageHandler {
             }
             (Outcome::Complete(image), _) => self.complete(image)?,
             (Outcome::Conflict(conflict), Some(key)) => self.conflict(key, conflict),
-            (Outcome::Begin { .. }, Some(key)) => {
-                self.marker(id, &outcome_begin(key));
+            (begin @ Outcome::Begin { .. }, Some(key)) => {
+                self.marker(id, &begin);
                 hold(key)
             }
             (Outcome::SetAside, Some(key)) => hold(key),
@@ -406,10 +395,7 @@ impl ImageHandler {
 
     /// Writes a whole image, unless it is in the directory already.
     fn complete(&mut self, image: Image) -> Result<Answer<JobKey>, io::Error> {
-        let key = JobKey {
-            id: image.job_id,
-            job: image.job,
-        };
+        let key = key_of(&image);
         let job_id = image.job_id;
         info!(
             job = %Hex(job_id.0),

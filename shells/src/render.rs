@@ -113,7 +113,7 @@ fn assemble(
 ) -> Result<Image, String> {
     let mut assembler = Assembler::new(assembler_limits(limits), Instant::now());
     assembler
-        .open(JobKey { id: job_id, job })
+        .open(JobKey::new(job_id, &job), &job)
         .map_err(|over| over.to_string())?;
     let progress = Progress::new("render", job.grid.tiles().into(), "tiles");
     for envelope in results {

@@ -10,7 +10,7 @@ use fixedbrot_core::Palette;
 use fixedbrot_pipeline::Image;
 
 use super::partial::Partial;
-use super::written::{job_chunk, key_of, JOB_KEYWORD};
+use super::written::{job_chunk, JOB_KEYWORD};
 use crate::fault;
 use flate2::{Compress, FlushCompress};
 
@@ -113,7 +113,7 @@ impl Png {
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         encoder
-            .add_text_chunk(JOB_KEYWORD.into(), job_chunk(&key_of(image)))
+            .add_text_chunk(JOB_KEYWORD.into(), job_chunk(image))
             .map_err(io::Error::other)?;
         let mut writer = encoder.write_header()?;
         let mut checksum = ADLER32_START;

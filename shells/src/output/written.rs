@@ -13,7 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use fixedbrot_core::limits::MAX_JOB_LEN;
-use fixedbrot_core::{wire, Job, JobId};
+use fixedbrot_core::{wire, JobId};
 use fixedbrot_pipeline::assembler::JobKey;
 use fixedbrot_pipeline::Image;
 
@@ -24,29 +24,27 @@ use super::partial;
 /// definition was added name the id alone; such an image stands for any job of its id.
 pub const JOB_KEYWORD: &str = "fixedbrot-job";
 
-/// The text of the [`JOB_KEYWORD`] chunk of an image of `key`'s job.
-pub fn job_chunk(key: &JobKey) -> String {
+/// The text of the [`JOB_KEYWORD`] chunk of `image`.
+pub fn job_chunk(image: &Image) -> String {
     let mut buf = [0; MAX_JOB_LEN];
-    match wire::encode_job(&key.job, &mut buf) {
+    match wire::encode_job(&image.job, &mut buf) {
         Ok(definition) => {
             let hex: String = definition.iter().map(|b| format!("{b:02x}")).collect();
-            format!("{:016x} {hex}", key.id.0)
+            format!("{:016x} {hex}", image.job_id.0)
         }
         // Only a checked job is ever assembled; an id alone still records it.
-        Err(_) => format!("{:016x}", key.id.0),
+        Err(_) => format!("{:016x}", image.job_id.0),
     }
 }
 
 /// The key of the job `image` is of: its id and definition, as the assembler keys jobs.
 pub fn key_of(image: &Image) -> JobKey {
-    JobKey {
-        id: image.job_id,
-        job: image.job,
-    }
+    JobKey::new(image.job_id, &image.job)
 }
 
-/// A job as an image names it: its id, and its definition unless the image is older.
-pub type Named = (JobId, Option<Job>);
+/// A job as an image names it: its id, and its definition as the assembler keys it
+/// ([`JobKey::definition`]) unless the image is older.
+pub type Named = (JobId, Option<[u8; 32]>);
 
 fn parse_job_chunk(text: &str) -> Option<Named> {
     let (id, definition) = match text.split_once(' ') {
@@ -62,7 +60,7 @@ fn parse_job_chunk(text: &str) -> Option<Named> {
         .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
         .collect::<Option<Vec<u8>>>()?;
     let job = wire::decode_job(&bytes).ok()?;
-    Some((id, Some(job)))
+    Some((id, Some(JobKey::new(id, &job).definition)))
 }
 
 /// The jobs whose images are in one directory, as far as this process has looked.
@@ -105,7 +103,7 @@ impl Written {
 
     /// Whether an image of `key`'s job is in the directory (or an older image of its id).
     pub fn contains(&self, key: &JobKey) -> bool {
-        self.jobs.contains(&(key.id, Some(key.job))) || self.jobs.contains(&(key.id, None))
+        self.jobs.contains(&(key.id, Some(key.definition))) || self.jobs.contains(&(key.id, None))
     }
 
     pub fn len(&self) -> usize {
@@ -132,7 +130,7 @@ impl Written {
         if let Some(name) = path.file_name() {
             self.seen.insert(name.to_owned());
         }
-        self.jobs.insert((key.id, Some(key.job)));
+        self.jobs.insert((key.id, Some(key.definition)));
         Ok(Once::Wrote(path))
     }
 
@@ -217,11 +215,7 @@ mod tests {
     }
 
     fn key(id: u64) -> JobKey {
-        let image = image(id);
-        JobKey {
-            id: image.job_id,
-            job: image.job,
-        }
+        key_of(&image(id))
     }
 
     fn png() -> Png {
@@ -300,10 +294,7 @@ mod tests {
         let mut forged = image(7);
         forged.job = fixedbrot_tests::cases::job(Format::I4F28, "-2,1", "1,-1", (1, 1), 8, (1, 1));
         forged.counts = vec![0];
-        let forged_key = JobKey {
-            id: forged.job_id,
-            job: forged.job,
-        };
+        let forged_key = key_of(&forged);
         let mut written = Written::open(&dir).unwrap();
         written
             .write_once(&forged_key, || png().write_new(&dir, &forged))
@@ -320,10 +311,10 @@ mod tests {
     #[test]
     fn an_older_image_naming_its_id_alone_stands_for_its_id() {
         assert_eq!(parse_job_chunk("000000000000002a"), Some((JobId(42), None)));
-        let chunk = job_chunk(&key(42));
+        let chunk = job_chunk(&image(42));
         assert_eq!(
             parse_job_chunk(&chunk),
-            Some((JobId(42), Some(key(42).job)))
+            Some((JobId(42), Some(key(42).definition)))
         );
         assert_eq!(parse_job_chunk("2a zz"), None);
         assert_eq!(parse_job_chunk("2a 0"), None);

@@ -98,10 +98,7 @@ mod tests {
     use std::time::Duration;
 
     fn key(id: u64) -> JobKey {
-        JobKey {
-            id: JobId(id),
-            job: default_job(fixedbrot_core::Format::I4F28, 64),
-        }
+        JobKey::new(JobId(id), &default_job(fixedbrot_core::Format::I4F28, 64))
     }
 
     #[test]

@@ -25,8 +25,9 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
-use fixedbrot_core::wire::{Envelope, Message, Refusal};
-use fixedbrot_core::{Job, JobId, TileIndex};
+use fixedbrot_core::limits::MAX_JOB_LEN;
+use fixedbrot_core::wire::{self, Envelope, Message, Refusal};
+use fixedbrot_core::{Grid, Job, JobId, TileIndex};
 
 use self::aside::{Aside, Rank, Record};
 use self::received::Received;
@@ -40,45 +41,43 @@ use crate::limits::{Limits, OverLimit};
 pub const FINISHED_MEMORY: usize = 4096;
 
 /// What a job set aside costs while it waits, charged against `--max-mib`: its record here,
-/// in three indexes, and its hold in the consumer's book, four copies of its key (which has
-/// room for a 4,096-bit view, 2 KiB), in B-tree nodes that hold about twice their keys' room
-/// (a probe of 366e534 measured 16 to 19 KiB of memory a record against 8.5 charged).
-pub const ASIDE_COST: u64 = 8 * size_of::<JobKey>() as u64 + 1024;
+/// in three indexes, and its hold in the consumer's book, four copies of its key in B-tree
+/// nodes that hold about twice their keys' room, and the record's own fields.
+pub const ASIDE_COST: u64 = 8 * size_of::<JobKey>() as u64 + 256;
 
 /// How often idle jobs are looked for: an idle timeout is kept to within this.
 const EXPIRY_CHECKS: Duration = Duration::from_secs(1);
 
-/// A job as the assembler knows it: its id and its definition. A message with a known id and
-/// another definition is another job (a forged one, say), not a reason to refuse the first.
+/// A job as the assembler keys it: its id and its definition. Two definitions under one id
+/// are two jobs (a forged one, say), so a forger cannot make a real job's tiles his.
+///
+/// The definition is held as the SHA-256 of the job's wire encoding, with the grid beside it
+/// for the bookkeeping: 72 bytes whatever the view's width, where the job itself holds room
+/// for a 4,096-bit view (2 KiB), in every index and hold a job set aside is in. The messages
+/// that need the whole job (an image, a disputed tile) carry it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct JobKey {
     /// The id its generator chose.
     pub id: JobId,
-    /// The job it announces.
-    pub job: Job,
+    /// SHA-256 of the job as the wire encodes it.
+    pub definition: [u8; 32],
+    /// The job's image and tile sizes.
+    pub grid: Grid,
 }
 
 impl JobKey {
-    /// Every field, for an order that needs no order of the core's types.
-    fn fields(&self) -> (u64, [&[u32]; 4], [u32; 5], u32) {
-        let (view, grid) = (&self.job.view, self.job.grid);
-        (
-            self.id.0,
-            [
-                view.origin_re.limbs(),
-                view.origin_im.limbs(),
-                view.step_x.limbs(),
-                view.step_y.limbs(),
-            ],
-            [
-                grid.width,
-                grid.height,
-                grid.tile_width,
-                grid.tile_height,
-                self.job.format.bits(),
-            ],
-            self.job.iterations,
-        )
+    /// The key of `job` under `id`.
+    pub fn new(id: JobId, job: &Job) -> JobKey {
+        use sha2::{Digest, Sha256};
+        let mut buf = [0u8; MAX_JOB_LEN];
+        // Every message the assembler takes is checked, so its job encodes; one that did not
+        // would be defined by nothing but its id and grid.
+        let bytes = wire::encode_job(job, &mut buf).map_or(&[][..], |b| &*b);
+        JobKey {
+            id,
+            definition: Sha256::digest(bytes).into(),
+            grid: job.grid,
+        }
     }
 }
 
@@ -89,8 +88,9 @@ impl PartialOrd for JobKey {
 }
 
 impl Ord for JobKey {
+    /// By id, then definition (which determines the grid).
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.fields().cmp(&other.fields())
+        (self.id, self.definition).cmp(&(other.id, other.definition))
     }
 }
 
@@ -243,8 +243,8 @@ struct Partial {
 
 impl Partial {
     /// Its charge against `--max-mib`.
-    fn bytes(&self, job: &Job) -> u64 {
-        self.tiles.bytes(job.grid).max(self.reserved)
+    fn bytes(&self, grid: Grid) -> u64 {
+        self.tiles.bytes(grid).max(self.reserved)
     }
 
     /// Who is set aside first: fewest tiles, then idle longest.
@@ -361,7 +361,7 @@ impl Assembler {
             _ if again => Outcome::Duplicate,
             // A BEGIN may arrive after the job's tiles, even after its image: they take other
             // paths through the workers.
-            Message::Begin(job) => self.begin(JobKey { id, job: *job }),
+            Message::Begin(job) => self.begin(JobKey::new(id, job), job),
             Message::End(end) => Outcome::End { tiles: end.tiles },
             Message::Refused(refusal) => self.refuse(id, *refusal),
             Message::Request(_) => Outcome::Rejected {
@@ -415,13 +415,13 @@ impl Assembler {
 
     /// Starts assembling a job this process made itself, so nobody need vouch for it: its
     /// whole image is allocated and charged now, and each tile is copied once.
-    pub fn open(&mut self, key: JobKey) -> Result<(), OverLimit> {
-        self.admit(&key.job)?;
-        let bytes = Received::dense_bytes(key.job.grid);
+    pub fn open(&mut self, key: JobKey, job: &Job) -> Result<(), OverLimit> {
+        self.admit(job)?;
+        let bytes = Received::dense_bytes(key.grid);
         self.make_room(bytes, 1, &key, None);
         self.bytes += bytes;
         let partial = Partial {
-            tiles: Received::dense(key.job.grid),
+            tiles: Received::dense(key.grid),
             reserved: bytes,
             standing: 0,
             last_seen: self.now,
@@ -442,23 +442,23 @@ impl Assembler {
         Ok(())
     }
 
-    fn begin(&mut self, key: JobKey) -> Outcome {
+    fn begin(&mut self, key: JobKey, job: &Job) -> Outcome {
         if self.finished.contains(&key) || self.refused.contains(&key.id) {
-            return Outcome::LateBegin { job: key.job };
+            return Outcome::LateBegin { job: *job };
         }
         if self.jobs.contains_key(&key) {
-            return Outcome::Begin { job: key.job };
+            return Outcome::Begin { job: *job };
         }
         if self.aside.get(&key).is_some() {
             return Outcome::SetAside;
         }
-        match self.admit(&key.job) {
+        match self.admit(job) {
             Err(over) => Outcome::Rejected {
                 reason: over.to_string(),
             },
             Ok(()) => {
                 self.enter(key);
-                Outcome::Begin { job: key.job }
+                Outcome::Begin { job: *job }
             }
         }
     }
@@ -477,10 +477,7 @@ impl Assembler {
     }
 
     fn tile(&mut self, id: JobId, result: Tile<'_>, again: bool) -> Outcome {
-        let key = JobKey {
-            id,
-            job: result.job,
-        };
+        let key = JobKey::new(id, &result.job);
         if self.finished.contains(&key) || self.refused.contains(&id) {
             return Outcome::Duplicate;
         }
@@ -497,7 +494,7 @@ impl Assembler {
             false if again => return Outcome::Duplicate,
             true => false,
             false => {
-                if let Err(over) = self.admit(&key.job) {
+                if let Err(over) = self.admit(&result.job) {
                     return Outcome::Rejected {
                         reason: over.to_string(),
                     };
@@ -519,7 +516,7 @@ impl Assembler {
         }
         let index = result.index.0;
         // Decoding checked this already; the image is built on it.
-        let fits = key.job.grid.rect(result.index);
+        let fits = key.grid.rect(result.index);
         if fits.is_none_or(|rect| rect.pixels() != result.counts.len()) {
             return Outcome::Rejected {
                 reason: "its counts do not fill its tile".into(),
@@ -528,10 +525,10 @@ impl Assembler {
         if partial.tiles.contains(index) {
             return self.second_copy(&key, result);
         }
-        let before = partial.bytes(&key.job);
+        let before = partial.bytes(key.grid);
         let after = partial
             .tiles
-            .bytes_with(key.job.grid, result.counts.len())
+            .bytes_with(key.grid, result.counts.len())
             .max(partial.reserved);
         // A newcomer takes room from anyone; a job already here only from jobs behind it.
         let above = (!newcomer).then(|| partial.rank());
@@ -543,17 +540,17 @@ impl Assembler {
         let Some(partial) = self.jobs.get_mut(&key) else {
             return Outcome::Duplicate;
         };
-        if !partial.tiles.insert(key.job.grid, index, result.counts) {
+        if !partial.tiles.insert(key.grid, index, result.counts) {
             return Outcome::Rejected {
                 reason: "its counts do not fit its tile".into(),
             };
         }
         self.bytes += after - before;
-        let (done, total) = (partial.tiles.len(), key.job.grid.tiles());
+        let (done, total) = (partial.tiles.len(), key.grid.tiles());
         if done < total {
             return Outcome::Progress { done, total };
         }
-        let outcome = self.complete(&key);
+        let outcome = self.complete(&key, &result.job);
         self.read_again_if_room();
         outcome
     }
@@ -564,7 +561,7 @@ impl Assembler {
             return Outcome::Duplicate;
         };
         let index = result.index;
-        let Some(held) = partial.tiles.counts(key.job.grid, index.0) else {
+        let Some(held) = partial.tiles.counts(key.grid, index.0) else {
             return Outcome::Duplicate;
         };
         if held == result.counts {
@@ -580,15 +577,15 @@ impl Assembler {
 
     /// The image of a job whose tiles are all here, its disputed tiles settled by their own
     /// counts; the job is forgotten as finished.
-    fn complete(&mut self, key: &JobKey) -> Outcome {
+    fn complete(&mut self, key: &JobKey, job: &Job) -> Outcome {
         let Some(mut partial) = self.jobs.remove(key) else {
             return Outcome::Duplicate;
         };
-        self.bytes -= partial.bytes(&key.job);
+        self.bytes -= partial.bytes(key.grid);
         self.finished.insert(*key);
         for tile in std::mem::take(&mut partial.disputed) {
             let tile = TileIndex(tile);
-            match self.settle(key, tile, &mut partial.tiles) {
+            match self.settle(job, tile, &mut partial.tiles) {
                 Some(replaced) => self.moves.settled.push(Settled {
                     key: *key,
                     tile,
@@ -597,10 +594,10 @@ impl Assembler {
                 None => return Outcome::Unsettled { tile },
             }
         }
-        match partial.tiles.into_image(key.job.grid) {
+        match partial.tiles.into_image(key.grid) {
             Some(counts) => Outcome::Complete(Image {
                 job_id: key.id,
-                job: key.job,
+                job: *job,
                 counts,
             }),
             None => Outcome::Rejected {
@@ -611,12 +608,11 @@ impl Assembler {
 
     /// Computes a disputed tile and puts its own counts in place; whether the copy held was
     /// replaced. `None` if the tile is over `--max-work`.
-    fn settle(&self, key: &JobKey, tile: TileIndex, tiles: &mut Received) -> Option<bool> {
-        let job = key.job;
+    fn settle(&self, job: &Job, tile: TileIndex, tiles: &mut Received) -> Option<bool> {
         let rect = job.grid.rect(tile)?;
-        self.limits.check_work(&job, rect).ok()?;
+        self.limits.check_work(job, rect).ok()?;
         let mut own = vec![0u32; rect.pixels()];
-        cpu::render_tile(&job, tile, &mut own).ok()?;
+        cpu::render_tile(job, tile, &mut own).ok()?;
         let replaced = tiles.counts(job.grid, tile.0)? != own;
         if replaced {
             tiles.replace(job.grid, tile.0, &own);
@@ -667,7 +663,7 @@ impl Assembler {
             .jobs
             .iter()
             .filter(|(key, p)| behind(key, p.rank()))
-            .map(|(&key, p)| (p.rank(), key, p.bytes(&key.job)))
+            .map(|(&key, p)| (p.rank(), key, p.bytes(key.grid)))
             .collect();
         in_flight.sort_unstable();
         let needed = i128::from(bytes);
@@ -717,7 +713,7 @@ impl Assembler {
             self.moves.forgotten.push(Evicted {
                 key: *key,
                 had: record.standing,
-                total: key.job.grid.tiles(),
+                total: key.grid.tiles(),
                 idle: self.now.saturating_duration_since(record.last_seen),
             });
         }
@@ -729,7 +725,7 @@ impl Assembler {
         let Some(partial) = self.jobs.get(key) else {
             return;
         };
-        let (held, rank) = (partial.bytes(&key.job), partial.rank());
+        let (held, rank) = (partial.bytes(key.grid), partial.rank());
         if !self.make_room(ASIDE_COST.saturating_sub(held), 0, key, Some(rank)) {
             self.forget_in_flight(key);
             return;
@@ -744,11 +740,11 @@ impl Assembler {
         let Some(partial) = self.jobs.remove(key) else {
             return;
         };
-        self.bytes -= partial.bytes(&key.job);
+        self.bytes -= partial.bytes(key.grid);
         self.moves.forgotten.push(Evicted {
             key: *key,
             had: partial.tiles.len(),
-            total: key.job.grid.tiles(),
+            total: key.grid.tiles(),
             idle: Duration::ZERO,
         });
     }
@@ -758,12 +754,12 @@ impl Assembler {
         let Some(partial) = self.jobs.remove(key) else {
             return;
         };
-        self.bytes = self.bytes - partial.bytes(&key.job) + ASIDE_COST;
+        self.bytes = self.bytes - partial.bytes(key.grid) + ASIDE_COST;
         let (standing, _) = partial.rank();
         self.moves.set_aside.push(Evicted {
             key: *key,
             had: standing,
-            total: key.job.grid.tiles(),
+            total: key.grid.tiles(),
             idle: self.now.saturating_duration_since(partial.last_seen),
         });
         let record = Record {
@@ -779,7 +775,7 @@ impl Assembler {
     /// again can complete, so it is not set aside again at every tile of its second reading.
     fn read_again_if_room(&mut self) {
         for (rank, key) in self.aside.wanted() {
-            let whole = Received::dense_bytes(key.job.grid);
+            let whole = Received::dense_bytes(key.grid);
             // Its record's cost comes back as it goes.
             if !self.make_room(whole.saturating_sub(ASIDE_COST), 1, &key, Some(rank)) {
                 continue;
@@ -803,9 +799,9 @@ impl Assembler {
     /// Frees a job, in flight or set aside, for good, noting what it lacked.
     fn expire_job(&mut self, key: JobKey) {
         let idle = |last_seen| self.now.saturating_duration_since(last_seen);
-        let total = key.job.grid.tiles();
+        let total = key.grid.tiles();
         let expired = if let Some(partial) = self.jobs.remove(&key) {
-            self.bytes -= partial.bytes(&key.job);
+            self.bytes -= partial.bytes(key.grid);
             let missing = (0..total).filter(|&t| !partial.tiles.contains(t));
             Expired {
                 key,
@@ -836,7 +832,7 @@ impl Assembler {
     /// Removes a job wherever it is, freeing its bytes.
     fn drop_job(&mut self, key: &JobKey) {
         if let Some(partial) = self.jobs.remove(key) {
-            self.bytes -= partial.bytes(&key.job);
+            self.bytes -= partial.bytes(key.grid);
         }
         if self.aside.remove(key).is_some() {
             self.bytes -= ASIDE_COST;
