@@ -438,7 +438,12 @@ impl ImageHandler {
             // Before the PNG, whose link is the record that the job was written: a job
             // written has its counts too. A replayed job's counts replace the same counts.
             if let Some(dir) = &output.raw_dir {
-                let path = dir.join(format!("job-{:016x}.npy", job_id.0));
+                // Named by id and definition, as jobs are: a forged job under a real id
+                // writes counts of its own, not over the real job's (a probe of 4146cb4).
+                let definition = key_of(image).definition;
+                let definition: String =
+                    definition[..8].iter().map(|b| format!("{b:02x}")).collect();
+                let path = dir.join(format!("job-{:016x}-{definition}.npy", job_id.0));
                 raw::write(&path, image, raw::Place::Replace).map_err(|e| {
                     io::Error::new(e.kind(), format!("its counts, {}: {e}", path.display()))
                 })?;

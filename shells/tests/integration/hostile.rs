@@ -567,15 +567,21 @@ fn send_forged(scenario: &Scenario, bytes: &[u8]) {
 
 /// Before, the images in a directory were recorded by job id alone: a forged one-tile job
 /// under a real job's id, complete at once, was written, and the real job was then "written
-/// already" for good (a hostile probe of bd04d45).
+/// already" for good (a hostile probe of bd04d45). Its raw counts were written over the real
+/// job's, named by id alone (a probe of 4146cb4).
 #[test]
 fn a_forged_job_under_a_real_id_is_written_beside_it_never_instead() {
     let scenario = Scenario::new("forged-first", 1);
-    let images = scenario.dir.join("images");
+    let (images, raw) = (scenario.dir.join("images"), scenario.dir.join("raw"));
     let image = scenario.start(
         "image",
         "image",
-        &["--output-dir", images.to_str().unwrap()],
+        &[
+            "--output-dir",
+            images.to_str().unwrap(),
+            "--raw-dir",
+            raw.to_str().unwrap(),
+        ],
     );
     image.wait_assigned();
     let printed = scenario.generate(&[]);
@@ -604,6 +610,11 @@ fn a_forged_job_under_a_real_id_is_written_beside_it_never_instead() {
         2,
         "the forged job's image beside the real one"
     );
+    let counts = std::fs::read_dir(&raw)
+        .unwrap()
+        .filter(|entry| entry.as_ref().unwrap().path().extension() == Some("npy".as_ref()))
+        .count();
+    assert_eq!(counts, 2, "the forged job's counts beside the real one's");
 }
 
 #[test]

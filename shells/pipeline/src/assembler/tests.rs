@@ -696,3 +696,59 @@ fn a_record_costs_under_a_kib_whatever_the_width_of_its_view() {
 fn small_job_like(format: Format) -> Job {
     job(format, "-2,1.5", "1,-1.5", (30, 20), 64, (8, 8))
 }
+
+/// A job read again and set aside by a newcomer before its tiles came back stays wanted: its
+/// tiles, read again, touch nothing, so without that it waited for its idle timeout and was
+/// lost (a probe of 4146cb4, 17 of 30 jobs at --max-jobs 1, tiles of three partitions).
+#[test]
+fn a_job_set_aside_in_its_second_reading_is_read_again_when_there_is_room() {
+    let limits = Limits {
+        max_jobs: 1,
+        ..Limits::default()
+    };
+    let two_tiles = |re: &str| {
+        job(
+            Format::I4F28,
+            &format!("{re},1"),
+            "1,-1",
+            (16, 8),
+            64,
+            (8, 8),
+        )
+    };
+    let (a, b, c) = (two_tiles("-2"), two_tiles("-1.5"), two_tiles("-1"));
+    let start = Instant::now();
+    let at = |s| start + Duration::from_secs(s);
+    let mut assembler = Assembler::new(limits, start);
+    let tile = |id, job, t| result(JobId(id), job, t);
+    assembler.accept(tile(1, a, 0), at(0), false);
+    assembler.accept(tile(2, b, 0), at(1), false); // A set aside for B
+    assembler.accept(tile(1, a, 1), at(2), false); // A wanted, read again: B set aside
+    let moves = assembler.take_moves();
+    assert_eq!(
+        moves.read_again.iter().map(|k| k.id).collect::<Vec<_>>(),
+        [JobId(1)]
+    );
+    // Before A's tiles come back, a newcomer takes its slot.
+    assembler.accept(tile(3, c, 0), at(3), false);
+    // A's tiles, read again, are duplicates while it is aside; room comes when C is whole.
+    for t in 0..2 {
+        assembler.accept(tile(1, a, t), at(4), true);
+    }
+    let Outcome::Complete(_) = assembler.accept(tile(3, c, 1), at(5), false) else {
+        panic!("C completes")
+    };
+    let moves = assembler.take_moves();
+    assert!(
+        moves.read_again.iter().any(|k| k.id == JobId(1)),
+        "{moves:?}"
+    );
+    let mut images = Vec::new();
+    for t in 0..2 {
+        if let Outcome::Complete(image) = assembler.accept(tile(1, a, t), at(6), true) {
+            images.push(image);
+        }
+    }
+    assert_eq!(images.len(), 1, "A completes from its third reading");
+    assert_eq!(images[0].counts, fixedbrot_tests::render_image(&a));
+}
