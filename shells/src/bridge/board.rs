@@ -24,12 +24,17 @@ pub enum BoardError {
     /// Writing to the line failed.
     #[error("sending to the board: {0}")]
     Send(io::Error),
-    /// No answer to a request in time: the board is gone or stuck.
-    #[error("the board did not answer tile {tile} of job {job:016x} within {seconds} s ({cause})")]
-    Silent {
+    /// No answer to a request in time: the board is stuck.
+    #[error("the board did not answer tile {tile} of job {job:016x} within {seconds} s")]
+    Silent { tile: u32, job: u64, seconds: u64 },
+    /// The line failed while a request was out: the board is gone (a probe of 366e534 was
+    /// told "within 4589 s" of a line that had closed at once).
+    #[error(
+        "the line to the board broke before it answered tile {tile} of job {job:016x}: {cause}"
+    )]
+    Lost {
         tile: u32,
         job: u64,
-        seconds: u64,
         cause: io::Error,
     },
     /// A message could not be encoded (a bug, not the board's).
@@ -283,14 +288,17 @@ impl<L: Link> Board<L> {
         self.link.send(frame).map_err(BoardError::Send)?;
         let started = Instant::now();
         loop {
-            let answer = self
-                .frame(started + timeout)
-                .map_err(|cause| BoardError::Silent {
-                    tile: request.tile.0,
-                    job: job_id.0,
-                    seconds: timeout.as_secs(),
-                    cause,
-                })?;
+            let answer = self.frame(started + timeout).map_err(|cause| {
+                let (tile, job) = (request.tile.0, job_id.0);
+                match cause.kind() {
+                    io::ErrorKind::TimedOut => BoardError::Silent {
+                        tile,
+                        job,
+                        seconds: timeout.as_secs(),
+                    },
+                    _ => BoardError::Lost { tile, job, cause },
+                }
+            })?;
             let Ok(envelope) = wire::decode(&answer) else {
                 warn!("the board sent a frame that does not decode; still waiting");
                 continue;

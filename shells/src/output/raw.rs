@@ -88,7 +88,11 @@ impl SidecarView {
                 },
                 Format::Wide(width),
             ) => {
-                let read = |text: &String| Fixed::from_decimal(width, text);
+                // Exactly a number of the format, as written: a decimal that rounds is not
+                // the job's (a probe of 4146cb4 coloured one without a word).
+                let read = |text: &String| {
+                    Fixed::from_decimal(width, text).filter(|number| number.to_string() == *text)
+                };
                 Some(View {
                     origin_re: read(origin_re)?,
                     origin_im: read(origin_im)?,
@@ -227,7 +231,8 @@ pub fn read(path: &Path, max_pixels: u64) -> Result<Image, String> {
         .ok_or_else(|| {
             format!(
                 "{}: the view is not written as {format}'s are in version {} (version 1, raw \
-             bits for I4F28 and I4F60; version 2, exact decimals for wider formats)",
+             bits for I4F28 and I4F60; version 2, the exact decimals of wider formats' \
+             numbers)",
                 side.display(),
                 sidecar.fixedbrot_raw
             )
@@ -409,6 +414,12 @@ mod tests {
         assert!(text.contains("\"format\": \"I4F220\""), "{text}");
         let back = read(&path, u64::MAX).unwrap();
         assert_eq!((back.job, back.counts), (image.job, image.counts));
+        // A decimal that is not a number of the format, exactly: refused.
+        let step = image.job.view.step_x.to_string();
+        let inexact = format!("{step}1");
+        fs::write(sidecar(&path), text.replace(&step, &inexact)).unwrap();
+        let refused = read(&path, u64::MAX).unwrap_err();
+        assert!(refused.contains("the exact decimals"), "{refused}");
         // Exact decimals said to be version 1, whose views are raw bits: refused.
         fs::write(
             sidecar(&path),
