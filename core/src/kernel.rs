@@ -363,13 +363,18 @@ impl<'a, const L: usize> Pixels<'a, L> {
     /// Checks `job`, so that every pixel's c lies in the safe range.
     pub fn new(job: &'a Job<L>) -> Result<Pixels<'a, L>, JobError> {
         job.check()?;
+        Ok(Pixels::checked(job))
+    }
+
+    /// The pixels of a job checked already (a tile's renderer checked it).
+    fn checked(job: &'a Job<L>) -> Pixels<'a, L> {
         let kernel: Option<PointKernel> = match job.format {
             Format::I4F28 => Some(escape_i4f28),
             Format::I4F60 => Some(escape_i4f60),
             Format::Wide(_) => None,
         };
         let narrow = job.view.narrow().zip(kernel);
-        Ok(Pixels { job, narrow })
+        Pixels { job, narrow }
     }
 
     /// The escape count of pixel (x, y), as [`escape`] gives it.
@@ -383,7 +388,7 @@ impl<'a, const L: usize> Pixels<'a, L> {
 
 fn render_scalar(job: &Job, rect: Rect, out: &mut [u32]) {
     // tile_of checked the job.
-    let Ok(pixels) = Pixels::new(job) else { return };
+    let pixels = Pixels::checked(job);
     let all = (rect.y..rect.y + rect.height)
         .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)));
     for (count, (x, y)) in out.iter_mut().zip(all) {

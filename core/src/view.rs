@@ -121,11 +121,7 @@ impl View {
         height: u32,
     ) -> Result<View, JobError> {
         let bits = format.width();
-        let (re, im) = centre.split_once(',').ok_or(JobError::BadCentre)?;
-        let (re, im) = match (Fixed::from_decimal(bits, re), Fixed::from_decimal(bits, im)) {
-            (Some(re), Some(im)) => (re, im),
-            _ => return Err(JobError::BadCentre),
-        };
+        let (re, im) = read_point(bits, centre, JobError::BadCentre)?;
         check_size(width, height)?;
         let step = zoom.step(bits, height).ok_or(JobError::OutOfRange)?;
         if step.is_zero() {
@@ -271,16 +267,7 @@ fn wide_corners(
     columns: u32,
     rows: u32,
 ) -> Result<View, JobError> {
-    let read = |format: Width, text: &str| -> Result<(Fixed, Fixed), JobError> {
-        let (re, im) = text.split_once(',').ok_or(JobError::BadCorner)?;
-        match (
-            Fixed::from_decimal(format, re),
-            Fixed::from_decimal(format, im),
-        ) {
-            (Some(re), Some(im)) => Ok((re, im)),
-            _ => Err(JobError::BadCorner),
-        }
-    };
+    let read = |format, text| read_point(format, text, JobError::BadCorner);
     let (left, top) = read(Width::WIDEST, top_left)?;
     let (right, bottom) = read(Width::WIDEST, bottom_right)?;
     check_size(columns, rows)?;
@@ -304,6 +291,18 @@ fn wide_corners(
         step_x: divide_wide(&span_x, columns, width),
         step_y: divide_wide(&span_y, rows, width),
     })
+}
+
+/// `RE,IM` decimal text read exactly into `width`, or `bad`.
+fn read_point(width: Width, text: &str, bad: JobError) -> Result<(Fixed, Fixed), JobError> {
+    let (re, im) = text.split_once(',').ok_or(bad)?;
+    match (
+        Fixed::from_decimal(width, re),
+        Fixed::from_decimal(width, im),
+    ) {
+        (Some(re), Some(im)) => Ok((re, im)),
+        _ => Err(bad),
+    }
 }
 
 /// `span / size` for a positive span of the widest format, rounded once to `width`:

@@ -587,8 +587,8 @@ pub fn refusal_for(bytes: &[u8], error: WireError) -> Option<(JobId, Reason)> {
 /// ([`Framed::TooLong`]), so the sender can have it computed elsewhere. `None` for anything
 /// else.
 pub fn too_wide(prefix: &[u8], max_bits: u32) -> Option<(JobId, Reason)> {
-    let (version, job_id) = peek(prefix)?;
-    let (_, rest) = postcard::take_from_bytes::<JobId>(prefix.get(1..)?).ok()?;
+    let (&version, body) = prefix.split_first()?;
+    let (job_id, rest) = postcard::take_from_bytes::<JobId>(body).ok()?;
     let (index, rest) = postcard::take_from_bytes::<u32>(rest).ok()?;
     let (format, _) = postcard::take_from_bytes::<crate::Format>(rest).ok()?;
     let wider = version == WIRE_VERSION && index == REQUEST_INDEX && format.bits() > max_bits;

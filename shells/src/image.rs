@@ -190,7 +190,7 @@ impl Handler for ImageHandler {
                 index: result.tile,
                 counts: &counts,
             };
-            let outcome = self.assembler.accept_tile(key.id, tile, now, message.again);
+            let outcome = self.assembler.accept_tile(key, tile, now, message.again);
             ((key.id, Some(key)), outcome)
         } else {
             match self.envelope(payload, now, message.again) {

@@ -356,7 +356,7 @@ impl Assembler {
                     index: result.tile,
                     counts: &result.counts,
                 };
-                self.tile(id, tile, again)
+                self.tile(JobKey::new(id, &result.job), tile, again)
             }
             _ if again => Outcome::Duplicate,
             // A BEGIN may arrive after the job's tiles, even after its image: they take other
@@ -371,10 +371,17 @@ impl Assembler {
     }
 
     /// Takes one result, read without its envelope (`wire::decode_result`), as
-    /// [`Assembler::accept`] takes it.
-    pub fn accept_tile(&mut self, id: JobId, tile: Tile<'_>, now: Instant, again: bool) -> Outcome {
+    /// [`Assembler::accept`] takes it; `key` is its job's ([`JobKey::new`]), which the caller
+    /// has made already to look the job up.
+    pub fn accept_tile(
+        &mut self,
+        key: JobKey,
+        tile: Tile<'_>,
+        now: Instant,
+        again: bool,
+    ) -> Outcome {
         self.now = self.now.max(now);
-        self.tile(id, tile, again)
+        self.tile(key, tile, again)
     }
 
     /// What the caller must act on since it last asked.
@@ -476,8 +483,8 @@ impl Assembler {
         Outcome::Failed { refusal, dropped }
     }
 
-    fn tile(&mut self, id: JobId, result: Tile<'_>, again: bool) -> Outcome {
-        let key = JobKey::new(id, &result.job);
+    fn tile(&mut self, key: JobKey, result: Tile<'_>, again: bool) -> Outcome {
+        let id = key.id;
         if self.finished.contains(&key) || self.refused.contains(&id) {
             return Outcome::Duplicate;
         }
