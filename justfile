@@ -54,7 +54,7 @@ demo: kafka-up
 aarch64:
     rustup target add aarch64-unknown-linux-gnu
     cargo test -p fixedbrot-core --target aarch64-unknown-linux-gnu --lib
-    cargo test -p fixedbrot-tests --target aarch64-unknown-linux-gnu --lib --test fixtures --test spec --test properties --test reference --test wide
+    cargo test -p fixedbrot-tests --target aarch64-unknown-linux-gnu --lib --test fixtures --test spec --test properties --test reference --test wide --test perturbation
 
 # Build the no_std core for the ARM targets (plus the defmt feature on the M4F)
 cross:
@@ -146,6 +146,14 @@ bench-vs-xaos runs="3":
 # Deep zoom as a user renders it: the 1e50 location in every width on one core, median and range of RUNS (pass a previous build to time it beside)
 bench-deep runs="3" *other:
     scripts/bench-deep {{runs}} {{other}}
+
+# Direct iteration against perturbation by depth, the 1e50 location from 1e15 to 1e300 on one core: where --kernel auto switches
+bench-perturbation runs="3":
+    scripts/bench-perturbation {{runs}}
+
+# Against rust-fractal-core on its benchmark locations, both on 2 threads (PEER: a checkout of it that you built; nothing here builds it)
+bench-vs-rfc peer width="1024" height="576" runs="3" *locations:
+    scripts/bench-vs-rfc {{peer}} {{width}} {{height}} {{runs}} {{locations}}
 
 # The firmware's tiles/s and points/s under QEMU (not cycle-accurate)
 bench-board: firmware

@@ -38,6 +38,12 @@ pub enum JobError {
     NoSuchTile,
     /// The output buffer is shorter than the tile.
     BufferTooSmall,
+    /// The job's reference orbit does not fit the room given for it.
+    OrbitTooLong,
+    /// A reference orbit was asked of a job whose kernel is not perturbation.
+    NotPerturbation,
+    /// A perturbation job's tiles need its reference orbit ([`crate::render_tile_perturbed`]).
+    NeedsReference,
 }
 
 impl fmt::Display for JobError {
@@ -72,6 +78,12 @@ impl fmt::Display for JobError {
             JobError::NoIterations => "the iteration limit must be at least 1",
             JobError::NoSuchTile => "the tile index is past the job's last tile",
             JobError::BufferTooSmall => "the output buffer is smaller than the tile",
+            JobError::OrbitTooLong => {
+                "the reference orbit does not fit in the memory allowed for it: \
+                 lower the iteration limit, or allow more (--max-orbit-mib)"
+            }
+            JobError::NotPerturbation => "only a perturbation job has a reference orbit",
+            JobError::NeedsReference => "a perturbation job's tiles need its reference orbit",
             JobError::TooDeep => {
                 "the view is too deep for the widest format (4096 bits): zoom out, or use \
                  fewer pixels or iterations"

@@ -1,6 +1,6 @@
 //! A job: its format, its view, its size and tiles, its iteration limit; and how it travels.
 //!
-//! On the wire a job is postcard of its fields in order, with the view's numbers as their
+//! On the wire a job is postcard of its fields in order (the kernel last, since version 4), with the view's numbers as their
 //! format says: a narrow format's as four `i64` varints (the bytes of wire version 2), a wide
 //! one's as four runs of `4n` little-endian bytes, `n` the format's limbs. The format comes
 //! first, so a reader knows the width before it reads a number, and a forged message cannot
@@ -25,6 +25,59 @@ use crate::wide::Fixed;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct JobId(pub u64);
 
+/// How a job's pixels are computed: the rules their counts follow.
+///
+/// Variant order is wire order: append, never reorder. A change to a kernel's rules is a new
+/// variant, so that a job names the rules of its counts and a worker that knows other ones
+/// cannot read it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Kernel {
+    /// Direct iteration in the job's format ([`crate::escape`]).
+    #[default]
+    Direct,
+    /// Perturbation against a reference orbit, version 1 ([`crate::Reference`]; the rules
+    /// are in `perturbation.rs`).
+    PerturbationV1,
+}
+
+impl Kernel {
+    /// Every kernel, by name, as [`fmt::Display`] writes it.
+    pub const ALL: [Kernel; 2] = [Kernel::Direct, Kernel::PerturbationV1];
+
+    /// Its name: `direct` or `perturbation-v1`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kernel::Direct => "direct",
+            Kernel::PerturbationV1 => "perturbation-v1",
+        }
+    }
+
+    /// The faster kernel for `format`, as measured (BENCHMARKS.md): perturbation in every
+    /// wide format, whose direct steps cost 30 or more narrow ones, and direct iteration in
+    /// I4F28 and I4F60, whose steps are cheaper than a perturbed one.
+    pub const fn auto(format: Format) -> Kernel {
+        match format {
+            Format::Wide(_) => Kernel::PerturbationV1,
+            Format::I4F28 | Format::I4F60 => Kernel::Direct,
+        }
+    }
+
+    /// The kernel its name names; `perturbation` names the latest version.
+    pub fn from_name(name: &str) -> Option<Kernel> {
+        match name {
+            "perturbation" => Some(Kernel::PerturbationV1),
+            _ => Kernel::ALL.into_iter().find(|kernel| kernel.name() == name),
+        }
+    }
+}
+
+impl fmt::Display for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Everything a worker needs to compute any tile of a job.
 ///
 /// `L` is the room of its view's numbers in limbs ([`Fixed`]): the widest format's by
@@ -40,6 +93,8 @@ pub struct Job<const L: usize = MAX_WIDE_LIMBS> {
     pub grid: Grid,
     /// Iteration limit N: a count of N means inside the set.
     pub iterations: u32,
+    /// How its pixels are computed.
+    pub kernel: Kernel,
 }
 
 impl<const L: usize> Job<L> {
@@ -54,29 +109,41 @@ impl<const L: usize> Job<L> {
     }
 
     /// What computing `tile` costs at most, in kernel steps of a narrow format: its pixels
-    /// times the iteration limit times the format's [`Format::step_cost`]. What `--max-work`
+    /// times the iteration limit times the cost of a step of its kernel, direct in its format
+    /// ([`Format::step_cost`]) or perturbed (`PERTURBED_STEP_COST`), and for perturbation
+    /// the reference orbit, which the tile's worker may have to compute. What `--max-work`
     /// bounds.
     pub fn work(&self, tile: Rect) -> u64 {
-        (tile.pixels() as u64)
-            .saturating_mul(u64::from(self.iterations))
-            .saturating_mul(self.format.step_cost())
+        let steps = (tile.pixels() as u64).saturating_mul(u64::from(self.iterations));
+        let direct = self.format.step_cost();
+        match self.kernel {
+            Kernel::Direct => steps.saturating_mul(direct),
+            Kernel::PerturbationV1 => steps
+                .saturating_mul(PERTURBED_STEP_COST)
+                .saturating_add(u64::from(self.iterations).saturating_mul(direct)),
+        }
     }
 }
 
+/// What a perturbed step costs in narrow steps: measured on x86-64 (BENCHMARKS.md), one takes
+/// about as long as 16 I4F60 steps, whatever the format.
+pub(crate) const PERTURBED_STEP_COST: u64 = 16;
+
 impl<const L: usize> Serialize for Job<L> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut fields = serializer.serialize_tuple(4)?;
+        let mut fields = serializer.serialize_tuple(5)?;
         fields.serialize_element(&self.format)?;
         fields.serialize_element(&ViewBits(&self.view))?;
         fields.serialize_element(&self.grid)?;
         fields.serialize_element(&self.iterations)?;
+        fields.serialize_element(&self.kernel)?;
         fields.end()
     }
 }
 
 impl<'de, const L: usize> Deserialize<'de> for Job<L> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Job<L>, D::Error> {
-        deserializer.deserialize_tuple(4, JobVisitor::<L>)
+        deserializer.deserialize_tuple(5, JobVisitor::<L>)
     }
 }
 
@@ -144,11 +211,13 @@ impl<'de, const L: usize> Visitor<'de> for JobVisitor<L> {
             .ok_or_else(missing)?;
         let grid = seq.next_element()?.ok_or_else(missing)?;
         let iterations = seq.next_element()?.ok_or_else(missing)?;
+        let kernel = seq.next_element()?.ok_or_else(missing)?;
         Ok(Job {
             format,
             view,
             grid,
             iterations,
+            kernel,
         })
     }
 }

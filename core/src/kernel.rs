@@ -8,8 +8,9 @@ use crate::cycles::{Cycles, CHECK_EVERY};
 use crate::error::JobError;
 use crate::format::Format;
 use crate::grid::{Rect, TileIndex};
-use crate::job::Job;
+use crate::job::{Job, Kernel};
 use crate::limits::{MAX_TILE_PIXELS, MAX_WIDE_LIMBS};
+use crate::perturbation::{self, Reference};
 use crate::view::NarrowView;
 use crate::view::Point;
 use crate::wide::{escape_wide, Fixed, WidePoint};
@@ -77,12 +78,14 @@ pub fn escape_lanes(
 /// about the CPU at run time can call [`render_tile_in_lanes`] from a function compiled for
 /// it.
 pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
+    direct(job)?;
     let (rect, out) = tile_of(job, tile, out)?;
     match (job.format, job.view.narrow()) {
         (Format::I4F28, Some(view)) if LANES_PAY && fills_a_batch(out) => {
             render_batched::<Q28>(&view, job.iterations, rect, out)
         }
-        _ => render_scalar(job, rect, out),
+        // tile_of checked the job.
+        _ => render_scalar(&Pixels::checked(job), rect, out),
     }
     Ok(rect)
 }
@@ -94,12 +97,14 @@ pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, 
 /// smaller than a batch. The lanes hold a tile's unfinished points on the stack: about 72 KiB.
 #[inline(always)]
 pub fn render_tile_in_lanes(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
+    direct(job)?;
     let (rect, out) = tile_of(job, tile, out)?;
     match (job.format, job.view.narrow()) {
         (Format::I4F28, Some(view)) if fills_a_batch(out) => {
             render_batched::<Q28>(&view, job.iterations, rect, out)
         }
-        _ => render_scalar(job, rect, out),
+        // tile_of checked the job.
+        _ => render_scalar(&Pixels::checked(job), rect, out),
     }
     Ok(rect)
 }
@@ -139,9 +144,18 @@ fn check_point(format: Format, c: Point) -> Result<(), JobError> {
     }
 }
 
+/// Refuses a job of another kernel: a perturbation job's tiles need its reference.
+#[inline(always)]
+fn direct<const L: usize>(job: &Job<L>) -> Result<(), JobError> {
+    match job.kernel {
+        Kernel::Direct => Ok(()),
+        Kernel::PerturbationV1 => Err(JobError::NeedsReference),
+    }
+}
+
 /// The tile's rectangle and the part of `out` it fills; refuses what cannot be rendered.
 #[inline(always)]
-fn tile_of<'a>(
+pub(crate) fn tile_of<'a>(
     job: &Job,
     tile: TileIndex,
     out: &'a mut [u32],
@@ -350,45 +364,70 @@ fn select(take: bool, a: i64, b: i64) -> i64 {
 }
 
 /// A checked job's pixels, counted one at a time, as a worker that streams its counts does:
-/// a narrow view's bits as `i64` once, a wide view's numbers as they are.
+/// a narrow view's bits as `i64` once, a wide view's numbers as they are, a perturbation
+/// job's against its reference.
 pub struct Pixels<'a, const L: usize = MAX_WIDE_LIMBS> {
     job: &'a Job<L>,
-    narrow: Option<(NarrowView, PointKernel)>,
+    how: How<'a>,
+}
+
+/// How [`Pixels`] counts.
+enum How<'a> {
+    Narrow(NarrowView, PointKernel),
+    Wide,
+    Perturbed(Reference<'a>),
 }
 
 /// A narrow format's point kernel.
 type PointKernel = fn(Point, u32) -> u32;
 
 impl<'a, const L: usize> Pixels<'a, L> {
-    /// Checks `job`, so that every pixel's c lies in the safe range.
+    /// Checks `job`, a direct one, so that every pixel's c lies in the safe range.
     pub fn new(job: &'a Job<L>) -> Result<Pixels<'a, L>, JobError> {
         job.check()?;
+        direct(job)?;
         Ok(Pixels::checked(job))
     }
 
-    /// The pixels of a job checked already (a tile's renderer checked it).
+    /// The pixels of a perturbation job, counted against its `reference`
+    /// ([`Reference::compute`]).
+    pub fn perturbed(job: &'a Job<L>, reference: Reference<'a>) -> Result<Pixels<'a, L>, JobError> {
+        job.check()?;
+        if job.kernel != Kernel::PerturbationV1 {
+            return Err(JobError::NotPerturbation);
+        }
+        let how = How::Perturbed(reference);
+        Ok(Pixels { job, how })
+    }
+
+    /// The pixels of a direct job checked already (a tile's renderer checked it).
     fn checked(job: &'a Job<L>) -> Pixels<'a, L> {
         let kernel: Option<PointKernel> = match job.format {
             Format::I4F28 => Some(escape_i4f28),
             Format::I4F60 => Some(escape_i4f60),
             Format::Wide(_) => None,
         };
-        let narrow = job.view.narrow().zip(kernel);
-        Pixels { job, narrow }
+        let how = match job.view.narrow().zip(kernel) {
+            Some((view, kernel)) => How::Narrow(view, kernel),
+            None => How::Wide,
+        };
+        Pixels { job, how }
     }
 
-    /// The escape count of pixel (x, y), as [`escape`] gives it.
+    /// The escape count of pixel (x, y), as [`escape`] gives it (or, for a perturbation job,
+    /// its kernel).
     pub fn count(&self, x: u32, y: u32) -> u32 {
-        match &self.narrow {
-            Some((view, kernel)) => kernel(view.point(x, y), self.job.iterations),
-            None => escape_wide(&self.job.view.point(x, y), self.job.iterations),
+        let limit = self.job.iterations;
+        match &self.how {
+            How::Narrow(view, kernel) => kernel(view.point(x, y), limit),
+            How::Wide => escape_wide(&self.job.view.point(x, y), limit),
+            How::Perturbed(reference) => perturbation::count(self.job, reference, x, y),
         }
     }
 }
 
-fn render_scalar(job: &Job, rect: Rect, out: &mut [u32]) {
-    // tile_of checked the job.
-    let pixels = Pixels::checked(job);
+/// Every pixel of `rect`, row-major, by `pixels`.
+pub(crate) fn render_scalar<const L: usize>(pixels: &Pixels<'_, L>, rect: Rect, out: &mut [u32]) {
     let all = (rect.y..rect.y + rect.height)
         .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)));
     for (count, (x, y)) in out.iter_mut().zip(all) {

@@ -13,6 +13,8 @@
 //! - [`Grid`]: how a job is cut into tiles.
 //! - [`escape`], [`escape_lanes`], [`render_tile`], [`render_tile_in_lanes`]: the kernel, with
 //!   exact early exits for points that never escape.
+//! - [`Reference`], [`render_tile_perturbed`]: the perturbation kernel for deep zooms, each
+//!   pixel's difference from one exact reference orbit in integer block floating point.
 //! - [`wire`]: versioned messages, postcard and COBS codecs into caller buffers.
 //! - [`Palette`]: counts to colours.
 #![no_std]
@@ -26,6 +28,7 @@ mod arith;
 mod auto;
 mod cycles;
 mod decimal;
+pub(crate) mod delta;
 mod error;
 mod format;
 mod grid;
@@ -34,17 +37,20 @@ mod kernel;
 mod limbs;
 pub mod limits;
 mod palette;
+mod perturbation;
 mod view;
 pub mod wide;
 pub mod wire;
 
 pub use auto::{limbs_for, MIN_STEP_ULPS};
 pub use decimal::Zoom;
+pub use delta::Delta;
 pub use error::JobError;
 pub use format::{Format, I4F28, I4F60};
 pub use grid::{Grid, Rect, TileIndex};
-pub use job::{Job, JobId};
+pub use job::{Job, JobId, Kernel};
 pub use kernel::{escape, escape_lanes, render_tile, render_tile_in_lanes, Pixels, LANES};
 pub use palette::Palette;
+pub use perturbation::{reference_pixel, render_tile_perturbed, Reference};
 pub use view::{NarrowView, Point, View};
-pub use wide::{escape_wide, Fixed, WidePoint, Width};
+pub use wide::{escape_wide, Fixed, OrbitEnd, WidePoint, Width};

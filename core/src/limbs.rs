@@ -37,6 +37,7 @@ pub(crate) trait Word:
     fn sub_borrow(a: Self, b: Self, borrow: bool) -> (Self, bool);
     fn leading_zeros(self) -> u32;
     fn from_u32(value: u32) -> Self;
+    fn to_u64(self) -> u64;
 }
 
 macro_rules! word {
@@ -72,6 +73,10 @@ macro_rules! word {
             #[inline(always)]
             fn from_u32(value: u32) -> $word {
                 value as $word
+            }
+            #[inline(always)]
+            fn to_u64(self) -> u64 {
+                self as u64
             }
         }
     };

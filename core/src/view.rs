@@ -368,7 +368,7 @@ fn divide_rounded(span: i128, size: u32, format: Format) -> i128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::Job;
+    use crate::job::{Job, Kernel};
     use crate::Grid;
 
     fn zoom(text: &str) -> Zoom {
@@ -539,6 +539,7 @@ mod tests {
             view,
             grid,
             iterations: 10,
+            kernel: Kernel::Direct,
         };
         assert_eq!(job(wide(128)).check(), Ok(()));
         assert_eq!(job(wide(160)).check(), Err(JobError::OutOfRange));

@@ -13,6 +13,7 @@ use core::cmp::Ordering;
 use core::fmt;
 
 use crate::cycles::{Cycles, CHECK_EVERY};
+use crate::delta::{Delta, MANTISSA_BITS};
 use crate::limbs::{self, Limb, Word, LIMB_BITS};
 use crate::limits::{MAX_WIDE_LIMBS, SAFE_BOUND};
 
@@ -277,58 +278,155 @@ pub struct WidePoint<const L: usize = MAX_WIDE_LIMBS> {
 /// In 64-bit words where the CPU multiplies them into 128 bits, else in 32-bit ones: every
 /// product and sum is exact either way, so the counts are the same integers.
 pub fn escape_wide<const L: usize>(c: &WidePoint<L>, limit: u32) -> u32 {
+    with_orbit(c, Count { limit })
+}
+
+/// The orbit of `c` from 0, exact in its format as [`escape_wide`] takes it, the z after `n`
+/// steps written to `out[n]` as a delta truncated toward zero ([`Delta::truncated`]), so that
+/// `|out[n]|² <= |z|²`: until z has escaped, after `limit` steps, until z repeats exactly
+/// (found as [`escape_wide`] finds it), or until `out` is full. Returns how many it wrote and
+/// how the orbit ended.
+pub(crate) fn orbit_wide<const L: usize>(
+    c: &WidePoint<L>,
+    limit: u32,
+    out: &mut [Delta],
+) -> (usize, OrbitEnd) {
+    with_orbit(c, Record { limit, out })
+}
+
+/// How a reference orbit ends: its last value is
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrbitEnd {
+    /// escaped;
+    Escaped,
+    /// after the limit's steps, or where `out` was full;
+    Stopped,
+    /// `z_from` again, exactly: the orbit repeats from there forever, never escaping.
+    Repeats {
+        /// The step whose value the last one repeats.
+        from: usize,
+    },
+}
+
+/// What is done with a point's orbit, in whatever words [`with_orbit`] chooses.
+trait OrbitTask {
+    type Out;
+    fn run<W: Word, const M: usize, const C: usize>(self, orbit: &mut Orbit<W, M, C>) -> Self::Out;
+}
+
+/// Runs `task` on the orbit of `c` in 64-bit words where the CPU multiplies them into 128
+/// bits, else in 32-bit ones: every product and sum is exact either way, so the orbits are
+/// the same integers.
+fn with_orbit<T: OrbitTask, const L: usize>(c: &WidePoint<L>, task: T) -> T::Out {
     let limbs = c.re.width().limbs();
     if !cfg!(target_pointer_width = "64") {
         // Room for no more than the width needs, so that a board with 16 KiB of RAM computes
         // the widths it holds: an orbit takes 80 bytes a limb.
         // A room of `L` limbs holds no wider number, so a board's build has no larger orbit.
         return match limbs {
-            _ if L <= 8 || limbs <= 8 => escape_in::<u32, 0, 8, L>(c, limit),
-            _ if L <= 32 || limbs <= 32 => escape_in::<u32, 0, 32, L>(c, limit),
-            _ => escape_in::<u32, 0, MAX_WIDE_LIMBS, L>(c, limit),
+            _ if L <= 8 || limbs <= 8 => in_words::<u32, 0, 8, L, T>(c, task),
+            _ if L <= 32 || limbs <= 32 => in_words::<u32, 0, 32, L, T>(c, task),
+            _ => in_words::<u32, 0, MAX_WIDE_LIMBS, L, T>(c, task),
         };
     }
     // Widths to 1,024 bits with their word count known when compiled, so the squares'
     // loops are unrolled and the orbit is no larger than it needs; the rest with it known
     // when run.
     match limbs.div_ceil(2) {
-        1 => escape_in::<u64, 1, 1, L>(c, limit),
-        2 => escape_in::<u64, 2, 2, L>(c, limit),
-        3 => escape_in::<u64, 3, 3, L>(c, limit),
-        4 => escape_in::<u64, 4, 4, L>(c, limit),
-        6 => escape_in::<u64, 6, 6, L>(c, limit),
-        8 => escape_in::<u64, 8, 8, L>(c, limit),
-        12 => escape_in::<u64, 12, 12, L>(c, limit),
-        16 => escape_in::<u64, 16, 16, L>(c, limit),
-        _ => escape_in::<u64, 0, { MAX_WIDE_LIMBS / 2 }, L>(c, limit),
+        1 => in_words::<u64, 1, 1, L, T>(c, task),
+        2 => in_words::<u64, 2, 2, L, T>(c, task),
+        3 => in_words::<u64, 3, 3, L, T>(c, task),
+        4 => in_words::<u64, 4, 4, L, T>(c, task),
+        6 => in_words::<u64, 6, 6, L, T>(c, task),
+        8 => in_words::<u64, 8, 8, L, T>(c, task),
+        12 => in_words::<u64, 12, 12, L, T>(c, task),
+        16 => in_words::<u64, 16, 16, L, T>(c, task),
+        _ => in_words::<u64, 0, { MAX_WIDE_LIMBS / 2 }, L, T>(c, task),
     }
 }
 
 /// The orbit of `c` in words `W`, `M` of them a part if known when compiled (else 0), in
 /// room for `C` words a part, which must hold c's width. Never inlined, so that a caller's
-/// stack holds one orbit while it runs, not one of each size (a board's 16 KiB could not).
+/// stack holds one orbit while it runs, not one of each size (a board's 16 KiB could not);
+/// its name is what `scripts/wide-loops` looks for.
 #[inline(never)]
-fn escape_in<W: Word, const M: usize, const C: usize, const L: usize>(
+fn in_words<W: Word, const M: usize, const C: usize, const L: usize, T: OrbitTask>(
     c: &WidePoint<L>,
+    task: T,
+) -> T::Out {
+    task.run(&mut Orbit::<W, M, C>::new(c))
+}
+
+/// [`escape_wide`]'s task: the escape count, with exact periodicity.
+struct Count {
     limit: u32,
-) -> u32 {
-    let mut orbit = Orbit::<W, M, C>::new(c);
-    let mut cycles = Cycles::new();
-    for steps in 0..limit {
-        if !orbit.step() {
-            return steps;
-        }
-        let steps = steps + 1;
-        if steps % CHECK_EVERY == 0 {
-            if cycles.compare_now(steps) && orbit.repeats() {
-                return limit;
+}
+
+impl OrbitTask for Count {
+    type Out = u32;
+
+    #[inline(always)]
+    fn run<W: Word, const M: usize, const C: usize>(self, orbit: &mut Orbit<W, M, C>) -> u32 {
+        let limit = self.limit;
+        let mut cycles = Cycles::new();
+        for steps in 0..limit {
+            if !orbit.step() {
+                return steps;
             }
-            if cycles.save_now(steps) {
-                orbit.save();
+            let steps = steps + 1;
+            if steps % CHECK_EVERY == 0 {
+                if cycles.compare_now(steps) && orbit.repeats() {
+                    return limit;
+                }
+                if cycles.save_now(steps) {
+                    orbit.save();
+                }
             }
         }
+        limit
     }
-    limit
+}
+
+/// [`orbit_wide`]'s task.
+struct Record<'a> {
+    limit: u32,
+    out: &'a mut [Delta],
+}
+
+impl OrbitTask for Record<'_> {
+    type Out = (usize, OrbitEnd);
+
+    #[inline(always)]
+    fn run<W: Word, const M: usize, const C: usize>(
+        self,
+        orbit: &mut Orbit<W, M, C>,
+    ) -> (usize, OrbitEnd) {
+        let Some(first) = self.out.first_mut() else {
+            return (0, OrbitEnd::Stopped);
+        };
+        *first = orbit.as_delta();
+        let (mut cycles, mut saved) = (Cycles::new(), 0);
+        for steps in 1..=self.limit as usize {
+            if !orbit.step() {
+                return (steps, OrbitEnd::Escaped);
+            }
+            let Some(next) = self.out.get_mut(steps) else {
+                return (steps, OrbitEnd::Stopped);
+            };
+            *next = orbit.as_delta();
+            let at = steps as u32;
+            if at.is_multiple_of(CHECK_EVERY) {
+                if cycles.compare_now(at) && orbit.repeats() {
+                    return (steps + 1, OrbitEnd::Repeats { from: saved });
+                }
+                if cycles.save_now(at) {
+                    orbit.save();
+                    saved = steps;
+                }
+            }
+        }
+        (self.limit as usize + 1, OrbitEnd::Stopped)
+    }
 }
 
 /// Words from which a step's squares first leave out their lowest columns (see
@@ -527,6 +625,28 @@ impl<W: Word, const M: usize, const C: usize> Orbit<W, M, C> {
         self.saved_re = self.re;
         self.saved_im = self.im;
     }
+
+    /// z as a delta, each part's magnitude truncated ([`Delta::truncated`]).
+    fn as_delta(&mut self) -> Delta {
+        let (m, frac) = (self.m(), self.frac);
+        let re_negative = magnitude(&self.re[..m], &mut self.a[..m]);
+        let im_negative = magnitude(&self.im[..m], &mut self.b[..m]);
+        let (a, b) = (&self.a[..m], &self.b[..m]);
+        let top = limbs::bit_length(a).max(limbs::bit_length(b));
+        // Bits below the 62 kept: none to drop from a small z.
+        let drop = top.saturating_sub(MANTISSA_BITS);
+        let part = |magnitude: &[W]| {
+            let mut out = [W::ZERO; 2];
+            limbs::shift_right_into(magnitude, drop, &mut out);
+            let high = out[1].to_u64().checked_shl(W::BITS).unwrap_or(0);
+            (out[0].to_u64() | high) as i64
+        };
+        Delta::truncated(
+            (part(a), re_negative),
+            (part(b), im_negative),
+            drop as i32 - frac as i32,
+        )
+    }
 }
 
 /// `x`'s 32-bit limbs as words `W`, two's complement, sign-extended over all of `out`.
@@ -632,10 +752,14 @@ mod tests {
                     im: part(),
                 };
                 for limit in [1, 30, 400] {
-                    let count = escape_in::<u32, 0, MAX_WIDE_LIMBS, MAX_WIDE_LIMBS>(&c, limit);
+                    let count =
+                        in_words::<u32, 0, MAX_WIDE_LIMBS, MAX_WIDE_LIMBS, _>(&c, Count { limit });
                     assert_eq!(
                         count,
-                        escape_in::<u64, 0, { MAX_WIDE_LIMBS / 2 }, MAX_WIDE_LIMBS>(&c, limit),
+                        in_words::<u64, 0, { MAX_WIDE_LIMBS / 2 }, MAX_WIDE_LIMBS, _>(
+                            &c,
+                            Count { limit }
+                        ),
                         "{limbs} limbs, {c:?}"
                     );
                     // And the word count known when compiled, where escape_wide knows it.

@@ -124,6 +124,12 @@ pub enum Reason {
         /// The widest format the worker computes, in bits.
         max_bits: u32,
     },
+    /// The job's reference orbit ([`crate::Reference`]) needs more values than the worker
+    /// holds (wire version 4): a board with little RAM, or a worker's `--max-orbit-mib`.
+    OrbitTooLong {
+        /// The most values of a reference orbit the worker holds.
+        max_points: u32,
+    },
 }
 
 /// Why a message could not be encoded or decoded.

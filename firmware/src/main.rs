@@ -7,6 +7,8 @@
 //! block and, for a wide format, its orbit (80 bytes a limb), whatever the tile: the
 //! micro:bit's 16 KiB suffice for formats to 1,024 bits. A wider request is refused
 //! ([`Reason::TooWide`]), from its first bytes if its frame is longer than the board holds.
+//! A perturbation job's reference orbit is computed on the board for each request, into room
+//! of `BOARD_ORBIT_POINTS`; a longer one is refused ([`Reason::OrbitTooLong`]).
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
@@ -43,7 +45,7 @@ use defmt_rtt as _;
 use defmt_semihosting as _;
 use fixedbrot_core::limits::MAX_TILE_PIXELS;
 use fixedbrot_core::wire::{self, Deframer, Framed, Reason, Refusal, TileRequest};
-use fixedbrot_core::{JobId, Pixels, TileIndex};
+use fixedbrot_core::{Delta, JobError, JobId, Kernel, Pixels, Reference, TileIndex};
 use panic_halt as _;
 #[cfg(target_arch = "riscv32")]
 use riscv as _;
@@ -82,6 +84,17 @@ const BOARD_MAX_BITS: u32 = if cfg!(any(feature = "microbit", feature = "sifive-
     4096
 };
 
+/// The most values of a perturbation job's reference orbit this board holds, 24 bytes each:
+/// a fifth of the RAM at most, and little where RAM is 16 KiB. A job whose orbit
+/// is longer is refused ([`Reason::OrbitTooLong`]), and the bridge computes it on its host.
+const BOARD_ORBIT_POINTS: usize = if cfg!(any(feature = "microbit", feature = "sifive-e")) {
+    64
+} else if cfg!(feature = "lm3s6965") {
+    512
+} else {
+    16_384
+};
+
 /// Its numbers' room in limbs: a request, decoded, holds no more (a 4,096-bit view is 2 KiB).
 const BOARD_LIMBS: usize = BOARD_MAX_BITS as usize / 32;
 
@@ -99,11 +112,12 @@ fn main() -> ! {
         BOARD_MAX_BITS
     );
     let mut frames = Deframer::<REQUEST_FRAME>::default();
+    let mut orbit = [Delta::default(); BOARD_ORBIT_POINTS];
     loop {
         let byte = uart.read();
         match frames.push(byte) {
             None => {}
-            Some(Framed::Frame(frame)) => serve(&mut uart, frame),
+            Some(Framed::Frame(frame)) => serve(&mut uart, frame, &mut orbit),
             Some(Framed::TooLong(prefix)) => match wire::too_wide(prefix, BOARD_MAX_BITS) {
                 Some((job_id, reason)) => refuse(&mut uart, job_id, None, reason),
                 None => defmt::warn!("dropped a frame longer than {} bytes", REQUEST_FRAME),
@@ -119,7 +133,7 @@ fn main() -> ! {
 
 /// Answers one frame: a result, a refusal, or nothing for bytes that name no job.
 #[inline(never)]
-fn serve(uart: &mut impl Serial, frame: &[u8]) {
+fn serve(uart: &mut impl Serial, frame: &[u8], orbit: &mut [Delta]) {
     // Too wide is told from the first bytes, before a request that does not fit is decoded.
     if let Some((job_id, reason)) = wire::too_wide(frame, BOARD_MAX_BITS) {
         return refuse(uart, job_id, None, reason);
@@ -136,7 +150,7 @@ fn serve(uart: &mut impl Serial, frame: &[u8]) {
                     Reason::TileTooLarge { max_pixels },
                 );
             } else {
-                stream_result(uart, job_id, &request);
+                stream_result(uart, job_id, &request, orbit);
             }
         }
         Err(Some((job_id, reason))) => refuse(uart, job_id, None, reason),
@@ -154,20 +168,31 @@ fn request(bytes: &[u8]) -> Result<(JobId, Request), Option<(JobId, Reason)>> {
 /// A request as this board holds it.
 type Request = TileRequest<BOARD_LIMBS>;
 
-/// Computes the tile point by point and sends its result as it goes.
+/// Computes the tile point by point and sends its result as it goes; a perturbation job's
+/// reference orbit first, into `orbit`, or refuses the job if it is longer.
 #[inline(never)]
-fn stream_result(uart: &mut impl Serial, job_id: JobId, request: &Request) {
+fn stream_result(uart: &mut impl Serial, job_id: JobId, request: &Request, orbit: &mut [Delta]) {
     // version, job id, kind, job, tile and length: a few bytes more than the request.
     let mut head = [0u8; REQUEST_FRAME + 16];
     let Ok(head) = wire::encode_result_head(job_id, request, &mut head) else {
         defmt::error!("a decoded request has no result head");
         return refuse(uart, job_id, Some(request.tile), Reason::InvalidJob);
     };
+    let job = &request.job;
+    let pixels = match job.kernel {
+        Kernel::Direct => Pixels::new(job),
+        Kernel::PerturbationV1 => match Reference::compute(job, orbit) {
+            Ok(reference) => Pixels::perturbed(job, reference),
+            Err(JobError::OrbitTooLong) => {
+                let max_points = BOARD_ORBIT_POINTS as u32;
+                let reason = Reason::OrbitTooLong { max_points };
+                return refuse(uart, job_id, Some(request.tile), reason);
+            }
+            Err(error) => Err(error),
+        },
+    };
     // A decoded request's job is checked, and its tile is in it.
-    let (Ok(pixels), Some(rect)) = (
-        Pixels::new(&request.job),
-        request.job.grid.rect(request.tile),
-    ) else {
+    let (Ok(pixels), Some(rect)) = (pixels, job.grid.rect(request.tile)) else {
         return;
     };
     let mut out = CobsWriter::new(uart);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use fixedbrot_core::limits::MAX_ENCODED_LEN;
 use fixedbrot_core::wire::{self, End, Envelope, Message, Reason, Refusal, TileResult};
-use fixedbrot_core::{Format, Grid, Job, JobId, TileIndex, View};
+use fixedbrot_core::{Format, Grid, Job, JobId, Kernel, TileIndex, View};
 use fixedbrot_pipeline::assembler::{Assembler, Outcome, ASIDE_COST};
 use fixedbrot_pipeline::Limits;
 use libfuzzer_sys::fuzz_target;
@@ -55,6 +55,7 @@ fn job(which: u8) -> (JobId, Job) {
             tile_height: tile,
         },
         iterations: 50,
+        kernel: Kernel::Direct,
     };
     (JobId(u64::from(which % 6)), job)
 }

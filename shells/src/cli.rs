@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
-use fixedbrot_core::{Format, Grid, Job, JobError, Palette, View, Width, Zoom, MIN_STEP_ULPS};
+use fixedbrot_core::{
+    Format, Grid, Job, JobError, Kernel, Palette, View, Width, Zoom, MIN_STEP_ULPS,
+};
 
 use crate::kafka::KafkaArgs;
 use crate::log::LogFormat;
@@ -221,6 +223,10 @@ pub struct LimitArgs {
     /// worker refuses a tile over it
     #[arg(long, default_value_t = Limits::default().max_work, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_work: u64,
+    /// Most MiB of perturbation jobs' reference orbits held (24 bytes an iteration; 1-65536):
+    /// a worker refuses a job whose orbit is longer
+    #[arg(long, default_value_t = Limits::default().max_orbit_bytes >> 20, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub max_orbit_mib: u64,
 }
 
 impl LimitArgs {
@@ -229,6 +235,7 @@ impl LimitArgs {
             max_pixels: self.max_pixels,
             max_iterations: self.max_iterations,
             max_work: self.max_work,
+            max_orbit_bytes: self.max_orbit_mib << 20,
             ..Limits::default()
         }
     }
@@ -283,6 +290,27 @@ pub struct ViewArgs {
     /// up to 4096 (I4F92 to I4F4092) for deep zooms
     #[arg(long, default_value = "auto", value_parser = parse_format)]
     pub format: FormatChoice,
+    /// How pixels are computed: auto (perturbation in the wide formats, where it is faster,
+    /// direct iteration in I4F28 and I4F60), direct, or perturbation (its latest version;
+    /// perturbation-v1 names the first)
+    #[arg(long, default_value = "auto", value_parser = parse_kernel)]
+    pub kernel: KernelChoice,
+}
+
+/// `--kernel`: a kernel, or the faster for the format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelChoice {
+    Auto,
+    Is(Kernel),
+}
+
+fn parse_kernel(text: &str) -> Result<KernelChoice, String> {
+    if text == "auto" {
+        return Ok(KernelChoice::Auto);
+    }
+    Kernel::from_name(text)
+        .map(KernelChoice::Is)
+        .ok_or_else(|| "expected auto, direct, perturbation or perturbation-v1".to_string())
 }
 
 /// `--format`: a width, or the narrowest that resolves the view.
@@ -349,6 +377,10 @@ impl ViewArgs {
             view,
             grid,
             iterations: self.iterations,
+            kernel: match self.kernel {
+                KernelChoice::Auto => Kernel::auto(format),
+                KernelChoice::Is(kernel) => kernel,
+            },
         };
         job.check().map_err(|e| e.to_string())?;
         if self.tile.is_none() {

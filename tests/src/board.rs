@@ -45,6 +45,15 @@ impl Machine {
         }
     }
 
+    /// The most values of a reference orbit the board's firmware holds.
+    pub fn max_orbit_points(self) -> u32 {
+        match self {
+            Machine::Microbit | Machine::SifiveE => 64,
+            Machine::Lm3s6965 | Machine::SmallTiles => 512,
+            _ => 16_384,
+        }
+    }
+
     /// The QEMU program and its machine.
     fn qemu(self) -> (&'static str, &'static str) {
         match self {

@@ -4,7 +4,8 @@
 //! the file and compare with the output stored beside them.
 use fixedbrot_core::wire::{End, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
 use fixedbrot_core::{
-    render_tile, Fixed, Format, Grid, Job, JobError, JobId, NarrowView, TileIndex, View,
+    render_tile, render_tile_perturbed, Delta, Fixed, Format, Grid, Job, JobError, JobId, Kernel,
+    NarrowView, Reference, TileIndex, View,
 };
 
 /// Both formats, in the order fixtures list them.
@@ -191,6 +192,7 @@ pub fn job(
             tile_height,
         },
         iterations,
+        kernel: Kernel::Direct,
     };
     job.check().expect("job");
     job
@@ -276,6 +278,55 @@ pub fn tiles() -> Vec<(&'static str, Job, TileIndex)> {
     ]
 }
 
+/// Perturbation tiles worth pinning (`perturbed.tsv`): deep locations with the reference in
+/// view, one whose reference repeats, one whose reference escapes at once (every pixel
+/// rebases), a narrow format, and tiles away from the reference.
+pub fn perturbed_tiles() -> Vec<(&'static str, Job, TileIndex)> {
+    let perturbed = |job: Job| Job {
+        kernel: Kernel::PerturbationV1,
+        ..job
+    };
+    let auto = |centre, zoom, size: (u32, u32), iterations, tile| {
+        let parsed = fixedbrot_core::Zoom::parse(zoom).expect("zoom");
+        let format = Format::for_zoom(&parsed, size.1, iterations).expect("format");
+        perturbed(job_by_centre(format, centre, zoom, size, iterations, tile))
+    };
+    vec![
+        (
+            "the 1e50 location, 32x24 at 2,000 iterations, the reference's tile",
+            auto(LOCATION_1E50, "1E50", (32, 24), 2000, (8, 8)),
+            TileIndex(6),
+        ),
+        (
+            "the 1e50 location zoomed out to 1e20, 20,000 iterations, a corner",
+            auto(LOCATION_1E50, "1E20", (32, 24), 20_000, (8, 8)),
+            TileIndex(0),
+        ),
+        (
+            "rust-fractal-core's 5e227 location, 10,000 iterations",
+            auto(LOCATION_5E227, "5E227", (16, 9), 10_000, (16, 9)),
+            TileIndex(0),
+        ),
+        (
+            "seahorse valley 1e-16 wide in I4F60, perturbed",
+            perturbed(job(
+                Format::I4F60,
+                SEAHORSE_TL,
+                SEAHORSE_BR,
+                (16, 16),
+                2000,
+                (16, 16),
+            )),
+            TileIndex(0),
+        ),
+        (
+            "outside the set at 0.5+0.5i, 1e12: the reference escapes, every pixel rebases",
+            auto(("0.5", "0.5"), "1E12", (12, 12), 1000, (12, 12)),
+            TileIndex(0),
+        ),
+    ]
+}
+
 /// A tile's fixture columns: the job, its view in raw bits (exact decimals for a wide
 /// format, whose bits are no `i64`), and the tile index.
 pub fn tile_inputs(job: &Job, tile: TileIndex) -> Vec<String> {
@@ -297,8 +348,8 @@ pub fn tile_inputs(job: &Job, tile: TileIndex) -> Vec<String> {
     .into()
 }
 
-/// The job and tile of a tile row's inputs.
-pub fn tile_from_inputs(inputs: &[String]) -> (Job, TileIndex) {
+/// The job and tile of a tile row's inputs, of `kernel` (the file's).
+pub fn tile_from_inputs(inputs: &[String], kernel: Kernel) -> (Job, TileIndex) {
     let n = |i: usize| -> i64 { inputs[i].parse().expect("number") };
     let format = format_named(&inputs[0]);
     let view = match format {
@@ -329,14 +380,22 @@ pub fn tile_from_inputs(inputs: &[String]) -> (Job, TileIndex) {
             tile_height: n(8) as u32,
         },
         iterations: n(9) as u32,
+        kernel,
     };
     (job, TileIndex(n(10) as u32))
 }
 
-/// A tile's counts, rendered by the core.
+/// A tile's counts, rendered by the core with the job's kernel.
 pub fn tile_counts(job: &Job, tile: TileIndex) -> Result<Vec<u32>, JobError> {
     let mut counts = vec![0; fixedbrot_core::limits::MAX_TILE_PIXELS];
-    let rect = render_tile(job, tile, &mut counts)?;
+    let rect = match job.kernel {
+        Kernel::Direct => render_tile(job, tile, &mut counts)?,
+        Kernel::PerturbationV1 => {
+            let mut room = vec![Delta::default(); Reference::most_points(job)];
+            let reference = Reference::compute(job, &mut room)?;
+            render_tile_perturbed(job, &reference, tile, &mut counts)?
+        }
+    };
     counts.truncate(rect.pixels());
     Ok(counts)
 }
@@ -359,6 +418,11 @@ pub fn messages() -> Vec<(&'static str, Envelope)> {
     let counts = tile_counts(&small, tile).expect("tile");
     let deep = location_1e50(wide(192), (4, 2), 40, (2, 2));
     let deep_counts = tile_counts(&deep, TileIndex(1)).expect("tile");
+    let perturbed = Job {
+        kernel: Kernel::PerturbationV1,
+        ..deep
+    };
+    let perturbed_counts = tile_counts(&perturbed, TileIndex(1)).expect("tile");
     let envelope = |message| Envelope { job_id, message };
     vec![
         ("begin", envelope(Message::Begin(default))),
@@ -391,6 +455,28 @@ pub fn messages() -> Vec<(&'static str, Envelope)> {
                 job: deep,
                 tile: TileIndex(1),
                 counts: deep_counts.as_slice().try_into().expect("fits"),
+            })),
+        ),
+        (
+            "request-perturbed",
+            envelope(Message::Request(TileRequest {
+                job: perturbed,
+                tile: TileIndex(1),
+            })),
+        ),
+        (
+            "result-perturbed",
+            envelope(Message::Result(TileResult {
+                job: perturbed,
+                tile: TileIndex(1),
+                counts: perturbed_counts.as_slice().try_into().expect("fits"),
+            })),
+        ),
+        (
+            "refused-orbit-too-long",
+            envelope(Message::Refused(Refusal {
+                tile: Some(TileIndex(1)),
+                reason: Reason::OrbitTooLong { max_points: 512 },
             })),
         ),
         (
@@ -447,6 +533,7 @@ pub fn job_by_centre(
             tile_height,
         },
         iterations,
+        kernel: Kernel::Direct,
     };
     job.check().expect("valid job");
     job
@@ -489,6 +576,12 @@ pub fn unhex(text: &str) -> Vec<u8> {
 pub const LOCATION_1E50: (&str, &str) = (
     "-0.0494700290631040937516922267273536301187457124882248793181049402326421947726869034279915499747594190000000000000000000",
     "-0.6747875758446753640113920531305976563347707068224034806979997947909941983454845111514208499540310299999999999999999880",
+);
+
+/// rust-fractal-core's benchmark location "5e227" (`benchmarks/5e227.toml`), its centre.
+pub const LOCATION_5E227: (&str, &str) = (
+    "-0.749624497378761682078626204268361386845295278123640257544815714245582864796728016987502039767791356081486877471965951748581253882975777885730827532104698067397213779012974511726247624509405298147130483778736122972203130169470392874699999999999999989999999999999999999999499999999999999999980",
+    "0.034270108740460169451729515457494748680515346724391118531748547383705957729359301718429997787132227942154534366289982005919142082076326747807809784967848438076905104018293013090695421984135743924258851663672311920874163384970654955099999999999999990000000000000000000000000000000000000000000",
 );
 
 /// A point of the wide formats by exact decimal, and the widths (bits) and limits it is

@@ -1,7 +1,7 @@
 //! proptest strategies for valid jobs and messages of every kind.
 use fixedbrot_core::limits::MAX_TILE_PIXELS;
 use fixedbrot_core::wire::{End, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
-use fixedbrot_core::{Format, Grid, Job, JobId, NarrowView, Point, TileIndex};
+use fixedbrot_core::{Format, Grid, Job, JobId, Kernel, NarrowView, Point, TileIndex};
 use proptest::prelude::*;
 
 /// Either format.
@@ -98,6 +98,7 @@ pub fn job(max_side: u32, max_iterations: u32) -> impl Strategy<Value = Job> {
                 view,
                 grid,
                 iterations,
+                kernel: Kernel::Direct,
             }
         })
 }

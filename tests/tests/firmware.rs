@@ -2,11 +2,11 @@
 //! lm3s6965evb, 64 KiB RAM), a Cortex-M0 (microbit, 16 KiB RAM, no 64-bit multiply), a
 //! Cortex-M4F (mps2-an386), a Cortex-M33 running Secure (mps2-an505) and a RISC-V RV32IMAC
 //! (sifive_e, 16 KiB RAM). On each it computes the fixture tiles byte for byte as the host
-//! does, refuses what it cannot serve, and survives garbage on the line. `just test` builds
+//! does, direct and perturbed, refuses what it cannot serve, and survives garbage on the line. `just test` builds
 //! the ELFs first.
 use fixedbrot_core::limits::{MAX_FRAME_LEN, WIRE_VERSION};
 use fixedbrot_core::wire::{self, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
-use fixedbrot_core::JobId;
+use fixedbrot_core::{Delta, JobId, Kernel, Reference};
 use fixedbrot_tests::board::{Board, Machine};
 use fixedbrot_tests::{cases, table};
 
@@ -27,8 +27,14 @@ fn the_boards_compute_every_fixture_tile_byte_for_byte() {
 fn every_fixture_tile(machine: Machine) {
     let mut board = Board::boot(machine);
     let mut buf = vec![0u8; MAX_FRAME_LEN];
-    for (n, row) in table::read("tiles.tsv").iter().enumerate() {
-        let (job, tile) = cases::tile_from_inputs(&row[1..12]);
+    let direct = table::read("tiles.tsv")
+        .into_iter()
+        .map(|row| (row, Kernel::Direct));
+    let perturbed = table::read("perturbed.tsv")
+        .into_iter()
+        .map(|row| (row, Kernel::PerturbationV1));
+    for (n, (row, kernel)) in direct.chain(perturbed).enumerate() {
+        let (job, tile) = cases::tile_from_inputs(&row[1..12], kernel);
         let counts: Vec<u32> = row[12].split(',').map(|c| c.parse().unwrap()).collect();
         let result = Message::Result(TileResult {
             job,
@@ -38,12 +44,22 @@ fn every_fixture_tile(machine: Machine) {
         let max_bits = machine.max_bits();
         // Too wide for the board: refused, from the frame's first bytes if the whole request
         // is more than the board holds, so the bridge has it computed elsewhere.
+        // A reference orbit longer than the board holds: refused, the tile named.
+        let max_points = machine.max_orbit_points();
+        let mut room = vec![Delta::default(); max_points as usize];
+        let orbit_fits =
+            job.kernel == Kernel::Direct || Reference::compute(&job, &mut room).is_ok();
         let message = if job.format.bits() > max_bits {
             let refused = Refusal {
                 tile: None,
                 reason: Reason::TooWide { max_bits },
             };
             Message::Refused(refused)
+        } else if !orbit_fits {
+            Message::Refused(Refusal {
+                tile: Some(tile),
+                reason: Reason::OrbitTooLong { max_points },
+            })
         } else {
             result
         };

@@ -2,7 +2,7 @@
 //! `fixtures/` (written only by `just fixtures`).
 use fixedbrot_core::limits::MAX_FRAME_LEN;
 use fixedbrot_core::wire::{decode, decode_cobs, encode, encode_cobs};
-use fixedbrot_core::{escape, escape_wide, Fixed, Point, WidePoint, Width};
+use fixedbrot_core::{escape, escape_wide, Fixed, Kernel, Point, WidePoint, Width};
 use fixedbrot_tests::cases::{self, format_named};
 use fixedbrot_tests::{digest, render_image, table};
 
@@ -71,7 +71,18 @@ fn tile_kernel_reproduces_every_tile() {
     let rows = table::read("tiles.tsv");
     assert!(rows.len() >= 8);
     for row in rows {
-        let (job, tile) = cases::tile_from_inputs(&row[1..12]);
+        let (job, tile) = cases::tile_from_inputs(&row[1..12], Kernel::Direct);
+        let counts = cases::tile_counts(&job, tile).expect("fixture tile renders");
+        assert_eq!(cases::join(&counts), row[12], "tile {}", row[0]);
+    }
+}
+
+#[test]
+fn the_perturbation_kernel_reproduces_every_tile() {
+    let rows = table::read("perturbed.tsv");
+    assert!(rows.len() >= 5);
+    for row in rows {
+        let (job, tile) = cases::tile_from_inputs(&row[1..12], Kernel::PerturbationV1);
         let counts = cases::tile_counts(&job, tile).expect("fixture tile renders");
         assert_eq!(cases::join(&counts), row[12], "tile {}", row[0]);
     }

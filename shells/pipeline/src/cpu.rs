@@ -1,10 +1,30 @@
 //! The tile kernel for the CPU this process runs on: the core's lanes compiled for AVX-512 and
-//! for AVX2, chosen at run time, so a plain `cargo build --release` uses the vector units.
-use fixedbrot_core::{Job, JobError, Rect, TileIndex};
+//! for AVX2, chosen at run time, so a plain `cargo build --release` uses the vector units; and
+//! the perturbation kernel compiled for the same features (their `lzcnt` and BMI2 shifts).
+use fixedbrot_core::{Job, JobError, Kernel, Rect, Reference, TileIndex};
+
+use crate::orbits;
 
 /// Renders one tile with the widest lanes this CPU has; the counts are the core's, bit for
-/// bit, on every path (a test holds them to it).
-pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
+/// bit, on every path (a test holds them to it). A perturbation job's tiles are computed
+/// against its reference orbit, computed once a process within `max_orbit_bytes`
+/// ([`orbits`]).
+pub fn render_tile(
+    job: &Job,
+    tile: TileIndex,
+    out: &mut [u32],
+    max_orbit_bytes: u64,
+) -> Result<Rect, JobError> {
+    match job.kernel {
+        Kernel::Direct => render_direct(job, tile, out),
+        Kernel::PerturbationV1 => {
+            let orbit = orbits::get(job, max_orbit_bytes)?;
+            render_perturbed(job, &orbit.reference(), tile, out)
+        }
+    }
+}
+
+fn render_direct(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
     match Lanes::detect() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: detect() saw the CPU run every feature these functions are compiled for.
@@ -16,6 +36,27 @@ pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, 
         #[cfg(not(target_arch = "x86_64"))]
         Lanes::Avx512 | Lanes::Avx2 => fixedbrot_core::render_tile(job, tile, out),
         Lanes::Build => fixedbrot_core::render_tile(job, tile, out),
+    }
+}
+
+fn render_perturbed(
+    job: &Job,
+    reference: &Reference,
+    tile: TileIndex,
+    out: &mut [u32],
+) -> Result<Rect, JobError> {
+    match Lanes::detect() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: detect() saw the CPU run every feature these functions are compiled for.
+        Lanes::Avx512 => unsafe { x86::render_tile_perturbed_avx512(job, reference, tile, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Lanes::Avx2 => unsafe { x86::render_tile_perturbed_avx2(job, reference, tile, out) },
+        #[cfg(not(target_arch = "x86_64"))]
+        Lanes::Avx512 | Lanes::Avx2 => {
+            fixedbrot_core::render_tile_perturbed(job, reference, tile, out)
+        }
+        Lanes::Build => fixedbrot_core::render_tile_perturbed(job, reference, tile, out),
     }
 }
 
@@ -60,7 +101,9 @@ impl Lanes {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use fixedbrot_core::{render_tile_in_lanes, Job, JobError, Rect, TileIndex};
+    use fixedbrot_core::{
+        render_tile_in_lanes, render_tile_perturbed, Job, JobError, Rect, Reference, TileIndex,
+    };
 
     /// The features of x86-64-v4 that `render_tile_avx512` is compiled for: those of
     /// `render_tile_avx2` and AVX-512's foundation and the subsets every AVX-512 CPU has.
@@ -103,6 +146,28 @@ mod x86 {
     ) -> Result<Rect, JobError> {
         render_tile_in_lanes(job, tile, out)
     }
+
+    #[target_feature(
+        enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,bmi1,bmi2,fma,lzcnt,popcnt,movbe"
+    )]
+    pub(super) fn render_tile_perturbed_avx512(
+        job: &Job,
+        reference: &Reference,
+        tile: TileIndex,
+        out: &mut [u32],
+    ) -> Result<Rect, JobError> {
+        render_tile_perturbed(job, reference, tile, out)
+    }
+
+    #[target_feature(enable = "avx2,bmi1,bmi2,fma,lzcnt,popcnt,movbe")]
+    pub(super) fn render_tile_perturbed_avx2(
+        job: &Job,
+        reference: &Reference,
+        tile: TileIndex,
+        out: &mut [u32],
+    ) -> Result<Rect, JobError> {
+        render_tile_perturbed(job, reference, tile, out)
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +175,53 @@ mod tests {
     use super::*;
     use fixedbrot_core::{Format, Pixels};
     use fixedbrot_tests::cases::job;
+
+    /// Every path of the perturbation kernel this CPU can run returns the core's counts.
+    #[test]
+    fn every_perturbation_path_returns_the_cores_counts() {
+        let mut job = fixedbrot_tests::cases::job_by_centre(
+            Format::from_bits(128).unwrap(),
+            fixedbrot_tests::cases::LOCATION_1E50,
+            "1E25",
+            (48, 30),
+            3000,
+            (13, 11),
+        );
+        job.kernel = fixedbrot_core::Kernel::PerturbationV1;
+        let orbit = orbits::Orbit::compute(&job).unwrap();
+        let reference = orbit.reference();
+        let mut paths = vec![("build", fixedbrot_core::render_tile_perturbed as Perturbed)];
+        paths.push(("detected", render_perturbed));
+        #[cfg(target_arch = "x86_64")]
+        {
+            if Lanes::detect() == Lanes::Avx512 {
+                paths.push(("avx512", |j, r, t, o| unsafe {
+                    x86::render_tile_perturbed_avx512(j, r, t, o)
+                }));
+            }
+            if matches!(Lanes::detect(), Lanes::Avx512 | Lanes::Avx2) {
+                paths.push(("avx2", |j, r, t, o| unsafe {
+                    x86::render_tile_perturbed_avx2(j, r, t, o)
+                }));
+            }
+        }
+        for tile in 0..job.grid.tiles() {
+            let tile = TileIndex(tile);
+            let rect = job.grid.rect(tile).unwrap();
+            let pixels = Pixels::perturbed(&job, reference).unwrap();
+            let expected: Vec<u32> = (rect.y..rect.y + rect.height)
+                .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)))
+                .map(|(x, y)| pixels.count(x, y))
+                .collect();
+            for (name, kernel) in &paths {
+                let mut out = vec![0; rect.pixels()];
+                assert_eq!(kernel(&job, &reference, tile, &mut out), Ok(rect));
+                assert_eq!(out, expected, "{name}, tile {}", tile.0);
+            }
+        }
+    }
+
+    type Perturbed = fn(&Job, &Reference, TileIndex, &mut [u32]) -> Result<Rect, JobError>;
 
     /// Every path this CPU can run, against the core's point-by-point counts, in every kind
     /// of format.
@@ -122,7 +234,7 @@ mod tests {
             let job = job(format, "-2.2,1.2", "1.0,-1.2", (160, 120), 600, (37, 29));
             let mut paths = vec![("build", fixedbrot_core::render_tile as Kernel)];
             paths.push(("lanes", fixedbrot_core::render_tile_in_lanes));
-            paths.push(("detected", render_tile));
+            paths.push(("detected", render_direct));
             #[cfg(target_arch = "x86_64")]
             {
                 if Lanes::detect() == Lanes::Avx512 {

@@ -10,6 +10,7 @@
 //!   [`Answer`] out, and [`HoldKey`]s that hold offsets.
 //! - [`Membership`]: a group member's partitions, their epochs, its offset book and holds.
 //! - [`cpu`]: the kernel's lanes chosen for the CPU at run time.
+//! - [`orbits`]: perturbation jobs' reference orbits, computed once a process.
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
 
@@ -20,6 +21,7 @@ mod image;
 mod limits;
 mod membership;
 mod offsets;
+pub mod orbits;
 pub mod plan;
 pub mod worker;
 

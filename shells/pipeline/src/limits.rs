@@ -3,7 +3,9 @@ use std::fmt;
 use std::time::Duration;
 
 use fixedbrot_core::wire::{Reason, TileRequest};
-use fixedbrot_core::{Format, Job, Rect};
+use fixedbrot_core::{Format, Job, Kernel, Rect};
+
+use crate::orbits;
 
 /// What a process accepts. The core's own limits (65,535-pixel sides, 4,096-pixel tiles)
 /// stand behind these.
@@ -23,6 +25,9 @@ pub struct Limits {
     pub max_bytes: u64,
     /// A job with no new tile for this long is logged with what is missing, and freed.
     pub idle: Duration,
+    /// Most bytes of perturbation jobs' reference orbits held at once (24 bytes an
+    /// iteration), and so the longest orbit computed.
+    pub max_orbit_bytes: u64,
 }
 
 impl Default for Limits {
@@ -37,6 +42,8 @@ impl Default for Limits {
             max_jobs: 16,
             max_bytes: 2 << 30,
             idle: Duration::from_secs(300),
+            // An orbit at the default --max-iterations, 2^24, is 384 MiB.
+            max_orbit_bytes: 512 << 20,
         }
     }
 }
@@ -71,6 +78,13 @@ pub enum OverLimit {
         /// The limit.
         max: u64,
     },
+    /// The job's reference orbit would take more bytes than `--max-orbit-mib`.
+    Orbit {
+        /// What it would take, at most.
+        bytes: u64,
+        /// The limit.
+        max: u64,
+    },
     /// The job's tiles would take more bytes than all jobs may hold (`--max-mib`).
     Memory {
         /// What its whole image takes.
@@ -86,6 +100,9 @@ impl OverLimit {
     pub fn reason(&self) -> Reason {
         match self {
             OverLimit::Work { max, .. } => Reason::TooMuchWork { max_work: *max },
+            OverLimit::Orbit { max, .. } => Reason::OrbitTooLong {
+                max_points: u32::try_from(max / orbits::POINT_BYTES).unwrap_or(u32::MAX),
+            },
             _ => Reason::InvalidJob,
         }
     }
@@ -133,6 +150,11 @@ impl fmt::Display for OverLimit {
                      fewer iterations, or raise it"
                 )
             }
+            OverLimit::Orbit { bytes, max } => write!(
+                f,
+                "its reference orbit would take up to {bytes} bytes (24 an iteration), more \
+                 than {max} (--max-orbit-mib): use fewer iterations, or raise it"
+            ),
             OverLimit::Memory { bytes, max } => write!(
                 f,
                 "its tiles would take {bytes} bytes, more than all jobs may hold ({max} bytes, \
@@ -163,10 +185,11 @@ impl Limits {
         Ok(())
     }
 
-    /// Refuses a job to compute whose largest tile is over `--max-work`, or that
-    /// [`Limits::admit`] refuses.
+    /// Refuses a job to compute whose largest tile is over `--max-work` or whose reference
+    /// orbit is over `--max-orbit-mib`, or that [`Limits::admit`] refuses.
     pub fn admit_work(&self, job: &Job) -> Result<(), OverLimit> {
         self.admit(job)?;
+        self.check_orbit(job)?;
         let grid = job.grid;
         let largest = Rect {
             x: 0,
@@ -183,8 +206,23 @@ impl Limits {
         if let Err(over) = self.admit(job) {
             return Some(over);
         }
+        if let Err(over) = self.check_orbit(job) {
+            return Some(over);
+        }
         let rect = job.grid.rect(request.tile)?;
         self.check_work(job, rect).err()
+    }
+
+    /// Refuses a perturbation job whose reference orbit can be over `--max-orbit-mib`.
+    pub fn check_orbit(&self, job: &Job) -> Result<(), OverLimit> {
+        let bytes = orbits::most_bytes(job);
+        if job.kernel == Kernel::PerturbationV1 && bytes > self.max_orbit_bytes {
+            return Err(OverLimit::Orbit {
+                bytes,
+                max: self.max_orbit_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// Refuses `tile` of `job` if its work is over `--max-work`.

@@ -35,7 +35,7 @@ pub fn key(job_id: JobId, tile: Option<TileIndex>) -> String {
 pub fn describe(job: &Job) -> String {
     let grid = job.grid;
     format!(
-        "{}x{}, {} tiles of {}x{}, {} iterations, {} ({} bits)",
+        "{}x{}, {} tiles of {}x{}, {} iterations, {} ({} bits), {}",
         grid.width,
         grid.height,
         grid.tiles(),
@@ -43,7 +43,8 @@ pub fn describe(job: &Job) -> String {
         grid.tile_height,
         job.iterations,
         job.format,
-        job.format.bits()
+        job.format.bits(),
+        job.kernel
     )
 }
 

@@ -63,7 +63,7 @@ pub fn answer(bytes: &[u8], limits: &Limits) -> Answered {
 fn answer_request(job_id: JobId, request: &TileRequest, limits: &Limits) -> Answered {
     match limits.refuse(request) {
         None => {
-            let (bytes, steps) = compute_counted(job_id, request);
+            let (bytes, steps) = compute_counted(job_id, request, limits);
             Answered {
                 answer: reply(job_id, bytes, None),
                 steps: Some(steps),
@@ -117,16 +117,21 @@ pub fn reply(job_id: JobId, bytes: Vec<u8>, dead_letter: Option<String>) -> Answ
 /// Renders the tile of a decoded (so checked) request into its encoded result, streamed
 /// count by count as the firmware does, rather than through a 16 KiB result whatever the
 /// tile's size (1x1 tiles spent a tenth of a worker's time moving those).
-pub fn compute(job_id: JobId, request: &TileRequest) -> Vec<u8> {
-    compute_counted(job_id, request).0
+pub fn compute(job_id: JobId, request: &TileRequest, limits: &Limits) -> Vec<u8> {
+    compute_counted(job_id, request, limits).0
 }
 
 /// [`compute`], and the tile's kernel steps: the sum of its counts.
-fn compute_counted(job_id: JobId, request: &TileRequest) -> (Vec<u8>, u64) {
+fn compute_counted(job_id: JobId, request: &TileRequest, limits: &Limits) -> (Vec<u8>, u64) {
     let pixels = request.pixels();
     let mut counts = vec![0u32; pixels];
-    cpu::render_tile(&request.job, request.tile, &mut counts)
-        .expect("decoded requests are checked");
+    cpu::render_tile(
+        &request.job,
+        request.tile,
+        &mut counts,
+        limits.max_orbit_bytes,
+    )
+    .expect("decoded requests are checked, their orbits within the limit");
     let steps = counts.iter().map(|&c| u64::from(c)).sum();
     let mut bytes = vec![0u8; wire::max_result_len(pixels)];
     let mut len = wire::encode_result_head(job_id, request, &mut bytes)
@@ -143,15 +148,20 @@ fn compute_counted(job_id: JobId, request: &TileRequest) -> (Vec<u8>, u64) {
 }
 
 /// Renders the tile of a checked request into its result.
-pub fn result(job_id: JobId, request: &TileRequest) -> Envelope {
+pub fn result(job_id: JobId, request: &TileRequest, limits: &Limits) -> Envelope {
     let mut counts = heapless::Vec::new();
     let pixels = request.pixels();
     // A checked tile has at most MAX_TILE_PIXELS pixels, the vector's capacity.
     counts
         .resize(pixels, 0)
         .expect("a checked tile fits MAX_TILE_PIXELS");
-    cpu::render_tile(&request.job, request.tile, &mut counts)
-        .expect("decoded requests are checked");
+    cpu::render_tile(
+        &request.job,
+        request.tile,
+        &mut counts,
+        limits.max_orbit_bytes,
+    )
+    .expect("render checks its job, and its orbit within the limit");
     Envelope {
         job_id,
         message: Message::Result(TileResult {
@@ -243,8 +253,13 @@ mod tests {
                         job,
                         tile: TileIndex(t),
                     };
-                    let whole = encode(&result(JobId(7), &request));
-                    assert_eq!(compute(JobId(7), &request), whole, "tile {t} of {tile}");
+                    let limits = Limits::default();
+                    let whole = encode(&result(JobId(7), &request, &limits));
+                    assert_eq!(
+                        compute(JobId(7), &request, &limits),
+                        whole,
+                        "tile {t} of {tile}"
+                    );
                 }
             }
         }

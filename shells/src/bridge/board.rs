@@ -8,7 +8,7 @@ use fixedbrot_core::limits::{MAX_FRAME_LEN, MAX_TILE_PIXELS};
 use fixedbrot_core::wire::{
     self, Deframer, Envelope, Framed, Message, Reason, Refusal, TileRequest, TileResult, WireError,
 };
-use fixedbrot_core::{Format, Grid, Job, JobId, Rect, TileIndex, View, Width};
+use fixedbrot_core::{Format, Grid, Job, JobId, Kernel, Rect, Reference, TileIndex, View, Width};
 use fixedbrot_pipeline::cpu;
 
 use super::link::Link;
@@ -56,14 +56,22 @@ pub struct Board<L: Link> {
     steps_per_second: u64,
     pub tiles: u64,
     pub pieces: u64,
-    /// Tiles too wide for the board, computed here.
+    /// Tiles too wide for the board, or whose reference orbit it cannot hold, computed here.
     pub on_host: u64,
+    /// The most values of a reference orbit the board holds, as it says when it refuses one.
+    max_orbit: Option<u32>,
+    /// The bound of orbits computed here (`--max-orbit-mib`).
+    max_orbit_bytes: u64,
 }
 
 impl<L: Link> Board<L> {
     /// Asks the board the largest tile it holds and the widest format it computes: requests
     /// of one iteration, which it computes or refuses with its limit.
-    pub fn connect(link: L, steps_per_second: u64) -> Result<Board<L>, BoardError> {
+    pub fn connect(
+        link: L,
+        steps_per_second: u64,
+        max_orbit_bytes: u64,
+    ) -> Result<Board<L>, BoardError> {
         let mut board = Board {
             link,
             frames: Box::default(),
@@ -73,6 +81,8 @@ impl<L: Link> Board<L> {
             tiles: 0,
             pieces: 0,
             on_host: 0,
+            max_orbit: None,
+            max_orbit_bytes,
         };
         board.probe_pixels()?;
         board.probe_bits()?;
@@ -134,7 +144,11 @@ impl<L: Link> Board<L> {
         let rect = job.grid.rect(request.tile).ok_or(BoardError::Answer(
             "was asked for a tile that does not exist",
         ))?;
-        let mut answer = if job.format.bits() > self.max_bits {
+        let orbit_too_long = job.kernel == Kernel::PerturbationV1
+            && self
+                .max_orbit
+                .is_some_and(|max| Reference::most_points(&job) > max as usize);
+        let mut answer = if job.format.bits() > self.max_bits || orbit_too_long {
             self.here(job_id, request)?
         } else if rect.pixels() <= self.max_pixels {
             self.pieces += 1;
@@ -142,14 +156,16 @@ impl<L: Link> Board<L> {
         } else {
             self.split(job_id, request)?
         };
-        if let Message::Refused(Refusal {
-            reason: Reason::TooWide { max_bits },
-            ..
-        }) = answer.message
-        {
+        if let Message::Refused(Refusal { reason, .. }) = answer.message {
             // The board knows its RAM best: believe it from now on, and compute this here.
-            self.max_bits = max_bits;
-            answer = self.here(job_id, request)?;
+            match reason {
+                Reason::TooWide { max_bits } => self.max_bits = max_bits,
+                Reason::OrbitTooLong { max_points } => self.max_orbit = Some(max_points),
+                _ => {}
+            }
+            if matches!(reason, Reason::TooWide { .. } | Reason::OrbitTooLong { .. }) {
+                answer = self.here(job_id, request)?;
+            }
         }
         self.tiles += 1;
         if let Message::Result(result) = &answer.message {
@@ -163,16 +179,21 @@ impl<L: Link> Board<L> {
         Ok(buf)
     }
 
-    /// Computes a tile on this host, for a format wider than the board computes: computed
-    /// elsewhere, never refused for the board's RAM.
+    /// Computes a tile on this host, for a format wider than the board computes or an orbit
+    /// longer than it holds: computed elsewhere, never refused for the board's RAM.
     fn here(&mut self, job_id: JobId, request: &TileRequest) -> Result<Envelope, BoardError> {
         let mut counts = heapless::Vec::new();
         let pixels = request.pixels();
         counts
             .resize(pixels, 0)
             .map_err(|_| BoardError::Answer("was asked for a tile larger than any"))?;
-        cpu::render_tile(&request.job, request.tile, &mut counts)
-            .map_err(|_| BoardError::Answer("was asked for a tile of an invalid job"))?;
+        cpu::render_tile(
+            &request.job,
+            request.tile,
+            &mut counts,
+            self.max_orbit_bytes,
+        )
+        .map_err(|_| BoardError::Answer("was asked for a tile of an invalid job"))?;
         self.on_host += 1;
         Ok(Envelope {
             job_id,
@@ -368,6 +389,7 @@ fn probe(format: Format, side: u32) -> TileRequest {
             tile_height: side,
         },
         iterations: 1,
+        kernel: Kernel::Direct,
     };
     TileRequest {
         job,
@@ -391,7 +413,7 @@ mod tests {
     use fixedbrot_tests::cases::job;
 
     use super::*;
-    use fixedbrot_pipeline::worker;
+    use fixedbrot_pipeline::{worker, Limits};
 
     /// A board in memory that answers like the firmware, holding at most `max` pixels.
     struct FakeBoard {
@@ -485,13 +507,15 @@ mod tests {
     #[test]
     fn the_probe_learns_the_largest_tile_a_board_holds() {
         assert_eq!(
-            Board::connect(FakeBoard::new(4096), 1)
+            Board::connect(FakeBoard::new(4096), 1, 1 << 20)
                 .unwrap()
                 .max_pixels(),
             4096
         );
         assert_eq!(
-            Board::connect(FakeBoard::new(700), 1).unwrap().max_pixels(),
+            Board::connect(FakeBoard::new(700), 1, 1 << 20)
+                .unwrap()
+                .max_pixels(),
             700
         );
     }
@@ -500,7 +524,7 @@ mod tests {
     /// the tile itself, the same counts, and asks the board no more of that width.
     #[test]
     fn tiles_too_wide_for_the_board_are_computed_here_exactly() {
-        let mut board = Board::connect(FakeBoard::holding(4096, 1024), 1_000_000).unwrap();
+        let mut board = Board::connect(FakeBoard::holding(4096, 1024), 1_000_000, 1 << 20).unwrap();
         assert_eq!(board.max_bits(), 1024);
         let asked = board.link.requests;
         for bits in [1024, 2048] {
@@ -544,7 +568,7 @@ mod tests {
             (odd, 3),
             (odd, 34),
         ] {
-            let mut board = Board::connect(FakeBoard::new(max), 1_000_000).unwrap();
+            let mut board = Board::connect(FakeBoard::new(max), 1_000_000, 1 << 20).unwrap();
             for tile in [
                 0,
                 job.grid.columns() - 1,
@@ -558,7 +582,7 @@ mod tests {
                 let answer = board.compute(JobId(5), &request).unwrap();
                 assert_eq!(
                     answer,
-                    worker::compute(JobId(5), &request),
+                    worker::compute(JobId(5), &request, &Limits::default()),
                     "tile {tile}, board of {max}"
                 );
             }

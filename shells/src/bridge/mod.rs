@@ -34,7 +34,7 @@ pub fn run<L: Link + Send + 'static>(
     let client_id = kafka::client_id(&format!("{}.bridge", kafka::CALCULATION_GROUP));
     let producer: Arc<ThreadedProducer<Deliveries>> = Arc::new(kafka.producer(&client_id)?);
     kafka.require_topics(producer.client(), &kafka.worker_topics())?;
-    let board = Board::connect(link, steps_per_second)?;
+    let board = Board::connect(link, steps_per_second, limits.max_orbit_bytes)?;
     info!("Board connected: tiles up to {} pixels", board.max_pixels());
     let member = Member {
         kafka,

@@ -140,7 +140,7 @@ pub fn for_image(dir: &Path, file: Option<&Path>, raw_dir: Option<&Path>) -> Res
 mod tests {
     use super::*;
     use crate::output::raw;
-    use fixedbrot_core::{Format, Grid, Job, JobId, View};
+    use fixedbrot_core::{Format, Grid, Job, JobId, Kernel, View};
     use fixedbrot_pipeline::Image;
     use fixedbrot_tests::scratch::Scratch;
 
@@ -157,6 +157,7 @@ mod tests {
                 tile_height: 4,
             },
             iterations: 100,
+            kernel: Kernel::Direct,
         };
         Image {
             job_id: JobId(1),

@@ -12,7 +12,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use fixedbrot_core::{Fixed, Format, Grid, Job, JobId, NarrowView, View};
+use fixedbrot_core::{Fixed, Format, Grid, Job, JobId, Kernel, NarrowView, View};
 
 use fixedbrot_pipeline::Image;
 
@@ -30,12 +30,25 @@ struct Sidecar {
     job_id: String,
     /// `I4F28`, `I4F60`, `I4F92`...
     format: String,
+    /// `direct` or `perturbation-v1`; absent (direct) in files before kernels had names.
+    #[serde(default = "direct")]
+    kernel: String,
     iterations: u32,
     grid: Grid,
     view: SidecarView,
     /// The c of the top-left and bottom-right pixels, `RE,IM`, each part the exact value of
     /// its raw bits.
     corners: Corners,
+}
+
+fn direct() -> String {
+    Kernel::Direct.name().to_string()
+}
+
+/// The kernel a sidecar names, exactly as written: not `perturbation`, which names whichever
+/// version is the latest.
+fn kernel_named(name: &str) -> Option<Kernel> {
+    Kernel::ALL.into_iter().find(|kernel| kernel.name() == name)
 }
 
 /// A view as the sidecar holds it: raw bits (version 1) or exact decimals (version 2).
@@ -145,6 +158,7 @@ pub fn write(path: &Path, image: &Image, place: Place) -> io::Result<()> {
             .unwrap_or_default(),
         job_id: format!("{:016x}", image.job_id.0),
         format: job.format.to_string(),
+        kernel: job.kernel.to_string(),
         iterations: job.iterations,
         grid,
         view,
@@ -216,33 +230,7 @@ pub fn read(path: &Path, max_pixels: u64) -> Result<Image, String> {
     let text = read_sidecar(&side).map_err(|e| format!("{}: {e}", side.display()))?;
     let sidecar: Sidecar =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", side.display()))?;
-    if !(1..=2).contains(&sidecar.fixedbrot_raw) {
-        return Err(format!(
-            "{}: raw counts version {}, this program reads versions 1 and 2",
-            side.display(),
-            sidecar.fixedbrot_raw
-        ));
-    }
-    let format = Format::from_name(&sidecar.format)
-        .ok_or_else(|| format!("{}: {:?} is not a format", side.display(), sidecar.format))?;
-    let view = (sidecar.view.version() == sidecar.fixedbrot_raw)
-        .then(|| sidecar.view.view(format))
-        .flatten()
-        .ok_or_else(|| {
-            format!(
-                "{}: the view is not written as {format}'s are in version {} (version 1, raw \
-             bits for I4F28 and I4F60; version 2, the exact decimals of wider formats' \
-             numbers)",
-                side.display(),
-                sidecar.fixedbrot_raw
-            )
-        })?;
-    let job = Job {
-        format,
-        view,
-        grid: sidecar.grid,
-        iterations: sidecar.iterations,
-    };
+    let job = job_of(&sidecar).map_err(|e| format!("{}: {e}", side.display()))?;
     if job.grid.pixels() > max_pixels {
         return Err(format!(
             "{}: {}x{} is {} pixels, above the limit of {max_pixels} (--max-pixels)",
@@ -269,6 +257,37 @@ pub fn read(path: &Path, max_pixels: u64) -> Result<Image, String> {
         job_id,
         job,
         counts,
+    })
+}
+
+/// The job a sidecar describes, not yet checked; or what is wrong with it.
+fn job_of(sidecar: &Sidecar) -> Result<Job, String> {
+    let version = sidecar.fixedbrot_raw;
+    if !(1..=2).contains(&version) {
+        return Err(format!(
+            "raw counts version {version}, this program reads versions 1 and 2"
+        ));
+    }
+    let format = Format::from_name(&sidecar.format)
+        .ok_or_else(|| format!("{:?} is not a format", sidecar.format))?;
+    let view = (sidecar.view.version() == version)
+        .then(|| sidecar.view.view(format))
+        .flatten()
+        .ok_or_else(|| {
+            format!(
+                "the view is not written as {format}'s are in version {version} (version 1, \
+                 raw bits for I4F28 and I4F60; version 2, the exact decimals of wider formats' \
+                 numbers)"
+            )
+        })?;
+    let kernel = kernel_named(&sidecar.kernel)
+        .ok_or_else(|| format!("{:?} is not a kernel", sidecar.kernel))?;
+    Ok(Job {
+        format,
+        view,
+        grid: sidecar.grid,
+        iterations: sidecar.iterations,
+        kernel,
     })
 }
 
@@ -364,6 +383,7 @@ mod tests {
                 tile_height: 4,
             },
             iterations: 100,
+            kernel: Kernel::Direct,
         };
         Image {
             job_id: JobId(0x0123_4567_89ab_cdef),

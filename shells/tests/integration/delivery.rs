@@ -32,7 +32,7 @@ fn results(job_id: JobId, job: Job) -> Vec<Vec<u8>> {
                 job,
                 tile: TileIndex(tile),
             };
-            worker::compute(job_id, &request)
+            worker::compute(job_id, &request, &Default::default())
         })
         .collect()
 }

@@ -594,6 +594,7 @@ fn a_forged_job_under_a_real_id_is_written_beside_it_never_instead() {
             job: forged,
             tile: TileIndex(0),
         },
+        &Default::default(),
     );
     send_forged(&scenario, &bytes);
     let _calc = scenario.start("calc", "calc", &["--threads", "1"]);
@@ -642,6 +643,7 @@ fn a_conflicting_copy_of_a_tile_is_settled_reported_and_dead_lettered() {
             job,
             tile: TileIndex(0),
         },
+        &Default::default(),
     ))
     .unwrap();
     let Message::Result(tile) = &mut forged.message else {

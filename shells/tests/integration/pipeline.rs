@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use fixedbrot_tests::cases::LOCATION_1E50;
+use fixedbrot_tests::cases::{LOCATION_1E50, LOCATION_5E227};
 
 use crate::harness::{pixels, pngs_in, rendered, Process, Scenario};
 use crate::view::TIP_1E300;
@@ -50,6 +50,34 @@ fn deep_views_through_kafka_equal_render() {
     ];
     pipeline_equals_render("deep-1e50", &location_1e50);
     pipeline_equals_render("deep-1e300", &TIP_1E300);
+}
+
+/// The deepest views, by perturbation (what `--kernel auto` takes there): rust-fractal-core's
+/// 5e227 location (800 bits; inside at this limit) and the needle's tip at 1e1000 (3,360 bits,
+/// counts from 1,632 to the limit), through Kafka, give the PNG `render` gives.
+#[test]
+fn perturbation_at_5e227_and_1e1000_through_kafka_equals_render() {
+    for (name, (re, im), zoom) in [
+        ("deep-5e227", LOCATION_5E227, "5E227"),
+        ("deep-1e1000", ("-2", "0"), "1E1000"),
+    ] {
+        let centre = format!("{re},{im}");
+        let view = [
+            "--center",
+            &centre,
+            "--zoom",
+            zoom,
+            "--width",
+            "40",
+            "--height",
+            "24",
+            "--tile",
+            "8x8",
+            "--iterations",
+            "3000",
+        ];
+        pipeline_equals_render(name, &view);
+    }
 }
 
 /// `--log-format json`: every line a log shipper reads is one JSON object, and the job, the
@@ -363,7 +391,7 @@ fn two_jobs_with_room_for_one_are_both_written_by_reading_one_again() {
                 job,
                 tile: TileIndex(tile),
             };
-            let payload = worker::compute(job_id, &request);
+            let payload = worker::compute(job_id, &request, &Default::default());
             let key = plan::key(job_id, None);
             producer
                 .send(

@@ -3,7 +3,10 @@
 //! Before writing, every point and tile count is checked against the independent oracle, so a
 //! fixture never pins a kernel bug. A change in what this writes is a change to the product.
 use fixedbrot_core::wire::{encode, encode_cobs};
-use fixedbrot_core::{escape, escape_wide, limits::MAX_FRAME_LEN, Fixed, Point, WidePoint, Width};
+use fixedbrot_core::{
+    escape, escape_wide, limits::MAX_FRAME_LEN, reference_pixel, Fixed, Grid, Job, Kernel, Point,
+    TileIndex, WidePoint, Width,
+};
 use fixedbrot_tests::cases::{self, FORMATS};
 use fixedbrot_tests::{digest, oracle, render_image, table};
 
@@ -40,6 +43,12 @@ fn main() -> std::io::Result<()> {
          label, format, origin re, origin im, step x, step y (raw bits), width, height,\n\
          tile width, tile height, iterations, tile index, counts",
         &tiles(),
+    )?;
+    table::write(
+        "perturbed.tsv",
+        "Tiles rendered by the perturbation kernel, perturbation-v1, row-major counts; the\n\
+         columns are tiles.tsv's. Each tile's reference pixel counts as direct iteration.",
+        &perturbed_tiles(),
     )?;
     table::write(
         "wire.tsv",
@@ -142,6 +151,39 @@ fn tiles() -> Vec<Vec<String>> {
                 counts, expected,
                 "kernel and oracle disagree on tile {label}"
             );
+            let mut row = vec![label.to_owned()];
+            row.extend(cases::tile_inputs(&job, tile));
+            row.push(cases::join(&counts));
+            row
+        })
+        .collect()
+}
+
+/// Perturbation has no oracle but its own definition; what bless checks is the exact property,
+/// that the reference pixel's count is direct iteration's.
+fn perturbed_tiles() -> Vec<Vec<String>> {
+    cases::perturbed_tiles()
+        .into_iter()
+        .map(|(label, job, tile)| {
+            let counts = cases::tile_counts(&job, tile).expect("tile");
+            let (x, y) = reference_pixel(&job);
+            let direct = Job {
+                kernel: Kernel::Direct,
+                ..job
+            };
+            let at = |job: &Job| {
+                let grid = job.grid;
+                let tiled = Job {
+                    grid: Grid {
+                        tile_width: 1,
+                        tile_height: 1,
+                        ..grid
+                    },
+                    ..*job
+                };
+                cases::tile_counts(&tiled, TileIndex(y * grid.width + x)).expect("pixel")[0]
+            };
+            assert_eq!(at(&job), at(&direct), "the reference pixel of {label}");
             let mut row = vec![label.to_owned()];
             row.extend(cases::tile_inputs(&job, tile));
             row.push(cases::join(&counts));

@@ -614,12 +614,13 @@ impl Assembler {
     }
 
     /// Computes a disputed tile and puts its own counts in place; whether the copy held was
-    /// replaced. `None` if the tile is over `--max-work`.
+    /// replaced. `None` if the tile is over `--max-work` (or its orbit over `--max-orbit-mib`).
     fn settle(&self, job: &Job, tile: TileIndex, tiles: &mut Received) -> Option<bool> {
         let rect = job.grid.rect(tile)?;
         self.limits.check_work(job, rect).ok()?;
+        self.limits.check_orbit(job).ok()?;
         let mut own = vec![0u32; rect.pixels()];
-        cpu::render_tile(job, tile, &mut own).ok()?;
+        cpu::render_tile(job, tile, &mut own, self.limits.max_orbit_bytes).ok()?;
         let replaced = tiles.counts(job.grid, tile.0)? != own;
         if replaced {
             tiles.replace(job.grid, tile.0, &own);

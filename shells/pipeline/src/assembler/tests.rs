@@ -27,7 +27,7 @@ fn result(job_id: JobId, job: Job, tile: u32) -> Envelope {
         job,
         tile: TileIndex(tile),
     };
-    fixedbrot_core::wire::decode(&worker::compute(job_id, &request)).unwrap()
+    fixedbrot_core::wire::decode(&worker::compute(job_id, &request, &Limits::default())).unwrap()
 }
 
 /// Every tile result of a job, computed by the worker, decoded.

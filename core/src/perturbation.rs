@@ -1,0 +1,259 @@
+//! The perturbation kernel, version 1 ([`Kernel::PerturbationV1`]): one reference orbit in
+//! the job's format, exact, and each pixel's small difference from it in integers.
+//!
+//! The rules, which are the kernel's and which a new version would change:
+//! - **The reference** is the job's centre pixel, `(width / 2, height / 2)`. Its orbit is
+//!   direct iteration's in the job's format ([`escape_wide`](crate::escape_wide)), kept as
+//!   `Z_m` in block floating point ([`Delta`], 62 bits relative, so a value near 0, where
+//!   a minibrot's orbit passes, keeps its precision), each part's magnitude truncated, from
+//!   `Z_0 = 0` to the step where it escapes, to the limit, or to where it repeats exactly
+//!   (then the orbit goes on from the value it repeats, as the same values follow).
+//! - **A pixel** is `z_n = Z_m + δ` with `δc = c - c_ref` (exact in the format, then rounded
+//!   once to a [`Delta`]) and `δ ← 2·Z_m·δ + δ² + δc` ([`Delta::step`]).
+//! - **Escape**, before each step: `|Z_m + δ|² > 4`, exact on `Z_m` and δ each truncated
+//!   toward zero to I4F60; and, for `δ = 0` at the reference's last value when it escaped,
+//!   by the reference's exact test. So with `δc = 0` a pixel escapes exactly when the reference does: its count
+//!   is direct iteration's (a property test holds it).
+//! - **Rebasing** (Zhuoran, 2021), after the escape test: when `|Z_m + δ|² < |δ|²`, compared
+//!   exactly in δ's unit (Z_m rounded to it if coarser), or at the reference's last value,
+//!   `δ := Z_m + δ` and `m := 0`.
+//! - **The count** is the steps taken, `0..=limit`; an exact repeat of `(m, δ)` means the
+//!   limit, since the step is a function of them alone (`Cycles`, as in direct iteration).
+//!
+//! A count is a pure function of the job's integers, the same on every machine. It is not
+//! direct iteration's: both round, and they part where the orbit is chaotic
+//! (BENCHMARKS.md measures how often).
+use crate::cycles::{Cycles, CHECK_EVERY};
+use crate::delta::Delta;
+use crate::error::JobError;
+use crate::grid::{Rect, TileIndex};
+use crate::job::{Job, Kernel};
+use crate::kernel::{render_scalar, tile_of, Pixels};
+use crate::wide::{orbit_wide, Fixed, OrbitEnd};
+
+/// A job's reference orbit: what every pixel of the job is computed against.
+#[derive(Clone, Copy, Debug)]
+pub struct Reference<'a> {
+    /// `Z_0 = 0` to its last value.
+    orbit: &'a [Delta],
+    /// How it ends.
+    end: OrbitEnd,
+}
+
+impl<'a> Reference<'a> {
+    /// Computes `job`'s reference orbit into `room`, which needs up to
+    /// [`Reference::most_points`] of the job (fewer when the reference escapes early); refuses
+    /// a job of another kernel or a room too small for its orbit.
+    pub fn compute<const L: usize>(
+        job: &Job<L>,
+        room: &'a mut [Delta],
+    ) -> Result<Reference<'a>, JobError> {
+        job.check()?;
+        if job.kernel != Kernel::PerturbationV1 {
+            return Err(JobError::NotPerturbation);
+        }
+        let (x, y) = reference_pixel(job);
+        let (len, end) = orbit_wide(&job.view.point(x, y), job.iterations, room);
+        let whole = end != OrbitEnd::Stopped || len == Reference::most_points(job);
+        let orbit = room.get(..len).filter(|_| whole);
+        // Whole, it holds Z_0 and Z_1 at least: a checked job's limit is 1 or more.
+        Reference::from_parts(orbit.ok_or(JobError::OrbitTooLong)?, end)
+            .ok_or(JobError::OrbitTooLong)
+    }
+
+    /// A reference computed before ([`Reference::compute`]) from the values it holds and how
+    /// it ends ([`Reference::orbit`], [`Reference::end`]), as a cache kept them; `None` if
+    /// they cannot be one (fewer than two values, which any limit gives, or a repeat of a
+    /// value it does not hold).
+    pub fn from_parts(orbit: &'a [Delta], end: OrbitEnd) -> Option<Reference<'a>> {
+        let last = orbit.len().checked_sub(1).filter(|&last| last > 0)?;
+        match end {
+            OrbitEnd::Repeats { from } if from >= last => None,
+            _ => Some(Reference { orbit, end }),
+        }
+    }
+
+    /// Its values, `Z_0 = 0` first.
+    pub fn orbit(&self) -> &'a [Delta] {
+        self.orbit
+    }
+
+    /// How it ends.
+    pub fn end(&self) -> OrbitEnd {
+        self.end
+    }
+
+    /// The most values a job's reference orbit holds: the limit's steps and `Z_0`.
+    pub fn most_points<const L: usize>(job: &Job<L>) -> usize {
+        job.iterations as usize + 1
+    }
+
+    /// The values it holds.
+    pub fn len(&self) -> usize {
+        self.orbit.len()
+    }
+
+    /// Whether it holds none (a computed reference always holds `Z_0`).
+    pub fn is_empty(&self) -> bool {
+        self.orbit.is_empty()
+    }
+}
+
+/// The pixel whose orbit is the reference: the centre one.
+pub fn reference_pixel<const L: usize>(job: &Job<L>) -> (u32, u32) {
+    (job.grid.width / 2, job.grid.height / 2)
+}
+
+/// The escape count of pixel (x, y) of `job` against its `reference`; the job is checked.
+pub(crate) fn count<const L: usize>(job: &Job<L>, reference: &Reference, x: u32, y: u32) -> u32 {
+    escape_perturbed(reference, &delta_c(job, x, y), job.iterations)
+}
+
+/// Renders one tile of a perturbation job against its reference orbit into `out`, as
+/// [`render_tile`](crate::render_tile) renders a direct one; `reference` must be the job's
+/// ([`Reference::compute`]).
+pub fn render_tile_perturbed(
+    job: &Job,
+    reference: &Reference,
+    tile: TileIndex,
+    out: &mut [u32],
+) -> Result<Rect, JobError> {
+    let (rect, out) = tile_of(job, tile, out)?;
+    render_scalar(&Pixels::perturbed(job, *reference)?, rect, out);
+    Ok(rect)
+}
+
+/// `δc = c(x, y) - c_ref`, exact in the job's format, rounded once to a delta.
+fn delta_c<const L: usize>(job: &Job<L>, x: u32, y: u32) -> Delta {
+    let (x0, y0) = reference_pixel(job);
+    let view = &job.view;
+    // Rows go down: c_im falls as y grows.
+    Delta::from_fixed(&offset(&view.step_x, x0, x), &offset(&view.step_y, y, y0))
+}
+
+/// `(to - from) · step`, exact.
+fn offset<const L: usize>(step: &Fixed<L>, from: u32, to: u32) -> Fixed<L> {
+    let zero = Fixed::zero_in(step.width());
+    if to >= from {
+        zero.add_times(to - from, step)
+    } else {
+        zero.sub_times(from - to, step)
+    }
+}
+
+/// The perturbed loop of one pixel (see the module for its rules).
+fn escape_perturbed(reference: &Reference, dc: &Delta, limit: u32) -> u32 {
+    let orbit = reference.orbit;
+    let last = orbit.len() - 1;
+    let (mut m, mut delta) = (0, Delta::ZERO);
+    let mut saved = (m, delta);
+    let mut cycles = Cycles::new();
+    for taken in 0..limit {
+        let z = &orbit[m];
+        // A repeating orbit never reaches its last value (see below); one that ran to the
+        // limit only at the limit.
+        let at_end = m == last;
+        let escaped_end = at_end && reference.end == OrbitEnd::Escaped;
+        if escaped(z, &delta, at_end) || (escaped_end && delta.is_zero()) {
+            return taken;
+        }
+        if at_end || rebases(z, &delta) {
+            delta = delta.plus_orbit(z);
+            m = 0;
+        }
+        delta = delta.step(&orbit[m], dc);
+        m += 1;
+        if m == last {
+            if let OrbitEnd::Repeats { from } = reference.end {
+                // Z_last is Z_from exactly: the same values follow.
+                m = from;
+            }
+        }
+        let steps = taken + 1;
+        if steps.is_multiple_of(CHECK_EVERY) {
+            if cycles.compare_now(steps) && (m, delta) == saved {
+                return limit;
+            }
+            if cycles.save_now(steps) {
+                saved = (m, delta);
+            }
+        }
+    }
+    limit
+}
+
+/// Whether `Z + δ` has escaped: `|Z + δ|² > 4` in I4F60, each truncated toward zero.
+#[inline(always)]
+fn escaped(z: &Delta, delta: &Delta, at_end: bool) -> bool {
+    // Before its last value, the reference's |Z|² <= 4 (it was stepped from), and so is the
+    // truncated Z's; a delta this small truncates to 0 in I4F60, so the test would say no.
+    if delta.exp <= -124 && !at_end {
+        return false;
+    }
+    let (Some((zr, zi)), Some((dr, di))) = (z.in_test_frac(), delta.in_test_frac()) else {
+        // A part of 16 or more: beyond 8, the most a part of the orbit reaches, so Z + δ too.
+        return true;
+    };
+    let (re, im) = (zr + dr, zi + di);
+    // A part beyond 2 has escaped, and below it the squares fit: 2 · 2^122 < 2^127.
+    let two = 2i128 << 60;
+    if re.abs() > two || im.abs() > two {
+        return true;
+    }
+    re * re + im * im > 4i128 << 120
+}
+
+/// Whether `|Z + δ|² < |δ|²`, compared exactly in δ's unit (Z rounded to it when coarser).
+#[inline(always)]
+fn rebases(z: &Delta, delta: &Delta) -> bool {
+    match delta.plus_orbit_in_unit(z) {
+        Some((re, im)) => ((re * re + im * im) as u128) < delta.norm(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Format;
+    use crate::grid::Grid;
+    use crate::view::View;
+    use crate::Zoom;
+
+    fn job(centre: &str, zoom: &str, size: u32, iterations: u32) -> Job {
+        let zoom = Zoom::parse(zoom).unwrap();
+        let format = Format::for_zoom(&zoom, size, iterations).unwrap();
+        Job {
+            format,
+            view: View::from_centre(format, centre, &zoom, size, size).unwrap(),
+            grid: Grid {
+                width: size,
+                height: size,
+                tile_width: size,
+                tile_height: size,
+            },
+            iterations,
+            kernel: Kernel::PerturbationV1,
+        }
+    }
+
+    #[test]
+    fn the_reference_pixel_counts_as_direct_iteration() {
+        let job = job("-1.74999841099374081749002483162428393452822172335808534616943930976364659857414193,0.0000000000000000000000000000000000000000000000000000000000000000000000000000000", "1E30", 9, 5000);
+        let mut room = [Delta::ZERO; 5001];
+        let reference = Reference::compute(&job, &mut room).unwrap();
+        let (x, y) = reference_pixel(&job);
+        let direct = crate::escape_wide(&job.view.point(x, y), job.iterations);
+        assert_eq!(count(&job, &reference, x, y), direct);
+    }
+
+    #[test]
+    fn a_room_too_small_for_the_orbit_is_refused() {
+        let job = job("-0.75,0.1", "1E20", 8, 300);
+        let mut room = [Delta::ZERO; 10];
+        assert_eq!(
+            Reference::compute(&job, &mut room).err(),
+            Some(JobError::OrbitTooLong)
+        );
+    }
+}
