@@ -151,6 +151,10 @@ bench-deep runs="3" *other:
 bench-perturbation runs="3":
     scripts/bench-perturbation {{runs}}
 
+# How often perturbation agrees with direct iteration, and both with the exact orbit, on a view: just bench-agreement RE,IM 1E30 48 27 30000
+bench-agreement centre zoom width height iterations extra="4":
+    cargo run --release -p fixedbrot-tests --bin agreement -- {{centre}} {{zoom}} {{width}} {{height}} {{iterations}} {{extra}}
+
 # Against rust-fractal-core on its benchmark locations, both on 2 threads (PEER: a checkout of it that you built; nothing here builds it)
 bench-vs-rfc peer width="1024" height="576" runs="3" *locations:
     scripts/bench-vs-rfc {{peer}} {{width}} {{height}} {{runs}} {{locations}}

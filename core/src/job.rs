@@ -125,8 +125,9 @@ impl<const L: usize> Job<L> {
     }
 }
 
-/// What a perturbed step costs in narrow steps: measured on x86-64 (BENCHMARKS.md), one takes
-/// about as long as 16 I4F60 steps, whatever the format.
+/// What a perturbed step costs in narrow steps, whatever the format: on x86-64 one takes 28
+/// to 58 ns where an I4F60 step takes about 7 (BENCHMARKS.md, `just bench-perturbation`),
+/// and twice that bounds the slow ones near escape and rebasing.
 pub(crate) const PERTURBED_STEP_COST: u64 = 16;
 
 impl<const L: usize> Serialize for Job<L> {
