@@ -1,6 +1,6 @@
 //! The kernel's arithmetic: one iteration step of each format on the narrowest integers
 //! that hold its parts, and the `i64` lanes those parts travel in. Every product is taken in
-//! the double-width integer and rounded once by [`round_shift`](crate::format::round_shift), so no step can overflow.
+//! the double-width integer and rounded once by [`round_shift`](crate::round::round_shift), so no step can overflow.
 use crate::format::Format;
 use crate::view::Point;
 
@@ -25,7 +25,7 @@ pub(crate) trait Arith {
     /// Prepares `c`; exact for every point of the safe range.
     fn prepare(c: Point) -> Self::C;
     /// Whether z has not escaped (|z|² <= 4, exact in the double-width integer), and z² + c
-    /// with each product rounded once by [`round_shift`](crate::format::round_shift). One function, because the escape
+    /// with each product rounded once by [`round_shift`](crate::round::round_shift). One function, because the escape
     /// test and the real part share the squares.
     ///
     /// The new parts come as `i64`, exact for a z that had not escaped (they fit a `Z`, |z| <=

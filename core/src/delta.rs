@@ -10,9 +10,7 @@
 //! (`round_shift`: to nearest, ties up): the terms of `2·Z·δ + δ² + δc` are exact in `i128`;
 //! each is rounded once to the unit of the largest (its top bit less 125), and their sum is
 //! rounded once to 62 bits. No step can overflow (the bounds are at each operation).
-use crate::format::round_shift;
-use crate::limbs::{self, Limb, LIMB_BITS};
-use crate::wide::Fixed;
+use crate::round::round_shift;
 
 /// Bits of a normal mantissa: the larger one's magnitude lies in `[2^61, 2^62)`.
 pub(crate) const MANTISSA_BITS: u32 = 62;
@@ -77,37 +75,6 @@ impl Delta {
             re: r as i64,
             im: i as i64,
             exp: exp + shift,
-        }
-    }
-
-    /// The delta nearest `re + i·im`, two numbers of one wide format, rounded once (each
-    /// magnitude to nearest, ties away from zero): `δc`, a pixel's c less the reference's,
-    /// exact in the format.
-    pub(crate) fn from_fixed<const L: usize>(re: &Fixed<L>, im: &Fixed<L>) -> Delta {
-        let ((re, re_negative), (im, im_negative)) = (re.magnitude(), im.magnitude());
-        let top = limbs::bit_length(re.limbs()).max(limbs::bit_length(im.limbs()));
-        if top == 0 {
-            return Delta::ZERO;
-        }
-        let frac = re.width().frac_bits() as i32;
-        let mut shift = top as i32 - MANTISSA_BITS as i32;
-        let mut parts = (top_bits(re.limbs(), shift), top_bits(im.limbs(), shift));
-        if (parts.0 | parts.1) >> MANTISSA_BITS != 0 {
-            shift += 1;
-            parts = (top_bits(re.limbs(), shift), top_bits(im.limbs(), shift));
-        }
-        let signed = |part: u64, negative: bool| {
-            let part = part as i64;
-            if negative {
-                -part
-            } else {
-                part
-            }
-        };
-        Delta {
-            re: signed(parts.0, re_negative),
-            im: signed(parts.1, im_negative),
-            exp: shift - frac,
         }
     }
 
@@ -262,31 +229,9 @@ pub(crate) fn align(x: i128, shift: i32) -> i128 {
     }
 }
 
-/// `magnitude · 2^-shift` rounded once (`shift` may be negative, then exact), for a
-/// magnitude whose bit length is `shift + 62`: at most 2^62.
-fn top_bits(magnitude: &[Limb], shift: i32) -> u64 {
-    let mut out = [0 as Limb; 3];
-    if shift <= 0 {
-        limbs::shift_left_into(magnitude, (-shift) as u32, &mut out);
-        return join(&out);
-    }
-    let shift = shift as u32;
-    limbs::shift_right_into(magnitude, shift, &mut out);
-    let below = shift - 1;
-    let half = magnitude
-        .get((below / LIMB_BITS) as usize)
-        .is_some_and(|limb| limb >> (below % LIMB_BITS) & 1 == 1);
-    join(&out) + u64::from(half)
-}
-
-fn join(limbs: &[Limb; 3]) -> u64 {
-    u64::from(limbs[0]) | u64::from(limbs[1]) << LIMB_BITS
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wide::Width;
 
     fn value(d: &Delta) -> (i128, i128, i32) {
         (i128::from(d.re), i128::from(d.im), d.exp)
@@ -328,15 +273,5 @@ mod tests {
         let d = Delta::normalised(1, 1, 0);
         let next = d.step(&Delta::ZERO, &Delta::ZERO);
         assert_eq!(value(&next), (0, 1 << 61, -60));
-    }
-
-    #[test]
-    fn delta_c_from_wide_numbers_is_rounded_once() {
-        let width = Width::from_bits(128).unwrap();
-        let re = Fixed::from_i64(width, 3);
-        let im = Fixed::from_i64(width, -(1 << 62) - 1);
-        let d = Delta::from_fixed(&re, &im);
-        // im has 63 bits: one bit dropped, and magnitudes round to nearest, ties away from 0.
-        assert_eq!(value(&d), (2, -(1 << 61) - 1, 1 - 124));
     }
 }

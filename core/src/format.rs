@@ -8,6 +8,7 @@ use fixed::types::I4F124;
 pub use fixed::types::{I4F28, I4F60};
 
 use crate::limits::SAFE_BOUND;
+use crate::round::round_shift;
 use crate::wide::Width;
 
 /// A fixed-point format: how many bits a number has and how many of them are fraction. Every
@@ -107,15 +108,6 @@ impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "I4F{}", self.frac_bits())
     }
-}
-
-/// The one rounding rule: to nearest, ties toward +infinity, i.e. `floor(x / 2^shift + 1/2)`.
-///
-/// Arithmetic shift right is floor on every platform Rust supports, so this is exact and
-/// portable. `shift` must be at least 1.
-#[inline(always)]
-pub(crate) const fn round_shift(x: i128, shift: u32) -> i128 {
-    (x + (1 << (shift - 1))) >> shift
 }
 
 /// Fraction bits of the exact intermediate that decimal text is read into.

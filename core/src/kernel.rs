@@ -109,6 +109,20 @@ pub fn render_tile_in_lanes(job: &Job, tile: TileIndex, out: &mut [u32]) -> Resu
     Ok(rect)
 }
 
+/// Renders one tile of a perturbation job against its reference orbit into `out`, as
+/// [`render_tile`](crate::render_tile) renders a direct one; `reference` must be the job's
+/// ([`Reference::compute`]).
+pub fn render_tile_perturbed(
+    job: &Job,
+    reference: &Reference,
+    tile: TileIndex,
+    out: &mut [u32],
+) -> Result<Rect, JobError> {
+    let (rect, out) = tile_of(job, tile, out)?;
+    render_scalar(&Pixels::perturbed(job, *reference)?, rect, out);
+    Ok(rect)
+}
+
 /// Whether a tile has points for a whole batch of lanes. A smaller one (the original's 1x1
 /// tiles) runs point by point: clearing the lanes' 72 KiB of state for a few points took
 /// a tenth of a worker's time on 1x1 jobs.
@@ -155,7 +169,7 @@ fn direct<const L: usize>(job: &Job<L>) -> Result<(), JobError> {
 
 /// The tile's rectangle and the part of `out` it fills; refuses what cannot be rendered.
 #[inline(always)]
-pub(crate) fn tile_of<'a>(
+fn tile_of<'a>(
     job: &Job,
     tile: TileIndex,
     out: &'a mut [u32],
@@ -427,7 +441,7 @@ impl<'a, const L: usize> Pixels<'a, L> {
 }
 
 /// Every pixel of `rect`, row-major, by `pixels`.
-pub(crate) fn render_scalar<const L: usize>(pixels: &Pixels<'_, L>, rect: Rect, out: &mut [u32]) {
+fn render_scalar<const L: usize>(pixels: &Pixels<'_, L>, rect: Rect, out: &mut [u32]) {
     let all = (rect.y..rect.y + rect.height)
         .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)));
     for (count, (x, y)) in out.iter_mut().zip(all) {

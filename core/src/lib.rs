@@ -38,6 +38,7 @@ mod limbs;
 pub mod limits;
 mod palette;
 mod perturbation;
+mod round;
 mod view;
 pub mod wide;
 pub mod wire;
@@ -49,8 +50,10 @@ pub use error::JobError;
 pub use format::{Format, I4F28, I4F60};
 pub use grid::{Grid, Rect, TileIndex};
 pub use job::{Job, JobId, Kernel};
-pub use kernel::{escape, escape_lanes, render_tile, render_tile_in_lanes, Pixels, LANES};
+pub use kernel::{
+    escape, escape_lanes, render_tile, render_tile_in_lanes, render_tile_perturbed, Pixels, LANES,
+};
 pub use palette::Palette;
-pub use perturbation::{reference_pixel, render_tile_perturbed, Reference};
+pub use perturbation::{reference_pixel, Reference};
 pub use view::{NarrowView, Point, View};
 pub use wide::{escape_wide, Fixed, OrbitEnd, WidePoint, Width};

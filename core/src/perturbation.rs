@@ -24,11 +24,10 @@
 //! direct iteration's: both round, and they part where the orbit is chaotic
 //! (BENCHMARKS.md measures how often).
 use crate::cycles::{Cycles, CHECK_EVERY};
-use crate::delta::Delta;
+use crate::delta::{Delta, MANTISSA_BITS};
 use crate::error::JobError;
-use crate::grid::{Rect, TileIndex};
 use crate::job::{Job, Kernel};
-use crate::kernel::{render_scalar, tile_of, Pixels};
+use crate::limbs::{self, Limb, LIMB_BITS};
 use crate::wide::{orbit_wide, Fixed, OrbitEnd};
 
 /// A job's reference orbit: what every pixel of the job is computed against.
@@ -109,26 +108,64 @@ pub(crate) fn count<const L: usize>(job: &Job<L>, reference: &Reference, x: u32,
     escape_perturbed(reference, &delta_c(job, x, y), job.iterations)
 }
 
-/// Renders one tile of a perturbation job against its reference orbit into `out`, as
-/// [`render_tile`](crate::render_tile) renders a direct one; `reference` must be the job's
-/// ([`Reference::compute`]).
-pub fn render_tile_perturbed(
-    job: &Job,
-    reference: &Reference,
-    tile: TileIndex,
-    out: &mut [u32],
-) -> Result<Rect, JobError> {
-    let (rect, out) = tile_of(job, tile, out)?;
-    render_scalar(&Pixels::perturbed(job, *reference)?, rect, out);
-    Ok(rect)
-}
-
 /// `δc = c(x, y) - c_ref`, exact in the job's format, rounded once to a delta.
 fn delta_c<const L: usize>(job: &Job<L>, x: u32, y: u32) -> Delta {
     let (x0, y0) = reference_pixel(job);
     let view = &job.view;
     // Rows go down: c_im falls as y grows.
-    Delta::from_fixed(&offset(&view.step_x, x0, x), &offset(&view.step_y, y, y0))
+    delta_of(&offset(&view.step_x, x0, x), &offset(&view.step_y, y, y0))
+}
+
+/// The delta nearest `re + i·im`, two numbers of one wide format, rounded once (each
+/// magnitude to nearest, ties away from zero): `δc`, a pixel's c less the reference's,
+/// exact in the format.
+fn delta_of<const L: usize>(re: &Fixed<L>, im: &Fixed<L>) -> Delta {
+    let ((re, re_negative), (im, im_negative)) = (re.magnitude(), im.magnitude());
+    let top = limbs::bit_length(re.limbs()).max(limbs::bit_length(im.limbs()));
+    if top == 0 {
+        return Delta::ZERO;
+    }
+    let frac = re.width().frac_bits() as i32;
+    let mut shift = top as i32 - MANTISSA_BITS as i32;
+    let mut parts = (top_bits(re.limbs(), shift), top_bits(im.limbs(), shift));
+    if (parts.0 | parts.1) >> MANTISSA_BITS != 0 {
+        shift += 1;
+        parts = (top_bits(re.limbs(), shift), top_bits(im.limbs(), shift));
+    }
+    let signed = |part: u64, negative: bool| {
+        let part = part as i64;
+        if negative {
+            -part
+        } else {
+            part
+        }
+    };
+    Delta {
+        re: signed(parts.0, re_negative),
+        im: signed(parts.1, im_negative),
+        exp: shift - frac,
+    }
+}
+
+/// `magnitude · 2^-shift` rounded once (`shift` may be negative, then exact), for a
+/// magnitude whose bit length is `shift + 62`: at most 2^62.
+fn top_bits(magnitude: &[Limb], shift: i32) -> u64 {
+    let mut out = [0 as Limb; 3];
+    if shift <= 0 {
+        limbs::shift_left_into(magnitude, (-shift) as u32, &mut out);
+        return join(&out);
+    }
+    let shift = shift as u32;
+    limbs::shift_right_into(magnitude, shift, &mut out);
+    let below = shift - 1;
+    let half = magnitude
+        .get((below / LIMB_BITS) as usize)
+        .is_some_and(|limb| limb >> (below % LIMB_BITS) & 1 == 1);
+    join(&out) + u64::from(half)
+}
+
+fn join(limbs: &[Limb; 3]) -> u64 {
+    u64::from(limbs[0]) | u64::from(limbs[1]) << LIMB_BITS
 }
 
 /// `(to - from) · step`, exact.
@@ -218,6 +255,7 @@ mod tests {
     use crate::format::Format;
     use crate::grid::Grid;
     use crate::view::View;
+    use crate::wide::Width;
     use crate::Zoom;
 
     fn job(centre: &str, zoom: &str, size: u32, iterations: u32) -> Job {
@@ -235,6 +273,19 @@ mod tests {
             iterations,
             kernel: Kernel::PerturbationV1,
         }
+    }
+
+    #[test]
+    fn delta_c_from_wide_numbers_is_rounded_once() {
+        let width = Width::from_bits(128).unwrap();
+        let re = Fixed::from_i64(width, 3);
+        let im = Fixed::from_i64(width, -(1 << 62) - 1);
+        let d = delta_of(&re, &im);
+        // im has 63 bits: one bit dropped, and magnitudes round to nearest, ties away from 0.
+        assert_eq!(
+            (i128::from(d.re), i128::from(d.im), d.exp),
+            (2, -(1 << 61) - 1, 1 - 124)
+        );
     }
 
     #[test]

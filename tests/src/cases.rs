@@ -424,6 +424,19 @@ pub fn messages() -> Vec<(&'static str, Envelope)> {
     };
     let perturbed_counts = tile_counts(&perturbed, TileIndex(1)).expect("tile");
     let envelope = |message| Envelope { job_id, message };
+    // Tile 1 of a deep job: its request, and its result with `counts`.
+    let request = |label, job| {
+        let tile = TileIndex(1);
+        (label, envelope(Message::Request(TileRequest { job, tile })))
+    };
+    let result = |label, job, counts: &[u32]| {
+        let counts = counts.try_into().expect("fits");
+        let tile = TileIndex(1);
+        (
+            label,
+            envelope(Message::Result(TileResult { job, tile, counts })),
+        )
+    };
     vec![
         ("begin", envelope(Message::Begin(default))),
         (
@@ -442,36 +455,10 @@ pub fn messages() -> Vec<(&'static str, Envelope)> {
             })),
         ),
         ("begin-wide", envelope(Message::Begin(deep))),
-        (
-            "request-wide",
-            envelope(Message::Request(TileRequest {
-                job: deep,
-                tile: TileIndex(1),
-            })),
-        ),
-        (
-            "result-wide",
-            envelope(Message::Result(TileResult {
-                job: deep,
-                tile: TileIndex(1),
-                counts: deep_counts.as_slice().try_into().expect("fits"),
-            })),
-        ),
-        (
-            "request-perturbed",
-            envelope(Message::Request(TileRequest {
-                job: perturbed,
-                tile: TileIndex(1),
-            })),
-        ),
-        (
-            "result-perturbed",
-            envelope(Message::Result(TileResult {
-                job: perturbed,
-                tile: TileIndex(1),
-                counts: perturbed_counts.as_slice().try_into().expect("fits"),
-            })),
-        ),
+        request("request-wide", deep),
+        result("result-wide", deep, &deep_counts),
+        request("request-perturbed", perturbed),
+        result("result-perturbed", perturbed, &perturbed_counts),
         (
             "refused-orbit-too-long",
             envelope(Message::Refused(Refusal {
