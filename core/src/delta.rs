@@ -15,10 +15,6 @@ use crate::round::round_shift;
 /// Bits of a normal mantissa: the larger one's magnitude lies in `[2^61, 2^62)`.
 pub(crate) const MANTISSA_BITS: u32 = 62;
 
-/// Fraction bits of the escape test's numbers, I4F60, as an exponent: any part of z below 8
-/// and any delta below 16 fits an `i128` with room for their squares' sum.
-const TEST_FRAC: i32 = 60;
-
 /// A complex number `(re + i·im) · 2^exp` in block floating point, normal (see the module): a
 /// perturbation delta, or a value of a reference orbit ([`crate::Reference`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -51,6 +47,65 @@ impl Delta {
             i128::from(if negative { -magnitude } else { magnitude })
         };
         Delta::normalised(signed(re), signed(im), exp)
+    }
+
+    /// One.
+    pub(crate) const ONE: Delta = Delta {
+        re: 1 << 61,
+        im: 0,
+        exp: -61,
+    };
+
+    /// `2·self`, exactly.
+    pub(crate) fn doubled(&self) -> Delta {
+        if self.is_zero() {
+            return *self;
+        }
+        Delta {
+            exp: self.exp + 1,
+            ..*self
+        }
+    }
+
+    /// `self·other`, rounded once.
+    pub(crate) fn times(&self, other: &Delta) -> Delta {
+        let (a, b) = (i128::from(self.re), i128::from(self.im));
+        let (c, d) = (i128::from(other.re), i128::from(other.im));
+        sum(&[Term::new(
+            a * c - b * d,
+            a * d + b * c,
+            self.exp + other.exp,
+        )])
+    }
+
+    /// `self + other`, rounded once.
+    pub(crate) fn plus(&self, other: &Delta) -> Delta {
+        sum(&[self.term(), other.term()])
+    }
+
+    /// `a·self + b·other`: a map of several steps applied.
+    pub(crate) fn linear(a: &Delta, delta: &Delta, b: &Delta, dc: &Delta) -> Delta {
+        let product = |x: &Delta, y: &Delta| {
+            let (a, b) = (i128::from(x.re), i128::from(x.im));
+            let (c, d) = (i128::from(y.re), i128::from(y.im));
+            Term::new(a * c - b * d, a * d + b * c, x.exp + y.exp)
+        };
+        sum(&[product(a, delta), product(b, dc)])
+    }
+
+    fn term(&self) -> Term {
+        Term::new(i128::from(self.re), i128::from(self.im), self.exp)
+    }
+
+    /// A power of two at or below `|self|`; `None` for zero.
+    pub(crate) fn lower_log2(&self) -> Option<i32> {
+        (!self.is_zero()).then_some(self.exp + MANTISSA_BITS as i32 - 1)
+    }
+
+    /// A power of two above `|self|` (the parts are below 2^62, so |self| below 2^62.5);
+    /// `None` for zero.
+    pub(crate) fn upper_log2(&self) -> Option<i32> {
+        (!self.is_zero()).then_some(self.exp + MANTISSA_BITS as i32 + 1)
     }
 
     pub(crate) fn is_zero(&self) -> bool {
@@ -107,29 +162,6 @@ impl Delta {
             Term::new(i128::from(z.re), i128::from(z.im), z.exp),
             Term::new(i128::from(self.re), i128::from(self.im), self.exp),
         ])
-    }
-
-    /// The number in I4F60, each part truncated toward zero (`|result| <= |self|`), `(re,
-    /// im)` as `i128`: below `2^64` in magnitude, or `None` when a part is 16 or more.
-    #[inline]
-    pub(crate) fn in_test_frac(&self) -> Option<(i128, i128)> {
-        // The larger part is at least 2^(61 + exp): from exp = -57 on, 16 or more.
-        if self.exp >= -57 {
-            return None;
-        }
-        let shift = -TEST_FRAC - self.exp;
-        let part = |x: i64| {
-            let x = i128::from(x);
-            if shift <= 0 {
-                x << -shift
-            } else if shift >= 64 {
-                0
-            } else {
-                // Toward zero: a right shift of the magnitude.
-                x.signum() * (x.abs() >> shift)
-            }
-        };
-        Some((part(self.re), part(self.im)))
     }
 
     /// `Z + δ` in the delta's unit `2^exp`, Z rounded to it when it is coarser, if both parts

@@ -26,10 +26,12 @@
 
 mod arith;
 mod auto;
+mod bla;
 mod cycles;
 mod decimal;
 pub(crate) mod delta;
 mod error;
+mod escape;
 mod format;
 mod grid;
 mod job;
@@ -44,6 +46,7 @@ pub mod wide;
 pub mod wire;
 
 pub use auto::{limbs_for, MIN_STEP_ULPS};
+pub use bla::Bla;
 pub use decimal::Zoom;
 pub use delta::Delta;
 pub use error::JobError;

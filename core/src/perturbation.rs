@@ -10,9 +10,10 @@
 //!   (then the orbit goes on from the value it repeats, as the same values follow).
 //! - **A pixel** is `z_n = Z_m + δ` with `δc = c - c_ref` (exact in the format, then rounded
 //!   once to a [`Delta`]) and `δ ← 2·Z_m·δ + δ² + δc` ([`Delta::step`]).
-//! - **Escape**, before each step: `|Z_m + δ|² > 4`, exact on `Z_m` and δ each truncated
-//!   toward zero to I4F60; and, for `δ = 0` at the reference's last value when it escaped,
-//!   by the reference's exact test. So with `δc = 0` a pixel escapes exactly when the reference does: its count
+//! - **Escape**, before each step: `|Z_m + δ|² > 4`, exactly (`escape.rs`: a point a hair
+//!   outside the circle escapes however far below Z's bits the hair is); and, for `δ = 0` at
+//!   the reference's last value when it escaped, by the reference's exact test (its value
+//!   was truncated). So with `δc = 0` a pixel escapes exactly when the reference does: its count
 //!   is direct iteration's (a property test holds it).
 //! - **Rebasing** (Zhuoran, 2021), after the escape test: when `|Z_m + δ|² < |δ|²`, compared
 //!   exactly in δ's unit (Z_m rounded to it if coarser), or at the reference's last value,
@@ -23,9 +24,11 @@
 //! A count is a pure function of the job's integers, the same on every machine. It is not
 //! direct iteration's: both round, and they part where the orbit is chaotic
 //! (BENCHMARKS.md measures how often).
-use crate::cycles::{Cycles, CHECK_EVERY};
+use crate::bla::{self, Bla};
+use crate::cycles::Cycles;
 use crate::delta::{Delta, MANTISSA_BITS};
 use crate::error::JobError;
+use crate::escape;
 use crate::job::{Job, Kernel};
 use crate::limbs::{self, Limb, LIMB_BITS};
 use crate::wide::{orbit_wide, Fixed, OrbitEnd};
@@ -37,6 +40,8 @@ pub struct Reference<'a> {
     orbit: &'a [Delta],
     /// How it ends.
     end: OrbitEnd,
+    /// Its BLA table (`bla.rs`), empty for version 1.
+    table: &'a [Bla],
 }
 
 impl<'a> Reference<'a> {
@@ -68,7 +73,11 @@ impl<'a> Reference<'a> {
         let last = orbit.len().checked_sub(1).filter(|&last| last > 0)?;
         match end {
             OrbitEnd::Repeats { from } if from >= last => None,
-            _ => Some(Reference { orbit, end }),
+            _ => Some(Reference {
+                orbit,
+                end,
+                table: &[],
+            }),
         }
     }
 
@@ -80,6 +89,29 @@ impl<'a> Reference<'a> {
     /// How it ends.
     pub fn end(&self) -> OrbitEnd {
         self.end
+    }
+
+    /// The reference with its BLA table, built into `room` (at least
+    /// [`Reference::table_entries`] long), for a job of a kernel that skips by BLA.
+    pub fn with_table<const L: usize>(
+        self,
+        job: &Job<L>,
+        room: &'a mut [Bla],
+    ) -> Result<Reference<'a>, JobError> {
+        let last = self.orbit.len() - 1;
+        let room = room
+            .get_mut(..bla::entries(last))
+            .ok_or(JobError::OrbitTooLong)?;
+        bla::build(self.orbit, dc_log2(job), room);
+        Ok(Reference {
+            table: room,
+            ..self
+        })
+    }
+
+    /// The entries of a BLA table for this orbit.
+    pub fn table_entries(&self) -> usize {
+        bla::entries(self.orbit.len() - 1)
     }
 
     /// The most values a job's reference orbit holds: the limit's steps and `Z_0`.
@@ -178,6 +210,16 @@ fn offset<const L: usize>(step: &Fixed<L>, from: u32, to: u32) -> Fixed<L> {
     }
 }
 
+/// A power of two above every pixel's `|δc|`: the farthest corner's.
+fn dc_log2<const L: usize>(job: &Job<L>) -> i32 {
+    let (w, h) = (job.grid.width - 1, job.grid.height - 1);
+    [(0, 0), (w, 0), (0, h), (w, h)]
+        .into_iter()
+        .filter_map(|(x, y)| delta_c(job, x, y).upper_log2())
+        .max()
+        .unwrap_or(bla::NONE)
+}
+
 /// The perturbed loop of one pixel (see the module for its rules).
 fn escape_perturbed(reference: &Reference, dc: &Delta, limit: u32) -> u32 {
     let orbit = reference.orbit;
@@ -185,59 +227,46 @@ fn escape_perturbed(reference: &Reference, dc: &Delta, limit: u32) -> u32 {
     let (mut m, mut delta) = (0, Delta::ZERO);
     let mut saved = (m, delta);
     let mut cycles = Cycles::new();
-    for taken in 0..limit {
+    let mut taken = 0;
+    while taken < limit {
         let z = &orbit[m];
         // A repeating orbit never reaches its last value (see below); one that ran to the
         // limit only at the limit.
         let at_end = m == last;
         let escaped_end = at_end && reference.end == OrbitEnd::Escaped;
-        if escaped(z, &delta, at_end) || (escaped_end && delta.is_zero()) {
+        if escape::beyond_two(z, &delta) || (escaped_end && delta.is_zero()) {
             return taken;
         }
         if at_end || rebases(z, &delta) {
             delta = delta.plus_orbit(z);
             m = 0;
         }
-        delta = delta.step(&orbit[m], dc);
-        m += 1;
+        match bla::longest(reference.table, last, m, &delta) {
+            Some((map, steps)) => {
+                delta = Delta::linear(&map.a, &delta, &map.b, dc);
+                m += steps;
+                taken = taken.saturating_add(steps as u32);
+            }
+            None => {
+                delta = delta.step(&orbit[m], dc);
+                m += 1;
+                taken += 1;
+            }
+        }
         if m == last {
             if let OrbitEnd::Repeats { from } = reference.end {
                 // Z_last is Z_from exactly: the same values follow.
                 m = from;
             }
         }
-        let steps = taken + 1;
-        if steps.is_multiple_of(CHECK_EVERY) {
-            if cycles.compare_now(steps) && (m, delta) == saved {
-                return limit;
-            }
-            if cycles.save_now(steps) {
-                saved = (m, delta);
-            }
+        if cycles.compare_now(taken) && (m, delta) == saved {
+            return limit;
+        }
+        if cycles.save_now(taken) {
+            saved = (m, delta);
         }
     }
     limit
-}
-
-/// Whether `Z + δ` has escaped: `|Z + δ|² > 4` in I4F60, each truncated toward zero.
-#[inline(always)]
-fn escaped(z: &Delta, delta: &Delta, at_end: bool) -> bool {
-    // Before its last value, the reference's |Z|² <= 4 (it was stepped from), and so is the
-    // truncated Z's; a delta this small truncates to 0 in I4F60, so the test would say no.
-    if delta.exp <= -124 && !at_end {
-        return false;
-    }
-    let (Some((zr, zi)), Some((dr, di))) = (z.in_test_frac(), delta.in_test_frac()) else {
-        // A part of 16 or more: beyond 8, the most a part of the orbit reaches, so Z + δ too.
-        return true;
-    };
-    let (re, im) = (zr + dr, zi + di);
-    // A part beyond 2 has escaped, and below it the squares fit: 2 · 2^122 < 2^127.
-    let two = 2i128 << 60;
-    if re.abs() > two || im.abs() > two {
-        return true;
-    }
-    re * re + im * im > 4i128 << 120
 }
 
 /// Whether `|Z + δ|² < |δ|²`, compared exactly in δ's unit (Z rounded to it when coarser).

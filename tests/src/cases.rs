@@ -320,6 +320,11 @@ pub fn perturbed_tiles() -> Vec<(&'static str, Job, TileIndex)> {
             TileIndex(0),
         ),
         (
+            "the needle's tip at 1e100: the reference is on the circle, pixels a hair outside",
+            auto(("-2", "0"), "1E100", (8, 8), 500, (8, 8)),
+            TileIndex(0),
+        ),
+        (
             "outside the set at 0.5+0.5i, 1e12: the reference escapes, every pixel rebases",
             auto(("0.5", "0.5"), "1E12", (12, 12), 1000, (12, 12)),
             TileIndex(0),

@@ -1,0 +1,124 @@
+//! Bilinear approximation (BLA) of a reference orbit's steps, in integers: where a pixel's δ is
+//! small enough that δ² is below the step's rounding, `l` steps from `m` are one linear map,
+//! `δ_{m+l} = A·δ_m + B·δc`, and a pixel takes them at once.
+//!
+//! The table holds, for every level `k`, the maps of `2^k` steps from each `m = j·2^k`
+//! whose steps stay inside the orbit, with the radius below which the map may stand for
+//! them. Radii are powers of two, lower bounds, all found by integer rules:
+//! - one step from `m`: `A = 2·Z_m`, `B = 1`, radius `ε·|A|`;
+//! - two maps `x` then `y`: `A = A_y·A_x`, `B = A_y·B_x + B_y`, radius
+//!   `min(r_x, (r_y - |B_x|·|δc|max) / |A_x|)`, the difference counted only when the
+//!   subtracted part is at most half of `r_y` (else no radius).
+use crate::delta::Delta;
+
+/// `ε` as a power of two: a map stands for its steps while `|δ| <= ε·|2·Z|` at each, so that
+/// the dropped δ² is at most `ε` of the kept term.
+pub(crate) const EPSILON_LOG2: i32 = -40;
+
+/// No radius: a map that never stands for its steps.
+pub(crate) const NONE: i32 = i32::MIN / 4;
+
+/// `l` steps as one map, and the radius (a power of two) within which it may stand for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bla {
+    pub(crate) a: Delta,
+    pub(crate) b: Delta,
+    pub(crate) radius_log2: i32,
+}
+
+impl Default for Bla {
+    fn default() -> Bla {
+        Bla {
+            a: Delta::ZERO,
+            b: Delta::ZERO,
+            radius_log2: NONE,
+        }
+    }
+}
+
+/// Entries of levels `0..` for an orbit whose last value is `last`: level `k` holds
+/// `last / 2^k` maps, until one holds none.
+pub(crate) fn entries(last: usize) -> usize {
+    (0..usize::BITS)
+        .map(|k| last >> k)
+        .take_while(|&n| n > 0)
+        .sum()
+}
+
+/// Where level `k` starts in the table of an orbit whose last value is `last`.
+fn level_start(last: usize, k: u32) -> usize {
+    (0..k).map(|i| last >> i).sum()
+}
+
+/// Builds the table for `orbit` (values `Z_0..=Z_last`) into `room` (at least
+/// [`entries`]`(last)` long), for a view whose `|δc|` is below `2^dc_log2`.
+pub(crate) fn build(orbit: &[Delta], dc_log2: i32, room: &mut [Bla]) {
+    let last = orbit.len() - 1;
+    for (m, entry) in room[..last].iter_mut().enumerate() {
+        let a = orbit[m].doubled();
+        let radius_log2 = match a.lower_log2() {
+            Some(low) => low + EPSILON_LOG2,
+            None => NONE,
+        };
+        *entry = Bla {
+            a,
+            b: Delta::ONE,
+            radius_log2,
+        };
+    }
+    let mut k = 1;
+    while last >> k > 0 {
+        let (below, this) = (level_start(last, k - 1), level_start(last, k));
+        for j in 0..last >> k {
+            let (x, y) = (room[below + 2 * j], room[below + 2 * j + 1]);
+            room[this + j] = merge(&x, &y, dc_log2);
+        }
+        k += 1;
+    }
+}
+
+/// `x` then `y` as one map.
+fn merge(x: &Bla, y: &Bla, dc_log2: i32) -> Bla {
+    let a = y.a.times(&x.a);
+    let b = y.a.times(&x.b).plus(&y.b);
+    let subtracted = x.b.upper_log2().map_or(NONE, |b| b + dc_log2);
+    let radius_y = if y.radius_log2 == NONE || subtracted > y.radius_log2 - 1 {
+        NONE
+    } else {
+        match x.a.upper_log2() {
+            Some(a) => y.radius_log2 - 1 - a,
+            None => y.radius_log2 - 1,
+        }
+    };
+    Bla {
+        a,
+        b,
+        radius_log2: x.radius_log2.min(radius_y).max(NONE),
+    }
+}
+
+/// The longest map of `table` (for an orbit whose last value is `last`) that stands for the
+/// steps from `m` for `delta`, and its length.
+#[inline]
+pub(crate) fn longest(table: &[Bla], last: usize, m: usize, delta: &Delta) -> Option<(Bla, usize)> {
+    if table.is_empty() || m >= last {
+        return None;
+    }
+    let size = delta.upper_log2().unwrap_or(NONE);
+    let top = if m == 0 {
+        usize::BITS - 1 - last.leading_zeros()
+    } else {
+        m.trailing_zeros()
+    };
+    for k in (0..=top).rev() {
+        let j = m >> k;
+        if j >= last >> k {
+            continue;
+        }
+        let entry = table[level_start(last, k) + j];
+        if entry.radius_log2 != NONE && size <= entry.radius_log2 {
+            return Some((entry, 1 << k));
+        }
+    }
+    None
+}
