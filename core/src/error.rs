@@ -42,7 +42,8 @@ pub enum JobError {
     OrbitTooLong,
     /// A reference orbit was asked of a job whose kernel is not perturbation.
     NotPerturbation,
-    /// A perturbation job's tiles need its reference orbit ([`crate::render_tile_perturbed`]).
+    /// A perturbation job's tiles need its reference orbit ([`crate::render_tile_perturbed`]),
+    /// and perturbation-v2's its BLA table too ([`crate::Reference::with_table`]).
     NeedsReference,
 }
 
@@ -83,7 +84,10 @@ impl fmt::Display for JobError {
                  lower the iteration limit, or allow more (--max-orbit-mib)"
             }
             JobError::NotPerturbation => "only a perturbation job has a reference orbit",
-            JobError::NeedsReference => "a perturbation job's tiles need its reference orbit",
+            JobError::NeedsReference => {
+                "a perturbation job's tiles need its reference orbit (and for \
+                 perturbation-v2, its BLA table)"
+            }
             JobError::TooDeep => {
                 "the view is too deep for the widest format (4096 bits): zoom out, or use \
                  fewer pixels or iterations"

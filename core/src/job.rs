@@ -39,18 +39,36 @@ pub enum Kernel {
     /// Perturbation against a reference orbit, version 1 ([`crate::Reference`]; the rules
     /// are in `perturbation.rs`).
     PerturbationV1,
+    /// Version 1 skipping iterations by bilinear approximation: a BLA table built in
+    /// integers from the reference orbit (`bla.rs`).
+    PerturbationV2,
 }
 
 impl Kernel {
     /// Every kernel, by name, as [`fmt::Display`] writes it.
-    pub const ALL: [Kernel; 2] = [Kernel::Direct, Kernel::PerturbationV1];
+    pub const ALL: [Kernel; 3] = [
+        Kernel::Direct,
+        Kernel::PerturbationV1,
+        Kernel::PerturbationV2,
+    ];
 
     /// Its name: `direct` or `perturbation-v1`.
     pub const fn name(self) -> &'static str {
         match self {
             Kernel::Direct => "direct",
             Kernel::PerturbationV1 => "perturbation-v1",
+            Kernel::PerturbationV2 => "perturbation-v2",
         }
+    }
+
+    /// Whether it computes against a reference orbit ([`crate::Reference`]).
+    pub const fn is_perturbation(self) -> bool {
+        !matches!(self, Kernel::Direct)
+    }
+
+    /// Whether it skips iterations by a BLA table, which its reference must carry.
+    pub const fn skips(self) -> bool {
+        matches!(self, Kernel::PerturbationV2)
     }
 
     /// The faster kernel for `format`, as measured (BENCHMARKS.md): perturbation in every
@@ -58,7 +76,7 @@ impl Kernel {
     /// I4F28 and I4F60, whose steps are cheaper than a perturbed one.
     pub const fn auto(format: Format) -> Kernel {
         match format {
-            Format::Wide(_) => Kernel::PerturbationV1,
+            Format::Wide(_) => Kernel::PerturbationV2,
             Format::I4F28 | Format::I4F60 => Kernel::Direct,
         }
     }
@@ -66,7 +84,7 @@ impl Kernel {
     /// The kernel its name names; `perturbation` names the latest version.
     pub fn from_name(name: &str) -> Option<Kernel> {
         match name {
-            "perturbation" => Some(Kernel::PerturbationV1),
+            "perturbation" => Some(Kernel::PerturbationV2),
             _ => Kernel::ALL.into_iter().find(|kernel| kernel.name() == name),
         }
     }
@@ -118,7 +136,7 @@ impl<const L: usize> Job<L> {
         let direct = self.format.step_cost();
         match self.kernel {
             Kernel::Direct => steps.saturating_mul(direct),
-            Kernel::PerturbationV1 => steps
+            Kernel::PerturbationV1 | Kernel::PerturbationV2 => steps
                 .saturating_mul(PERTURBED_STEP_COST)
                 .saturating_add(u64::from(self.iterations).saturating_mul(direct)),
         }

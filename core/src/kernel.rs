@@ -163,7 +163,7 @@ fn check_point(format: Format, c: Point) -> Result<(), JobError> {
 fn direct<const L: usize>(job: &Job<L>) -> Result<(), JobError> {
     match job.kernel {
         Kernel::Direct => Ok(()),
-        Kernel::PerturbationV1 => Err(JobError::NeedsReference),
+        Kernel::PerturbationV1 | Kernel::PerturbationV2 => Err(JobError::NeedsReference),
     }
 }
 
@@ -407,8 +407,11 @@ impl<'a, const L: usize> Pixels<'a, L> {
     /// ([`Reference::compute`]).
     pub fn perturbed(job: &'a Job<L>, reference: Reference<'a>) -> Result<Pixels<'a, L>, JobError> {
         job.check()?;
-        if job.kernel != Kernel::PerturbationV1 {
+        if !job.kernel.is_perturbation() {
             return Err(JobError::NotPerturbation);
+        }
+        if job.kernel.skips() && !reference.has_table() {
+            return Err(JobError::NeedsReference);
         }
         let how = How::Perturbed(reference);
         Ok(Pixels { job, how })

@@ -1,5 +1,6 @@
-//! The perturbation kernel, version 1 ([`Kernel::PerturbationV1`]): one reference orbit in
-//! the job's format, exact, and each pixel's small difference from it in integers.
+//! The perturbation kernels ([`crate::Kernel::PerturbationV1`], [`crate::Kernel::PerturbationV2`]): one
+//! reference orbit in the job's format, exact, and each pixel's small difference from it in
+//! integers; version 2 skips iterations by bilinear approximation.
 //!
 //! The rules, which are the kernel's and which a new version would change:
 //! - **The reference** is the job's centre pixel, `(width / 2, height / 2)`. Its orbit is
@@ -18,8 +19,13 @@
 //! - **Rebasing** (Zhuoran, 2021), after the escape test: when `|Z_m + δ|² < |δ|²`, compared
 //!   exactly in δ's unit (Z_m rounded to it if coarser), or at the reference's last value,
 //!   `δ := Z_m + δ` and `m := 0`.
+//! - **Version 2 skips**, after rebasing: the longest map of the BLA table (`bla.rs`) from `m`
+//!   whose radius `|δ|` is within takes its `2^k` steps at once, `δ := A·δ + B·δc`, with no
+//!   escape test or rebasing inside (none is due there: δ stays far below Z); a skip past
+//!   the limit ends at it. Otherwise, and always in version 1, one step.
 //! - **The count** is the steps taken, `0..=limit`; an exact repeat of `(m, δ)` means the
-//!   limit, since the step is a function of them alone (`Cycles`, as in direct iteration).
+//!   limit, since the step (and the skip) is a function of them alone (`Cycles`, as in direct
+//!   iteration).
 //!
 //! A count is a pure function of the job's integers, the same on every machine. It is not
 //! direct iteration's: both round, and they part where the orbit is chaotic
@@ -29,7 +35,7 @@ use crate::cycles::Cycles;
 use crate::delta::{Delta, MANTISSA_BITS};
 use crate::error::JobError;
 use crate::escape;
-use crate::job::{Job, Kernel};
+use crate::job::Job;
 use crate::limbs::{self, Limb, LIMB_BITS};
 use crate::wide::{orbit_wide, Fixed, OrbitEnd};
 
@@ -53,7 +59,7 @@ impl<'a> Reference<'a> {
         room: &'a mut [Delta],
     ) -> Result<Reference<'a>, JobError> {
         job.check()?;
-        if job.kernel != Kernel::PerturbationV1 {
+        if !job.kernel.is_perturbation() {
             return Err(JobError::NotPerturbation);
         }
         let (x, y) = reference_pixel(job);
@@ -61,24 +67,31 @@ impl<'a> Reference<'a> {
         let whole = end != OrbitEnd::Stopped || len == Reference::most_points(job);
         let orbit = room.get(..len).filter(|_| whole);
         // Whole, it holds Z_0 and Z_1 at least: a checked job's limit is 1 or more.
-        Reference::from_parts(orbit.ok_or(JobError::OrbitTooLong)?, end)
+        Reference::from_parts(orbit.ok_or(JobError::OrbitTooLong)?, end, &[])
             .ok_or(JobError::OrbitTooLong)
     }
 
-    /// A reference computed before ([`Reference::compute`]) from the values it holds and how
-    /// it ends ([`Reference::orbit`], [`Reference::end`]), as a cache kept them; `None` if
-    /// they cannot be one (fewer than two values, which any limit gives, or a repeat of a
-    /// value it does not hold).
-    pub fn from_parts(orbit: &'a [Delta], end: OrbitEnd) -> Option<Reference<'a>> {
+    /// A reference computed before ([`Reference::compute`], [`Reference::with_table`]) from
+    /// the values it holds, how it ends and its table ([`Reference::orbit`],
+    /// [`Reference::end`], [`Reference::table`]), as a cache kept them; `None` if they cannot
+    /// be one (fewer than two values, which any limit gives, a repeat of a value it does not
+    /// hold, or a table of another length).
+    pub fn from_parts(
+        orbit: &'a [Delta],
+        end: OrbitEnd,
+        table: &'a [Bla],
+    ) -> Option<Reference<'a>> {
         let last = orbit.len().checked_sub(1).filter(|&last| last > 0)?;
+        let whole = table.is_empty() || table.len() == bla::entries(last);
         match end {
             OrbitEnd::Repeats { from } if from >= last => None,
-            _ => Some(Reference {
-                orbit,
-                end,
-                table: &[],
-            }),
+            _ => whole.then_some(Reference { orbit, end, table }),
         }
+    }
+
+    /// Its BLA table, empty if it has none.
+    pub fn table(&self) -> &'a [Bla] {
+        self.table
     }
 
     /// Its values, `Z_0 = 0` first.
@@ -89,6 +102,21 @@ impl<'a> Reference<'a> {
     /// How it ends.
     pub fn end(&self) -> OrbitEnd {
         self.end
+    }
+
+    /// What `job`'s kernel computes against: its reference orbit, computed into `room`, and
+    /// for a kernel that skips its BLA table, built into `table` (both as long as
+    /// [`Reference::compute`] and [`Reference::with_table`] need).
+    pub fn of_job<const L: usize>(
+        job: &Job<L>,
+        room: &'a mut [Delta],
+        table: &'a mut [Bla],
+    ) -> Result<Reference<'a>, JobError> {
+        let reference = Reference::compute(job, room)?;
+        match job.kernel.skips() {
+            true => reference.with_table(job, table),
+            false => Ok(reference),
+        }
     }
 
     /// The reference with its BLA table, built into `room` (at least
@@ -107,6 +135,11 @@ impl<'a> Reference<'a> {
             table: room,
             ..self
         })
+    }
+
+    /// Whether it carries a BLA table ([`Reference::with_table`]).
+    pub fn has_table(&self) -> bool {
+        !self.table.is_empty()
     }
 
     /// The entries of a BLA table for this orbit.
@@ -300,7 +333,7 @@ mod tests {
                 tile_height: size,
             },
             iterations,
-            kernel: Kernel::PerturbationV1,
+            kernel: crate::Kernel::PerturbationV1,
         }
     }
 

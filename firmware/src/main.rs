@@ -45,7 +45,7 @@ use defmt_rtt as _;
 use defmt_semihosting as _;
 use fixedbrot_core::limits::MAX_TILE_PIXELS;
 use fixedbrot_core::wire::{self, Deframer, Framed, Reason, Refusal, TileRequest};
-use fixedbrot_core::{Delta, JobError, JobId, Kernel, Pixels, Reference, TileIndex};
+use fixedbrot_core::{Bla, Delta, JobError, JobId, Kernel, Pixels, Reference, TileIndex};
 use panic_halt as _;
 #[cfg(target_arch = "riscv32")]
 use riscv as _;
@@ -84,15 +84,18 @@ const BOARD_MAX_BITS: u32 = if cfg!(any(feature = "microbit", feature = "sifive-
     4096
 };
 
-/// The most values of a perturbation job's reference orbit this board holds, 24 bytes each:
-/// a fifth of the RAM at most, and little where RAM is 16 KiB. A job whose orbit
-/// is longer is refused ([`Reason::OrbitTooLong`]), and the bridge computes it on its host.
+/// The most values of a perturbation job's reference orbit this board holds, 24 bytes each,
+/// with room for perturbation-v2's BLA table, fewer than two maps of 56 bytes a value: 136
+/// bytes a value: a sixth of the RAM at most (a 64 KiB board's stack holds a 4,096-bit
+/// orbit beside it), and little where RAM is 16 KiB. A job whose
+/// orbit is longer is refused ([`Reason::OrbitTooLong`]), and the bridge computes it on its
+/// host.
 const BOARD_ORBIT_POINTS: usize = if cfg!(any(feature = "microbit", feature = "sifive-e")) {
-    64
+    16
 } else if cfg!(feature = "lm3s6965") {
-    512
+    80
 } else {
-    16_384
+    8192
 };
 
 /// Its numbers' room in limbs: a request, decoded, holds no more (a 4,096-bit view is 2 KiB).
@@ -113,11 +116,12 @@ fn main() -> ! {
     );
     let mut frames = Deframer::<REQUEST_FRAME>::default();
     let mut orbit = [Delta::default(); BOARD_ORBIT_POINTS];
+    let mut table = [Bla::default(); 2 * BOARD_ORBIT_POINTS];
     loop {
         let byte = uart.read();
         match frames.push(byte) {
             None => {}
-            Some(Framed::Frame(frame)) => serve(&mut uart, frame, &mut orbit),
+            Some(Framed::Frame(frame)) => serve(&mut uart, frame, &mut orbit, &mut table),
             Some(Framed::TooLong(prefix)) => match wire::too_wide(prefix, BOARD_MAX_BITS) {
                 Some((job_id, reason)) => refuse(&mut uart, job_id, None, reason),
                 None => defmt::warn!("dropped a frame longer than {} bytes", REQUEST_FRAME),
@@ -133,7 +137,7 @@ fn main() -> ! {
 
 /// Answers one frame: a result, a refusal, or nothing for bytes that name no job.
 #[inline(never)]
-fn serve(uart: &mut impl Serial, frame: &[u8], orbit: &mut [Delta]) {
+fn serve(uart: &mut impl Serial, frame: &[u8], orbit: &mut [Delta], table: &mut [Bla]) {
     // Too wide is told from the first bytes, before a request that does not fit is decoded.
     if let Some((job_id, reason)) = wire::too_wide(frame, BOARD_MAX_BITS) {
         return refuse(uart, job_id, None, reason);
@@ -150,7 +154,7 @@ fn serve(uart: &mut impl Serial, frame: &[u8], orbit: &mut [Delta]) {
                     Reason::TileTooLarge { max_pixels },
                 );
             } else {
-                stream_result(uart, job_id, &request, orbit);
+                stream_result(uart, job_id, &request, orbit, table);
             }
         }
         Err(Some((job_id, reason))) => refuse(uart, job_id, None, reason),
@@ -171,7 +175,13 @@ type Request = TileRequest<BOARD_LIMBS>;
 /// Computes the tile point by point and sends its result as it goes; a perturbation job's
 /// reference orbit first, into `orbit`, or refuses the job if it is longer.
 #[inline(never)]
-fn stream_result(uart: &mut impl Serial, job_id: JobId, request: &Request, orbit: &mut [Delta]) {
+fn stream_result(
+    uart: &mut impl Serial,
+    job_id: JobId,
+    request: &Request,
+    orbit: &mut [Delta],
+    table: &mut [Bla],
+) {
     // version, job id, kind, job, tile and length: a few bytes more than the request.
     let mut head = [0u8; REQUEST_FRAME + 16];
     let Ok(head) = wire::encode_result_head(job_id, request, &mut head) else {
@@ -181,7 +191,7 @@ fn stream_result(uart: &mut impl Serial, job_id: JobId, request: &Request, orbit
     let job = &request.job;
     let pixels = match job.kernel {
         Kernel::Direct => Pixels::new(job),
-        Kernel::PerturbationV1 => match Reference::compute(job, orbit) {
+        _ => match Reference::of_job(job, orbit, table) {
             Ok(reference) => Pixels::perturbed(job, reference),
             Err(JobError::OrbitTooLong) => {
                 let max_points = BOARD_ORBIT_POINTS as u32;

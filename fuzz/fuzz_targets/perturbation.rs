@@ -1,10 +1,10 @@
-//! Any request's job, computed by perturbation: any view, format and size a message can
+//! Any request's job, computed by perturbation, either version: any view, format and size a message can
 //! carry, with a short limit so that each input is quick. The reference orbit is computed or
 //! refused as too long for its room, never a panic; every count is within the limit; and the
 //! reference pixel counts as direct iteration does.
 #![no_main]
 use fixedbrot_core::wire;
-use fixedbrot_core::{reference_pixel, Delta, Job, Kernel, Pixels, Reference};
+use fixedbrot_core::{reference_pixel, Bla, Delta, Job, Kernel, Pixels, Reference};
 use libfuzzer_sys::fuzz_target;
 
 /// Values of the reference orbit held: less than some limits ask for, so that a long orbit is
@@ -15,13 +15,19 @@ fuzz_target!(|bytes: &[u8]| {
     let Ok((_, request)) = wire::decode_request(bytes) else {
         return;
     };
+    // Either version, by the tile's parity.
+    let kernel = match request.tile.0 % 2 {
+        0 => Kernel::PerturbationV1,
+        _ => Kernel::PerturbationV2,
+    };
     let job = Job {
-        kernel: Kernel::PerturbationV1,
+        kernel,
         iterations: request.job.iterations % 300 + 1,
         ..request.job
     };
     let mut room = [Delta::default(); ROOM];
-    let reference = match Reference::compute(&job, &mut room) {
+    let mut table = [Bla::default(); 2 * ROOM];
+    let reference = match Reference::of_job(&job, &mut room, &mut table) {
         Ok(reference) => reference,
         Err(fixedbrot_core::JobError::OrbitTooLong) => {
             assert!(Reference::most_points(&job) > ROOM);

@@ -291,8 +291,8 @@ pub struct ViewArgs {
     #[arg(long, default_value = "auto", value_parser = parse_format)]
     pub format: FormatChoice,
     /// How pixels are computed: auto (perturbation in the wide formats, where it is faster,
-    /// direct iteration in I4F28 and I4F60), direct, or perturbation (its latest version;
-    /// perturbation-v1 names the first)
+    /// direct iteration in I4F28 and I4F60), direct, or perturbation (its latest version,
+    /// perturbation-v2, which skips iterations by BLA; perturbation-v1 does not)
     #[arg(long, default_value = "auto", value_parser = parse_kernel)]
     pub kernel: KernelChoice,
 }
@@ -310,7 +310,9 @@ fn parse_kernel(text: &str) -> Result<KernelChoice, String> {
     }
     Kernel::from_name(text)
         .map(KernelChoice::Is)
-        .ok_or_else(|| "expected auto, direct, perturbation or perturbation-v1".to_string())
+        .ok_or_else(|| {
+            "expected auto, direct, perturbation, perturbation-v1 or perturbation-v2".to_string()
+        })
 }
 
 /// `--format`: a width, or the narrowest that resolves the view.

@@ -48,9 +48,9 @@ impl Machine {
     /// The most values of a reference orbit the board's firmware holds.
     pub fn max_orbit_points(self) -> u32 {
         match self {
-            Machine::Microbit | Machine::SifiveE => 64,
-            Machine::Lm3s6965 | Machine::SmallTiles => 512,
-            _ => 16_384,
+            Machine::Microbit | Machine::SifiveE => 16,
+            Machine::Lm3s6965 | Machine::SmallTiles => 80,
+            _ => 8192,
         }
     }
 

@@ -4,8 +4,8 @@
 //! the file and compare with the output stored beside them.
 use fixedbrot_core::wire::{End, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
 use fixedbrot_core::{
-    render_tile, render_tile_perturbed, Delta, Fixed, Format, Grid, Job, JobError, JobId, Kernel,
-    NarrowView, Reference, TileIndex, View,
+    render_tile, render_tile_perturbed, Fixed, Format, Grid, Job, JobError, JobId, Kernel,
+    NarrowView, TileIndex, View,
 };
 
 /// Both formats, in the order fixtures list them.
@@ -395,11 +395,9 @@ pub fn tile_counts(job: &Job, tile: TileIndex) -> Result<Vec<u32>, JobError> {
     let mut counts = vec![0; fixedbrot_core::limits::MAX_TILE_PIXELS];
     let rect = match job.kernel {
         Kernel::Direct => render_tile(job, tile, &mut counts)?,
-        Kernel::PerturbationV1 => {
-            let mut room = vec![Delta::default(); Reference::most_points(job)];
-            let reference = Reference::compute(job, &mut room)?;
-            render_tile_perturbed(job, &reference, tile, &mut counts)?
-        }
+        _ => crate::with_reference(job, |reference| {
+            render_tile_perturbed(job, reference, tile, &mut counts)
+        })??,
     };
     counts.truncate(rect.pixels());
     Ok(counts)

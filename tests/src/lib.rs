@@ -11,8 +11,18 @@ pub mod strategies;
 pub mod table;
 
 use fixedbrot_core::{
-    render_tile, render_tile_perturbed, Delta, Job, Kernel, Reference, TileIndex,
+    render_tile, render_tile_perturbed, Bla, Delta, Job, Kernel, Reference, TileIndex,
 };
+
+/// Hands `f` a perturbation job's reference orbit, with its BLA table if the kernel skips.
+pub fn with_reference<T>(
+    job: &Job,
+    f: impl FnOnce(&Reference) -> T,
+) -> Result<T, fixedbrot_core::JobError> {
+    let mut room = vec![Delta::default(); Reference::most_points(job)];
+    let mut table = vec![Bla::default(); 2 * room.len()];
+    Ok(f(&Reference::of_job(job, &mut room, &mut table)?))
+}
 
 /// Renders a whole job, tile by tile through the core's tile kernel (its reference orbit
 /// computed once, for perturbation), into a row-major buffer.
@@ -20,28 +30,21 @@ pub fn render_image(job: &Job) -> Vec<u32> {
     let grid = job.grid;
     let mut image = vec![0u32; grid.pixels() as usize];
     let mut tile_counts = vec![0u32; fixedbrot_core::limits::MAX_TILE_PIXELS];
-    let mut room = match job.kernel {
-        Kernel::Direct => Vec::new(),
-        Kernel::PerturbationV1 => vec![Delta::default(); Reference::most_points(job)],
-    };
-    let reference = match job.kernel {
-        Kernel::Direct => None,
-        Kernel::PerturbationV1 => Some(Reference::compute(job, &mut room).expect("valid job")),
-    };
-    for index in 0..grid.tiles() {
-        let tile = TileIndex(index);
-        let rect = match &reference {
-            None => render_tile(job, tile, &mut tile_counts),
-            Some(reference) => render_tile_perturbed(job, reference, tile, &mut tile_counts),
+    let mut render = |reference: Option<&Reference>| {
+        for index in 0..grid.tiles() {
+            let tile = TileIndex(index);
+            let rect = match reference {
+                None => render_tile(job, tile, &mut tile_counts),
+                Some(reference) => render_tile_perturbed(job, reference, tile, &mut tile_counts),
+            }
+            .expect("valid job");
+            rect.copy_into(&tile_counts[..rect.pixels()], &mut image, grid.width)
+                .expect("a tile of the job");
         }
-        .expect("valid job");
-        for (row, counts) in tile_counts[..rect.pixels()]
-            .chunks(rect.width as usize)
-            .enumerate()
-        {
-            let start = (rect.y as usize + row) * grid.width as usize + rect.x as usize;
-            image[start..start + counts.len()].copy_from_slice(counts);
-        }
+    };
+    match job.kernel {
+        Kernel::Direct => render(None),
+        _ => with_reference(job, |reference| render(Some(reference))).expect("valid job"),
     }
     image
 }

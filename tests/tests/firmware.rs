@@ -6,7 +6,7 @@
 //! the ELFs first.
 use fixedbrot_core::limits::{MAX_FRAME_LEN, WIRE_VERSION};
 use fixedbrot_core::wire::{self, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
-use fixedbrot_core::{Delta, JobId, Kernel, Reference};
+use fixedbrot_core::{Bla, Delta, JobId, Kernel, Reference};
 use fixedbrot_tests::board::{Board, Machine};
 use fixedbrot_tests::{cases, table};
 
@@ -27,15 +27,17 @@ fn the_boards_compute_every_fixture_tile_byte_for_byte() {
 fn every_fixture_tile(machine: Machine) {
     let mut board = Board::boot(machine);
     let mut buf = vec![0u8; MAX_FRAME_LEN];
+    // Label, kernel, the tile's inputs and its counts, from either file.
     let direct = table::read("tiles.tsv")
         .into_iter()
-        .map(|row| (row, Kernel::Direct));
-    let perturbed = table::read("perturbed.tsv")
-        .into_iter()
-        .map(|row| (row, Kernel::PerturbationV1));
-    for (n, (row, kernel)) in direct.chain(perturbed).enumerate() {
-        let (job, tile) = cases::tile_from_inputs(&row[1..12], kernel);
-        let counts: Vec<u32> = row[12].split(',').map(|c| c.parse().unwrap()).collect();
+        .map(|row| (row[0].clone(), Kernel::Direct, row[1..].to_vec()));
+    let perturbed = table::read("perturbed.tsv").into_iter().map(|row| {
+        let kernel = Kernel::from_name(&row[1]).expect("a kernel");
+        (row[0].clone(), kernel, row[2..].to_vec())
+    });
+    for (n, (label, kernel, row)) in direct.chain(perturbed).enumerate() {
+        let (job, tile) = cases::tile_from_inputs(&row[..11], kernel);
+        let counts: Vec<u32> = row[11].split(',').map(|c| c.parse().unwrap()).collect();
         let result = Message::Result(TileResult {
             job,
             tile,
@@ -47,8 +49,9 @@ fn every_fixture_tile(machine: Machine) {
         // A reference orbit longer than the board holds: refused, the tile named.
         let max_points = machine.max_orbit_points();
         let mut room = vec![Delta::default(); max_points as usize];
+        let mut table = vec![Bla::default(); 2 * max_points as usize];
         let orbit_fits =
-            job.kernel == Kernel::Direct || Reference::compute(&job, &mut room).is_ok();
+            job.kernel == Kernel::Direct || Reference::of_job(&job, &mut room, &mut table).is_ok();
         let message = if job.format.bits() > max_bits {
             let refused = Refusal {
                 tile: None,
@@ -71,8 +74,7 @@ fn every_fixture_tile(machine: Machine) {
         let answer = board.ask(&request(n as u64, TileRequest { job, tile }));
         assert!(
             answer == expected,
-            "{machine:?}, tile {}: the board's bytes differ from the fixture's",
-            row[0]
+            "{machine:?}, tile {label}, {kernel}: the board's bytes differ from the fixture's"
         );
     }
 }

@@ -80,11 +80,12 @@ fn tile_kernel_reproduces_every_tile() {
 #[test]
 fn the_perturbation_kernel_reproduces_every_tile() {
     let rows = table::read("perturbed.tsv");
-    assert!(rows.len() >= 5);
+    assert!(rows.len() >= 12);
     for row in rows {
-        let (job, tile) = cases::tile_from_inputs(&row[1..12], Kernel::PerturbationV1);
+        let kernel = Kernel::from_name(&row[1]).expect("a kernel");
+        let (job, tile) = cases::tile_from_inputs(&row[2..13], kernel);
         let counts = cases::tile_counts(&job, tile).expect("fixture tile renders");
-        assert_eq!(cases::join(&counts), row[12], "tile {}", row[0]);
+        assert_eq!(cases::join(&counts), row[13], "tile {}, {kernel}", row[0]);
     }
 }
 

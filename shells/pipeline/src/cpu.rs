@@ -17,7 +17,7 @@ pub fn render_tile(
 ) -> Result<Rect, JobError> {
     match job.kernel {
         Kernel::Direct => render_direct(job, tile, out),
-        Kernel::PerturbationV1 => {
+        Kernel::PerturbationV1 | Kernel::PerturbationV2 => {
             let orbit = orbits::get(job, max_orbit_bytes)?;
             render_perturbed(job, &orbit.reference(), tile, out)
         }
@@ -187,7 +187,7 @@ mod tests {
             3000,
             (13, 11),
         );
-        job.kernel = fixedbrot_core::Kernel::PerturbationV1;
+        job.kernel = fixedbrot_core::Kernel::PerturbationV2;
         let orbit = orbits::Orbit::compute(&job).unwrap();
         let reference = orbit.reference();
         let mut paths = vec![("build", fixedbrot_core::render_tile_perturbed as Perturbed)];

@@ -3,7 +3,7 @@ use std::fmt;
 use std::time::Duration;
 
 use fixedbrot_core::wire::{Reason, TileRequest};
-use fixedbrot_core::{Format, Job, Kernel, Rect};
+use fixedbrot_core::{Format, Job, Rect};
 
 use crate::orbits;
 
@@ -216,7 +216,7 @@ impl Limits {
     /// Refuses a perturbation job whose reference orbit can be over `--max-orbit-mib`.
     pub fn check_orbit(&self, job: &Job) -> Result<(), OverLimit> {
         let bytes = orbits::most_bytes(job);
-        if job.kernel == Kernel::PerturbationV1 && bytes > self.max_orbit_bytes {
+        if job.kernel.is_perturbation() && bytes > self.max_orbit_bytes {
             return Err(OverLimit::Orbit {
                 bytes,
                 max: self.max_orbit_bytes,

@@ -144,7 +144,7 @@ impl<L: Link> Board<L> {
         let rect = job.grid.rect(request.tile).ok_or(BoardError::Answer(
             "was asked for a tile that does not exist",
         ))?;
-        let orbit_too_long = job.kernel == Kernel::PerturbationV1
+        let orbit_too_long = job.kernel.is_perturbation()
             && self
                 .max_orbit
                 .is_some_and(|max| Reference::most_points(&job) > max as usize);

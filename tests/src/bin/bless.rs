@@ -46,8 +46,9 @@ fn main() -> std::io::Result<()> {
     )?;
     table::write(
         "perturbed.tsv",
-        "Tiles rendered by the perturbation kernel, perturbation-v1, row-major counts; the\n\
-         columns are tiles.tsv's. Each tile's reference pixel counts as direct iteration.",
+        "Tiles rendered by the perturbation kernels, row-major counts.\n\
+         label, kernel, then tiles.tsv's columns. Each tile's reference pixel counts as direct\n\
+         iteration.",
         &perturbed_tiles(),
     )?;
     table::write(
@@ -162,8 +163,10 @@ fn tiles() -> Vec<Vec<String>> {
 /// Perturbation has no oracle but its own definition; what bless checks is the exact property,
 /// that the reference pixel's count is direct iteration's.
 fn perturbed_tiles() -> Vec<Vec<String>> {
+    let versions = [Kernel::PerturbationV1, Kernel::PerturbationV2];
     cases::perturbed_tiles()
         .into_iter()
+        .flat_map(|(label, job, tile)| versions.map(|kernel| (label, Job { kernel, ..job }, tile)))
         .map(|(label, job, tile)| {
             let counts = cases::tile_counts(&job, tile).expect("tile");
             let (x, y) = reference_pixel(&job);
@@ -184,7 +187,7 @@ fn perturbed_tiles() -> Vec<Vec<String>> {
                 cases::tile_counts(&tiled, TileIndex(y * grid.width + x)).expect("pixel")[0]
             };
             assert_eq!(at(&job), at(&direct), "the reference pixel of {label}");
-            let mut row = vec![label.to_owned()];
+            let mut row = vec![label.to_owned(), job.kernel.to_string()];
             row.extend(cases::tile_inputs(&job, tile));
             row.push(cases::join(&counts));
             row
