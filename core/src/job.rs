@@ -28,8 +28,9 @@ pub struct JobId(pub u64);
 /// How a job's pixels are computed: the rules their counts follow.
 ///
 /// Variant order is wire order: append, never reorder. A change to a kernel's rules is a new
-/// variant, so that a job names the rules of its counts and a worker that knows other ones
-/// cannot read it.
+/// variant, so that a job names the rules of its counts, and a new variant comes with a new
+/// wire version, so that a worker that does not know it refuses its requests as another
+/// version (within a version, a kernel it does not know is a malformed message).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Kernel {
@@ -128,7 +129,7 @@ impl<const L: usize> Job<L> {
 
     /// What computing `tile` costs at most, in kernel steps of a narrow format: its pixels
     /// times the iteration limit times the cost of a step of its kernel, direct in its format
-    /// ([`Format::step_cost`]) or perturbed (`PERTURBED_STEP_COST`), and for perturbation
+    /// ([`Format::step_cost`]) or perturbed ([`PERTURBED_STEP_COST`]), and for perturbation
     /// the reference orbit, which the tile's worker may have to compute. What `--max-work`
     /// bounds.
     pub fn work(&self, tile: Rect) -> u64 {
@@ -146,7 +147,7 @@ impl<const L: usize> Job<L> {
 /// What a perturbed step costs in narrow steps, whatever the format: on x86-64 one takes 28
 /// to 58 ns where an I4F60 step takes about 7 (BENCHMARKS.md, `just bench-perturbation`),
 /// and twice that bounds the slow ones near escape and rebasing.
-pub(crate) const PERTURBED_STEP_COST: u64 = 16;
+pub const PERTURBED_STEP_COST: u64 = 16;
 
 impl<const L: usize> Serialize for Job<L> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

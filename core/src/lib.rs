@@ -52,7 +52,7 @@ pub use delta::Delta;
 pub use error::JobError;
 pub use format::{Format, I4F28, I4F60};
 pub use grid::{Grid, Rect, TileIndex};
-pub use job::{Job, JobId, Kernel};
+pub use job::{Job, JobId, Kernel, PERTURBED_STEP_COST};
 pub use kernel::{
     escape, escape_lanes, render_tile, render_tile_in_lanes, render_tile_perturbed, Pixels, LANES,
 };

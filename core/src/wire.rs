@@ -132,6 +132,36 @@ pub enum Reason {
     },
 }
 
+/// For a log: what the worker said, and what to change.
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Reason::UnsupportedVersion(version) => write!(
+                f,
+                "it speaks another wire version than {version}: upgrade every process together"
+            ),
+            Reason::Undecodable => f.write_str("it could not decode the request"),
+            Reason::InvalidJob => f.write_str("the job is invalid, or over one of its limits"),
+            Reason::TileTooLarge { max_pixels } => {
+                write!(f, "it takes tiles of at most {max_pixels} pixels (--tile)")
+            }
+            Reason::TooMuchWork { max_work } => write!(
+                f,
+                "the tile's work is over its limit of {max_work} (--max-work): use smaller \
+                 tiles or fewer iterations, or raise the worker's"
+            ),
+            Reason::TooWide { max_bits } => {
+                write!(f, "it computes formats of at most {max_bits} bits")
+            }
+            Reason::OrbitTooLong { max_points } => write!(
+                f,
+                "the job's reference orbit is longer than the {max_points} values it holds \
+                 (--max-orbit-mib): use fewer iterations, or raise the worker's"
+            ),
+        }
+    }
+}
+
 /// Why a message could not be encoded or decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -223,7 +223,8 @@ pub struct LimitArgs {
     /// worker refuses a tile over it
     #[arg(long, default_value_t = Limits::default().max_work, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_work: u64,
-    /// Most MiB of perturbation jobs' reference orbits held (24 bytes an iteration; 1-65536):
+    /// Most MiB of perturbation jobs' reference orbits held (24 bytes an iteration, 136 with
+    /// perturbation-v2's BLA table; 1-65536):
     /// a worker refuses a job whose orbit is longer
     #[arg(long, default_value_t = Limits::default().max_orbit_bytes >> 20, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub max_orbit_mib: u64,
@@ -547,7 +548,7 @@ fn power_of_ten(exponent: f64) -> String {
 }
 
 /// Text a message repeats, cut to a line: a centre may be thousands of digits.
-fn shortened(text: &str) -> String {
+pub fn shortened(text: &str) -> String {
     const SHOWN: usize = 60;
     match text.char_indices().nth(SHOWN) {
         Some((at, _)) => format!("{}... ({} characters)", &text[..at], text.chars().count()),

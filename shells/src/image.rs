@@ -371,9 +371,11 @@ impl ImageHandler {
         warn!(
             job = %Hex(id.0),
             tile = refusal.tile.map(|t| t.0),
-            "Job {:016x} failed: a worker refused tile {:?}: {:?}",
+            "Job {:016x} failed: a worker refused {}: {}",
             id.0,
-            refusal.tile.map(|t| t.0),
+            refusal
+                .tile
+                .map_or("it".to_string(), |tile| format!("tile {}", tile.0)),
             refusal.reason
         );
         release(dropped)

@@ -121,7 +121,7 @@ fn assemble(
             Outcome::Progress { done, .. } => progress.show(done.into()),
             Outcome::Complete(image) => return Ok(image),
             Outcome::Failed { refusal, .. } => {
-                return Err(format!("a worker refused the job: {:?}", refusal.reason))
+                return Err(format!("a worker refused the job: {}", refusal.reason))
             }
             Outcome::Rejected { reason } => return Err(reason),
             // Each tile is computed once here: two copies would be a bug, said as one.

@@ -3,7 +3,7 @@ use std::fmt;
 use std::time::Duration;
 
 use fixedbrot_core::wire::{Reason, TileRequest};
-use fixedbrot_core::{Format, Job, Rect};
+use fixedbrot_core::{Format, Job, Kernel, Rect, PERTURBED_STEP_COST};
 
 use crate::orbits;
 
@@ -75,6 +75,10 @@ pub enum OverLimit {
         iterations: u32,
         /// The job's format, whose steps cost more the wider it is.
         format: Format,
+        /// The job's kernel: a perturbed step's cost is the same in every format.
+        kernel: Kernel,
+        /// The tile's work ([`Job::work`]).
+        work: u64,
         /// The limit.
         max: u64,
     },
@@ -126,33 +130,43 @@ impl fmt::Display for OverLimit {
                 tile,
                 iterations,
                 format,
+                kernel,
+                work,
                 max,
             } => {
-                let steps = tile.pixels() as u64 * u64::from(iterations);
                 write!(
                     f,
                     "{}x{} pixels at {iterations} iterations",
                     tile.width, tile.height
                 )?;
-                match format.step_cost() {
-                    1 => write!(f, " is {steps} steps")?,
-                    cost => write!(
+                match (kernel.is_perturbation(), format.step_cost()) {
+                    (false, 1) => write!(f, " is {work} steps")?,
+                    (false, cost) => write!(
                         f,
-                        " in {format} (a step of {} bits costs {cost} narrow ones) is {} \
+                        " in {format} (a step of {} bits costs {cost} narrow ones) is {work} \
                          steps' work",
-                        format.bits(),
-                        steps.saturating_mul(cost)
+                        format.bits()
+                    )?,
+                    (true, _) => write!(
+                        f,
+                        " by {kernel} in {format} is {work} steps' work (a perturbed step costs \
+                         {PERTURBED_STEP_COST} narrow ones, and the reference orbit's steps \
+                         count too)"
                     )?,
                 }
+                let advice = match tile.pixels() {
+                    1 => "use fewer iterations",
+                    _ => "use smaller tiles or fewer iterations",
+                };
                 write!(
                     f,
-                    ", above the limit of {max} per tile (--max-work): use smaller tiles or \
-                     fewer iterations, or raise it"
+                    ", above the limit of {max} per tile (--max-work): {advice}, or raise it"
                 )
             }
             OverLimit::Orbit { bytes, max } => write!(
                 f,
-                "its reference orbit would take up to {bytes} bytes (24 an iteration), more \
+                "its reference orbit would take up to {bytes} bytes (24 an iteration, 136 with \
+                 perturbation-v2's table), more \
                  than {max} (--max-orbit-mib): use fewer iterations, or raise it"
             ),
             OverLimit::Memory { bytes, max } => write!(
@@ -234,6 +248,8 @@ impl Limits {
             tile,
             iterations: job.iterations,
             format: job.format,
+            kernel: job.kernel,
+            work: job.work(tile),
             max: self.max_work,
         })
     }

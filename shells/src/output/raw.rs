@@ -280,8 +280,12 @@ fn job_of(sidecar: &Sidecar) -> Result<Job, String> {
                  numbers)"
             )
         })?;
-    let kernel = kernel_named(&sidecar.kernel)
-        .ok_or_else(|| format!("{:?} is not a kernel", sidecar.kernel))?;
+    let kernel = kernel_named(&sidecar.kernel).ok_or_else(|| {
+        format!(
+            "{:?} is not a kernel",
+            crate::cli::shortened(&sidecar.kernel)
+        )
+    })?;
     Ok(Job {
         format,
         view,

@@ -215,7 +215,7 @@ fn hostile_messages_are_dead_lettered_and_good_jobs_still_complete() {
         }
     }
     // The worker refused it with its own reason, and the assembler failed its job.
-    image.wait_for("TooMuchWork { max_work: 1073741824 }", 1, MINUTE);
+    image.wait_for("over its limit of 1073741824 (--max-work)", 1, MINUTE);
     assert!(
         calc.running() && image.running(),
         "both stayed up throughout"

@@ -1,6 +1,6 @@
 //! How often perturbation's counts agree with direct iteration's, for BENCHMARKS.md
 //! (`just bench-agreement`): a view by centre and zoom in the format `--format auto` takes,
-//! counted three ways: perturbation, direct iteration in that format, and direct iteration on
+//! counted four ways: perturbation v1 and v2, direct iteration in that format, and direct iteration on
 //! the same pixels in a format `EXTRA` limbs wider (each number's bits moved up, so the
 //! pixels' c are the same), which stands for the exact orbit when two such widths agree.
 //!   agreement RE,IM ZOOM WIDTH HEIGHT ITERATIONS [EXTRA]
@@ -40,23 +40,18 @@ fn run(args: &[String]) -> Result<(), String> {
         tile_width: side(width),
         tile_height: (4096 / side(width)).min(height),
     };
-    let perturbed = Job {
+    let direct = Job {
         format,
         view,
         grid,
         iterations,
-        kernel: Kernel::PerturbationV1,
-    };
-    let direct = Job {
         kernel: Kernel::Direct,
-        ..perturbed
     };
     let exact = widened(&direct, extra)?;
     println!(
         "{width}x{height} at {iterations} iterations, zoom {zoom}: {format}, exact {}",
         exact.format
     );
-    let p = timed("perturbation", &perturbed);
     let d = timed("direct", &direct);
     let e = timed("direct, wider", &exact);
     let share = |a: &[u32], b: &[u32]| {
@@ -67,9 +62,12 @@ fn run(args: &[String]) -> Result<(), String> {
             a.len()
         )
     };
-    println!("perturbation = direct: {}", share(&p, &d));
-    println!("perturbation = exact:  {}", share(&p, &e));
-    println!("direct = exact:        {}", share(&d, &e));
+    for kernel in [Kernel::PerturbationV1, Kernel::PerturbationV2] {
+        let p = timed(kernel.name(), &Job { kernel, ..direct });
+        println!("{kernel} = direct: {}", share(&p, &d));
+        println!("{kernel} = exact:  {}", share(&p, &e));
+    }
+    println!("direct = exact:           {}", share(&d, &e));
     Ok(())
 }
 
