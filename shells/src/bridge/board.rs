@@ -415,10 +415,12 @@ mod tests {
     use super::*;
     use fixedbrot_pipeline::{worker, Limits};
 
-    /// A board in memory that answers like the firmware, holding at most `max` pixels.
+    /// A board in memory that answers like the firmware, holding at most `max` pixels, and
+    /// reference orbits of at most `max_orbit` values.
     struct FakeBoard {
         max: usize,
         max_bits: u32,
+        max_orbit: usize,
         incoming: Box<Deframer<MAX_FRAME_LEN>>,
         outgoing: VecDeque<u8>,
         requests: usize,
@@ -433,6 +435,7 @@ mod tests {
             FakeBoard {
                 max,
                 max_bits,
+                max_orbit: usize::MAX,
                 incoming: Box::default(),
                 outgoing: VecDeque::new(),
                 requests: 0,
@@ -466,9 +469,21 @@ mod tests {
                     message: Message::Refused(refusal),
                 };
             }
-            let mut counts = heapless::Vec::new();
-            counts.resize(pixels, 0).unwrap();
-            render_tile(&request.job, request.tile, &mut counts).unwrap();
+            let job = request.job;
+            if job.kernel.is_perturbation() && Reference::most_points(&job) > self.max_orbit {
+                let max_points = self.max_orbit as u32;
+                let reason = Reason::OrbitTooLong { max_points };
+                let refusal = Refusal {
+                    tile: Some(request.tile),
+                    reason,
+                };
+                return Envelope {
+                    job_id,
+                    message: Message::Refused(refusal),
+                };
+            }
+            let counts = fixedbrot_tests::cases::tile_counts(&job, request.tile).unwrap();
+            let counts = heapless::Vec::from_slice(&counts).unwrap();
             let result = TileResult {
                 job: request.job,
                 tile: request.tile,
@@ -548,6 +563,38 @@ mod tests {
             "the board saw the 1024-bit tile only"
         );
         assert_eq!(board.on_host, 1);
+    }
+
+    /// A board computes the perturbation tiles whose reference orbit it holds; the others,
+    /// refused, are computed here, once each, to the same bytes a host worker sends.
+    #[test]
+    fn orbits_longer_than_the_board_holds_are_computed_here_exactly() {
+        let mut fake = FakeBoard::new(4096);
+        fake.max_orbit = 600;
+        let mut board = Board::connect(fake, 1_000_000, 1 << 30).unwrap();
+        for (iterations, on_board) in [(500, true), (3000, false), (400, true), (2000, false)] {
+            let mut job = fixedbrot_tests::cases::location_1e50(
+                Format::from_bits(256).unwrap(),
+                (16, 8),
+                iterations,
+                (8, 8),
+            );
+            job.kernel = Kernel::PerturbationV2;
+            let request = TileRequest {
+                job,
+                tile: TileIndex(1),
+            };
+            let (asked, here) = (board.link.requests, board.on_host);
+            let answer = board.compute(JobId(5), &request).unwrap();
+            assert_eq!(
+                answer,
+                worker::compute(JobId(5), &request, &Limits::default()),
+                "{iterations} iterations"
+            );
+            // The board is asked once, until it has said what it holds; then not at all.
+            assert_eq!(board.on_host - here, u64::from(!on_board), "{iterations}");
+            assert!(board.link.requests - asked <= 1, "{iterations}");
+        }
     }
 
     #[test]
