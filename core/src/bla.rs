@@ -8,12 +8,20 @@
 //! - one step from `m`: `A = 2·Z_m`, `B = 1`, radius `ε·|A|`;
 //! - two maps `x` then `y`: `A = A_y·A_x`, `B = A_y·B_x + B_y`, radius
 //!   `min(r_x, (r_y - |B_x|·|δc|max) / |A_x|)`, the difference counted only when the
-//!   subtracted part is at most half of `r_y` (else no radius).
+//!   subtracted part is at most half of `r_y` (else no radius);
+//! - and no radius for two maps whose junction `Z` is not safely inside the escape circle,
+//!   `|Z|² <= 4 - 2^-36`: there a `δ` within the radius keeps `|Z + δ| < 2`, so a map never
+//!   passes over a step where the plain loop could escape.
 use crate::delta::Delta;
 
 /// `ε` as a power of two: a map stands for its steps while `|δ| <= ε·|2·Z|` at each, so that
-/// the dropped δ² is at most `ε` of the kept term.
-pub(crate) const EPSILON_LOG2: i32 = -40;
+/// the dropped δ² is at most `ε` of the kept term. Measured against the exact orbit
+/// (BENCHMARKS.md): at 2^-40 version 2 missed 29 of 4,000 pixels of a seahorse view at 1e15
+/// where version 1 missed 6; at 2^-48 it misses version 1's 6, for 1.5 times the time at
+/// 5e227.
+pub(crate) const EPSILON_LOG2: i32 = -48;
+
+const _: () = assert!(EPSILON_LOG2 <= -38, "safely_inside's margin assumes it");
 
 /// No radius: a map that never stands for its steps.
 pub(crate) const NONE: i32 = i32::MIN / 4;
@@ -71,10 +79,34 @@ pub(crate) fn build(orbit: &[Delta], dc_log2: i32, room: &mut [Bla]) {
         let (below, this) = (level_start(last, k - 1), level_start(last, k));
         for j in 0..last >> k {
             let (x, y) = (room[below + 2 * j], room[below + 2 * j + 1]);
-            room[this + j] = merge(&x, &y, dc_log2);
+            let junction = &orbit[(2 * j + 1) << (k - 1)];
+            room[this + j] = match safely_inside(junction) {
+                true => merge(&x, &y, dc_log2),
+                false => Bla {
+                    radius_log2: NONE,
+                    ..merge(&x, &y, dc_log2)
+                },
+            };
         }
         k += 1;
     }
+}
+
+/// Whether `|z|² <= 4 - 2^-36`: then `|z + δ| < 2` for any `|δ| <= ε·|2z|` (ε at most
+/// 2^-38), since `|z|·(1 + 2^-37) < 2`.
+fn safely_inside(z: &Delta) -> bool {
+    // |z| is at least 2^(exp + 61) and below 2^(exp + 62.5).
+    if z.exp < -62 {
+        return true; // below 2^0.5
+    }
+    if z.exp > -58 {
+        return false; // 8 or more
+    }
+    // In the unit 2^(2·exp): the squares are below 2^125, 4 is 2^(2 - 2·exp), 2^118 to
+    // 2^126, and 2^-36 is 2^(2 - 2·exp - 38).
+    let (re, im) = (i128::from(z.re), i128::from(z.im));
+    let four = 1i128 << (2 - 2 * z.exp);
+    re * re + im * im <= four - (four >> 38)
 }
 
 /// `x` then `y` as one map.

@@ -320,6 +320,11 @@ pub fn perturbed_tiles() -> Vec<(&'static str, Job, TileIndex)> {
             TileIndex(0),
         ),
         (
+            "seahorse valley at 1e15, 5,000 iterations: δ large, where BLA's ε shows",
+            auto(SEAHORSE, "1E15", (200, 20), 5000, (20, 20)),
+            TileIndex(3),
+        ),
+        (
             "the needle's tip at 1e100: the reference is on the circle, pixels a hair outside",
             auto(("-2", "0"), "1E100", (8, 8), 500, (8, 8)),
             TileIndex(0),
@@ -566,6 +571,12 @@ pub fn unhex(text: &str) -> Vec<u8> {
 pub const LOCATION_1E50: (&str, &str) = (
     "-0.0494700290631040937516922267273536301187457124882248793181049402326421947726869034279915499747594190000000000000000000",
     "-0.6747875758446753640113920531305976563347707068224034806979997947909941983454845111514208499540310299999999999999999880",
+);
+
+/// A point in seahorse valley, to 33 digits.
+pub const SEAHORSE: (&str, &str) = (
+    "-0.743643887037158704752191506114774",
+    "0.131825904205311970493132056385139",
 );
 
 /// rust-fractal-core's benchmark location "5e227" (`benchmarks/5e227.toml`), its centre.

@@ -126,46 +126,10 @@ impl fmt::Display for OverLimit {
                 f,
                 "{iterations} iterations is above the limit of {max} (--max-iterations)"
             ),
-            OverLimit::Work {
-                tile,
-                iterations,
-                format,
-                kernel,
-                work,
-                max,
-            } => {
-                write!(
-                    f,
-                    "{}x{} pixels at {iterations} iterations",
-                    tile.width, tile.height
-                )?;
-                match (kernel.is_perturbation(), format.step_cost()) {
-                    (false, 1) => write!(f, " is {work} steps")?,
-                    (false, cost) => write!(
-                        f,
-                        " in {format} (a step of {} bits costs {cost} narrow ones) is {work} \
-                         steps' work",
-                        format.bits()
-                    )?,
-                    (true, _) => write!(
-                        f,
-                        " by {kernel} in {format} is {work} steps' work (a perturbed step costs \
-                         {PERTURBED_STEP_COST} narrow ones, and the reference orbit's steps \
-                         count too)"
-                    )?,
-                }
-                let advice = match tile.pixels() {
-                    1 => "use fewer iterations",
-                    _ => "use smaller tiles or fewer iterations",
-                };
-                write!(
-                    f,
-                    ", above the limit of {max} per tile (--max-work): {advice}, or raise it"
-                )
-            }
+            OverLimit::Work { .. } => self.say_work(f),
             OverLimit::Orbit { bytes, max } => write!(
                 f,
-                "its reference orbit would take up to {bytes} bytes (24 an iteration, 136 with \
+                "the job's reference orbit would take up to {bytes} bytes (24 an iteration, 136 with \
                  perturbation-v2's table), more \
                  than {max} (--max-orbit-mib): use fewer iterations, or raise it"
             ),
@@ -175,6 +139,50 @@ impl fmt::Display for OverLimit {
                  --max-mib)"
             ),
         }
+    }
+}
+
+impl OverLimit {
+    /// What [`OverLimit::Work`] says: the tile, what its work counts, and what to change.
+    fn say_work(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let OverLimit::Work {
+            tile,
+            iterations,
+            format,
+            kernel,
+            work,
+            max,
+        } = *self
+        else {
+            return Ok(());
+        };
+        write!(
+            f,
+            "{}x{} pixels at {iterations} iterations",
+            tile.width, tile.height
+        )?;
+        match (kernel.is_perturbation(), format.step_cost()) {
+            (false, 1) => write!(f, " is {work} steps")?,
+            (false, cost) => write!(
+                f,
+                " in {format} (a step of {} bits costs {cost} narrow ones) is {work} \
+                 steps' work",
+                format.bits()
+            )?,
+            (true, _) => write!(
+                f,
+                " by {kernel} in {format} is {work} steps' work (a perturbed step costs \
+                 {PERTURBED_STEP_COST} narrow ones, and the reference orbit's steps count too)"
+            )?,
+        }
+        let advice = match tile.pixels() {
+            1 => "use fewer iterations",
+            _ => "use smaller tiles or fewer iterations",
+        };
+        write!(
+            f,
+            ", above the limit of {max} per tile (--max-work): {advice}, or raise it"
+        )
     }
 }
 
