@@ -445,42 +445,23 @@ mod tests {
         fn answer(&mut self, frame: &[u8]) -> Envelope {
             self.requests += 1;
             let (job_id, request) = wire::decode_request(frame).unwrap();
-            let pixels = request.job.grid.rect(request.tile).unwrap().pixels();
-            if request.job.format.bits() > self.max_bits {
-                let reason = Reason::TooWide {
-                    max_bits: self.max_bits,
-                };
-                let refusal = Refusal { tile: None, reason };
-                return Envelope {
-                    job_id,
-                    message: Message::Refused(refusal),
-                };
+            let job = request.job;
+            let pixels = job.grid.rect(request.tile).unwrap().pixels();
+            let refused = |tile, reason| Envelope {
+                job_id,
+                message: Message::Refused(Refusal { tile, reason }),
+            };
+            if job.format.bits() > self.max_bits {
+                let max_bits = self.max_bits;
+                return refused(None, Reason::TooWide { max_bits });
             }
             if pixels > self.max {
-                let reason = Reason::TileTooLarge {
-                    max_pixels: self.max as u32,
-                };
-                let refusal = Refusal {
-                    tile: Some(request.tile),
-                    reason,
-                };
-                return Envelope {
-                    job_id,
-                    message: Message::Refused(refusal),
-                };
+                let max_pixels = self.max as u32;
+                return refused(Some(request.tile), Reason::TileTooLarge { max_pixels });
             }
-            let job = request.job;
             if job.kernel.is_perturbation() && Reference::most_points(&job) > self.max_orbit {
                 let max_points = self.max_orbit as u32;
-                let reason = Reason::OrbitTooLong { max_points };
-                let refusal = Refusal {
-                    tile: Some(request.tile),
-                    reason,
-                };
-                return Envelope {
-                    job_id,
-                    message: Message::Refused(refusal),
-                };
+                return refused(Some(request.tile), Reason::OrbitTooLong { max_points });
             }
             let counts = fixedbrot_tests::cases::tile_counts(&job, request.tile).unwrap();
             let counts = heapless::Vec::from_slice(&counts).unwrap();
