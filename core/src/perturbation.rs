@@ -1,6 +1,7 @@
-//! The perturbation kernels ([`crate::Kernel::PerturbationV1`], [`crate::Kernel::PerturbationV2`]): one
-//! reference orbit in the job's format, exact, and each pixel's small difference from it in
-//! integers; version 2 skips iterations by bilinear approximation.
+//! The perturbation kernels ([`crate::Kernel::PerturbationV1`] and
+//! [`crate::Kernel::PerturbationV2`]): one reference orbit in the job's format, exact, and each
+//! pixel's small difference from it in integers; version 2 skips iterations by bilinear
+//! approximation.
 //!
 //! The rules, which are the kernel's and which a new version would change:
 //! - **The reference** is the job's centre pixel, `(width / 2, height / 2)`. Its orbit is
@@ -21,15 +22,19 @@
 //!   `δ := Z_m + δ` and `m := 0`.
 //! - **Version 2 skips**, after rebasing: the longest map of the BLA table (`bla.rs`) from `m`
 //!   whose radius `|δ|` is within takes its `2^k` steps at once, `δ := A·δ + B·δc`, with no
-//!   escape test or rebasing inside (none is due there: δ stays far below Z); a skip past
-//!   the limit ends at it. Otherwise, and always in version 1, one step.
+//!   escape test or rebasing inside (none can be due there: a map spans only steps where Z
+//!   is safely inside the circle and δ far below Z); a skip past the limit ends at it.
+//!   Otherwise, and always in version 1, one step.
 //! - **The count** is the steps taken, `0..=limit`; an exact repeat of `(m, δ)` means the
 //!   limit, since the step (and the skip) is a function of them alone (`Cycles`, as in direct
 //!   iteration).
 //!
 //! A count is a pure function of the job's integers, the same on every machine. It is not
 //! direct iteration's: both round, and they part where the orbit is chaotic
-//! (BENCHMARKS.md measures how often).
+//! (BENCHMARKS.md measures how often). Two limits of both versions are known: a reference
+//! value keeps 62 bits, so an escape margin of the reference below them is not seen; and a
+//! delta's parts share an exponent, so a part 2^-62 below the other is dropped (near the
+//! needle's tip just off the real axis, where direct iteration is right).
 use crate::bla::{self, Bla};
 use crate::cycles::Cycles;
 use crate::delta::{Delta, MANTISSA_BITS};
