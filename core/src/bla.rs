@@ -142,14 +142,19 @@ pub(crate) fn longest(table: &[Bla], last: usize, m: usize, delta: &Delta) -> Op
     } else {
         m.trailing_zeros()
     };
+    // Where level `k` starts, from the top level down: one sum, then one step a level (the
+    // sum for each level was a hot path's quadratic).
+    let mut start = level_start(last, top);
     for k in (0..=top).rev() {
         let j = m >> k;
-        if j >= last >> k {
-            continue;
+        if j < last >> k {
+            let entry = table[start + j];
+            if entry.radius_log2 != NONE && size <= entry.radius_log2 {
+                return Some((entry, 1 << k));
+            }
         }
-        let entry = table[level_start(last, k) + j];
-        if entry.radius_log2 != NONE && size <= entry.radius_log2 {
-            return Some((entry, 1 << k));
+        if k > 0 {
+            start -= last >> (k - 1);
         }
     }
     None

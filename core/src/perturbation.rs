@@ -77,9 +77,8 @@ impl<'a> Reference<'a> {
     }
 
     /// A reference computed before ([`Reference::compute`], [`Reference::with_table`]) from
-    /// the values it holds, how it ends and its table ([`Reference::orbit`],
-    /// [`Reference::end`], [`Reference::table`]), as a cache kept them; `None` if they cannot
-    /// be one (fewer than two values, which any limit gives, a repeat of a value it does not
+    /// the values it holds, how it ends ([`Reference::end`]) and its table, as a cache kept
+    /// them; `None` if they cannot be one (fewer than two values, which any limit gives, a repeat of a value it does not
     /// hold, or a table of another length).
     pub fn from_parts(
         orbit: &'a [Delta],
@@ -92,16 +91,6 @@ impl<'a> Reference<'a> {
             OrbitEnd::Repeats { from } if from >= last => None,
             _ => whole.then_some(Reference { orbit, end, table }),
         }
-    }
-
-    /// Its BLA table, empty if it has none.
-    pub fn table(&self) -> &'a [Bla] {
-        self.table
-    }
-
-    /// Its values, `Z_0 = 0` first.
-    pub fn orbit(&self) -> &'a [Delta] {
-        self.orbit
     }
 
     /// How it ends.

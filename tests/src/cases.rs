@@ -182,6 +182,23 @@ pub fn job(
     (tile_width, tile_height): (u32, u32),
 ) -> Job {
     let view = View::from_corners(format, top_left, bottom_right, width, height).expect("view");
+    checked(
+        format,
+        view,
+        (width, height),
+        iterations,
+        (tile_width, tile_height),
+    )
+}
+
+/// A direct job of `view`; panics if it is not valid (test data, not input).
+fn checked(
+    format: Format,
+    view: View,
+    (width, height): (u32, u32),
+    iterations: u32,
+    (tile_width, tile_height): (u32, u32),
+) -> Job {
     let job = Job {
         format,
         view,
@@ -194,7 +211,7 @@ pub fn job(
         iterations,
         kernel: Kernel::Direct,
     };
-    job.check().expect("job");
+    job.check().expect("a valid job");
     job
 }
 
@@ -517,20 +534,13 @@ pub fn job_by_centre(
     let zoom = fixedbrot_core::Zoom::parse(zoom).expect("zoom");
     let centre = format!("{re},{im}");
     let view = View::from_centre(format, &centre, &zoom, width, height).expect("view");
-    let job = Job {
+    checked(
         format,
         view,
-        grid: Grid {
-            width,
-            height,
-            tile_width,
-            tile_height,
-        },
+        (width, height),
         iterations,
-        kernel: Kernel::Direct,
-    };
-    job.check().expect("valid job");
-    job
+        (tile_width, tile_height),
+    )
 }
 
 /// rust-fractal-core's "1e50" location, at zoom 1E50, in `format`.
