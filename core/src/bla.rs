@@ -4,34 +4,32 @@
 //!
 //! The table holds, for every level `k`, the maps of `2^k` steps from each `m = j·2^k`
 //! whose steps stay inside the orbit, with the radius below which the map may stand for
-//! them. Radii are powers of two, lower bounds, all found by integer rules:
+//! them. Radii are [`Bound`]s, rounded down, and every magnitude they lose is rounded up:
 //! - one step from `m`: `A = 2·Z_m`, `B = 1`, radius `ε·|A|`;
 //! - two maps `x` then `y`: `A = A_y·A_x`, `B = A_y·B_x + B_y`, radius
-//!   `min(r_x, (r_y - |B_x|·|δc|max) / |A_x|)`, the difference counted only when the
-//!   subtracted part is at most half of `r_y` (else no radius);
+//!   `min(r_x, (r_y - |B_x|·|δc|max) / |A_x|)` (`r_x` alone when `A_x = 0`), none when the
+//!   difference is not above zero;
 //! - and no radius for two maps whose junction `Z` is not safely inside the escape circle,
 //!   `|Z|² <= 4 - 2^-36`: there a `δ` within the radius keeps `|Z + δ| < 2`, so a map never
 //!   passes over a step where the plain loop could escape.
+use crate::bound::{Bound, Size, Way};
 use crate::delta::Delta;
 
 /// `ε` as a power of two: a map stands for its steps while `|δ| <= ε·|2·Z|` at each, so that
 /// the dropped δ² is at most `ε` of the kept term. Measured against the exact orbit
-/// (BENCHMARKS.md): at 2^-40 version 2 missed 29 of 4,000 pixels of a seahorse view at 1e15
-/// where version 1 missed 6; at 2^-48 it misses version 1's 6, for 1.5 times the time at
-/// 5e227.
+/// (BENCHMARKS.md): with radii as bounds, at 2^-40 version 2 misses 37 of 4,000 pixels of a
+/// seahorse view at 1e15 where version 1 misses 6; at 2^-48 it misses version 1's 6 (and at
+/// 2^-60 it equals version 1 on every pixel).
 pub(crate) const EPSILON_LOG2: i32 = -48;
 
 const _: () = assert!(EPSILON_LOG2 <= -38, "safely_inside's margin assumes it");
 
-/// No radius: a map that never stands for its steps.
-pub(crate) const NONE: i32 = i32::MIN / 4;
-
-/// `l` steps as one map, and the radius (a power of two) within which it may stand for them.
+/// `l` steps as one map, and the radius within which it may stand for them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bla {
     pub(crate) a: Delta,
     pub(crate) b: Delta,
-    pub(crate) radius_log2: i32,
+    pub(crate) radius: Bound,
 }
 
 impl Default for Bla {
@@ -39,7 +37,7 @@ impl Default for Bla {
         Bla {
             a: Delta::ZERO,
             b: Delta::ZERO,
-            radius_log2: NONE,
+            radius: Bound::ZERO,
         }
     }
 }
@@ -59,19 +57,15 @@ fn level_start(last: usize, k: u32) -> usize {
 }
 
 /// Builds the table for `orbit` (values `Z_0..=Z_last`) into `room` (at least
-/// [`entries`]`(last)` long), for a view whose `|δc|` is below `2^dc_log2`.
-pub(crate) fn build(orbit: &[Delta], dc_log2: i32, room: &mut [Bla]) {
+/// [`entries`]`(last)` long), for a view whose every `|δc|` is at most `dc`.
+pub(crate) fn build(orbit: &[Delta], dc: Bound, room: &mut [Bla]) {
     let last = orbit.len() - 1;
     for (m, entry) in room[..last].iter_mut().enumerate() {
         let a = orbit[m].doubled();
-        let radius_log2 = match a.lower_log2() {
-            Some(low) => low + EPSILON_LOG2,
-            None => NONE,
-        };
         *entry = Bla {
             a,
             b: Delta::ONE,
-            radius_log2,
+            radius: Bound::magnitude(&a, Way::Down).scaled(EPSILON_LOG2),
         };
     }
     let mut k = 1;
@@ -81,10 +75,10 @@ pub(crate) fn build(orbit: &[Delta], dc_log2: i32, room: &mut [Bla]) {
             let (x, y) = (room[below + 2 * j], room[below + 2 * j + 1]);
             let junction = &orbit[(2 * j + 1) << (k - 1)];
             room[this + j] = match safely_inside(junction) {
-                true => merge(&x, &y, dc_log2),
+                true => merge(&x, &y, dc),
                 false => Bla {
-                    radius_log2: NONE,
-                    ..merge(&x, &y, dc_log2)
+                    radius: Bound::ZERO,
+                    ..merge(&x, &y, dc)
                 },
             };
         }
@@ -110,22 +104,21 @@ fn safely_inside(z: &Delta) -> bool {
 }
 
 /// `x` then `y` as one map.
-fn merge(x: &Bla, y: &Bla, dc_log2: i32) -> Bla {
+fn merge(x: &Bla, y: &Bla, dc: Bound) -> Bla {
     let a = y.a.times(&x.a);
     let b = y.a.times(&x.b).plus(&y.b);
-    let subtracted = x.b.upper_log2().map_or(NONE, |b| b + dc_log2);
-    let radius_y = if y.radius_log2 == NONE || subtracted > y.radius_log2 - 1 {
-        NONE
-    } else {
-        match x.a.upper_log2() {
-            Some(a) => y.radius_log2 - 1 - a,
-            None => y.radius_log2 - 1,
-        }
+    let subtracted = Bound::magnitude(&x.b, Way::Up).times(dc, Way::Up);
+    let left = y.radius.minus(subtracted, Way::Down);
+    let a_x = Bound::magnitude(&x.a, Way::Up);
+    let radius_y = match left {
+        None => Bound::ZERO,
+        Some(_) if a_x.is_zero() => x.radius,
+        Some(left) => left.over(a_x, Way::Down),
     };
     Bla {
         a,
         b,
-        radius_log2: x.radius_log2.min(radius_y).max(NONE),
+        radius: x.radius.min(radius_y),
     }
 }
 
@@ -136,7 +129,7 @@ pub(crate) fn longest(table: &[Bla], last: usize, m: usize, delta: &Delta) -> Op
     if table.is_empty() || m >= last {
         return None;
     }
-    let size = delta.upper_log2().unwrap_or(NONE);
+    let size = Size::of(delta);
     let top = if m == 0 {
         usize::BITS - 1 - last.leading_zeros()
     } else {
@@ -149,7 +142,7 @@ pub(crate) fn longest(table: &[Bla], last: usize, m: usize, delta: &Delta) -> Op
         let j = m >> k;
         if j < last >> k {
             let entry = table[start + j];
-            if entry.radius_log2 != NONE && size <= entry.radius_log2 {
+            if entry.radius.holds(&size) {
                 return Some((entry, 1 << k));
             }
         }

@@ -97,17 +97,6 @@ impl Delta {
         Term::new(i128::from(self.re), i128::from(self.im), self.exp)
     }
 
-    /// A power of two at or below `|self|`; `None` for zero.
-    pub(crate) fn lower_log2(&self) -> Option<i32> {
-        (!self.is_zero()).then_some(self.exp + MANTISSA_BITS as i32 - 1)
-    }
-
-    /// A power of two above `|self|` (the parts are below 2^62, so |self| below 2^62.5);
-    /// `None` for zero.
-    pub(crate) fn upper_log2(&self) -> Option<i32> {
-        (!self.is_zero()).then_some(self.exp + MANTISSA_BITS as i32 + 1)
-    }
-
     pub(crate) fn is_zero(&self) -> bool {
         (self.re | self.im) == 0
     }

@@ -27,6 +27,7 @@
 mod arith;
 mod auto;
 mod bla;
+mod bound;
 mod cycles;
 mod decimal;
 pub(crate) mod delta;

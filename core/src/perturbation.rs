@@ -36,6 +36,7 @@
 //! delta's parts share an exponent, so a part 2^-62 below the other is dropped (near the
 //! needle's tip just off the real axis, where direct iteration is right).
 use crate::bla::{self, Bla};
+use crate::bound::{Bound, Way};
 use crate::cycles::Cycles;
 use crate::delta::{Delta, MANTISSA_BITS};
 use crate::error::JobError;
@@ -124,7 +125,7 @@ impl<'a> Reference<'a> {
         let room = room
             .get_mut(..bla::entries(last))
             .ok_or(JobError::OrbitTooLong)?;
-        bla::build(self.orbit, dc_log2(job), room);
+        bla::build(self.orbit, dc_most(job), room);
         Ok(Reference {
             table: room,
             ..self
@@ -237,14 +238,13 @@ fn offset<const L: usize>(step: &Fixed<L>, from: u32, to: u32) -> Fixed<L> {
     }
 }
 
-/// A power of two above every pixel's `|δc|`: the farthest corner's.
-fn dc_log2<const L: usize>(job: &Job<L>) -> i32 {
+/// A bound at or above every pixel's `|δc|`: the farthest corner's.
+fn dc_most<const L: usize>(job: &Job<L>) -> Bound {
     let (w, h) = (job.grid.width - 1, job.grid.height - 1);
     [(0, 0), (w, 0), (0, h), (w, h)]
         .into_iter()
-        .filter_map(|(x, y)| delta_c(job, x, y).upper_log2())
-        .max()
-        .unwrap_or(bla::NONE)
+        .map(|(x, y)| Bound::magnitude(&delta_c(job, x, y), Way::Up))
+        .fold(Bound::ZERO, Bound::max)
 }
 
 /// The perturbed loop of one pixel (see the module for its rules).

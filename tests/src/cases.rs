@@ -321,6 +321,11 @@ pub fn perturbed_tiles() -> Vec<(&'static str, Job, TileIndex)> {
             TileIndex(6),
         ),
         (
+            "the 1e50 location at its own 263,010 iterations, where BLA's radii decide counts",
+            auto(LOCATION_1E50, "1E50", (64, 36), 263_010, (4, 4)),
+            TileIndex(101),
+        ),
+        (
             "the 1e50 location zoomed out to 1e20, 20,000 iterations, a corner",
             auto(LOCATION_1E50, "1E20", (32, 24), 20_000, (8, 8)),
             TileIndex(0),
