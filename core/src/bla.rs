@@ -130,6 +130,11 @@ pub(crate) fn longest(table: &[Bla], last: usize, m: usize, delta: &Delta) -> Op
         return None;
     }
     let size = Size::of(delta);
+    // Every map from `m` has a radius at most its first step's (a merge keeps the smaller):
+    // where that step's fails, all fail, and most single steps are found at one look.
+    if !table[m].radius.holds(&size) {
+        return None;
+    }
     let top = if m == 0 {
         usize::BITS - 1 - last.leading_zeros()
     } else {
