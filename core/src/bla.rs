@@ -14,6 +14,7 @@
 //!   passes over a step where the plain loop could escape.
 use crate::bound::{Bound, Size, Way};
 use crate::delta::Delta;
+use crate::orbit::OrbitPoint;
 
 /// `ε` as a power of two: a map stands for its steps while `|δ| <= ε·|2·Z|` at each, so that
 /// the dropped δ² is at most `ε` of the kept term. Measured against the exact orbit
@@ -58,10 +59,10 @@ fn level_start(last: usize, k: u32) -> usize {
 
 /// Builds the table for `orbit` (values `Z_0..=Z_last`) into `room` (at least
 /// [`entries`]`(last)` long), for a view whose every `|δc|` is at most `dc`.
-pub(crate) fn build(orbit: &[Delta], dc: Bound, room: &mut [Bla]) {
+pub(crate) fn build(orbit: &[OrbitPoint], dc: Bound, room: &mut [Bla]) {
     let last = orbit.len() - 1;
     for (m, entry) in room[..last].iter_mut().enumerate() {
-        let a = orbit[m].doubled();
+        let a = orbit[m].z().doubled();
         *entry = Bla {
             a,
             b: Delta::ONE,
@@ -73,7 +74,7 @@ pub(crate) fn build(orbit: &[Delta], dc: Bound, room: &mut [Bla]) {
         let (below, this) = (level_start(last, k - 1), level_start(last, k));
         for j in 0..last >> k {
             let (x, y) = (room[below + 2 * j], room[below + 2 * j + 1]);
-            let junction = &orbit[(2 * j + 1) << (k - 1)];
+            let junction = &orbit[(2 * j + 1) << (k - 1)].z();
             room[this + j] = match safely_inside(junction) {
                 true => merge(&x, &y, dc),
                 false => Bla {

@@ -39,6 +39,7 @@ mod job;
 mod kernel;
 mod limbs;
 pub mod limits;
+mod orbit;
 mod palette;
 mod perturbation;
 mod round;
@@ -57,6 +58,7 @@ pub use job::{Job, JobId, Kernel, PERTURBED_STEP_COST};
 pub use kernel::{
     escape, escape_lanes, render_tile, render_tile_in_lanes, render_tile_perturbed, Pixels, LANES,
 };
+pub use orbit::OrbitPoint;
 pub use palette::Palette;
 pub use perturbation::{reference_pixel, Reference};
 pub use view::{NarrowView, Point, View};

@@ -6,17 +6,19 @@
 //! The rules, which are the kernel's and which a new version would change:
 //! - **The reference** is the job's centre pixel, `(width / 2, height / 2)`. Its orbit is
 //!   direct iteration's in the job's format ([`escape_wide`](crate::escape_wide)), kept as
-//!   `Z_m` in block floating point ([`Delta`], 62 bits relative, so a value near 0, where
-//!   a minibrot's orbit passes, keeps its precision), each part's magnitude truncated, from
-//!   `Z_0 = 0` to the step where it escapes, to the limit, or to where it repeats exactly
-//!   (then the orbit goes on from the value it repeats, as the same values follow).
+//!   [`OrbitPoint`]s: `Z_m` in block floating point ([`Delta`], 62 bits relative, so a value
+//!   near 0, where a minibrot's orbit passes, keeps its precision), each part's magnitude
+//!   truncated, and its exact escape margin `|Z_m|² - 4` kept to 62 bits; from `Z_0 = 0` to
+//!   the step where it escapes, to the limit, or to where it repeats exactly (then the orbit
+//!   goes on from the value it repeats, as the same values follow).
 //! - **A pixel** is `z_n = Z_m + δ` with `δc = c - c_ref` (exact in the format, then rounded
 //!   once to a [`Delta`]) and `δ ← 2·Z_m·δ + δ² + δc` ([`Delta::step`]).
-//! - **Escape**, before each step: `|Z_m + δ|² > 4`, exactly (`escape.rs`: a point a hair
-//!   outside the circle escapes however far below Z's bits the hair is); and, for `δ = 0` at
-//!   the reference's last value when it escaped, by the reference's exact test (its value
-//!   was truncated). So with `δc = 0` a pixel escapes exactly when the reference does: its count
-//!   is direct iteration's (a property test holds it).
+//! - **Escape**, before each step: `(|Z_m|² - 4) + 2·Re(conj(Z_m)·δ) + |δ|² > 0`, exactly,
+//!   with the reference's margin (`escape.rs`): a point a hair outside the circle escapes
+//!   however far below Z's bits the hair is, and where the reference itself passes a hair
+//!   from the circle its margin, not its kept bits, decides. So with `δc = 0` a pixel
+//!   escapes exactly when the reference does: its count is direct iteration's (a property
+//!   test holds it).
 //! - **Rebasing** (Zhuoran, 2021), after the escape test: when `|Z_m + δ|² < |δ|²`, compared
 //!   exactly in δ's unit (Z_m rounded to it if coarser), or at the reference's last value,
 //!   `δ := Z_m + δ` and `m := 0`.
@@ -31,10 +33,9 @@
 //!
 //! A count is a pure function of the job's integers, the same on every machine. It is not
 //! direct iteration's: both round, and they part where the orbit is chaotic
-//! (BENCHMARKS.md measures how often). Two limits of both versions are known: a reference
-//! value keeps 62 bits, so an escape margin of the reference below them is not seen; and a
-//! delta's parts share an exponent, so a part 2^-62 below the other is dropped (near the
-//! needle's tip just off the real axis, where direct iteration is right).
+//! (BENCHMARKS.md measures how often). One limit of both versions is known: a delta's parts
+//! share an exponent, so a part 2^-62 below the other is dropped (near the needle's tip just
+//! off the real axis, where direct iteration is right).
 use crate::bla::{self, Bla};
 use crate::bound::{Bound, Way};
 use crate::cycles::Cycles;
@@ -43,13 +44,14 @@ use crate::error::JobError;
 use crate::escape;
 use crate::job::Job;
 use crate::limbs::{self, Limb, LIMB_BITS};
+use crate::orbit::OrbitPoint;
 use crate::wide::{orbit_wide, Fixed, OrbitEnd};
 
 /// A job's reference orbit: what every pixel of the job is computed against.
 #[derive(Clone, Copy, Debug)]
 pub struct Reference<'a> {
     /// `Z_0 = 0` to its last value.
-    orbit: &'a [Delta],
+    orbit: &'a [OrbitPoint],
     /// How it ends.
     end: OrbitEnd,
     /// Its BLA table (`bla.rs`), empty for version 1.
@@ -62,7 +64,7 @@ impl<'a> Reference<'a> {
     /// a job of another kernel or a room too small for its orbit.
     pub fn compute<const L: usize>(
         job: &Job<L>,
-        room: &'a mut [Delta],
+        room: &'a mut [OrbitPoint],
     ) -> Result<Reference<'a>, JobError> {
         job.check()?;
         if !job.kernel.is_perturbation() {
@@ -82,7 +84,7 @@ impl<'a> Reference<'a> {
     /// them; `None` if they cannot be one (fewer than two values, which any limit gives, a repeat of a value it does not
     /// hold, or a table of another length).
     pub fn from_parts(
-        orbit: &'a [Delta],
+        orbit: &'a [OrbitPoint],
         end: OrbitEnd,
         table: &'a [Bla],
     ) -> Option<Reference<'a>> {
@@ -104,7 +106,7 @@ impl<'a> Reference<'a> {
     /// [`Reference::compute`] and [`Reference::with_table`] need).
     pub fn of_job<const L: usize>(
         job: &Job<L>,
-        room: &'a mut [Delta],
+        room: &'a mut [OrbitPoint],
         table: &'a mut [Bla],
     ) -> Result<Reference<'a>, JobError> {
         let reference = Reference::compute(job, room)?;
@@ -256,16 +258,15 @@ fn escape_perturbed(reference: &Reference, dc: &Delta, limit: u32) -> u32 {
     let mut cycles = Cycles::new();
     let mut taken = 0;
     while taken < limit {
-        let z = &orbit[m];
-        // A repeating orbit never reaches its last value (see below); one that ran to the
-        // limit only at the limit.
-        let at_end = m == last;
-        let escaped_end = at_end && reference.end == OrbitEnd::Escaped;
-        if escape::beyond_two(z, &delta) || (escaped_end && delta.is_zero()) {
+        let point = &orbit[m];
+        if escape::beyond_two(point, &delta) {
             return taken;
         }
-        if at_end || rebases(z, &delta) {
-            delta = delta.plus_orbit(z);
+        // A repeating orbit never reaches its last value (see below); one that ran to the
+        // limit only at the limit.
+        let z = point.z();
+        if m == last || rebases(&z, &delta) {
+            delta = delta.plus_orbit(&z);
             m = 0;
         }
         match bla::longest(reference.table, last, m, &delta) {
@@ -275,7 +276,7 @@ fn escape_perturbed(reference: &Reference, dc: &Delta, limit: u32) -> u32 {
                 taken = taken.saturating_add(steps as u32);
             }
             None => {
-                delta = delta.step(&orbit[m], dc);
+                delta = delta.step(&orbit[m].z(), dc);
                 m += 1;
                 taken += 1;
             }
@@ -347,7 +348,7 @@ mod tests {
     #[test]
     fn the_reference_pixel_counts_as_direct_iteration() {
         let job = job("-1.74999841099374081749002483162428393452822172335808534616943930976364659857414193,0.0000000000000000000000000000000000000000000000000000000000000000000000000000000", "1E30", 9, 5000);
-        let mut room = [Delta::ZERO; 5001];
+        let mut room = [OrbitPoint::default(); 5001];
         let reference = Reference::compute(&job, &mut room).unwrap();
         let (x, y) = reference_pixel(&job);
         let direct = crate::escape_wide(&job.view.point(x, y), job.iterations);
@@ -357,7 +358,7 @@ mod tests {
     #[test]
     fn a_room_too_small_for_the_orbit_is_refused() {
         let job = job("-0.75,0.1", "1E20", 8, 300);
-        let mut room = [Delta::ZERO; 10];
+        let mut room = [OrbitPoint::default(); 10];
         assert_eq!(
             Reference::compute(&job, &mut room).err(),
             Some(JobError::OrbitTooLong)

@@ -16,6 +16,7 @@ use crate::cycles::{Cycles, CHECK_EVERY};
 use crate::delta::{Delta, MANTISSA_BITS};
 use crate::limbs::{self, Limb, Word, LIMB_BITS};
 use crate::limits::{MAX_WIDE_LIMBS, SAFE_BOUND};
+use crate::orbit::OrbitPoint;
 
 /// A wide format, by its count of 32-bit limbs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -282,14 +283,15 @@ pub fn escape_wide<const L: usize>(c: &WidePoint<L>, limit: u32) -> u32 {
 }
 
 /// The orbit of `c` from 0, exact in its format as [`escape_wide`] takes it, the z after `n`
-/// steps written to `out[n]` as a delta truncated toward zero ([`Delta::truncated`]), so that
-/// `|out[n]|² <= |z|²`: until z has escaped, after `limit` steps, until z repeats exactly
+/// steps written to `out[n]` ([`OrbitPoint`]: a delta truncated toward zero
+/// ([`Delta::truncated`]), so that `|Z|² <= |z|²`, and z's exact escape margin kept to 62
+/// bits): until z has escaped, after `limit` steps, until z repeats exactly
 /// (found as [`escape_wide`] finds it), or until `out` is full. Returns how many it wrote and
 /// how the orbit ended.
 pub(crate) fn orbit_wide<const L: usize>(
     c: &WidePoint<L>,
     limit: u32,
-    out: &mut [Delta],
+    out: &mut [OrbitPoint],
 ) -> (usize, OrbitEnd) {
     with_orbit(c, Record { limit, out })
 }
@@ -390,7 +392,7 @@ impl OrbitTask for Count {
 /// [`orbit_wide`]'s task.
 struct Record<'a> {
     limit: u32,
-    out: &'a mut [Delta],
+    out: &'a mut [OrbitPoint],
 }
 
 impl OrbitTask for Record<'_> {
@@ -404,7 +406,7 @@ impl OrbitTask for Record<'_> {
         let Some(first) = self.out.first_mut() else {
             return (0, OrbitEnd::Stopped);
         };
-        *first = orbit.as_delta();
+        *first = orbit.as_point();
         let (mut cycles, mut saved) = (Cycles::new(), 0);
         for steps in 1..=self.limit as usize {
             if !orbit.step() {
@@ -413,7 +415,7 @@ impl OrbitTask for Record<'_> {
             let Some(next) = self.out.get_mut(steps) else {
                 return (steps, OrbitEnd::Stopped);
             };
-            *next = orbit.as_delta();
+            *next = orbit.as_point();
             let at = steps as u32;
             if at.is_multiple_of(CHECK_EVERY) {
                 if cycles.compare_now(at) && orbit.repeats() {
@@ -626,27 +628,57 @@ impl<W: Word, const M: usize, const C: usize> Orbit<W, M, C> {
         self.saved_im = self.im;
     }
 
-    /// z as a delta, each part's magnitude truncated ([`Delta::truncated`]).
-    fn as_delta(&mut self) -> Delta {
+    /// z as a reference keeps it: each part's magnitude truncated ([`Delta::truncated`]),
+    /// and its escape margin `re² + im² - 4`, exact, its magnitude truncated to 62 bits.
+    fn as_point(&mut self) -> OrbitPoint {
         let (m, frac) = (self.m(), self.frac);
         let re_negative = magnitude(&self.re[..m], &mut self.a[..m]);
         let im_negative = magnitude(&self.im[..m], &mut self.b[..m]);
         let (a, b) = (&self.a[..m], &self.b[..m]);
-        let top = limbs::bit_length(a).max(limbs::bit_length(b));
-        // Bits below the 62 kept: none to drop from a small z.
-        let drop = top.saturating_sub(MANTISSA_BITS);
-        let part = |magnitude: &[W]| {
-            let mut out = [W::ZERO; 2];
-            limbs::shift_right_into(magnitude, drop, &mut out);
-            let high = out[1].to_u64().checked_shl(W::BITS).unwrap_or(0);
-            (out[0].to_u64() | high) as i64
-        };
-        Delta::truncated(
-            (part(a), re_negative),
-            (part(b), im_negative),
-            drop as i32 - frac as i32,
-        )
+        let z = top_bits(&[a, b]);
+        let z = Delta::truncated(
+            (z.0[0], re_negative),
+            (z.0[1], im_negative),
+            z.1 - frac as i32,
+        );
+        // re² + im² - 4·2^2F, double width: the sum is below 98 · 2^2F (limits.rs).
+        let (aa, bb) = (
+            &mut self.aa.as_flattened_mut()[..2 * m],
+            &mut self.bb.as_flattened_mut()[..2 * m],
+        );
+        limbs::square(a, aa);
+        limbs::square(b, bb);
+        limbs::add(aa, bb);
+        let four = 2 * frac + 2;
+        limbs::sub(
+            &mut aa[(four / W::BITS) as usize..],
+            &[W::ONE << (four % W::BITS)],
+        );
+        let negative = limbs::is_negative(aa);
+        if negative {
+            limbs::negate(aa);
+        }
+        let margin = top_bits(&[aa]);
+        OrbitPoint::new(z, (margin.0[0], negative), margin.1 - 2 * frac as i32)
     }
+}
+
+/// The magnitudes' top [`MANTISSA_BITS`] bits (of the larger), truncated, and the shift
+/// that dropped the rest: none from magnitudes that fit.
+fn top_bits<W: Word, const N: usize>(magnitudes: &[&[W]; N]) -> ([i64; N], i32) {
+    let top = magnitudes
+        .iter()
+        .map(|x| limbs::bit_length(x))
+        .max()
+        .unwrap_or(0);
+    let drop = top.saturating_sub(MANTISSA_BITS);
+    let parts = magnitudes.map(|magnitude| {
+        let mut out = [W::ZERO; 2];
+        limbs::shift_right_into(magnitude, drop, &mut out);
+        let high = out[1].to_u64().checked_shl(W::BITS).unwrap_or(0);
+        (out[0].to_u64() | high) as i64
+    });
+    (parts, drop as i32)
 }
 
 /// `x`'s 32-bit limbs as words `W`, two's complement, sign-extended over all of `out`.

@@ -45,7 +45,7 @@ use defmt_rtt as _;
 use defmt_semihosting as _;
 use fixedbrot_core::limits::MAX_TILE_PIXELS;
 use fixedbrot_core::wire::{self, Deframer, Framed, Reason, Refusal, TileRequest};
-use fixedbrot_core::{Bla, Delta, JobError, JobId, Kernel, Pixels, Reference, TileIndex};
+use fixedbrot_core::{Bla, JobError, JobId, Kernel, OrbitPoint, Pixels, Reference, TileIndex};
 use panic_halt as _;
 #[cfg(target_arch = "riscv32")]
 use riscv as _;
@@ -84,8 +84,8 @@ const BOARD_MAX_BITS: u32 = if cfg!(any(feature = "microbit", feature = "sifive-
     4096
 };
 
-/// The most values of a perturbation job's reference orbit this board holds, 24 bytes each,
-/// with room for perturbation-v2's BLA table, fewer than two maps of 56 bytes a value: 136
+/// The most values of a perturbation job's reference orbit this board holds, 32 bytes each,
+/// with room for perturbation-v2's BLA table, fewer than two maps of 64 bytes a value: 160
 /// bytes a value: a sixth of the RAM at most (a 64 KiB board's stack holds a 4,096-bit
 /// orbit beside it), and little where RAM is 16 KiB. A job whose
 /// orbit is longer is refused ([`Reason::OrbitTooLong`]), and the bridge computes it on its
@@ -93,7 +93,7 @@ const BOARD_MAX_BITS: u32 = if cfg!(any(feature = "microbit", feature = "sifive-
 const BOARD_ORBIT_POINTS: usize = if cfg!(any(feature = "microbit", feature = "sifive-e")) {
     16
 } else if cfg!(feature = "lm3s6965") {
-    80
+    64
 } else {
     8192
 };
@@ -115,7 +115,7 @@ fn main() -> ! {
         BOARD_MAX_BITS
     );
     let mut frames = Deframer::<REQUEST_FRAME>::default();
-    let mut orbit = [Delta::default(); BOARD_ORBIT_POINTS];
+    let mut orbit = [OrbitPoint::default(); BOARD_ORBIT_POINTS];
     let mut table = [Bla::default(); 2 * BOARD_ORBIT_POINTS];
     loop {
         let byte = uart.read();
@@ -137,7 +137,7 @@ fn main() -> ! {
 
 /// Answers one frame: a result, a refusal, or nothing for bytes that name no job.
 #[inline(never)]
-fn serve(uart: &mut impl Serial, frame: &[u8], orbit: &mut [Delta], table: &mut [Bla]) {
+fn serve(uart: &mut impl Serial, frame: &[u8], orbit: &mut [OrbitPoint], table: &mut [Bla]) {
     // Too wide is told from the first bytes, before a request that does not fit is decoded.
     if let Some((job_id, reason)) = wire::too_wide(frame, BOARD_MAX_BITS) {
         return refuse(uart, job_id, None, reason);
@@ -179,7 +179,7 @@ fn stream_result(
     uart: &mut impl Serial,
     job_id: JobId,
     request: &Request,
-    orbit: &mut [Delta],
+    orbit: &mut [OrbitPoint],
     table: &mut [Bla],
 ) {
     // version, job id, kind, job, tile and length: a few bytes more than the request.

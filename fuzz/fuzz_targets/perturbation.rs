@@ -4,7 +4,7 @@
 //! reference pixel counts as direct iteration does.
 #![no_main]
 use fixedbrot_core::wire;
-use fixedbrot_core::{reference_pixel, Bla, Delta, Job, Kernel, Pixels, Reference};
+use fixedbrot_core::{reference_pixel, Bla, Job, Kernel, OrbitPoint, Pixels, Reference};
 use libfuzzer_sys::fuzz_target;
 
 /// Values of the reference orbit held: less than some limits ask for, so that a long orbit is
@@ -25,7 +25,7 @@ fuzz_target!(|bytes: &[u8]| {
         iterations: request.job.iterations % 300 + 1,
         ..request.job
     };
-    let mut room = [Delta::default(); ROOM];
+    let mut room = [OrbitPoint::default(); ROOM];
     let mut table = [Bla::default(); 2 * ROOM];
     let reference = match Reference::of_job(&job, &mut room, &mut table) {
         Ok(reference) => reference,

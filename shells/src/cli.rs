@@ -223,7 +223,7 @@ pub struct LimitArgs {
     /// worker refuses a tile over it
     #[arg(long, default_value_t = Limits::default().max_work, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_work: u64,
-    /// Most MiB of perturbation jobs' reference orbits held (24 bytes an iteration, 136 with
+    /// Most MiB of perturbation jobs' reference orbits held (32 bytes an iteration, 160 with
     /// perturbation-v2's BLA table; 1-65536):
     /// a worker refuses a job whose orbit is longer
     #[arg(long, default_value_t = Limits::default().max_orbit_bytes >> 20, value_parser = clap::value_parser!(u64).range(1..=65_536))]

@@ -49,7 +49,7 @@ impl Machine {
     pub fn max_orbit_points(self) -> u32 {
         match self {
             Machine::Microbit | Machine::SifiveE => 16,
-            Machine::Lm3s6965 | Machine::SmallTiles => 80,
+            Machine::Lm3s6965 | Machine::SmallTiles => 64,
             _ => 8192,
         }
     }

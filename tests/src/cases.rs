@@ -351,6 +351,17 @@ pub fn perturbed_tiles() -> Vec<(&'static str, Job, TileIndex)> {
             TileIndex(0),
         ),
         (
+            "by the needle's tip at 1e26: the reference passes a hair inside the circle",
+            auto(
+                ("-1.9999999999999999999999", "0.000000000001"),
+                "1E26",
+                (100, 10),
+                3000,
+                (10, 10),
+            ),
+            TileIndex(4),
+        ),
+        (
             "outside the set at 0.5+0.5i, 1e12: the reference escapes, every pixel rebases",
             auto(("0.5", "0.5"), "1E12", (12, 12), 1000, (12, 12)),
             TileIndex(0),

@@ -11,7 +11,7 @@ pub mod strategies;
 pub mod table;
 
 use fixedbrot_core::{
-    render_tile, render_tile_perturbed, Bla, Delta, Job, Kernel, Reference, TileIndex,
+    render_tile, render_tile_perturbed, Bla, Job, Kernel, OrbitPoint, Reference, TileIndex,
 };
 
 /// Hands `f` a perturbation job's reference orbit, with its BLA table if the kernel skips.
@@ -19,7 +19,7 @@ pub fn with_reference<T>(
     job: &Job,
     f: impl FnOnce(&Reference) -> T,
 ) -> Result<T, fixedbrot_core::JobError> {
-    let mut room = vec![Delta::default(); Reference::most_points(job)];
+    let mut room = vec![OrbitPoint::default(); Reference::most_points(job)];
     let mut table = vec![Bla::default(); 2 * room.len()];
     Ok(f(&Reference::of_job(job, &mut room, &mut table)?))
 }

@@ -6,7 +6,7 @@
 //! the ELFs first.
 use fixedbrot_core::limits::{MAX_FRAME_LEN, WIRE_VERSION};
 use fixedbrot_core::wire::{self, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
-use fixedbrot_core::{Bla, Delta, JobId, Kernel, Reference};
+use fixedbrot_core::{Bla, JobId, Kernel, OrbitPoint, Reference};
 use fixedbrot_tests::board::{Board, Machine};
 use fixedbrot_tests::{cases, table};
 
@@ -48,7 +48,7 @@ fn every_fixture_tile(machine: Machine) {
         // is more than the board holds, so the bridge has it computed elsewhere.
         // A reference orbit longer than the board holds: refused, the tile named.
         let max_points = machine.max_orbit_points();
-        let mut room = vec![Delta::default(); max_points as usize];
+        let mut room = vec![OrbitPoint::default(); max_points as usize];
         let mut table = vec![Bla::default(); 2 * max_points as usize];
         let orbit_fits =
             job.kernel == Kernel::Direct || Reference::of_job(&job, &mut room, &mut table).is_ok();

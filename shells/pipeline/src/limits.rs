@@ -25,7 +25,7 @@ pub struct Limits {
     pub max_bytes: u64,
     /// A job with no new tile for this long is logged with what is missing, and freed.
     pub idle: Duration,
-    /// Most bytes of perturbation jobs' reference orbits held at once (24 bytes an
+    /// Most bytes of perturbation jobs' reference orbits held at once (32 bytes an
     /// iteration), and so the longest orbit computed.
     pub max_orbit_bytes: u64,
 }

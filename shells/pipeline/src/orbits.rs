@@ -1,17 +1,17 @@
 //! Reference orbits, computed once a process for each perturbation job and shared by every
 //! tile of it that the process computes, within `--max-orbit-mib`.
 //!
-//! Why each worker computes its own rather than receiving it in messages: an orbit is 24
-//! bytes an iteration and its BLA table up to 112 more (160 MB at rust-fractal-core's 5e227
+//! Why each worker computes its own rather than receiving it in messages: an orbit is 32
+//! bytes an iteration and its BLA table up to 128 more (192 MB at rust-fractal-core's 5e227
 //! location, 1.2 million iterations), far past Kafka's 1 MB message, and computing both
 //! costs a worker about a second there, once (BENCHMARKS.md).
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use fixedbrot_core::{Bla, Delta, Grid, Job, JobError, OrbitEnd, Reference};
+use fixedbrot_core::{Bla, Grid, Job, JobError, OrbitEnd, OrbitPoint, Reference};
 
 /// Bytes of one value of an orbit.
-pub const POINT_BYTES: u64 = size_of::<Delta>() as u64;
+pub const POINT_BYTES: u64 = size_of::<OrbitPoint>() as u64;
 
 /// Bytes of one map of a BLA table: a table holds fewer than two a value.
 pub const MAP_BYTES: u64 = size_of::<Bla>() as u64;
@@ -28,7 +28,7 @@ const FIRST_ROOM: usize = 1 << 16;
 /// A reference orbit owned by the cache, and its BLA table for a kernel that skips.
 #[derive(Debug)]
 pub struct Orbit {
-    points: Vec<Delta>,
+    points: Vec<OrbitPoint>,
     end: OrbitEnd,
     table: Vec<Bla>,
 }
@@ -42,7 +42,7 @@ impl Orbit {
         let most = Reference::most_points(job);
         let mut room = most.min(FIRST_ROOM);
         let (points, end) = loop {
-            let mut points = filled(room, Delta::default())?;
+            let mut points = filled(room, OrbitPoint::default())?;
             match Reference::compute(job, &mut points) {
                 Ok(reference) => {
                     let (len, end) = (reference.len(), reference.end());
