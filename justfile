@@ -155,6 +155,10 @@ bench-perturbation runs="3":
 bench-agreement centre zoom width height iterations extra="4":
     cargo run --release -p fixedbrot-tests --bin agreement -- {{centre}} {{zoom}} {{width}} {{height}} {{iterations}} {{extra}}
 
+# What a delta's mantissa width costs: the perturbed step with 32-bit and with 64-bit mantissas, one core
+bench-mantissa steps="100000000":
+    cargo run --release -p fixedbrot-tests --bin mantissa -- {{steps}}
+
 # Against rust-fractal-core on its benchmark locations, both on 2 threads (PEER: a checkout of it that you built; nothing here builds it)
 bench-vs-rfc peer width="1024" height="576" runs="3" *locations:
     scripts/bench-vs-rfc {{peer}} {{width}} {{height}} {{runs}} {{locations}}

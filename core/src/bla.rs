@@ -23,7 +23,7 @@ use crate::orbit::OrbitPoint;
 /// 2^-60 it equals version 1 on every pixel).
 pub(crate) const EPSILON_LOG2: i32 = -48;
 
-const _: () = assert!(EPSILON_LOG2 <= -38, "safely_inside's margin assumes it");
+const _: () = assert!(EPSILON_LOG2 <= -41, "safely_inside's margin assumes it");
 
 /// `l` steps as one map, and the radius within which it may stand for them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +88,7 @@ pub(crate) fn build(orbit: &[OrbitPoint], dc: Bound, room: &mut [Bla]) {
 }
 
 /// Whether `|z|² <= 4 - 2^-36`: then `|z + δ| < 2` for any `|δ| <= ε·|2z|` (ε at most
-/// 2^-38), since `|z|·(1 + 2^-37) < 2`.
+/// 2^-41), since `|z| <= 2·(1 - 2^-39)` and `|z|·(1 + 2^-40) < 2`.
 fn safely_inside(z: &Delta) -> bool {
     // |z| is at least 2^(exp + 61) and below 2^(exp + 62.5).
     if z.exp < -62 {
