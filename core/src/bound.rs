@@ -93,13 +93,11 @@ impl Bound {
         // within 63 bits; beyond that `other` is below half a unit of `self`'s last bit.
         let shift = self.exp - other.exp;
         if shift >= 64 {
+            // other is below one unit of self's last bit: self less that unit is below the
+            // difference, self above it.
             return Some(match way {
                 Way::Up => self,
-                // One unit of 64 more bits below self.
-                Way::Down => {
-                    let below = (u128::from(self.mant) << 64) - 1;
-                    Bound::normalised(below, self.exp - 64, true, way)
-                }
+                Way::Down => Bound::normalised(u128::from(self.mant) - 1, self.exp, false, way),
             });
         }
         if shift < 0 {
@@ -240,7 +238,7 @@ mod tests {
         assert_eq!(one.minus(one.scaled(-1), Way::Down), Some(one.scaled(-1)));
         // Far below: the difference is one unit less (down) or self (up).
         let tiny = one.scaled(-200);
-        assert_eq!(one.minus(tiny, Way::Down).unwrap().mant, u64::MAX);
+        assert_eq!(one.minus(tiny, Way::Down).unwrap().mant, u64::MAX - 1);
         assert_eq!(one.minus(tiny, Way::Up), Some(one));
     }
 

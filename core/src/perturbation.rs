@@ -20,8 +20,11 @@
 //!   escapes exactly when the reference does: its count is direct iteration's (a property
 //!   test holds it).
 //! - **Rebasing** (Zhuoran, 2021), after the escape test: when `|Z_m + δ|² < |δ|²`, compared
-//!   exactly in δ's unit (Z_m rounded to it if coarser), or at the reference's last value,
-//!   `δ := Z_m + δ` and `m := 0`.
+//!   exactly in δ's unit (Z_m rounded to it if coarser), `δ := Z_m + δ` and `m := 0`.
+//! - **A pixel that outlives the reference**, reaching its last value when it escaped, is
+//!   counted by direct iteration in the job's format, from the start: rebased there, δ would
+//!   be the whole z, near 2, and its 62 bits could not hold δc (a probe found half a view
+//!   by the needle at 1e24 counted 2 where the set's points count to the limit).
 //! - **Version 2 skips**, after rebasing: the longest map of the BLA table (`bla.rs`) from `m`
 //!   whose radius `|δ|` is within takes its `2^k` steps at once, `δ := A·δ + B·δc`, with no
 //!   escape test or rebasing inside (none can be due there: a map spans only steps where Z
@@ -172,6 +175,7 @@ pub fn reference_pixel<const L: usize>(job: &Job<L>) -> (u32, u32) {
 /// The escape count of pixel (x, y) of `job` against its `reference`; the job is checked.
 pub(crate) fn count<const L: usize>(job: &Job<L>, reference: &Reference, x: u32, y: u32) -> u32 {
     escape_perturbed(reference, &delta_c(job, x, y), job.iterations)
+        .unwrap_or_else(|| crate::escape_wide(&job.view.point(x, y), job.iterations))
 }
 
 /// `δc = c(x, y) - c_ref`, exact in the job's format, rounded once to a delta.
@@ -253,8 +257,9 @@ fn dc_most<const L: usize>(job: &Job<L>) -> Bound {
         .fold(Bound::ZERO, Bound::max)
 }
 
-/// The perturbed loop of one pixel (see the module for its rules).
-fn escape_perturbed(reference: &Reference, dc: &Delta, limit: u32) -> u32 {
+/// The perturbed loop of one pixel (see the module for its rules); `None` for a pixel that
+/// outlives an escaped reference.
+fn escape_perturbed(reference: &Reference, dc: &Delta, limit: u32) -> Option<u32> {
     let orbit = reference.orbit;
     let last = orbit.len() - 1;
     let (mut m, mut delta) = (0, Delta::ZERO);
@@ -264,12 +269,15 @@ fn escape_perturbed(reference: &Reference, dc: &Delta, limit: u32) -> u32 {
     while taken < limit {
         let point = &orbit[m];
         if escape::beyond_two(point, &delta) {
-            return taken;
+            return Some(taken);
         }
-        // A repeating orbit never reaches its last value (see below); one that ran to the
-        // limit only at the limit.
+        // A repeating orbit never reaches its last value (see below), and one that ran to
+        // the limit only at the limit (a pixel has taken at least m steps): this one escaped.
+        if m == last {
+            return None;
+        }
         let z = point.z();
-        if m == last || rebases(&z, &delta) {
+        if rebases(&z, &delta) {
             delta = delta.plus_orbit(&z);
             m = 0;
         }
@@ -292,13 +300,13 @@ fn escape_perturbed(reference: &Reference, dc: &Delta, limit: u32) -> u32 {
             }
         }
         if cycles.compare_now(taken) && (m, delta) == saved {
-            return limit;
+            return Some(limit);
         }
         if cycles.save_now(taken) {
             saved = (m, delta);
         }
     }
-    limit
+    Some(limit)
 }
 
 /// Whether `|Z + δ|² < |δ|²`, compared exactly in δ's unit (Z rounded to it when coarser).

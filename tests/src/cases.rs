@@ -362,6 +362,17 @@ pub fn perturbed_tiles() -> Vec<(&'static str, Job, TileIndex)> {
             TileIndex(4),
         ),
         (
+            "just outside the needle's tip at 1e24: the reference escapes at once, pixels outlive it",
+            auto(
+                ("-2.0000000000000000000000001", "0"),
+                "1E24",
+                (32, 18),
+                200,
+                (16, 9),
+            ),
+            TileIndex(3),
+        ),
+        (
             "outside the set at 0.5+0.5i, 1e12: the reference escapes, every pixel rebases",
             auto(("0.5", "0.5"), "1E12", (12, 12), 1000, (12, 12)),
             TileIndex(0),
