@@ -99,16 +99,20 @@ fn bars() -> &'static MultiProgress {
     BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
 }
 
-/// stderr, written with the progress bars out of the way.
+/// stderr, written with the progress bars out of the way. A line stderr cannot take (a
+/// closed pipe, a full disk) is dropped: `tracing` would report the failure on stderr,
+/// whose `eprintln!` panics, and a render whose log has nowhere to go should still finish.
 struct BarsAside;
 
 impl Write for BarsAside {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        bars().suspend(|| io::stderr().lock().write(buf))
+        let _lost = bars().suspend(|| io::stderr().lock().write_all(buf));
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        io::stderr().flush()
+        let _lost = io::stderr().flush();
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{error::ErrorKind, CommandFactory, Parser};
 
 use std::error::Error;
+use std::io::Write;
 
 use fixedbrot::cli::{new_job_id, BridgeArgs, Cli, Command, ImageArgs};
 use fixedbrot::kafka::TopicSettings;
@@ -33,7 +34,8 @@ fn main() -> ExitCode {
     match served.map_err(Box::from).and_then(|()| run(&command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            // Not eprintln!, which panics where stderr is closed: the exit code still says it.
+            let _lost = writeln!(std::io::stderr(), "error: {error}");
             ExitCode::FAILURE
         }
     }

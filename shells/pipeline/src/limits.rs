@@ -129,9 +129,11 @@ impl fmt::Display for OverLimit {
             OverLimit::Work { .. } => self.say_work(f),
             OverLimit::Orbit { bytes, max } => write!(
                 f,
-                "the job's reference orbit would take up to {bytes} bytes (24 an iteration, 136 with \
-                 perturbation-v2's table), more \
-                 than {max} (--max-orbit-mib): use fewer iterations, or raise it"
+                "the job's reference orbit would take up to {bytes} bytes ({} an iteration, {} with \
+                 perturbation-v2's table), more than {max} (--max-orbit-mib): use fewer \
+                 iterations, or raise it",
+                orbits::POINT_BYTES,
+                orbits::POINT_BYTES + 2 * orbits::MAP_BYTES
             ),
             OverLimit::Memory { bytes, max } => write!(
                 f,

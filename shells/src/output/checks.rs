@@ -56,7 +56,18 @@ pub fn new_counts(path: &Path) -> io::Result<()> {
             "the counts file's name must end in .npy (its job goes beside it, in .json)",
         ));
     }
-    new_file(&sidecar(path))?;
+    let job = sidecar(path);
+    new_file(&job).map_err(|e| match e.kind() {
+        // Named, since the path the user gave is the .npy, which may not exist.
+        io::ErrorKind::AlreadyExists => io::Error::new(
+            e.kind(),
+            format!(
+                "its job file {} exists already, and counts never replace files",
+                job.display()
+            ),
+        ),
+        _ => e,
+    })?;
     new_file(path)
 }
 

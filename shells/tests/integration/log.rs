@@ -71,3 +71,24 @@ fn a_bad_level_is_a_usage_error() {
     assert_eq!(result.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&result.stderr).contains("--log-level"));
 }
+
+#[test]
+fn a_render_whose_stderr_takes_nothing_still_writes_its_image() {
+    // A full disk, or a closed pipe (`| head -1`): the log has nowhere to go, and the
+    // image is written all the same (tracing once reported the failure on stderr, and
+    // panicked there).
+    let dir = Scratch::new("fixedbrot-test-log-full");
+    let output = dir.join("render.png");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let status = Command::new(BIN)
+        .args(["render", "--width", "32", "--height", "24", "-o"])
+        .arg(&output)
+        .stderr(full)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(output.exists());
+}
