@@ -19,6 +19,8 @@ pub(crate) trait Arith {
     type Z: Copy + Default + PartialEq + Lane;
     /// A z that has escaped, for a lane to stop on.
     const ESCAPED: Self::Z;
+    /// Fraction bits of a part of z.
+    const FRAC: u32;
     /// A point's c, prepared once before its loop: c and the rounding constant folded into
     /// one double-width addend per part, and the escape bound moved by the same amount.
     type C: Copy;
@@ -59,6 +61,7 @@ const F60: u32 = Format::I4F60.frac_bits();
 impl Arith for Q28 {
     type Z = i32;
     const ESCAPED: i32 = 4 << F28;
+    const FRAC: u32 = F28;
     type C = Prepared<i64>;
 
     #[inline(always)]
@@ -139,6 +142,7 @@ fn wide_mul_by_halves(a: i32, b: i32) -> i64 {
 impl Arith for Q60 {
     type Z = i64;
     const ESCAPED: i64 = 4 << F60;
+    const FRAC: u32 = F60;
     type C = Prepared<i128>;
 
     #[inline(always)]

@@ -11,6 +11,7 @@ use crate::grid::{Rect, TileIndex};
 use crate::job::{Job, Kernel};
 use crate::limits::{MAX_TILE_PIXELS, MAX_WIDE_LIMBS};
 use crate::perturbation::{self, Reference};
+use crate::trap;
 use crate::view::NarrowView;
 use crate::view::Point;
 use crate::wide::{escape_wide, Fixed, WidePoint};
@@ -200,6 +201,11 @@ fn escape_one<A: Arith>(c: Point, limit: u32) -> u32 {
             return limit;
         }
         if cycles.save_now(steps) {
+            // A save is also the moment to ask for a certificate: rare enough to cost nothing
+            // a step, and soon enough after the orbit settles (within an eighth).
+            if is_trapped::<A>(z, &c) {
+                return limit;
+            }
             saved = z;
         }
     }
@@ -207,6 +213,14 @@ fn escape_one<A: Arith>(c: Point, limit: u32) -> u32 {
         Ok(_) => limit,
         Err(escaped) => steps + escaped,
     }
+}
+
+/// Whether the orbit at `z`, not yet tested for escape, is trapped for good (`trap.rs`),
+/// its next value as the step computes it: the plain loop would return the limit.
+#[inline(always)]
+fn is_trapped<A: Arith>(z: (A::Z, A::Z), c: &A::C) -> bool {
+    let (inside, re, im) = A::iterate(z.0, z.1, c);
+    inside && trap::trapped((z.0.widen(), z.1.widen()), (re, im), A::FRAC)
 }
 
 /// Takes [`CHECK_EVERY`] steps from `z`, written out: compilers do not unroll a loop with a
@@ -357,6 +371,15 @@ impl<A: Arith> Batch<A> {
             }
             if cycles.save_now(steps) {
                 (saved_re, saved_im) = (re, im);
+                // As escape_one does, lane by lane: saves are rare, so this stays out of the
+                // vectorised steps.
+                for lane in 0..LANES {
+                    let z = (A::Z::narrow(re[lane]), A::Z::narrow(im[lane]));
+                    let trapped = stepped[lane] & !cycling[lane] && is_trapped::<A>(z, &c[lane]);
+                    counts[lane] = if trapped { limit } else { counts[lane] };
+                    re[lane] = select(trapped, A::ESCAPED.widen(), re[lane]);
+                    cycling[lane] |= trapped;
+                }
             }
             if steps == end {
                 break (0..LANES).fold(0, |going, lane| {

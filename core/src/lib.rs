@@ -43,6 +43,7 @@ mod orbit;
 mod palette;
 mod perturbation;
 mod round;
+mod trap;
 mod view;
 pub mod wide;
 pub mod wire;

@@ -69,5 +69,18 @@ pub const MAX_FRAME_LEN: usize = MAX_ENCODED_LEN + MAX_ENCODED_LEN / 254 + 2;
 // a region around the orbit that one step plus one rounding error maps into itself. The disk
 // |z - z*| <= r is one when r (|λ| + r) + ε <= r (ε the rounding error), and it holds the
 // orbit from z1 = c only for |λ| below about 0.83; a margin that narrow leaves out the points
-// near the boundary, which are the ones that run to the limit and cost the time. So the
-// interior is left to periodicity, which needs no margin.
+// near the boundary, which are the ones that run to the limit and cost the time.
+//
+// The same region asked of later in the orbit is exact and catches most of them
+// (`trap.rs`). At a step whose z is w, not yet tested for escape, and whose next value the
+// rounded step makes w', take the disk D(w, r). For z in it, the rounded step gives
+// z² + c + err = w' - err_w + 2w(z - w) + (z - w)² + err, with |err|, |err_w| <= e (half a
+// unit a part), so |f(z) - w| <= |w' - w| + 2e + 2|w|·r + r². With r = (1 - 2|w|) / 2 that is
+// at most r whenever (1 - 2|w|)² >= 4 (|w' - w| + 2e): then f maps D into itself. D lies in
+// |z| < 1, inside the escape disk, and within the bound above, so from w on the orbit stays
+// in D, passes every escape test and never overflows: the plain loop would return the
+// limit, for any limit. The test takes |w| rounded up, |w' - w| as |re| + |im| and 2e as two
+// units (one unit of 2^-60 for a wider format, whose parts are first rounded up to it), so
+// every bound can only make it fail. It is asked at the steps where periodicity saves z,
+// which the orbit reaches within an eighth of its steps of coming within reach, and it needs
+// 1 - |λ| above about 2·√ulp: points closer to the boundary are left to periodicity.

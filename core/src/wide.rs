@@ -17,6 +17,7 @@ use crate::delta::{Delta, MANTISSA_BITS};
 use crate::limbs::{self, Limb, Word, LIMB_BITS};
 use crate::limits::{MAX_WIDE_LIMBS, SAFE_BOUND};
 use crate::orbit::OrbitPoint;
+use crate::trap;
 
 /// A wide format, by its count of 32-bit limbs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -371,9 +372,17 @@ impl OrbitTask for Count {
     fn run<W: Word, const M: usize, const C: usize>(self, orbit: &mut Orbit<W, M, C>) -> u32 {
         let limit = self.limit;
         let mut cycles = Cycles::new();
+        // After a save, the next step's value: the pair a certificate (trap.rs) is asked of.
+        let mut just_saved = false;
         for steps in 0..limit {
             if !orbit.step() {
                 return steps;
+            }
+            if just_saved {
+                just_saved = false;
+                if orbit.trapped() {
+                    return limit;
+                }
             }
             let steps = steps + 1;
             if steps % CHECK_EVERY == 0 {
@@ -382,6 +391,7 @@ impl OrbitTask for Count {
                 }
                 if cycles.save_now(steps) {
                     orbit.save();
+                    just_saved = true;
                 }
             }
         }
@@ -626,6 +636,40 @@ impl<W: Word, const M: usize, const C: usize> Orbit<W, M, C> {
     fn save(&mut self) {
         self.saved_re = self.re;
         self.saved_im = self.im;
+    }
+
+    /// Whether the saved z, whose step (escape test passed) gave this z, is trapped for good
+    /// (`trap.rs`): in units of 2^-60 where the format has more fraction bits, each magnitude
+    /// rounded up, and the rounding error of a step, at most one such unit, within the
+    /// certificate's two.
+    fn trapped(&mut self) -> bool {
+        let (m, frac) = (self.m(), self.frac);
+        let units = frac.min(60);
+        // |x| in units of 2^-units, rounded up; parts are below 8, so below 2^63.
+        let rounded_up = |x: &[W], scratch: &mut [W]| {
+            magnitude(x, scratch);
+            let mut out = [W::ZERO; 2];
+            limbs::shift_right_into(scratch, frac - units, &mut out);
+            let high = out[1].to_u64().checked_shl(W::BITS).unwrap_or(0);
+            let inexact = frac > units;
+            (out[0].to_u64() | high) as i64 + i64::from(inexact)
+        };
+        let (a, b) = (&mut self.a[..m], &mut self.b[..m]);
+        let w = (
+            rounded_up(&self.saved_re[..m], a),
+            rounded_up(&self.saved_im[..m], a),
+        );
+        // The step's size, part by part, in the scratch the squares use between steps.
+        let mut difference = |now: &[W], then: &[W]| {
+            b.copy_from_slice(now);
+            limbs::sub(b, then);
+            rounded_up(b, a)
+        };
+        let d = (
+            difference(&self.re[..m], &self.saved_re[..m]),
+            difference(&self.im[..m], &self.saved_im[..m]),
+        );
+        trap::trapped(w, (w.0 + d.0, w.1 + d.1), units)
     }
 
     /// z as a reference keeps it: each part's magnitude truncated ([`Delta::truncated`]),

@@ -29,11 +29,14 @@ pub fn near_the_boundary(format: Format) -> impl Strategy<Value = Point> {
     use std::f64::consts::PI;
     // Angle 0 is the cusp on the cardioid and the junction on the bulb; π is the junction on
     // the cardioid.
+    // 2π/3 and π/2 are where the period-3 and period-4 bulbs meet the cardioid.
     let angle = prop_oneof![
         1 => Just(0.0),
         1 => Just(PI),
         2 => -0.05..0.05f64,
         2 => (PI - 0.05)..(PI + 0.05),
+        1 => (2.0 * PI / 3.0 - 0.01)..(2.0 * PI / 3.0 + 0.01),
+        1 => (PI / 2.0 - 0.01)..(PI / 2.0 + 0.01),
         1 => 0.0..(2.0 * PI),
     ];
     let on_the_bulb = prop_oneof![3 => Just(false), 2 => Just(true)];
@@ -55,6 +58,20 @@ pub fn near_the_boundary(format: Format) -> impl Strategy<Value = Point> {
         Point {
             re: (re * scale).round() as i64 + d_re,
             im: (im * scale).round() as i64 + d_im,
+        }
+    })
+}
+
+/// A point inside the cardioid by the cusp, `0.25 - δ` with δ from one ulp to 2^-6 and a
+/// small imaginary part: the multiplier is nearly 1 there, and orbits creep to their fixed
+/// point for longest.
+pub fn inside_by_the_cusp(format: Format) -> impl Strategy<Value = Point> {
+    let frac = format.frac_bits();
+    (6..frac, 1i64..1024, -64i64..=64).prop_map(move |(depth, m, im)| {
+        let quarter = 1i64 << (frac - 2);
+        Point {
+            re: quarter - (m << (frac - depth)).max(1) / 1024 - 1,
+            im,
         }
     })
 }

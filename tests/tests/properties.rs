@@ -138,6 +138,15 @@ proptest! {
     }
 
     #[test]
+    fn the_kernel_equals_the_plain_loop_inside_by_the_cusp(
+        (format, c) in strategies::format().prop_flat_map(|f| (Just(f), strategies::inside_by_the_cusp(f))),
+        limit in prop_oneof![1..2_000u32, 2_000..=100_000u32],
+    ) {
+        let plain = oracle::escape(format.frac_bits(), c.re.into(), c.im.into(), limit);
+        prop_assert_eq!(escape(format, c, limit).unwrap(), plain, "{:?}", c);
+    }
+
+    #[test]
     fn the_kernel_equals_the_plain_loop_anywhere(
         (format, c) in strategies::format().prop_flat_map(|f| (Just(f), strategies::interesting_point(f))),
         limit in prop_oneof![1..2_000u32, 2_000..=100_000u32],
@@ -311,4 +320,37 @@ fn agree_on_result(bytes: &[u8]) -> Result<(), TestCaseError> {
     prop_assert_eq!(view.len(), result.counts.len());
     prop_assert!(view.counts().eq(result.counts.iter().copied()));
     Ok(())
+}
+
+proptest! {
+    // A plain loop of up to a million steps a case: few cases, where a certificate that a
+    // point is trapped (trap.rs) fires and periodicity would not have.
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn the_kernel_equals_the_plain_loop_to_a_million_steps(
+        (format, c) in strategies::format().prop_flat_map(|f| {
+            (Just(f), prop_oneof![strategies::near_the_boundary(f), strategies::inside_by_the_cusp(f)])
+        }),
+        limit in 100_000..=1_000_000u32,
+    ) {
+        let plain = oracle::escape(format.frac_bits(), c.re.into(), c.im.into(), limit);
+        prop_assert_eq!(escape(format, c, limit).unwrap(), plain, "{:?}", c);
+    }
+
+    #[test]
+    fn the_lanes_equal_the_plain_loop_to_a_million_steps(
+        (format, c) in strategies::format().prop_flat_map(|f| {
+            let point = prop_oneof![strategies::near_the_boundary(f), strategies::inside_by_the_cusp(f)];
+            (Just(f), proptest::collection::vec(point, LANES))
+        }),
+        limit in 100_000..=1_000_000u32,
+    ) {
+        let c: [Point; LANES] = c.try_into().unwrap();
+        let plain: Vec<u32> = c
+            .iter()
+            .map(|p| oracle::escape(format.frac_bits(), p.re.into(), p.im.into(), limit))
+            .collect();
+        prop_assert_eq!(escape_lanes(format, &c, limit).unwrap().to_vec(), plain);
+    }
 }
