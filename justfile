@@ -139,9 +139,9 @@ bench-cpu cpu="native":
 bench-render:
     cargo bench --manifest-path tests/bench/Cargo.toml --bench render
 
-# fixedbrot against XaoS on this machine, both views of the comparison, median of RUNS (installs xaos)
-bench-vs-xaos runs="3":
-    scripts/bench-vs-xaos {{runs}}
+# fixedbrot against XaoS on this machine, the views of the comparison, median of RUNS (installs xaos; PREVIOUS: a former build timed beside)
+bench-vs-xaos runs="3" previous="":
+    scripts/bench-vs-xaos {{runs}} {{previous}}
 
 # Deep zoom as a user renders it: the 1e50 location in every width on one core, median and range of RUNS (pass a previous build to time it beside)
 bench-deep runs="3" *other:

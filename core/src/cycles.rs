@@ -46,6 +46,12 @@ impl Cycles {
         steps > FIRST_SAVE
     }
 
+    /// The step from which [`Cycles::save_now`] saves next.
+    #[inline(always)]
+    pub(crate) fn next_save(&self) -> u32 {
+        self.next_save
+    }
+
     /// Whether to save the z reached after `steps` steps.
     #[inline(always)]
     pub(crate) fn save_now(&mut self, steps: u32) -> bool {

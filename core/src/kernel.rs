@@ -105,9 +105,17 @@ pub fn render_tile_in_lanes(job: &Job, tile: TileIndex, out: &mut [u32]) -> Resu
             render_batched::<Q28>(&view, job.iterations, rect, out)
         }
         // tile_of checked the job.
-        _ => render_scalar(&Pixels::checked(job), rect, out),
+        _ => render_checked(job, rect, out),
     }
     Ok(rect)
+}
+
+/// [`render_scalar`] of a checked direct job, never inlined: a caller that takes the lanes
+/// with wider vectors then holds the lanes alone, and LLVM keeps their parts in registers
+/// (beside every kernel inlined, it once kept them in memory, for 2.5 times the time).
+#[inline(never)]
+fn render_checked(job: &Job, rect: Rect, out: &mut [u32]) {
+    render_scalar(&Pixels::checked(job), rect, out)
 }
 
 /// Renders one tile of a perturbation job against its reference orbit into `out`, as
@@ -193,17 +201,23 @@ fn escape_one<A: Arith>(c: Point, limit: u32) -> u32 {
     let whole = limit - limit % CHECK_EVERY;
     let mut steps = 0;
     while steps < whole {
-        if let Err(escaped) = run_block::<A>(&mut z, &c) {
-            return steps + escaped;
-        }
-        steps += CHECK_EVERY;
-        if cycles.compare_now(steps) && z == saved {
-            return limit;
+        // Blocks up to the next save, each compared with the saved z; then the save. Two
+        // loops, so that the one a board runs for nearly every step holds no more than the
+        // block and the compare (`just kernel-loops` counts it).
+        let save_at = cycles.next_save().next_multiple_of(CHECK_EVERY).min(whole);
+        while steps < save_at {
+            if let Err(escaped) = run_block::<A>(&mut z, &c) {
+                return steps + escaped;
+            }
+            steps += CHECK_EVERY;
+            if cycles.compare_now(steps) && z == saved {
+                return limit;
+            }
         }
         if cycles.save_now(steps) {
             // A save is also the moment to ask for a certificate: rare enough to cost nothing
             // a step, and soon enough after the orbit settles (within an eighth).
-            if is_trapped::<A>(z, &c) {
+            if is_trapped_aside::<A>(z, &c) {
                 return limit;
             }
             saved = z;
@@ -213,6 +227,14 @@ fn escape_one<A: Arith>(c: Point, limit: u32) -> u32 {
         Ok(_) => limit,
         Err(escaped) => steps + escaped,
     }
+}
+
+/// [`is_trapped`] out of line, for the point kernel: asked at its saves only, it keeps the
+/// certificate's code out of the loop a board runs (`just kernel-loops` counts that loop).
+#[cold]
+#[inline(never)]
+fn is_trapped_aside<A: Arith>(z: (A::Z, A::Z), c: &A::C) -> bool {
+    is_trapped::<A>(z, c)
 }
 
 /// Whether the orbit at `z`, not yet tested for escape, is trapped for good (`trap.rs`),
@@ -343,14 +365,34 @@ impl<A: Arith> Batch<A> {
             let block = LANE_CHECK_EVERY.min(end - steps);
             let mut stepped = [false; LANES];
             for _ in 0..block {
-                stepped = core::array::from_fn(|lane| {
+                let mut step = |lane: usize| {
                     let (inside, next_re, next_im) =
                         A::iterate(A::Z::narrow(re[lane]), A::Z::narrow(im[lane]), &c[lane]);
                     re[lane] = select(inside, next_re, re[lane]);
                     im[lane] = select(inside, next_im, im[lane]);
                     counts[lane] += u32::from(inside);
-                    inside
-                });
+                    stepped[lane] = inside;
+                };
+                // Written out, lane by lane: a loop over the lanes is unrolled or not as
+                // LLVM's cost model decides, and once not, the lanes lived in memory for
+                // three times the time (BENCHMARKS.md); constant indices keep them in registers.
+                const _: () = assert!(LANES == 16, "the steps below are written for 16 lanes");
+                step(0);
+                step(1);
+                step(2);
+                step(3);
+                step(4);
+                step(5);
+                step(6);
+                step(7);
+                step(8);
+                step(9);
+                step(10);
+                step(11);
+                step(12);
+                step(13);
+                step(14);
+                step(15);
                 if !stepped.iter().fold(false, |any, &lane| any | lane) {
                     break;
                 }
@@ -371,15 +413,6 @@ impl<A: Arith> Batch<A> {
             }
             if cycles.save_now(steps) {
                 (saved_re, saved_im) = (re, im);
-                // As escape_one does, lane by lane: saves are rare, so this stays out of the
-                // vectorised steps.
-                for lane in 0..LANES {
-                    let z = (A::Z::narrow(re[lane]), A::Z::narrow(im[lane]));
-                    let trapped = stepped[lane] & !cycling[lane] && is_trapped::<A>(z, &c[lane]);
-                    counts[lane] = if trapped { limit } else { counts[lane] };
-                    re[lane] = select(trapped, A::ESCAPED.widen(), re[lane]);
-                    cycling[lane] |= trapped;
-                }
             }
             if steps == end {
                 break (0..LANES).fold(0, |going, lane| {
@@ -508,13 +541,21 @@ fn render_batched<A: Arith>(view: &NarrowView, limit: u32, rect: Rect, out: &mut
             let still = batch.run(start, end, limit, &mut batch_cycles);
             for lane in 0..lanes {
                 let which = going[first + lane];
-                if still & (1 << lane) != 0 && end < limit {
+                let z = batch.state(lane);
+                // Between phases, out of the lanes' loop, each point still going is asked for
+                // a certificate (`trap.rs`), as escape_one asks at its saves: phases double, so
+                // this costs no step, and a trapped point waits at most its own time again.
+                let trapped = || is_trapped::<A>((z[0], z[1]), &A::prepare(point(which.into())));
+                let going_on = still & (1 << lane) != 0 && end < limit;
+                if !going_on {
+                    out[usize::from(which)] = batch.counts[lane];
+                } else if trapped() {
+                    out[usize::from(which)] = limit;
+                } else {
                     // Packed in place: no later read is at or before `kept`.
-                    (going[kept], state[kept]) = (which, batch.state(lane));
+                    (going[kept], state[kept]) = (which, z);
                     kept += 1;
                     cycles_at_end = batch_cycles;
-                } else {
-                    out[usize::from(which)] = batch.counts[lane];
                 }
             }
         }

@@ -43,7 +43,7 @@ mod orbit;
 mod palette;
 mod perturbation;
 mod round;
-mod trap;
+pub mod trap;
 mod view;
 pub mod wide;
 pub mod wire;

@@ -15,18 +15,24 @@
 /// Whether the orbit at raw parts `z` (`frac` fraction bits), whose next value is `next`, is
 /// trapped for good in a disk inside `|z| < 1`: the plain loop would return the limit.
 /// Parts are at most 7 (`limits.rs`), so every square below fits `u128`.
-#[inline(never)]
-pub(crate) fn trapped(z: (i64, i64), next: (i64, i64), frac: u32) -> bool {
+#[inline(always)]
+pub fn trapped(z: (i64, i64), next: (i64, i64), frac: u32) -> bool {
     let square = |x: i64| u128::from(x.unsigned_abs()).pow(2);
-    // |w| <= w_up units: the root of the exact |w|², rounded up.
-    let w_up = (square(z.0) + square(z.1)).isqrt() + 1;
     let one = 1u128 << frac;
-    let Some(room) = one.checked_sub(2 * w_up) else {
-        return false; // |λ| = 2|w| >= 1: nothing attracts here
-    };
     // |w' - w| + 2e <= a units.
     let step = |now: i64, then: i64| (i128::from(then) - i128::from(now)).unsigned_abs();
     let a = step(z.0, next.0) + step(z.1, next.1) + 2;
+    // First what needs no root, and refuses nearly every orbit not yet settled: the test
+    // below needs 4·a·unit <= 1 and |w| < 1/2.
+    let w_squared = square(z.0) + square(z.1);
+    if a > one >> 2 || w_squared >= (one * one) >> 2 {
+        return false;
+    }
+    // |w| <= w_up units: the root of the exact |w|², rounded up.
+    let w_up = w_squared.isqrt() + 1;
+    let Some(room) = one.checked_sub(2 * w_up) else {
+        return false; // |λ| = 2|w| >= 1: nothing attracts here
+    };
     // (1 - 2|w|)² >= 4·a·unit, both sides in units squared. room < 2^61 and a < 2^65, so
     // neither side overflows.
     room * room >= 4 * a * one
