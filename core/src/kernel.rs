@@ -545,7 +545,10 @@ fn render_batched<A: Arith>(view: &NarrowView, limit: u32, rect: Rect, out: &mut
                 // Between phases, out of the lanes' loop, each point still going is asked for
                 // a certificate (`trap.rs`), as escape_one asks at its saves: phases double, so
                 // this costs no step, and a trapped point waits at most its own time again.
-                let trapped = || is_trapped::<A>((z[0], z[1]), &A::prepare(point(which.into())));
+                let trapped = || {
+                    trap::may_be_trapped((z[0].widen(), z[1].widen()), A::FRAC)
+                        && is_trapped::<A>((z[0], z[1]), &A::prepare(point(which.into())))
+                };
                 let going_on = still & (1 << lane) != 0 && end < limit;
                 if !going_on {
                     out[usize::from(which)] = batch.counts[lane];

@@ -12,6 +12,14 @@
 //! `(1 - |λ|)²/4` in far fewer steps than it takes to land on an exact repeat of the rounded
 //! orbit (about `ln(1/ulp) / (1 - |λ|)` and a window more).
 
+/// Whether `|z| < 1/2` (raw parts, `frac` fraction bits), which [`trapped`] needs: what a
+/// caller can ask before it computes the next value.
+#[inline(always)]
+pub fn may_be_trapped(z: (i64, i64), frac: u32) -> bool {
+    let square = |x: i64| u128::from(x.unsigned_abs()).pow(2);
+    square(z.0) + square(z.1) < 1u128 << (2 * frac - 2)
+}
+
 /// Whether the orbit at raw parts `z` (`frac` fraction bits), whose next value is `next`, is
 /// trapped for good in a disk inside `|z| < 1`: the plain loop would return the limit.
 /// Parts are at most 7 (`limits.rs`), so every square below fits `u128`.
@@ -24,10 +32,10 @@ pub fn trapped(z: (i64, i64), next: (i64, i64), frac: u32) -> bool {
     let a = step(z.0, next.0) + step(z.1, next.1) + 2;
     // First what needs no root, and refuses nearly every orbit not yet settled: the test
     // below needs 4·a·unit <= 1 and |w| < 1/2.
-    let w_squared = square(z.0) + square(z.1);
-    if a > one >> 2 || w_squared >= (one * one) >> 2 {
+    if a > one >> 2 || !may_be_trapped(z, frac) {
         return false;
     }
+    let w_squared = square(z.0) + square(z.1);
     // |w| <= w_up units: the root of the exact |w|², rounded up.
     let w_up = w_squared.isqrt() + 1;
     let Some(room) = one.checked_sub(2 * w_up) else {
