@@ -76,6 +76,11 @@ pub fn inside_by_the_cusp(format: Format) -> impl Strategy<Value = Point> {
     })
 }
 
+/// Where orbits take longest to settle: [`near_the_boundary`] or [`inside_by_the_cusp`].
+pub fn settling(format: Format) -> impl Strategy<Value = Point> {
+    prop_oneof![near_the_boundary(format), inside_by_the_cusp(format)]
+}
+
 /// A valid job with sides up to `max_side` and iteration limits up to `max_iterations`.
 pub fn job(max_side: u32, max_iterations: u32) -> impl Strategy<Value = Job> {
     (
