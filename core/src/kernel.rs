@@ -217,7 +217,7 @@ fn escape_one<A: Arith>(c: Point, limit: u32) -> u32 {
         if cycles.save_now(steps) {
             // A save is also the moment to ask for a certificate: rare enough to cost nothing
             // a step, and soon enough after the orbit settles (within an eighth).
-            if is_trapped_aside::<A>(z, &c) {
+            if is_trapped_aside::<A>(z, &c, steps) {
                 return limit;
             }
             saved = z;
@@ -229,13 +229,23 @@ fn escape_one<A: Arith>(c: Point, limit: u32) -> u32 {
     }
 }
 
-/// [`is_trapped`] out of line, for the point kernel: asked at its saves only, it keeps the
-/// certificate's code out of the loop a board runs (`just kernel-loops` counts that loop).
+/// [`is_trapped_near_a_cycle`] out of line, for the point kernel: asked at its saves only,
+/// it keeps the certificates' code out of the loop a board runs (`just kernel-loops` counts
+/// that loop).
 #[cold]
 #[inline(never)]
-fn is_trapped_aside<A: Arith>(z: (A::Z, A::Z), c: &A::C) -> bool {
-    is_trapped::<A>(z, c)
+fn is_trapped_aside<A: Arith>(z: (A::Z, A::Z), c: &A::C, steps: u32) -> bool {
+    // Cycles from CYCLES_FROM steps on: before, most points asked still escape, and the
+    // cycles' next values cost more than they find (the default view in I4F60 took a fifth
+    // longer when they were asked from the first save).
+    match steps >= CYCLES_FROM {
+        true => is_trapped_near_a_cycle::<A>(z, c),
+        false => is_trapped::<A>(z, c),
+    }
 }
+
+/// The steps from which the point kernel asks for a certificate near a cycle.
+const CYCLES_FROM: u32 = 512;
 
 /// Whether the orbit at `z`, not yet tested for escape, is trapped for good (`trap.rs`),
 /// its next value as the step computes it: the plain loop would return the limit.
@@ -243,6 +253,31 @@ fn is_trapped_aside<A: Arith>(z: (A::Z, A::Z), c: &A::C) -> bool {
 fn is_trapped<A: Arith>(z: (A::Z, A::Z), c: &A::C) -> bool {
     let (inside, re, im) = A::iterate(z.0, z.1, c);
     inside && trap::trapped((z.0.widen(), z.1.widen()), (re, im), A::FRAC)
+}
+
+/// [`is_trapped`], or trapped near a cycle of 2 to [`trap::MOST_PERIOD`] steps
+/// ([`trap::trapped_cycle`]), from the next values: the point kernel's question. The lanes
+/// ask only for a fixed point, inlined: a call beside them had LLVM keep their parts in
+/// memory, and the cycles' search does not inline well.
+fn is_trapped_near_a_cycle<A: Arith>(z: (A::Z, A::Z), c: &A::C) -> bool {
+    let mut points = [(z.0.widen(), z.1.widen()); trap::MOST_PERIOD + 1];
+    let mut at = z;
+    for k in 1..=trap::MOST_PERIOD {
+        let (inside, re, im) = A::iterate(at.0, at.1, c);
+        if !inside {
+            return false; // it escapes within a few steps: nothing to prove
+        }
+        points[k] = (re, im);
+        let proved = match k {
+            1 => trap::trapped(points[0], points[1], A::FRAC),
+            _ => trap::trapped_cycle(&points[..=k], A::FRAC),
+        };
+        if proved {
+            return true;
+        }
+        at = (A::Z::narrow(re), A::Z::narrow(im));
+    }
+    false
 }
 
 /// Takes [`CHECK_EVERY`] steps from `z`, written out: compilers do not unroll a loop with a

@@ -84,3 +84,10 @@ pub const MAX_FRAME_LEN: usize = MAX_ENCODED_LEN + MAX_ENCODED_LEN / 254 + 2;
 // every bound can only make it fail. It is asked at the steps where periodicity saves z,
 // which the orbit reaches within an eighth of its steps of coming within reach, and it needs
 // 1 - |λ| above about 2·√ulp: points closer to the boundary are left to periodicity.
+//
+// Near a cycle of p steps (the bulbs) the same holds of p steps at once
+// (`trap::trapped_cycle`): with w_0 = w and w_{k+1} the rounded step of w_k, a z within R_k
+// of w_k steps to within R_{k+1} = R_k (2|w_k| + R_k) + 2e of w_{k+1}. If every such disk lies
+// in |z| < 2 and |w_p - w_0| + R_p <= R_0, the disk about w_0 comes back into itself every p
+// steps, every value on the way passes the escape test, and again the plain loop would
+// return the limit. The point kernel asks it for p = 2 to 4 at its saves from step 512.
