@@ -648,11 +648,7 @@ impl<W: Word, const M: usize, const C: usize> Orbit<W, M, C> {
         // |x| in units of 2^-units, rounded up; parts are below 8, so below 2^63.
         let rounded_up = |x: &[W], scratch: &mut [W]| {
             magnitude(x, scratch);
-            let mut out = [W::ZERO; 2];
-            limbs::shift_right_into(scratch, frac - units, &mut out);
-            let high = out[1].to_u64().checked_shl(W::BITS).unwrap_or(0);
-            let inexact = frac > units;
-            (out[0].to_u64() | high) as i64 + i64::from(inexact)
+            shifted_down(scratch, frac - units) as i64 + i64::from(frac > units)
         };
         let (a, b) = (&mut self.a[..m], &mut self.b[..m]);
         let w = (
@@ -716,13 +712,15 @@ fn top_bits<W: Word, const N: usize>(magnitudes: &[&[W]; N]) -> ([i64; N], i32) 
         .max()
         .unwrap_or(0);
     let drop = top.saturating_sub(MANTISSA_BITS);
-    let parts = magnitudes.map(|magnitude| {
-        let mut out = [W::ZERO; 2];
-        limbs::shift_right_into(magnitude, drop, &mut out);
-        let high = out[1].to_u64().checked_shl(W::BITS).unwrap_or(0);
-        (out[0].to_u64() | high) as i64
-    });
+    let parts = magnitudes.map(|magnitude| shifted_down(magnitude, drop) as i64);
     (parts, drop as i32)
+}
+
+/// `x · 2^-shift`, truncated, for a result that fits 64 bits.
+fn shifted_down<W: Word>(x: &[W], shift: u32) -> u64 {
+    let mut out = [W::ZERO; 2];
+    limbs::shift_right_into(x, shift, &mut out);
+    out[0].to_u64() | out[1].to_u64().checked_shl(W::BITS).unwrap_or(0)
 }
 
 /// `x`'s 32-bit limbs as words `W`, two's complement, sign-extended over all of `out`.

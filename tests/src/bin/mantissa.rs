@@ -34,23 +34,25 @@ macro_rules! block_float {
                     };
                 }
                 let mut shift = bits as i32 - Self::BITS as i32;
+                let align = Self::align;
                 let (mut r, mut i) = (align(re, shift), align(im, shift));
                 if <$w>::BITS - (r.unsigned_abs() | i.unsigned_abs()).leading_zeros() > Self::BITS {
                     shift += 1;
                     (r, i) = (align(re, shift), align(im, shift));
                 }
-                return $name {
+                $name {
                     re: r as $m,
                     im: i as $m,
                     exp: exp + shift,
-                };
+                }
+            }
 
-                fn align(x: $w, shift: i32) -> $w {
-                    match shift {
-                        ..=0 => x << -shift,
-                        s if s >= <$w>::BITS as i32 - 1 => 0,
-                        s => (x + (1 << (s - 1))) >> s,
-                    }
+            /// `x · 2^-shift`, rounded as `round_shift` does (exact for `shift <= 0`).
+            fn align(x: $w, shift: i32) -> $w {
+                match shift {
+                    ..=0 => x << -shift,
+                    s if s >= <$w>::BITS as i32 - 1 => 0,
+                    s => (x + (1 << (s - 1))) >> s,
                 }
             }
 
@@ -74,14 +76,8 @@ macro_rules! block_float {
                 let unit = top - Self::ROOM as i32;
                 let (mut re, mut im) = (0, 0);
                 for (r, i, e) in terms {
-                    let shift = unit - e;
-                    let part = |x: $w| match shift {
-                        ..=0 => x << -shift,
-                        s if s >= <$w>::BITS as i32 - 1 => 0,
-                        s => (x + (1 << (s - 1))) >> s,
-                    };
-                    re += part(r);
-                    im += part(i);
+                    re += Self::align(r, unit - e);
+                    im += Self::align(i, unit - e);
                 }
                 $name::normalised(re, im, unit)
             }
