@@ -155,7 +155,7 @@ bench-perturbation runs="3":
 bench-agreement centre zoom width height iterations extra="4":
     cargo run --release -p fixedbrot-tests --bin agreement -- {{centre}} {{zoom}} {{width}} {{height}} {{iterations}} {{extra}}
 
-# What the early exits save a view's interior: steps per interior pixel with periodicity alone and with the certificate (trap.rs), and which ends each: just bench-interior 0.25,0.05 0.35,-0.025 500 375 1500
+# What the early exits save a view's interior: steps per interior pixel with periodicity alone, and as the point kernel and the lanes ask for certificates (trap.rs), and which ends each: just bench-interior 0.25,0.05 0.35,-0.025 500 375 1500
 bench-interior top_left bottom_right width height iterations bits="32":
     cargo run --release -p fixedbrot-tests --bin interior -- {{top_left}} {{bottom_right}} {{width}} {{height}} {{iterations}} {{bits}}
 

@@ -257,8 +257,12 @@ fn is_trapped<A: Arith>(z: (A::Z, A::Z), c: &A::C) -> bool {
 
 /// [`is_trapped`], or trapped near a cycle of 2 to [`trap::MOST_PERIOD`] steps
 /// ([`trap::trapped_cycle`]), from the next values: the point kernel's question. The lanes
-/// ask only for a fixed point, inlined: a call beside them had LLVM keep their parts in
-/// memory, and the cycles' search does not inline well.
+/// ask only for a fixed point: asked of them between phases, the cycles cost more than they
+/// saved (cusp view 1.08x, default 1.02x the time, with a gate refusing orbits near a fixed
+/// point; BENCHMARKS.md). Out of line is not what costs: calls between phases leave the
+/// lanes' loop as fast, so long as the loop itself is inlined into the function compiled for
+/// the CPU's vectors ([`render_tile_in_lanes`]; out of it, the loop runs baseline code, and
+/// the default view took 2.7x as long).
 fn is_trapped_near_a_cycle<A: Arith>(z: (A::Z, A::Z), c: &A::C) -> bool {
     let mut points = [(z.0.widen(), z.1.widen()); trap::MOST_PERIOD + 1];
     let mut at = z;

@@ -22,8 +22,8 @@ pub fn may_be_trapped(z: (i64, i64), frac: u32) -> bool {
 
 /// Whether the orbit at raw parts `z` (`frac` fraction bits), whose next value is `next`, is
 /// trapped for good in a disk inside `|z| < 1`: the plain loop would return the limit.
-/// Parts are at most 7 (`limits.rs`), so every square below fits `u128`. Inlined: a call in
-/// the function that runs the lanes had LLVM keep their parts in memory (`kernel.rs`).
+/// Parts are at most 7 (`limits.rs`), so every square below fits `u128`. Inlined: the lanes
+/// ask it of every point still going between phases.
 #[inline(always)]
 pub fn trapped(z: (i64, i64), next: (i64, i64), frac: u32) -> bool {
     let square = |x: i64| u128::from(x.unsigned_abs()).pow(2);
