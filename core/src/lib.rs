@@ -16,6 +16,7 @@
 //! - [`Reference`], [`render_tile_perturbed`]: the perturbation kernel for deep zooms, each
 //!   pixel's difference from one exact reference orbit in integer block floating point.
 //! - [`wire`]: versioned messages, postcard and COBS codecs into caller buffers.
+//! - [`smooth`]: the smooth iteration count's fraction, in integers.
 //! - [`Palette`]: counts to colours.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -43,6 +44,7 @@ mod orbit;
 mod palette;
 mod perturbation;
 mod round;
+pub mod smooth;
 pub mod trap;
 mod view;
 pub mod wide;

@@ -1,0 +1,190 @@
+//! The smooth (continuous) iteration count, in integers: the same bits on every machine.
+//!
+//! The renderers people like colour by `μ = N + 1 - log₂(log₂|z_N|)`, with `N` the count at
+//! a large bailout `R`: unlike the count, `μ` varies continuously over the plane, so colours
+//! blend instead of banding. They compute it in floats, whose last bits differ between
+//! machines. Here it is integer arithmetic and a table built by an integer rule.
+//!
+//! The kernel's count `n` stays the count at `|z|² > 4`, unchanged. From the escaped `z_n`, a
+//! few more steps ([`EXTRA_STEPS`] at most) carry `z` past `R = 2^16`, `k` of them; then
+//! `N = n + k`, and what a result carries beside `n` is [`Smooth`]: `μ - n + 1`, in units of
+//! 2^-14. It lies between about 0.6 and 2.5: `2 - log₂(log₂|z_n|)`, with `2 < |z_n| <= 6`,
+//! and up to a few tenths more where `c` speeds the first steps past the escape. Near `|z| = 2` the excess over 2 at least
+//! quadruples each step while `|c| <= 2`, so the steps are few; the bound keeps a `c` far
+//! outside the set (where `|c| > 2` can pull `z` back) from looping.
+
+/// `μ - n + 1` for an escaped point with count `n`, in units of 2^-14 ([`SMOOTH_ONE`]):
+/// `μ = n - 1 + smooth / 2^14`. 0 where no fraction is defined: a point that never escaped,
+/// or one whose `z` did not pass the bailout within [`EXTRA_STEPS`].
+pub type Smooth = u16;
+
+/// 1 in the units of [`Smooth`].
+pub const SMOOTH_ONE: u32 = 1 << 14;
+
+/// The most steps taken past the escape: from `|z| > 2` by one unit of 2^-60, the excess
+/// over 2 needs about 39 quadruplings to pass 2^16, with room to spare.
+pub const EXTRA_STEPS: u32 = 64;
+
+/// The fraction bits `z` is carried in past the escape: the colour needs far fewer, and 30
+/// keep `|z|` up to 2^32 and its square within `i128`.
+const BITS: u32 = 30;
+
+/// `R²` in raw units of 2^-60: the bailout `R = 2^16`, high enough that `μ`'s error
+/// (about `|c| / R²`) lies far below a unit of [`Smooth`].
+const BAILOUT_SQUARED: u128 = 1 << (32 + 2 * BITS);
+
+/// [`Smooth`] for a point whose orbit escaped at `z`, `|z|² > 4`, with `c`: raw parts at
+/// `frac` fraction bits (28 to 60). `z` and `c` are first truncated (rounded towards minus
+/// infinity) to 30 fraction bits, so the wide formats pass the top bits of theirs.
+pub fn smooth(z: (i64, i64), c: (i64, i64), frac: u32) -> Smooth {
+    let to_bits = |x: i64| match frac.checked_sub(BITS) {
+        Some(down) => i128::from(x >> down),
+        None => i128::from(x) << (BITS - frac),
+    };
+    let (c_re, c_im) = (to_bits(c.0), to_bits(c.1));
+    let (mut re, mut im) = (to_bits(z.0), to_bits(z.1));
+    let mut extra = 0;
+    // |z| <= 2^16 before each step and |c| < 8, so every part stays below 2^63 and every
+    // square below 2^126.
+    while re * re + im * im <= BAILOUT_SQUARED as i128 {
+        if extra == EXTRA_STEPS {
+            return 0;
+        }
+        (re, im) = (
+            ((re * re - im * im) >> BITS) + c_re,
+            ((2 * re * im) >> BITS) + c_im,
+        );
+        extra += 1;
+    }
+    let squared = (re * re + im * im) as u128; // above 2^92, below 2^126
+                                               // log₂|z|² in units of 2^-16, between 32 and 65: |z| passed 2^16 this step, from 2^16
+                                               // or less.
+    let log_squared = log2(squared) - ((2 * BITS) << 16);
+    // log₂(log₂|z|) = log₂(log_squared · 2^-16 / 2), in units of 2^-16: between 4 and 5.
+    let log_log = log2(u128::from(log_squared)) - (17 << 16);
+    // μ - n + 1 = k + 2 - log₂(log₂|z_N|), in units of 2^-16, then 2^-14.
+    let smooth = ((extra + 2) << 16).saturating_sub(log_log) >> 2;
+    smooth.min(u32::from(Smooth::MAX)) as Smooth
+}
+
+/// `log₂ x` for `x >= 1`, in units of 2^-16: the bit length, and the next 24 bits by
+/// [`LOG_TABLE`] and a straight line between its entries (an error below a fifth of a unit).
+fn log2(x: u128) -> u32 {
+    let whole = 127 - x.leading_zeros();
+    let below = match whole.checked_sub(24) {
+        Some(down) => (x >> down) as u32,
+        None => (x << (24 - whole)) as u32,
+    } & 0xff_ffff;
+    let (index, between) = ((below >> 16) as usize, below & 0xffff);
+    let (low, high) = (LOG_TABLE[index], LOG_TABLE[index + 1]);
+    (whole << 16) + low + (((high - low) * between) >> 16)
+}
+
+/// `log₂(1 + i/256)` in units of 2^-16, rounded to nearest, for `i` in `0..=256`.
+const LOG_TABLE: [u32; 257] = log_table();
+
+/// [`LOG_TABLE`] by an integer rule, at compile time: the bits of `log₂ m` one by one, each
+/// from whether `m²` reaches 2 (then `m²/2` goes on), with `m` in 62 fraction bits.
+const fn log_table() -> [u32; 257] {
+    const FRACTION: u32 = 62;
+    const BITS_OUT: u32 = 20;
+    let mut table = [0u32; 257];
+    let mut i = 0;
+    while i <= 256 {
+        // m = 1 + i/256 in [1, 2].
+        let mut m: u128 = (256 + i as u128) << (FRACTION - 8);
+        let mut log = 0u32;
+        let mut bit = 0;
+        while bit < BITS_OUT {
+            m = (m * m) >> FRACTION;
+            log <<= 1;
+            if m >= 2 << FRACTION {
+                m >>= 1;
+                log |= 1;
+            }
+            bit += 1;
+        }
+        // 20 bits of fraction, rounded to 16; log₂ 2 = 1 for i = 256.
+        table[i] = if i == 256 {
+            1 << 16
+        } else {
+            (log + (1 << (BITS_OUT - 17))) >> (BITS_OUT - 16)
+        };
+        i += 1;
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_holds_known_logarithms() {
+        assert_eq!(LOG_TABLE[0], 0);
+        assert_eq!(LOG_TABLE[256], 1 << 16);
+        // log₂ 1.5 = 0.5849625…, · 2^16 = 38336.1…
+        assert_eq!(LOG_TABLE[128], 38336);
+        // log₂ 1.25 = 0.3219281…, · 2^16 = 21098.0…
+        assert_eq!(LOG_TABLE[64], 21098);
+    }
+
+    #[test]
+    fn log2_of_powers_of_two_is_exact_and_grows_with_its_argument() {
+        for k in 0..127 {
+            assert_eq!(log2(1 << k), k << 16);
+        }
+        // 3 = 2^1.5849625…: 1.5849625 · 2^16 = 103872.1…
+        assert_eq!(log2(3), 103872);
+        let mut last = 0;
+        for x in (1u128..1 << 20).step_by(977) {
+            assert!(log2(x) >= last, "log2({x})");
+            last = log2(x);
+        }
+    }
+
+    /// Raw parts of `x` at 28 fraction bits.
+    fn raw(x: i64, over: i64) -> i64 {
+        (x << 28) / over
+    }
+
+    #[test]
+    fn a_value_below_what_an_escape_reaches_is_clamped_to_0() {
+        // z = 2^20 (past R already, k = 0), c = 0: μ - n + 1 = 2 - log₂ 20 = -2.32….
+        assert_eq!(smooth((1 << 48, 0), (0, 0), 28), 0);
+        // z = 2^8, c = 0: one step to 2^16 (not past R), a second to 2^32: k = 2,
+        // μ - n + 1 = 4 - log₂ 32 = -1.
+        assert_eq!(smooth((raw(256, 1), 0), (0, 0), 28), 0);
+    }
+
+    #[test]
+    fn a_point_just_escaped_from_the_real_axis_matches_the_formula() {
+        // c = 0.3, escaping: z = 2.1 at the escape. By hand: 2.1 -> 4.71 -> 22.4841 ->
+        // 505.8… -> 255,842… past 2^16 after k = 4 steps. μ - n + 1 = 6 - log₂ log₂ 255842…
+        // = 6 - log₂ 17.965… = 6 - 4.1671… = 1.8329…, · 2^14 = 30,029.9 by floats.
+        let got = smooth((raw(21, 10), 0), (raw(3, 10), 0), 28);
+        assert!((30_026..=30_033).contains(&got), "{got}");
+    }
+
+    #[test]
+    fn every_format_gives_the_same_fraction_for_the_same_point() {
+        // 28 and 30 fraction bits hold these exactly, and 60 is truncated to the same.
+        let (z, c) = ((raw(-21, 10), raw(7, 10)), (raw(-3, 4), raw(1, 10)));
+        let at = |bits: u32| {
+            let up = |x: i64| x << (bits - 28);
+            smooth((up(z.0), up(z.1)), (up(c.0), up(c.1)), bits)
+        };
+        assert_eq!(at(28), at(30));
+        assert_eq!(at(28), at(60));
+        // What floats say: 31,799.03.
+        assert_eq!(at(28), 31_799);
+    }
+
+    #[test]
+    fn an_orbit_held_at_the_escape_circle_stops_at_the_bound() {
+        // c = -2 and z = 2 exactly stay at 2 forever: after EXTRA_STEPS, no fraction.
+        assert_eq!(smooth((raw(2, 1), 0), (raw(-2, 1), 0), 28), 0);
+        // One unit more, and the excess over 2 quadruples each step: past R well within it.
+        assert!(smooth((raw(2, 1) + 1, 0), (raw(-2, 1), 0), 28) > 0);
+    }
+}

@@ -1,0 +1,97 @@
+//! The smooth count's fraction (`core/src/smooth.rs`): what floats say, within a few units
+//! of 2^-14, and continuous where the count steps, which is what unbands the colours.
+use fixedbrot_core::smooth::{smooth, SMOOTH_ONE};
+use proptest::prelude::*;
+
+/// I4F28's fraction bits, the tests' format.
+const F: u32 = 28;
+
+/// `x` in raw units of 2^-28.
+fn raw(x: f64) -> i64 {
+    (x * f64::from(1u32 << F)).round() as i64
+}
+
+/// `μ - n + 1` by floats, from the same raw values: the formula the smooth renderers use.
+fn by_floats(z: (i64, i64), c: (i64, i64)) -> f64 {
+    let real = |x: i64| x as f64 / f64::from(1u32 << F);
+    let (mut re, mut im, c_re, c_im) = (real(z.0), real(z.1), real(c.0), real(c.1));
+    let mut extra = 0;
+    while re * re + im * im <= 2f64.powi(32) {
+        (re, im) = (re * re - im * im + c_re, 2.0 * re * im + c_im);
+        extra += 1;
+    }
+    f64::from(extra) + 2.0 - (0.5 * (re * re + im * im).log2()).log2()
+}
+
+/// The count and the escaped z of `c`, stepped as the kernels step it (`oracle.rs`).
+fn escape_with_z(c: (i64, i64), limit: u32) -> Option<(u32, (i64, i64))> {
+    let one = 1i128 << F;
+    let round = |x: i128| (x + one / 2).div_euclid(one);
+    let (c_re, c_im) = (i128::from(c.0), i128::from(c.1));
+    let (mut re, mut im) = (0i128, 0i128);
+    for steps in 0..limit {
+        if re * re + im * im > 4 * one * one {
+            return Some((steps, (re as i64, im as i64)));
+        }
+        (re, im) = (round(re * re - im * im) + c_re, round(2 * re * im) + c_im);
+    }
+    None
+}
+
+/// The smooth count `μ = n - 1 + smooth / 2^14` of `c`, if it escapes within `limit`.
+fn smooth_count(c: (i64, i64), limit: u32) -> Option<f64> {
+    let (n, z) = escape_with_z(c, limit)?;
+    Some(f64::from(n) - 1.0 + f64::from(smooth(z, c, F)) / f64::from(SMOOTH_ONE))
+}
+
+proptest! {
+    #[test]
+    fn the_fraction_is_what_floats_say(
+        c_re in -2.0f64..2.0, c_im in -2.0f64..2.0,
+        radius in 2.05f64..6.0, angle in 0.0f64..std::f64::consts::TAU,
+    ) {
+        prop_assume!(c_re.hypot(c_im) <= 2.0);
+        let (z, c) = ((raw(radius * angle.cos()), raw(radius * angle.sin())), (raw(c_re), raw(c_im)));
+        let want = by_floats(z, c);
+        prop_assume!((0.0..4.0).contains(&want));
+        let got = f64::from(smooth(z, c, F)) / f64::from(SMOOTH_ONE);
+        prop_assert!((got - want).abs() <= 4.0 / f64::from(SMOOTH_ONE), "{got} against {want}");
+    }
+}
+
+/// The largest change of the smooth count between neighbours along `from` -> `to`, in
+/// `samples` steps, every one escaping within `limit`; and how many times the count stepped.
+fn largest_change(from: (f64, f64), to: (f64, f64), samples: u32, limit: u32) -> (f64, u32) {
+    let at = |i: u32| {
+        let t = f64::from(i) / f64::from(samples);
+        let c = (
+            raw(from.0 + (to.0 - from.0) * t),
+            raw(from.1 + (to.1 - from.1) * t),
+        );
+        let count = escape_with_z(c, limit).expect("the line escapes").0;
+        (smooth_count(c, limit).expect("the line escapes"), count)
+    };
+    let (mut largest, mut steps) = (0.0f64, 0);
+    let mut last = at(0);
+    for i in 1..=samples {
+        let next = at(i);
+        largest = largest.max((next.0 - last.0).abs());
+        steps += u32::from(next.1 != last.1);
+        last = next;
+    }
+    (largest, steps)
+}
+
+#[test]
+fn the_smooth_count_has_no_step_where_the_count_steps() {
+    // Towards the cusp along the real axis, and down into seahorse valley: the count steps
+    // dozens of times, by a whole iteration each, and the smooth count never jumps.
+    for (from, to) in [((0.3, 0.0), (0.26, 0.0)), ((-0.75, 0.3), (-0.75, 0.12))] {
+        let (largest, steps) = largest_change(from, to, 4000, 10_000);
+        assert!(steps > 10, "{from:?}: the count stepped {steps} times");
+        assert!(
+            largest < 0.1,
+            "{from:?}: the smooth count jumped by {largest}"
+        );
+    }
+}
