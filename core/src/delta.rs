@@ -145,6 +145,17 @@ impl Delta {
         sum(&[linear, dc, square])
     }
 
+    /// Its parts to `bits` fraction bits, rounded towards minus infinity: for a delta whose
+    /// parts are below `2^(62 - bits)`, such as an escaped z for the smooth fraction.
+    pub(crate) fn fixed(&self, bits: u32) -> (i64, i64) {
+        let shift = self.exp + bits as i32;
+        let to = |x: i64| match u32::try_from(shift) {
+            Ok(up) => x << up.min(63),
+            Err(_) => x >> shift.unsigned_abs().min(63),
+        };
+        (to(self.re), to(self.im))
+    }
+
     /// `Z + δ`: a rebased delta.
     pub(crate) fn plus_orbit(&self, z: &Delta) -> Delta {
         sum(&[

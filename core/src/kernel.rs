@@ -11,10 +11,11 @@ use crate::grid::{Rect, TileIndex};
 use crate::job::{Job, Kernel};
 use crate::limits::{MAX_TILE_PIXELS, MAX_WIDE_LIMBS};
 use crate::perturbation::{self, Reference};
+use crate::smooth::{smooth, Smooth};
 use crate::trap;
 use crate::view::NarrowView;
 use crate::view::Point;
-use crate::wide::{escape_wide, Fixed, WidePoint};
+use crate::wide::{escape_wide, escape_wide_smooth, Fixed, WidePoint};
 
 /// Points computed in step by [`escape_lanes`] (and by the tile kernels for I4F28): sixteen
 /// `i64` lanes are two AVX-512 or four AVX2 vectors per operation, enough independent work to
@@ -44,12 +45,22 @@ pub fn escape(format: Format, c: Point, limit: u32) -> Result<u32, JobError> {
 
 #[inline(never)]
 fn escape_i4f28(c: Point, limit: u32) -> u32 {
-    escape_one::<Q28>(c, limit)
+    escape_one::<Q28>(c, limit).0
 }
 
 #[inline(never)]
 fn escape_i4f60(c: Point, limit: u32) -> u32 {
-    escape_one::<Q60>(c, limit)
+    escape_one::<Q60>(c, limit).0
+}
+
+#[inline(never)]
+fn escape_i4f28_smooth(c: Point, limit: u32) -> (u32, Smooth) {
+    escape_one_smooth::<Q28>(c, limit)
+}
+
+#[inline(never)]
+fn escape_i4f60_smooth(c: Point, limit: u32) -> (u32, Smooth) {
+    escape_one_smooth::<Q60>(c, limit)
 }
 
 /// Escape times of [`LANES`] points computed in step; exactly what [`escape`] returns for
@@ -70,23 +81,29 @@ pub fn escape_lanes(
     })
 }
 
-/// Renders one tile of a job into `out`, row-major, and returns its rectangle.
+/// Renders one tile of a job into `out`, row-major, and returns its rectangle; and into
+/// `smooth`, unless it is empty, each pixel's smooth fraction ([`smooth`](crate::smooth)).
 ///
-/// `out` needs at least the tile's pixel count; what lies beyond is left untouched. The
-/// counts are those of [`escape`] for each pixel, whichever kernel computes them: I4F28 runs
-/// in lanes where this build's instruction set vectorises them (AVX2 and up), point by point
-/// elsewhere (see [`render_tile_in_lanes`] for the lanes' stack). A caller that knows more
-/// about the CPU at run time can call [`render_tile_in_lanes`] from a function compiled for
-/// it.
-pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
+/// `out`, and `smooth` unless empty, need at least the tile's pixel count; what lies beyond
+/// is left untouched. The counts are those of [`escape`] for each pixel, whichever kernel
+/// computes them, and asking for the fractions changes none. I4F28 runs in lanes where this
+/// build's instruction set vectorises them (AVX2 and up), point by point elsewhere (see
+/// [`render_tile_in_lanes`] for the lanes' stack). A caller that knows more about the CPU at
+/// run time can call [`render_tile_in_lanes`] from a function compiled for it.
+pub fn render_tile(
+    job: &Job,
+    tile: TileIndex,
+    out: &mut [u32],
+    smooth: &mut [Smooth],
+) -> Result<Rect, JobError> {
     direct(job)?;
-    let (rect, out) = tile_of(job, tile, out)?;
+    let (rect, out, smooth) = tile_of(job, tile, out, smooth)?;
     match (job.format, job.view.narrow()) {
         (Format::I4F28, Some(view)) if LANES_PAY && fills_a_batch(out) => {
-            render_batched::<Q28>(&view, job.iterations, rect, out)
+            render_batched::<Q28>(&view, job.iterations, rect, out, smooth)
         }
         // tile_of checked the job.
-        _ => render_scalar(&Pixels::checked(job), rect, out),
+        _ => render_scalar(&Pixels::checked(job), rect, out, smooth),
     }
     Ok(rect)
 }
@@ -97,15 +114,20 @@ pub fn render_tile(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, 
 /// vectors. I4F60 runs point by point: its 128-bit products do not vectorise, and so do tiles
 /// smaller than a batch. The lanes hold a tile's unfinished points on the stack: about 72 KiB.
 #[inline(always)]
-pub fn render_tile_in_lanes(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
+pub fn render_tile_in_lanes(
+    job: &Job,
+    tile: TileIndex,
+    out: &mut [u32],
+    smooth: &mut [Smooth],
+) -> Result<Rect, JobError> {
     direct(job)?;
-    let (rect, out) = tile_of(job, tile, out)?;
+    let (rect, out, smooth) = tile_of(job, tile, out, smooth)?;
     match (job.format, job.view.narrow()) {
         (Format::I4F28, Some(view)) if fills_a_batch(out) => {
-            render_batched::<Q28>(&view, job.iterations, rect, out)
+            render_batched::<Q28>(&view, job.iterations, rect, out, smooth)
         }
         // tile_of checked the job.
-        _ => render_checked(job, rect, out),
+        _ => render_checked(job, rect, out, smooth),
     }
     Ok(rect)
 }
@@ -114,8 +136,8 @@ pub fn render_tile_in_lanes(job: &Job, tile: TileIndex, out: &mut [u32]) -> Resu
 /// with wider vectors then holds the lanes alone, which LLVM compiles more steadily (the
 /// cusp view 0.25-0.26 s with it against 0.27-0.32 s without, default and seahorse even).
 #[inline(never)]
-fn render_checked(job: &Job, rect: Rect, out: &mut [u32]) {
-    render_scalar(&Pixels::checked(job), rect, out)
+fn render_checked(job: &Job, rect: Rect, out: &mut [u32], smooth: &mut [Smooth]) {
+    render_scalar(&Pixels::checked(job), rect, out, smooth)
 }
 
 /// Renders one tile of a perturbation job against its reference orbit into `out`, as
@@ -126,9 +148,10 @@ pub fn render_tile_perturbed(
     reference: &Reference,
     tile: TileIndex,
     out: &mut [u32],
+    smooth: &mut [Smooth],
 ) -> Result<Rect, JobError> {
-    let (rect, out) = tile_of(job, tile, out)?;
-    render_scalar(&Pixels::perturbed(job, *reference)?, rect, out);
+    let (rect, out, smooth) = tile_of(job, tile, out, smooth)?;
+    render_scalar(&Pixels::perturbed(job, *reference)?, rect, out, smooth);
     Ok(rect)
 }
 
@@ -176,23 +199,32 @@ fn direct<const L: usize>(job: &Job<L>) -> Result<(), JobError> {
     }
 }
 
-/// The tile's rectangle and the part of `out` it fills; refuses what cannot be rendered.
+/// The tile's rectangle and the parts of `out` and `smooth` (unless empty) it fills;
+/// refuses what cannot be rendered.
 #[inline(always)]
-fn tile_of<'a>(
+fn tile_of<'a, 'b>(
     job: &Job,
     tile: TileIndex,
     out: &'a mut [u32],
-) -> Result<(Rect, &'a mut [u32]), JobError> {
+    smooth: &'b mut [Smooth],
+) -> Result<(Rect, &'a mut [u32], &'b mut [Smooth]), JobError> {
     job.check()?;
     let rect = job.grid.rect(tile).ok_or(JobError::NoSuchTile)?;
     let out = out
         .get_mut(..rect.pixels())
         .ok_or(JobError::BufferTooSmall)?;
-    Ok((rect, out))
+    let smooth = match smooth.is_empty() {
+        true => smooth,
+        false => smooth
+            .get_mut(..rect.pixels())
+            .ok_or(JobError::BufferTooSmall)?,
+    };
+    Ok((rect, out, smooth))
 }
 
+/// The escape count of `c`, and z where the loop ended: the escaped value when it escaped.
 #[inline(always)]
-fn escape_one<A: Arith>(c: Point, limit: u32) -> u32 {
+fn escape_one<A: Arith>(c: Point, limit: u32) -> (u32, (A::Z, A::Z)) {
     let c = A::prepare(c);
     let mut z = (A::Z::default(), A::Z::default());
     let mut saved = z;
@@ -207,25 +239,42 @@ fn escape_one<A: Arith>(c: Point, limit: u32) -> u32 {
         let save_at = cycles.next_save().next_multiple_of(CHECK_EVERY).min(whole);
         while steps < save_at {
             if let Err(escaped) = run_block::<A>(&mut z, &c) {
-                return steps + escaped;
+                return (steps + escaped, z);
             }
             steps += CHECK_EVERY;
             if cycles.compare_now(steps) && z == saved {
-                return limit;
+                return (limit, z);
             }
         }
         if cycles.save_now(steps) {
             // A save is also the moment to ask for a certificate: rare enough to cost nothing
             // a step, and soon enough after the orbit settles (within an eighth).
             if is_trapped_aside::<A>(z, &c, steps) {
-                return limit;
+                return (limit, z);
             }
             saved = z;
         }
     }
     match run::<A>(&mut z, &c, limit - steps) {
-        Ok(_) => limit,
-        Err(escaped) => steps + escaped,
+        Ok(_) => (limit, z),
+        Err(escaped) => (steps + escaped, z),
+    }
+}
+
+/// [`escape_one`]'s count and the smooth fraction ([`smooth`]) of its escaped z.
+#[inline(always)]
+fn escape_one_smooth<A: Arith>(c: Point, limit: u32) -> (u32, Smooth) {
+    let (count, z) = escape_one::<A>(c, limit);
+    (count, smooth_of::<A>(count, limit, z, c))
+}
+
+/// The smooth fraction of a point of count `count` whose loop ended at `z`: 0 for one that
+/// never escaped.
+#[inline(always)]
+fn smooth_of<A: Arith>(count: u32, limit: u32, z: (A::Z, A::Z), c: Point) -> Smooth {
+    match count < limit {
+        true => smooth((z.0.widen(), z.1.widen()), (c.re, c.im), A::FRAC),
+        false => 0,
     }
 }
 
@@ -482,13 +531,16 @@ pub struct Pixels<'a, const L: usize = MAX_WIDE_LIMBS> {
 
 /// How [`Pixels`] counts.
 enum How<'a> {
-    Narrow(NarrowView, PointKernel),
+    Narrow(NarrowView, PointKernel, SmoothKernel),
     Wide,
     Perturbed(Reference<'a>),
 }
 
 /// A narrow format's point kernel.
 type PointKernel = fn(Point, u32) -> u32;
+
+/// A narrow format's point kernel with the smooth fraction.
+type SmoothKernel = fn(Point, u32) -> (u32, Smooth);
 
 impl<'a, const L: usize> Pixels<'a, L> {
     /// Checks `job`, a direct one, so that every pixel's c lies in the safe range.
@@ -514,13 +566,13 @@ impl<'a, const L: usize> Pixels<'a, L> {
 
     /// The pixels of a direct job checked already (a tile's renderer checked it).
     fn checked(job: &'a Job<L>) -> Pixels<'a, L> {
-        let kernel: Option<PointKernel> = match job.format {
-            Format::I4F28 => Some(escape_i4f28),
-            Format::I4F60 => Some(escape_i4f60),
+        let kernels: Option<(PointKernel, SmoothKernel)> = match job.format {
+            Format::I4F28 => Some((escape_i4f28, escape_i4f28_smooth)),
+            Format::I4F60 => Some((escape_i4f60, escape_i4f60_smooth)),
             Format::Wide(_) => None,
         };
-        let how = match job.view.narrow().zip(kernel) {
-            Some((view, kernel)) => How::Narrow(view, kernel),
+        let how = match job.view.narrow().zip(kernels) {
+            Some((view, (kernel, smooth))) => How::Narrow(view, kernel, smooth),
             None => How::Wide,
         };
         Pixels { job, how }
@@ -531,19 +583,41 @@ impl<'a, const L: usize> Pixels<'a, L> {
     pub fn count(&self, x: u32, y: u32) -> u32 {
         let limit = self.job.iterations;
         match &self.how {
-            How::Narrow(view, kernel) => kernel(view.point(x, y), limit),
+            How::Narrow(view, kernel, _) => kernel(view.point(x, y), limit),
             How::Wide => escape_wide(&self.job.view.point(x, y), limit),
             How::Perturbed(reference) => perturbation::count(self.job, reference, x, y),
         }
     }
+
+    /// [`Pixels::count`] and the pixel's smooth fraction ([`smooth`](crate::smooth)).
+    pub fn escape(&self, x: u32, y: u32) -> (u32, Smooth) {
+        let limit = self.job.iterations;
+        match &self.how {
+            How::Narrow(view, _, kernel) => kernel(view.point(x, y), limit),
+            How::Wide => escape_wide_smooth(&self.job.view.point(x, y), limit),
+            How::Perturbed(reference) => perturbation::count_smooth(self.job, reference, x, y),
+        }
+    }
 }
 
-/// Every pixel of `rect`, row-major, by `pixels`.
-fn render_scalar<const L: usize>(pixels: &Pixels<'_, L>, rect: Rect, out: &mut [u32]) {
+/// Every pixel of `rect`, row-major, by `pixels`; with its smooth fraction unless `smooth`
+/// is empty.
+fn render_scalar<const L: usize>(
+    pixels: &Pixels<'_, L>,
+    rect: Rect,
+    out: &mut [u32],
+    smooth: &mut [Smooth],
+) {
     let all = (rect.y..rect.y + rect.height)
         .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)));
-    for (count, (x, y)) in out.iter_mut().zip(all) {
-        *count = pixels.count(x, y);
+    if smooth.is_empty() {
+        for (count, (x, y)) in out.iter_mut().zip(all) {
+            *count = pixels.count(x, y);
+        }
+    } else {
+        for ((count, fraction), (x, y)) in out.iter_mut().zip(smooth).zip(all) {
+            (*count, *fraction) = pixels.escape(x, y);
+        }
     }
 }
 
@@ -552,9 +626,16 @@ fn render_scalar<const L: usize>(pixels: &Pixels<'_, L>, rect: Rect, out: &mut [
 /// A batch waits for its slowest point, and near the set's boundary neighbours' counts differ
 /// most. So every point first runs [`FIRST_PHASE`] steps; the points still going then are
 /// packed into new batches, with their state, for twice as many steps, and so on: each
-/// phase's batches hold points of similar length (BENCHMARKS.md measures the gain).
+/// phase's batches hold points of similar length (BENCHMARKS.md measures the gain). A point
+/// that stops gets its smooth fraction then, from its escaped z, unless `smooth` is empty.
 #[inline(always)]
-fn render_batched<A: Arith>(view: &NarrowView, limit: u32, rect: Rect, out: &mut [u32]) {
+fn render_batched<A: Arith>(
+    view: &NarrowView,
+    limit: u32,
+    rect: Rect,
+    out: &mut [u32],
+    smooth: &mut [Smooth],
+) {
     let width = rect.width as usize;
     let point = |i: usize| view.point(rect.x + (i % width) as u32, rect.y + (i / width) as u32);
     // The points still going after a phase, packed: which pixel, its z and saved z.
@@ -590,7 +671,12 @@ fn render_batched<A: Arith>(view: &NarrowView, limit: u32, rect: Rect, out: &mut
                 };
                 let going_on = still & (1 << lane) != 0 && end < limit;
                 if !going_on {
-                    out[usize::from(which)] = batch.counts[lane];
+                    let (which, count) = (usize::from(which), batch.counts[lane]);
+                    out[which] = count;
+                    if !smooth.is_empty() {
+                        let z = (z[0], z[1]);
+                        smooth[which] = smooth_of::<A>(count, limit, z, point(which));
+                    }
                 } else if trapped() {
                     out[usize::from(which)] = limit;
                 } else {

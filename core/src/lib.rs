@@ -65,4 +65,4 @@ pub use orbit::OrbitPoint;
 pub use palette::Palette;
 pub use perturbation::{reference_pixel, Reference};
 pub use view::{NarrowView, Point, View};
-pub use wide::{escape_wide, Fixed, OrbitEnd, WidePoint, Width};
+pub use wide::{escape_wide, escape_wide_smooth, Fixed, OrbitEnd, WidePoint, Width};

@@ -52,7 +52,8 @@ use crate::escape;
 use crate::job::Job;
 use crate::limbs::{self, Limb, LIMB_BITS};
 use crate::orbit::OrbitPoint;
-use crate::wide::{orbit_wide, Fixed, OrbitEnd};
+use crate::smooth::{smooth, Smooth};
+use crate::wide::{self, orbit_wide, Fixed, OrbitEnd};
 
 /// A job's reference orbit: what every pixel of the job is computed against.
 #[derive(Clone, Copy, Debug)]
@@ -174,8 +175,32 @@ pub fn reference_pixel<const L: usize>(job: &Job<L>) -> (u32, u32) {
 
 /// The escape count of pixel (x, y) of `job` against its `reference`; the job is checked.
 pub(crate) fn count<const L: usize>(job: &Job<L>, reference: &Reference, x: u32, y: u32) -> u32 {
-    escape_perturbed(reference, &delta_c(job, x, y), job.iterations)
-        .unwrap_or_else(|| crate::escape_wide(&job.view.point(x, y), job.iterations))
+    match escape_perturbed(reference, &delta_c(job, x, y), job.iterations) {
+        Some((count, _)) => count,
+        None => crate::escape_wide(&job.view.point(x, y), job.iterations),
+    }
+}
+
+/// [`count`] and the pixel's smooth fraction ([`crate::smooth`]): from `Z + δ` where it
+/// escaped, or as direct iteration gives both where it counts the pixel.
+pub(crate) fn count_smooth<const L: usize>(
+    job: &Job<L>,
+    reference: &Reference,
+    x: u32,
+    y: u32,
+) -> (u32, Smooth) {
+    let c = job.view.point(x, y);
+    match escape_perturbed(reference, &delta_c(job, x, y), job.iterations) {
+        Some((count, z)) if count < job.iterations => {
+            let c = (wide::top_of(&c.re), wide::top_of(&c.im));
+            (
+                count,
+                smooth(z.fixed(wide::SMOOTH_BITS), c, wide::SMOOTH_BITS),
+            )
+        }
+        Some((count, _)) => (count, 0),
+        None => wide::escape_wide_smooth(&c, job.iterations),
+    }
 }
 
 /// `δc = c(x, y) - c_ref`, exact in the job's format, rounded once to a delta.
@@ -259,7 +284,7 @@ fn dc_most<const L: usize>(job: &Job<L>) -> Bound {
 
 /// The perturbed loop of one pixel (see the module for its rules); `None` for a pixel that
 /// outlives an escaped reference.
-fn escape_perturbed(reference: &Reference, dc: &Delta, limit: u32) -> Option<u32> {
+fn escape_perturbed(reference: &Reference, dc: &Delta, limit: u32) -> Option<(u32, Delta)> {
     let orbit = reference.orbit;
     let last = orbit.len() - 1;
     let (mut m, mut delta) = (0, Delta::ZERO);
@@ -269,7 +294,7 @@ fn escape_perturbed(reference: &Reference, dc: &Delta, limit: u32) -> Option<u32
     while taken < limit {
         let point = &orbit[m];
         if escape::beyond_two(point, &delta) {
-            return Some(taken);
+            return Some((taken, delta.plus_orbit(&point.z())));
         }
         // A repeating orbit never reaches its last value (see below), and one that ran to
         // the limit only at the limit (a pixel has taken at least m steps): this one escaped.
@@ -300,13 +325,13 @@ fn escape_perturbed(reference: &Reference, dc: &Delta, limit: u32) -> Option<u32
             }
         }
         if cycles.compare_now(taken) && (m, delta) == saved {
-            return Some(limit);
+            return Some((limit, delta));
         }
         if cycles.save_now(taken) {
             saved = (m, delta);
         }
     }
-    Some(limit)
+    Some((limit, delta))
 }
 
 /// Whether `|Z + δ|² < |δ|²`, compared exactly in δ's unit (Z rounded to it when coarser).

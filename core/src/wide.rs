@@ -17,6 +17,7 @@ use crate::delta::{Delta, MANTISSA_BITS};
 use crate::limbs::{self, Limb, Word, LIMB_BITS};
 use crate::limits::{MAX_WIDE_LIMBS, SAFE_BOUND};
 use crate::orbit::OrbitPoint;
+use crate::smooth::{smooth, Smooth};
 use crate::trap;
 
 /// A wide format, by its count of 32-bit limbs.
@@ -283,6 +284,27 @@ pub fn escape_wide<const L: usize>(c: &WidePoint<L>, limit: u32) -> u32 {
     with_orbit(c, Count { limit })
 }
 
+/// [`escape_wide`]'s count and the smooth fraction of its escaped z ([`crate::smooth`]), from
+/// the top bits of z and c: 0 for a point that does not escape.
+pub fn escape_wide_smooth<const L: usize>(c: &WidePoint<L>, limit: u32) -> (u32, Smooth) {
+    let c_top = (top_of(&c.re), top_of(&c.im));
+    with_orbit(c, CountSmooth { limit, c: c_top })
+}
+
+/// The fraction bits a wide number is cut to for [`smooth`], which keeps 30.
+pub(crate) const SMOOTH_BITS: u32 = 40;
+
+/// `x` to [`SMOOTH_BITS`] fraction bits, its magnitude truncated: `|x|` below 2^23.
+pub(crate) fn top_of<const L: usize>(x: &Fixed<L>) -> i64 {
+    let (magnitude, negative) = x.magnitude();
+    let top = shifted_down::<Limb>(magnitude.limbs(), x.width().frac_bits() - SMOOTH_BITS) as i64;
+    if negative {
+        -top
+    } else {
+        top
+    }
+}
+
 /// The orbit of `c` from 0, exact in its format as [`escape_wide`] takes it, the z after `n`
 /// steps written to `out[n]` ([`OrbitPoint`]: a delta truncated toward zero
 /// ([`Delta::truncated`]), so that `|Z|² <= |z|²`, and z's exact escape margin kept to 62
@@ -396,6 +418,26 @@ impl OrbitTask for Count {
             }
         }
         limit
+    }
+}
+
+/// [`escape_wide_smooth`]'s task: [`Count`]'s, and the smooth fraction of the escaped z.
+struct CountSmooth {
+    limit: u32,
+    /// c's parts to [`SMOOTH_BITS`].
+    c: (i64, i64),
+}
+
+impl OrbitTask for CountSmooth {
+    type Out = (u32, Smooth);
+
+    fn run<W: Word, const M: usize, const C: usize>(self, orbit: &mut Orbit<W, M, C>) -> Self::Out {
+        let count = Count { limit: self.limit }.run(orbit);
+        let fraction = match count < self.limit {
+            true => smooth(orbit.z_top(), self.c, SMOOTH_BITS),
+            false => 0,
+        };
+        (count, fraction)
     }
 }
 
@@ -666,6 +708,24 @@ impl<W: Word, const M: usize, const C: usize> Orbit<W, M, C> {
             difference(&self.im[..m], &self.saved_im[..m]),
         );
         trap::trapped(w, (w.0 + d.0, w.1 + d.1), units)
+    }
+
+    /// z's parts to [`SMOOTH_BITS`], their magnitudes truncated: after an escape, below 2^4.
+    fn z_top(&mut self) -> (i64, i64) {
+        let (m, shift) = (self.m(), self.frac - SMOOTH_BITS);
+        let part = |x: &[W], scratch: &mut [W]| {
+            let negative = magnitude(x, scratch);
+            let top = shifted_down(scratch, shift) as i64;
+            if negative {
+                -top
+            } else {
+                top
+            }
+        };
+        (
+            part(&self.re[..m], &mut self.a[..m]),
+            part(&self.im[..m], &mut self.b[..m]),
+        )
     }
 
     /// z as a reference keeps it: each part's magnitude truncated ([`Delta::truncated`]),

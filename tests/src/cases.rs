@@ -442,9 +442,9 @@ pub fn tile_from_inputs(inputs: &[String], kernel: Kernel) -> (Job, TileIndex) {
 pub fn tile_counts(job: &Job, tile: TileIndex) -> Result<Vec<u32>, JobError> {
     let mut counts = vec![0; fixedbrot_core::limits::MAX_TILE_PIXELS];
     let rect = match job.kernel {
-        Kernel::Direct => render_tile(job, tile, &mut counts)?,
+        Kernel::Direct => render_tile(job, tile, &mut counts, &mut [])?,
         _ => crate::with_reference(job, |reference| {
-            render_tile_perturbed(job, reference, tile, &mut counts)
+            render_tile_perturbed(job, reference, tile, &mut counts, &mut [])
         })??,
     };
     counts.truncate(rect.pixels());

@@ -34,8 +34,10 @@ pub fn render_image(job: &Job) -> Vec<u32> {
         for index in 0..grid.tiles() {
             let tile = TileIndex(index);
             let rect = match reference {
-                None => render_tile(job, tile, &mut tile_counts),
-                Some(reference) => render_tile_perturbed(job, reference, tile, &mut tile_counts),
+                None => render_tile(job, tile, &mut tile_counts, &mut []),
+                Some(reference) => {
+                    render_tile_perturbed(job, reference, tile, &mut tile_counts, &mut [])
+                }
             }
             .expect("valid job");
             rect.copy_into(&tile_counts[..rect.pixels()], &mut image, grid.width)

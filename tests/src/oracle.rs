@@ -24,6 +24,16 @@ pub fn escape(frac: u32, c_re: i128, c_im: i128, limit: u32) -> u32 {
 /// [`escape`] for any count of fraction bits, in `num-bigint`'s integers: the oracle of the wide
 /// formats, sharing no code with the kernel's limbs.
 pub fn escape_big(frac: u32, c_re: &BigInt, c_im: &BigInt, limit: u32) -> u32 {
+    escape_big_with_z(frac, c_re, c_im, limit).0
+}
+
+/// [`escape_big`], and the escaped z if it escaped.
+pub fn escape_big_with_z(
+    frac: u32,
+    c_re: &BigInt,
+    c_im: &BigInt,
+    limit: u32,
+) -> (u32, Option<(BigInt, BigInt)>) {
     let one = BigInt::one() << frac;
     let half = &one >> 1u32;
     let four = (&one * &one) << 2u32;
@@ -32,12 +42,12 @@ pub fn escape_big(frac: u32, c_re: &BigInt, c_im: &BigInt, limit: u32) -> u32 {
     for steps in 0..limit {
         let (rr, ii) = (&re * &re, &im * &im);
         if &rr + &ii > four {
-            return steps;
+            return (steps, Some((re, im)));
         }
         let ri = &re * &im;
         (re, im) = (round(rr - ii) + c_re, round(ri * 2) + c_im);
     }
-    limit
+    (limit, None)
 }
 
 /// Decimal text `[-]W.DDDD` to raw bits with `frac` fraction bits, rounded to nearest with

@@ -174,7 +174,7 @@ proptest! {
     fn tile_rendering_equals_per_point_rendering_on_every_path((job, tile) in strategies::job_and_tile(300, 300)) {
         for render in [render_tile, render_tile_in_lanes] {
             let mut counts = vec![u32::MAX; fixedbrot_core::limits::MAX_TILE_PIXELS + 1];
-            let rect = render(&job, tile, &mut counts).unwrap();
+            let rect = render(&job, tile, &mut counts, &mut []).unwrap();
             prop_assert_eq!(job.grid.rect(tile), Some(rect));
             for (i, &count) in counts[..rect.pixels()].iter().enumerate() {
                 let (x, y) = (rect.x + i as u32 % rect.width, rect.y + i as u32 / rect.width);
@@ -258,18 +258,18 @@ fn render_tile_refuses_what_it_cannot_do() {
     let job = fixedbrot_tests::cases::default_job(Format::I4F28, 64);
     let mut small = [0u32; 100];
     assert_eq!(
-        render_tile(&job, TileIndex(0), &mut small),
+        render_tile(&job, TileIndex(0), &mut small, &mut []),
         Err(JobError::BufferTooSmall)
     );
     let mut buf = [0u32; 4096];
     assert_eq!(
-        render_tile(&job, TileIndex(80), &mut buf),
+        render_tile(&job, TileIndex(80), &mut buf, &mut []),
         Err(JobError::NoSuchTile)
     );
     let mut bad = job;
     bad.view.step_x = Fixed::from_i64(job.format.width(), -1);
     assert_eq!(
-        render_tile(&bad, TileIndex(0), &mut buf),
+        render_tile(&bad, TileIndex(0), &mut buf, &mut []),
         Err(JobError::NotLeftToRight)
     );
 }

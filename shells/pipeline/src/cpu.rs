@@ -1,41 +1,49 @@
 //! The tile kernel for the CPU this process runs on: the core's lanes compiled for AVX-512 and
 //! for AVX2, chosen at run time, so a plain `cargo build --release` uses the vector units; and
 //! the perturbation kernel compiled for the same features (their `lzcnt` and BMI2 shifts).
+use fixedbrot_core::smooth::Smooth;
 use fixedbrot_core::{Job, JobError, Kernel, Rect, Reference, TileIndex};
 
 use crate::orbits;
 
-/// Renders one tile with the widest lanes this CPU has; the counts are the core's, bit for
-/// bit, on every path (a test holds them to it). A perturbation job's tiles are computed
+/// Renders one tile with the widest lanes this CPU has, and each pixel's smooth fraction into
+/// `smooth` unless it is empty; the counts and fractions are the core's, bit for bit, on every
+/// path (a test holds them to it). A perturbation job's tiles are computed
 /// against its reference orbit, computed once a process within `max_orbit_bytes`
 /// ([`orbits`]).
 pub fn render_tile(
     job: &Job,
     tile: TileIndex,
     out: &mut [u32],
+    smooth: &mut [Smooth],
     max_orbit_bytes: u64,
 ) -> Result<Rect, JobError> {
     match job.kernel {
-        Kernel::Direct => render_direct(job, tile, out),
+        Kernel::Direct => render_direct(job, tile, out, smooth),
         Kernel::PerturbationV1 | Kernel::PerturbationV2 => {
             let orbit = orbits::get(job, max_orbit_bytes)?;
-            render_perturbed(job, &orbit.reference(), tile, out)
+            render_perturbed(job, &orbit.reference(), tile, out, smooth)
         }
     }
 }
 
-fn render_direct(job: &Job, tile: TileIndex, out: &mut [u32]) -> Result<Rect, JobError> {
+fn render_direct(
+    job: &Job,
+    tile: TileIndex,
+    out: &mut [u32],
+    smooth: &mut [Smooth],
+) -> Result<Rect, JobError> {
     match Lanes::detect() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: detect() saw the CPU run every feature these functions are compiled for.
-        Lanes::Avx512 => unsafe { x86::render_tile_avx512(job, tile, out) },
+        Lanes::Avx512 => unsafe { x86::render_tile_avx512(job, tile, out, smooth) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Lanes::Avx2 => unsafe { x86::render_tile_avx2(job, tile, out) },
+        Lanes::Avx2 => unsafe { x86::render_tile_avx2(job, tile, out, smooth) },
         // Never detected off x86-64 (an aarch64 host, say): the build's own kernel.
         #[cfg(not(target_arch = "x86_64"))]
-        Lanes::Avx512 | Lanes::Avx2 => fixedbrot_core::render_tile(job, tile, out),
-        Lanes::Build => fixedbrot_core::render_tile(job, tile, out),
+        Lanes::Avx512 | Lanes::Avx2 => fixedbrot_core::render_tile(job, tile, out, smooth),
+        Lanes::Build => fixedbrot_core::render_tile(job, tile, out, smooth),
     }
 }
 
@@ -44,19 +52,24 @@ fn render_perturbed(
     reference: &Reference,
     tile: TileIndex,
     out: &mut [u32],
+    smooth: &mut [Smooth],
 ) -> Result<Rect, JobError> {
     match Lanes::detect() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: detect() saw the CPU run every feature these functions are compiled for.
-        Lanes::Avx512 => unsafe { x86::render_tile_perturbed_avx512(job, reference, tile, out) },
+        Lanes::Avx512 => unsafe {
+            x86::render_tile_perturbed_avx512(job, reference, tile, out, smooth)
+        },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Lanes::Avx2 => unsafe { x86::render_tile_perturbed_avx2(job, reference, tile, out) },
+        Lanes::Avx2 => unsafe {
+            x86::render_tile_perturbed_avx2(job, reference, tile, out, smooth)
+        },
         #[cfg(not(target_arch = "x86_64"))]
         Lanes::Avx512 | Lanes::Avx2 => {
-            fixedbrot_core::render_tile_perturbed(job, reference, tile, out)
+            fixedbrot_core::render_tile_perturbed(job, reference, tile, out, smooth)
         }
-        Lanes::Build => fixedbrot_core::render_tile_perturbed(job, reference, tile, out),
+        Lanes::Build => fixedbrot_core::render_tile_perturbed(job, reference, tile, out, smooth),
     }
 }
 
@@ -101,6 +114,7 @@ impl Lanes {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use fixedbrot_core::smooth::Smooth;
     use fixedbrot_core::{
         render_tile_in_lanes, render_tile_perturbed, Job, JobError, Rect, Reference, TileIndex,
     };
@@ -134,8 +148,9 @@ mod x86 {
         job: &Job,
         tile: TileIndex,
         out: &mut [u32],
+        smooth: &mut [Smooth],
     ) -> Result<Rect, JobError> {
-        render_tile_in_lanes(job, tile, out)
+        render_tile_in_lanes(job, tile, out, smooth)
     }
 
     #[target_feature(enable = "avx2,bmi1,bmi2,fma,lzcnt,popcnt,movbe")]
@@ -143,8 +158,9 @@ mod x86 {
         job: &Job,
         tile: TileIndex,
         out: &mut [u32],
+        smooth: &mut [Smooth],
     ) -> Result<Rect, JobError> {
-        render_tile_in_lanes(job, tile, out)
+        render_tile_in_lanes(job, tile, out, smooth)
     }
 
     #[target_feature(
@@ -155,8 +171,9 @@ mod x86 {
         reference: &Reference,
         tile: TileIndex,
         out: &mut [u32],
+        smooth: &mut [Smooth],
     ) -> Result<Rect, JobError> {
-        render_tile_perturbed(job, reference, tile, out)
+        render_tile_perturbed(job, reference, tile, out, smooth)
     }
 
     #[target_feature(enable = "avx2,bmi1,bmi2,fma,lzcnt,popcnt,movbe")]
@@ -165,8 +182,9 @@ mod x86 {
         reference: &Reference,
         tile: TileIndex,
         out: &mut [u32],
+        smooth: &mut [Smooth],
     ) -> Result<Rect, JobError> {
-        render_tile_perturbed(job, reference, tile, out)
+        render_tile_perturbed(job, reference, tile, out, smooth)
     }
 }
 
@@ -176,7 +194,33 @@ mod tests {
     use fixedbrot_core::{Format, Pixels};
     use fixedbrot_tests::cases::job;
 
-    /// Every path of the perturbation kernel this CPU can run returns the core's counts.
+    /// Each pixel of `tile`'s counts and smooth fractions as `Pixels` gives them, point by
+    /// point: what every path must return.
+    fn expected(pixels: &Pixels, rect: Rect) -> (Vec<u32>, Vec<Smooth>) {
+        (rect.y..rect.y + rect.height)
+            .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)))
+            .map(|(x, y)| pixels.escape(x, y))
+            .unzip()
+    }
+
+    /// What `render` gives, with the fractions and without: the counts must be the same.
+    fn both(
+        render: impl Fn(&mut [u32], &mut [Smooth]) -> Result<Rect, JobError>,
+        rect: Rect,
+    ) -> (Vec<u32>, Vec<Smooth>) {
+        let (mut counts, mut alone, mut smooth) = (
+            vec![0; rect.pixels()],
+            vec![0; rect.pixels()],
+            vec![0; rect.pixels()],
+        );
+        assert_eq!(render(&mut counts, &mut smooth), Ok(rect));
+        assert_eq!(render(&mut alone, &mut []), Ok(rect));
+        assert_eq!(counts, alone, "counts with and without the fractions");
+        (counts, smooth)
+    }
+
+    /// Every path of the perturbation kernel this CPU can run returns the core's counts and
+    /// fractions.
     #[test]
     fn every_perturbation_path_returns_the_cores_counts() {
         let mut job = fixedbrot_tests::cases::job_by_centre(
@@ -195,36 +239,33 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         {
             if Lanes::detect() == Lanes::Avx512 {
-                paths.push(("avx512", |j, r, t, o| unsafe {
-                    x86::render_tile_perturbed_avx512(j, r, t, o)
+                paths.push(("avx512", |j, r, t, o, s| unsafe {
+                    x86::render_tile_perturbed_avx512(j, r, t, o, s)
                 }));
             }
             if matches!(Lanes::detect(), Lanes::Avx512 | Lanes::Avx2) {
-                paths.push(("avx2", |j, r, t, o| unsafe {
-                    x86::render_tile_perturbed_avx2(j, r, t, o)
+                paths.push(("avx2", |j, r, t, o, s| unsafe {
+                    x86::render_tile_perturbed_avx2(j, r, t, o, s)
                 }));
             }
         }
+        let pixels = Pixels::perturbed(&job, reference).unwrap();
         for tile in 0..job.grid.tiles() {
             let tile = TileIndex(tile);
             let rect = job.grid.rect(tile).unwrap();
-            let pixels = Pixels::perturbed(&job, reference).unwrap();
-            let expected: Vec<u32> = (rect.y..rect.y + rect.height)
-                .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)))
-                .map(|(x, y)| pixels.count(x, y))
-                .collect();
+            let expected = expected(&pixels, rect);
             for (name, kernel) in &paths {
-                let mut out = vec![0; rect.pixels()];
-                assert_eq!(kernel(&job, &reference, tile, &mut out), Ok(rect));
-                assert_eq!(out, expected, "{name}, tile {}", tile.0);
+                let got = both(|o, s| kernel(&job, &reference, tile, o, s), rect);
+                assert_eq!(got, expected, "{name}, tile {}", tile.0);
             }
         }
     }
 
-    type Perturbed = fn(&Job, &Reference, TileIndex, &mut [u32]) -> Result<Rect, JobError>;
+    type Perturbed =
+        fn(&Job, &Reference, TileIndex, &mut [u32], &mut [Smooth]) -> Result<Rect, JobError>;
 
-    /// Every path this CPU can run, against the core's point-by-point counts, in every kind
-    /// of format.
+    /// Every path this CPU can run, against the core's point-by-point counts and fractions,
+    /// in every kind of format.
     #[test]
     fn every_kernel_path_returns_the_cores_counts() {
         let wide = Format::from_bits(160).unwrap();
@@ -238,30 +279,28 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             {
                 if Lanes::detect() == Lanes::Avx512 {
-                    paths.push(("avx512", |j, t, o| unsafe {
-                        x86::render_tile_avx512(j, t, o)
+                    paths.push(("avx512", |j, t, o, s| unsafe {
+                        x86::render_tile_avx512(j, t, o, s)
                     }));
                 }
                 if matches!(Lanes::detect(), Lanes::Avx512 | Lanes::Avx2) {
-                    paths.push(("avx2", |j, t, o| unsafe { x86::render_tile_avx2(j, t, o) }));
+                    paths.push(("avx2", |j, t, o, s| unsafe {
+                        x86::render_tile_avx2(j, t, o, s)
+                    }));
                 }
             }
+            let pixels = Pixels::new(&job).unwrap();
             for tile in 0..job.grid.tiles() {
                 let tile = TileIndex(tile);
                 let rect = job.grid.rect(tile).unwrap();
-                let pixels = Pixels::new(&job).unwrap();
-                let expected: Vec<u32> = (rect.y..rect.y + rect.height)
-                    .flat_map(|y| (rect.x..rect.x + rect.width).map(move |x| (x, y)))
-                    .map(|(x, y)| pixels.count(x, y))
-                    .collect();
+                let expected = expected(&pixels, rect);
                 for (name, kernel) in &paths {
-                    let mut out = vec![0; rect.pixels()];
-                    assert_eq!(kernel(&job, tile, &mut out), Ok(rect));
-                    assert_eq!(out, expected, "{name}, {format}, tile {}", tile.0);
+                    let got = both(|o, s| kernel(&job, tile, o, s), rect);
+                    assert_eq!(got, expected, "{name}, {format}, tile {}", tile.0);
                 }
             }
         }
     }
 
-    type Kernel = fn(&Job, TileIndex, &mut [u32]) -> Result<Rect, JobError>;
+    type Kernel = fn(&Job, TileIndex, &mut [u32], &mut [Smooth]) -> Result<Rect, JobError>;
 }

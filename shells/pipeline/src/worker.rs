@@ -129,6 +129,7 @@ fn compute_counted(job_id: JobId, request: &TileRequest, limits: &Limits) -> (Ve
         &request.job,
         request.tile,
         &mut counts,
+        &mut [],
         limits.max_orbit_bytes,
     )
     .expect("decoded requests are checked, their orbits within the limit");
@@ -159,6 +160,7 @@ pub fn result(job_id: JobId, request: &TileRequest, limits: &Limits) -> Envelope
         &request.job,
         request.tile,
         &mut counts,
+        &mut [],
         limits.max_orbit_bytes,
     )
     .expect("render checks its job, and its orbit within the limit");

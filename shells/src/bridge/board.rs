@@ -191,6 +191,7 @@ impl<L: Link> Board<L> {
             &request.job,
             request.tile,
             &mut counts,
+            &mut [],
             self.max_orbit_bytes,
         )
         .map_err(|_| BoardError::Answer("was asked for a tile of an invalid job"))?;
@@ -535,7 +536,7 @@ mod tests {
                 panic!("a result at {bits} bits");
             };
             let mut expected = vec![0; result.counts.len()];
-            render_tile(&job, request.tile, &mut expected).unwrap();
+            render_tile(&job, request.tile, &mut expected, &mut []).unwrap();
             assert_eq!(result.counts.as_slice(), expected.as_slice(), "{bits} bits");
         }
         assert_eq!(

@@ -6,12 +6,13 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::hint::black_box;
 
 use fixedbrot::output::Png;
+use fixedbrot_core::smooth::Smooth;
 use fixedbrot_core::{Format, Job, JobError, Palette, Rect, TileIndex};
 use fixedbrot_pipeline::cpu::{self, Lanes};
 use fixedbrot_pipeline::Image;
 use fixedbrot_tests::cases::job;
 
-type Kernel = fn(&Job, TileIndex, &mut [u32]) -> Result<Rect, JobError>;
+type Kernel = fn(&Job, TileIndex, &mut [u32], &mut [Smooth]) -> Result<Rect, JobError>;
 
 /// The default view and the seahorse valley, smaller than in the comparison (the kernel's
 /// work per pixel is the same), in 64x64 tiles.
@@ -46,7 +47,7 @@ fn all_tiles(job: &Job, kernel: Kernel) -> u32 {
     let mut out = [0u32; fixedbrot_core::limits::MAX_TILE_PIXELS];
     (0..job.grid.tiles())
         .map(|tile| {
-            let rect = kernel(black_box(job), TileIndex(tile), &mut out).unwrap();
+            let rect = kernel(black_box(job), TileIndex(tile), &mut out, &mut []).unwrap();
             out[..rect.pixels()].iter().fold(0, |a, &b| a ^ b)
         })
         .fold(0, |a, b| a ^ b)
@@ -61,7 +62,7 @@ fn kernel(c: &mut Criterion) {
         ));
         group.throughput(Throughput::Elements(job.grid.pixels()));
         let kernels: [(&str, Kernel); 2] = [
-            ("run-time lanes", cpu::render_tile),
+            ("run-time lanes", |j, t, o, s| cpu::render_tile(j, t, o, s, u64::MAX)),
             ("build-time choice", fixedbrot_core::render_tile),
         ];
         for (label, kernel) in kernels {

@@ -620,7 +620,7 @@ impl Assembler {
         self.limits.check_work(job, rect).ok()?;
         self.limits.check_orbit(job).ok()?;
         let mut own = vec![0u32; rect.pixels()];
-        cpu::render_tile(job, tile, &mut own, self.limits.max_orbit_bytes).ok()?;
+        cpu::render_tile(job, tile, &mut own, &mut [], self.limits.max_orbit_bytes).ok()?;
         let replaced = tiles.counts(job.grid, tile.0)? != own;
         if replaced {
             tiles.replace(job.grid, tile.0, &own);
