@@ -45,10 +45,11 @@ impl Rect {
         self.width as usize * self.height as usize
     }
 
-    /// Copies `counts`, this rectangle's pixels row-major, to where the rectangle lies in
-    /// `image`, a row-major buffer `stride` pixels wide: the one way a tile (or a piece of
-    /// one) joins a bigger picture. `None`, with nothing copied, if either does not fit.
-    pub fn copy_into(&self, counts: &[u32], image: &mut [u32], stride: u32) -> Option<()> {
+    /// Copies `counts`, this rectangle's pixels row-major (counts, or their fractions), to
+    /// where the rectangle lies in `image`, a row-major buffer `stride` pixels wide: the one
+    /// way a tile (or a piece of one) joins a bigger picture. `None`, with nothing copied, if
+    /// either does not fit.
+    pub fn copy_into<T: Copy>(&self, counts: &[T], image: &mut [T], stride: u32) -> Option<()> {
         if counts.len() != self.pixels() || self.x as u64 + self.width as u64 > stride as u64 {
             return None;
         }

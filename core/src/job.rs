@@ -1,6 +1,7 @@
 //! A job: its format, its view, its size and tiles, its iteration limit; and how it travels.
 //!
-//! On the wire a job is postcard of its fields in order (the kernel last, since version 4), with the view's numbers as their
+//! On the wire a job is postcard of its fields in order (the kernel since version 4, whether
+//! it asks for smooth fractions last, since version 5), with the view's numbers as their
 //! format says: a narrow format's as four `i64` varints (the bytes of wire version 2), a wide
 //! one's as four runs of `4n` little-endian bytes, `n` the format's limbs. The format comes
 //! first, so a reader knows the width before it reads a number, and a forged message cannot
@@ -114,6 +115,10 @@ pub struct Job<const L: usize = MAX_WIDE_LIMBS> {
     pub iterations: u32,
     /// How its pixels are computed.
     pub kernel: Kernel,
+    /// Whether its results carry each pixel's smooth fraction beside its count
+    /// ([`crate::smooth`]; wire version 5). A job that asks for counts only keeps its
+    /// results, and a board's work, as lean as before.
+    pub smooth: bool,
 }
 
 impl<const L: usize> Job<L> {
@@ -151,19 +156,20 @@ pub const PERTURBED_STEP_COST: u64 = 16;
 
 impl<const L: usize> Serialize for Job<L> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut fields = serializer.serialize_tuple(5)?;
+        let mut fields = serializer.serialize_tuple(6)?;
         fields.serialize_element(&self.format)?;
         fields.serialize_element(&ViewBits(&self.view))?;
         fields.serialize_element(&self.grid)?;
         fields.serialize_element(&self.iterations)?;
         fields.serialize_element(&self.kernel)?;
+        fields.serialize_element(&self.smooth)?;
         fields.end()
     }
 }
 
 impl<'de, const L: usize> Deserialize<'de> for Job<L> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Job<L>, D::Error> {
-        deserializer.deserialize_tuple(5, JobVisitor::<L>)
+        deserializer.deserialize_tuple(6, JobVisitor::<L>)
     }
 }
 
@@ -232,12 +238,14 @@ impl<'de, const L: usize> Visitor<'de> for JobVisitor<L> {
         let grid = seq.next_element()?.ok_or_else(missing)?;
         let iterations = seq.next_element()?.ok_or_else(missing)?;
         let kernel = seq.next_element()?.ok_or_else(missing)?;
+        let smooth = seq.next_element()?.ok_or_else(missing)?;
         Ok(Job {
             format,
             view,
             grid,
             iterations,
             kernel,
+            smooth,
         })
     }
 }

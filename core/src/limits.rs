@@ -31,22 +31,25 @@ pub const MAX_DIGITS: usize = 4100;
 
 /// The wire format version, the first byte of every message. 2 added
 /// [`crate::wire::Reason::TooMuchWork`]; 3 the wide formats, whose views travel as their
-/// limbs' bytes, and [`crate::wire::Reason::TooWide`]; 4 a job's [`crate::Kernel`], its last
-/// field, and [`crate::wire::Reason::OrbitTooLong`].
-pub const WIRE_VERSION: u8 = 4;
+/// limbs' bytes, and [`crate::wire::Reason::TooWide`]; 4 a job's [`crate::Kernel`] and
+/// [`crate::wire::Reason::OrbitTooLong`]; 5 whether a job asks for smooth fractions
+/// ([`crate::Job::smooth`]), its last field, and a result's pixels as one varint each of
+/// `count · 2^16 + fraction` when it does.
+pub const WIRE_VERSION: u8 = 5;
 
 /// Worst-case postcard length of a job, of the widest format: format 2 (tag and width) +
 /// view 4 × 512 (four numbers of 128 limbs, 4 bytes each) + grid 4×5 + iterations 5 + kernel
-/// 1. A narrow view is 4×10 at most (an `i64` varint takes up to 10 bytes); a `u32` up to 5.
-pub const MAX_JOB_LEN: usize = 2 + 4 * 4 * MAX_WIDE_LIMBS + 4 * 5 + 5 + 1;
+/// 1 + smooth 1. A narrow view is 4×10 at most (an `i64` varint takes up to 10 bytes); a `u32`
+/// up to 5.
+pub const MAX_JOB_LEN: usize = 2 + 4 * 4 * MAX_WIDE_LIMBS + 4 * 5 + 5 + 1 + 1;
 
 /// Worst-case postcard length of any message, including the version byte.
 ///
-/// The largest message is a tile result of [`MAX_TILE_PIXELS`] counts of the widest format:
-/// version 1, job id 10, message tag 1, job [`MAX_JOB_LEN`], tile 5, length 2 and counts
-/// 4096×5: 22,577 bytes.
+/// The largest message is a tile result of [`MAX_TILE_PIXELS`] pixels of the widest format,
+/// with smooth fractions: version 1, job id 10, message tag 1, job [`MAX_JOB_LEN`], tile 5,
+/// length 2 and pixels 4096×7 ([`crate::wire::MAX_PIXEL_LEN`]): 30,768 bytes.
 /// A test encodes that message and checks this figure.
-pub const MAX_ENCODED_LEN: usize = 1 + 10 + 1 + MAX_JOB_LEN + 5 + 2 + MAX_TILE_PIXELS * 5;
+pub const MAX_ENCODED_LEN: usize = 1 + 10 + 1 + MAX_JOB_LEN + 5 + 2 + MAX_TILE_PIXELS * 7;
 
 /// Worst-case COBS frame: one overhead byte per 254 bytes, one more, and the 0 delimiter.
 pub const MAX_FRAME_LEN: usize = MAX_ENCODED_LEN + MAX_ENCODED_LEN / 254 + 2;

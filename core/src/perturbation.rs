@@ -366,6 +366,7 @@ mod tests {
             },
             iterations,
             kernel: crate::Kernel::PerturbationV1,
+            smooth: false,
         }
     }
 

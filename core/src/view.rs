@@ -540,6 +540,7 @@ mod tests {
             grid,
             iterations: 10,
             kernel: Kernel::Direct,
+            smooth: false,
         };
         assert_eq!(job(wide(128)).check(), Ok(()));
         assert_eq!(job(wide(160)).check(), Err(JobError::OutOfRange));

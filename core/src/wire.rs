@@ -8,12 +8,15 @@
 use core::fmt;
 
 use heapless::Vec;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
+use serde::ser::{SerializeSeq, SerializeTuple};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::JobError;
 use crate::grid::{Rect, TileIndex};
 use crate::job::{Job, JobId};
 use crate::limits::{MAX_ENCODED_LEN, MAX_TILE_PIXELS, MAX_WIDE_LIMBS, WIRE_VERSION};
+use crate::smooth::Smooth;
 
 /// A message and the job it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,8 +69,12 @@ impl<const L: usize> TileRequest<L> {
     }
 }
 
-/// The counts of tile `tile` of `job`, row-major.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The counts of tile `tile` of `job`, row-major, and their smooth fractions if the job asks.
+///
+/// On the wire the pixels follow the job and tile as one sequence, one varint a pixel: its
+/// count, or `count · 2^16 + fraction` when the job asks for fractions. One value a pixel, so
+/// a board streams each as it computes it, as it streams counts alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TileResult {
     /// The whole job, so a result alone tells the assembler the image and tile count.
@@ -76,6 +83,121 @@ pub struct TileResult {
     pub tile: TileIndex,
     /// One escape count per pixel of the tile, row-major.
     pub counts: Vec<u32, MAX_TILE_PIXELS>,
+    /// One smooth fraction per pixel if the job asks for them ([`Job::smooth`]), 0 for a
+    /// pixel that never escaped; none if it does not.
+    pub smooth: Vec<Smooth, MAX_TILE_PIXELS>,
+}
+
+/// A pixel's one value on the wire: its count, with its fraction below if the job asks.
+fn pixel_value(count: u32, fraction: Option<Smooth>) -> u64 {
+    match fraction {
+        Some(fraction) => u64::from(count) << 16 | u64::from(fraction),
+        None => u64::from(count),
+    }
+}
+
+/// A pixel's count and fraction from its value on the wire; `None` for a value no pixel has.
+fn pixel_of(value: u64, smooth: bool) -> Option<(u32, Smooth)> {
+    match smooth {
+        true => Some((u32::try_from(value >> 16).ok()?, value as Smooth)),
+        false => Some((u32::try_from(value).ok()?, 0)),
+    }
+}
+
+impl Serialize for TileResult {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut fields = serializer.serialize_tuple(3)?;
+        fields.serialize_element(&self.job)?;
+        fields.serialize_element(&self.tile)?;
+        fields.serialize_element(&Pixels(self))?;
+        fields.end()
+    }
+}
+
+/// A result's pixels as the wire carries them (see [`TileResult`]).
+struct Pixels<'a>(&'a TileResult);
+
+impl Serialize for Pixels<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let result = self.0;
+        let mut pixels = serializer.serialize_seq(Some(result.counts.len()))?;
+        for (i, &count) in result.counts.iter().enumerate() {
+            let fraction = match result.job.smooth {
+                true => Some(result.smooth.get(i).copied().unwrap_or(0)),
+                false => None,
+            };
+            pixels.serialize_element(&pixel_value(count, fraction))?;
+        }
+        pixels.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for TileResult {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TileResult, D::Error> {
+        deserializer.deserialize_tuple(3, ResultVisitor)
+    }
+}
+
+struct ResultVisitor;
+
+impl<'de> Visitor<'de> for ResultVisitor {
+    type Value = TileResult;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a tile result")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TileResult, A::Error> {
+        let missing = || de::Error::custom("a result ends early");
+        let job: Job = seq.next_element()?.ok_or_else(missing)?;
+        let tile = seq.next_element()?.ok_or_else(missing)?;
+        let (counts, smooth) = seq
+            .next_element_seed(PixelsSeed(job.smooth))?
+            .ok_or_else(missing)?;
+        Ok(TileResult {
+            job,
+            tile,
+            counts,
+            smooth,
+        })
+    }
+}
+
+/// Reads a result's pixels, with fractions if the job asks for them.
+struct PixelsSeed(bool);
+
+type PixelValues = (Vec<u32, MAX_TILE_PIXELS>, Vec<Smooth, MAX_TILE_PIXELS>);
+
+impl<'de> DeserializeSeed<'de> for PixelsSeed {
+    type Value = PixelValues;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<PixelValues, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PixelsSeed {
+    type Value = PixelValues;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a tile's pixels")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PixelValues, A::Error> {
+        let (mut counts, mut smooth) = (Vec::new(), Vec::new());
+        while let Some(value) = seq.next_element::<u64>()? {
+            let (count, fraction) =
+                pixel_of(value, self.0).ok_or_else(|| de::Error::custom("no pixel's value"))?;
+            counts
+                .push(count)
+                .map_err(|_| de::Error::custom("more pixels than a tile holds"))?;
+            if self.0 {
+                // As many as the counts, which have room.
+                let _ = smooth.push(fraction);
+            }
+        }
+        Ok((counts, smooth))
+    }
 }
 
 /// The end of a job's requests.
@@ -229,13 +351,24 @@ impl Envelope {
         };
         let rect = tile_rect(job, tile)?;
         if let Message::Result(result) = &self.message {
-            let limit = job.iterations;
-            if result.counts.len() != rect.pixels() || result.counts.iter().any(|&c| c > limit) {
+            let fractions = if job.smooth { rect.pixels() } else { 0 };
+            if result.counts.len() != rect.pixels()
+                || result.smooth.len() != fractions
+                || result.counts.iter().enumerate().any(|(i, &count)| {
+                    !valid_pixel(job, count, result.smooth.get(i).copied().unwrap_or(0))
+                })
+            {
                 return Err(WireError::CountsMismatch);
             }
         }
         Ok(())
     }
+}
+
+/// Whether a pixel of `job` may have `count` and `fraction`: a count within the limit, and a
+/// fraction only where the job asks for them and the pixel escaped.
+fn valid_pixel(job: &Job, count: u32, fraction: Smooth) -> bool {
+    count <= job.iterations && (fraction == 0 || (job.smooth && count < job.iterations))
 }
 
 /// The rectangle of `tile`, once `job` is valid and holds it: what every message that names a
@@ -260,7 +393,7 @@ pub fn encode<'b>(envelope: &Envelope, buf: &'b mut [u8]) -> Result<&'b mut [u8]
 }
 
 /// The most bytes `envelope` can take encoded: [`MAX_ENCODED_LEN`] less the room of the
-/// counts it does not carry. A buffer this long always holds it, so a host that encodes
+/// pixels it does not carry. A buffer this long always holds it, so a host that encodes
 /// many small messages need not clear 20 KiB for each.
 pub fn max_encoded_len(envelope: &Envelope) -> usize {
     match &envelope.message {
@@ -269,10 +402,10 @@ pub fn max_encoded_len(envelope: &Envelope) -> usize {
     }
 }
 
-/// The most bytes a result of `pixels` counts can take encoded (at most [`MAX_TILE_PIXELS`]
-/// counts; every other message takes at most what a result of none would).
+/// The most bytes a result of `pixels` pixels can take encoded (at most [`MAX_TILE_PIXELS`];
+/// every other message takes at most what a result of none would).
 pub fn max_result_len(pixels: usize) -> usize {
-    MAX_ENCODED_LEN - MAX_TILE_PIXELS.saturating_sub(pixels) * MAX_COUNT_LEN
+    MAX_ENCODED_LEN - MAX_TILE_PIXELS.saturating_sub(pixels) * MAX_PIXEL_LEN
 }
 
 /// Encodes a checked message as one COBS frame, ending in its 0 delimiter.
@@ -351,12 +484,13 @@ pub fn encode_refusal_cobs<'b>(
     Ok(postcard::to_slice_cobs(&message, buf)?)
 }
 
-/// The longest encoding of one count: a `u32` varint.
-pub const MAX_COUNT_LEN: usize = 5;
+/// The longest encoding of one pixel: a count alone is a `u32` varint (5 bytes), and with its
+/// fraction `count · 2^16 + fraction` is a varint below 2^48 (7 bytes).
+pub const MAX_PIXEL_LEN: usize = 7;
 
-/// The bytes of the result of `request` up to its counts, for a worker that streams the
-/// counts as it computes them rather than holding the tile (a 16 KiB-RAM board cannot):
-/// these bytes, then each count by [`encode_count`] in row-major order, are exactly what
+/// The bytes of the result of `request` up to its pixels, for a worker that streams the
+/// pixels as it computes them rather than holding the tile (a 16 KiB-RAM board cannot):
+/// these bytes, then each pixel by [`encode_pixel`] in row-major order, are exactly what
 /// [`encode`] makes of the whole result.
 pub fn encode_result_head<'b, const L: usize>(
     job_id: JobId,
@@ -376,11 +510,12 @@ pub fn encode_result_head<'b, const L: usize>(
     Ok(postcard::to_slice(&head, buf)?)
 }
 
-/// One count of a streamed result (see [`encode_result_head`]).
-pub fn encode_count(count: u32, buf: &mut [u8; MAX_COUNT_LEN]) -> &[u8] {
-    match postcard::to_slice(&count, buf) {
+/// One pixel of a streamed result (see [`encode_result_head`]): its count, and its fraction
+/// exactly when the job asks for them ([`Job::smooth`]).
+pub fn encode_pixel(count: u32, fraction: Option<Smooth>, buf: &mut [u8; MAX_PIXEL_LEN]) -> &[u8] {
+    match postcard::to_slice(&pixel_value(count, fraction), buf) {
         Ok(bytes) => bytes,
-        Err(_) => &[], // unreachable: a u32 varint takes at most MAX_COUNT_LEN bytes
+        Err(_) => &[], // unreachable: a value below 2^48 takes at most MAX_PIXEL_LEN bytes
     }
 }
 
@@ -419,8 +554,8 @@ pub fn decode_request_in<const L: usize>(
     Ok((job_id, request))
 }
 
-/// A tile result read from its bytes, its counts still there to be read one by one: the
-/// decoder's counterpart of [`encode_result_head`] and [`encode_count`], for a host that takes
+/// A tile result read from its bytes, its pixels still there to be read one by one: the
+/// decoder's counterpart of [`encode_result_head`] and [`encode_pixel`], for a host that takes
 /// many small results without building a 16 KiB [`Envelope`] for each.
 #[derive(Debug, Clone)]
 pub struct ResultView<'a> {
@@ -445,33 +580,41 @@ impl<'a> ResultView<'a> {
         self.len == 0
     }
 
-    /// The counts, row-major.
-    pub fn counts(&self) -> Counts<'a> {
-        Counts {
+    /// The pixels, row-major: each one's count and smooth fraction (0 where the job asks
+    /// for none).
+    pub fn pixels(&self) -> ResultPixels<'a> {
+        ResultPixels {
             bytes: self.counts,
             left: self.len,
+            smooth: self.job.smooth,
         }
+    }
+
+    /// The counts, row-major.
+    pub fn counts(&self) -> impl Iterator<Item = u32> + 'a {
+        self.pixels().map(|(count, _)| count)
     }
 }
 
-/// The counts of a [`ResultView`].
+/// The pixels of a [`ResultView`].
 #[derive(Debug, Clone)]
-pub struct Counts<'a> {
+pub struct ResultPixels<'a> {
     bytes: &'a [u8],
     left: usize,
+    smooth: bool,
 }
 
-impl Iterator for Counts<'_> {
-    type Item = u32;
+impl Iterator for ResultPixels<'_> {
+    type Item = (u32, Smooth);
 
-    fn next(&mut self) -> Option<u32> {
+    fn next(&mut self) -> Option<(u32, Smooth)> {
         if self.left == 0 {
             return None;
         }
         // Read once already by decode_result, which accepted them.
-        let (count, rest) = postcard::take_from_bytes::<u32>(self.bytes).ok()?;
+        let (value, rest) = postcard::take_from_bytes::<u64>(self.bytes).ok()?;
         (self.bytes, self.left) = (rest, self.left - 1);
-        Some(count)
+        pixel_of(value, self.smooth)
     }
 }
 
@@ -497,8 +640,9 @@ pub fn decode_result(bytes: &[u8]) -> Option<ResultView<'_>> {
     }
     let mut left = counts;
     for _ in 0..len {
-        let (count, rest) = postcard::take_from_bytes::<u32>(left).ok()?;
-        if count > job.iterations {
+        let (value, rest) = postcard::take_from_bytes::<u64>(left).ok()?;
+        let (count, fraction) = pixel_of(value, job.smooth)?;
+        if !valid_pixel(&job, count, fraction) {
             return None;
         }
         left = rest;

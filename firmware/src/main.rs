@@ -207,11 +207,18 @@ fn stream_result(
     };
     let mut out = CobsWriter::new(uart);
     out.write(head);
-    let mut count_bytes = [0u8; wire::MAX_COUNT_LEN];
+    let mut pixel_bytes = [0u8; wire::MAX_PIXEL_LEN];
     for y in rect.y..rect.y + rect.height {
         for x in rect.x..rect.x + rect.width {
-            let count = pixels.count(x, y);
-            out.write(wire::encode_count(count, &mut count_bytes));
+            // The counts alone unless the job asks for fractions: the board's usual loop.
+            let (count, fraction) = match job.smooth {
+                true => {
+                    let (count, fraction) = pixels.escape(x, y);
+                    (count, Some(fraction))
+                }
+                false => (pixels.count(x, y), None),
+            };
+            out.write(wire::encode_pixel(count, fraction, &mut pixel_bytes));
         }
     }
     out.finish();

@@ -56,6 +56,7 @@ fn job(which: u8) -> (JobId, Job) {
         },
         iterations: 50,
         kernel: Kernel::Direct,
+        smooth: false,
     };
     (JobId(u64::from(which % 6)), job)
 }
@@ -93,6 +94,7 @@ fuzz_target!(|steps: Vec<Step>| {
                     job,
                     tile,
                     counts: counts.collect(),
+                    smooth: Default::default(),
                 });
                 (Envelope { job_id, message }, again)
             }

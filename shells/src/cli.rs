@@ -384,6 +384,7 @@ impl ViewArgs {
                 KernelChoice::Auto => Kernel::auto(format),
                 KernelChoice::Is(kernel) => kernel,
             },
+            smooth: false,
         };
         job.check().map_err(|e| e.to_string())?;
         if self.tile.is_none() {

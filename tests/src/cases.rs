@@ -2,6 +2,7 @@
 //!
 //! `bless` computes rows from these; the tests recompute each row from the inputs stored in
 //! the file and compare with the output stored beside them.
+use fixedbrot_core::smooth::Smooth;
 use fixedbrot_core::wire::{End, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
 use fixedbrot_core::{
     render_tile, render_tile_perturbed, Fixed, Format, Grid, Job, JobError, JobId, Kernel,
@@ -210,6 +211,7 @@ fn checked(
         },
         iterations,
         kernel: Kernel::Direct,
+        smooth: false,
     };
     job.check().expect("a valid job");
     job
@@ -434,21 +436,34 @@ pub fn tile_from_inputs(inputs: &[String], kernel: Kernel) -> (Job, TileIndex) {
         },
         iterations: n(9) as u32,
         kernel,
+        smooth: false,
     };
     (job, TileIndex(n(10) as u32))
 }
 
 /// A tile's counts, rendered by the core with the job's kernel.
 pub fn tile_counts(job: &Job, tile: TileIndex) -> Result<Vec<u32>, JobError> {
+    Ok(tile_pixels(job, tile, false)?.0)
+}
+
+/// A tile's counts, and their smooth fractions if `smooth` (else none), rendered by the core
+/// with the job's kernel.
+pub fn tile_pixels(
+    job: &Job,
+    tile: TileIndex,
+    smooth: bool,
+) -> Result<(Vec<u32>, Vec<Smooth>), JobError> {
     let mut counts = vec![0; fixedbrot_core::limits::MAX_TILE_PIXELS];
+    let mut fractions = vec![0; if smooth { counts.len() } else { 0 }];
     let rect = match job.kernel {
-        Kernel::Direct => render_tile(job, tile, &mut counts, &mut [])?,
+        Kernel::Direct => render_tile(job, tile, &mut counts, &mut fractions)?,
         _ => crate::with_reference(job, |reference| {
-            render_tile_perturbed(job, reference, tile, &mut counts, &mut [])
+            render_tile_perturbed(job, reference, tile, &mut counts, &mut fractions)
         })??,
     };
     counts.truncate(rect.pixels());
-    Ok(counts)
+    fractions.truncate(rect.pixels());
+    Ok((counts, fractions))
 }
 
 /// Counts as a fixture column.
@@ -474,6 +489,11 @@ pub fn messages() -> Vec<(&'static str, Envelope)> {
         ..deep
     };
     let perturbed_counts = tile_counts(&perturbed, TileIndex(1)).expect("tile");
+    let smooth = Job {
+        smooth: true,
+        ..small
+    };
+    let (smooth_counts, fractions) = tile_pixels(&smooth, tile, true).expect("tile");
     let envelope = |message| Envelope { job_id, message };
     // Tile 1 of a deep job: its request, and its result with `counts`.
     let request = |label, job| {
@@ -485,7 +505,12 @@ pub fn messages() -> Vec<(&'static str, Envelope)> {
         let tile = TileIndex(1);
         (
             label,
-            envelope(Message::Result(TileResult { job, tile, counts })),
+            envelope(Message::Result(TileResult {
+                job,
+                tile,
+                counts,
+                smooth: heapless::Vec::new(),
+            })),
         )
     };
     vec![
@@ -503,6 +528,7 @@ pub fn messages() -> Vec<(&'static str, Envelope)> {
                 job: small,
                 tile,
                 counts: counts.as_slice().try_into().expect("fits"),
+                smooth: heapless::Vec::new(),
             })),
         ),
         ("begin-wide", envelope(Message::Begin(deep))),
@@ -544,6 +570,15 @@ pub fn messages() -> Vec<(&'static str, Envelope)> {
             envelope(Message::Refused(Refusal {
                 tile: None,
                 reason: Reason::UnsupportedVersion(9),
+            })),
+        ),
+        (
+            "result-smooth",
+            envelope(Message::Result(TileResult {
+                job: smooth,
+                tile,
+                counts: smooth_counts.as_slice().try_into().expect("fits"),
+                smooth: fractions.as_slice().try_into().expect("fits"),
             })),
         ),
     ]

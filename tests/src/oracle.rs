@@ -1,7 +1,8 @@
 //! An independent exact implementation of the kernel's rule, written plainly in `i128` for
 //! the narrow formats and in `num-bigint` for the wide ones: `bless` refuses to write a
 //! fixture the kernel and this disagree on.
-use num_bigint::BigInt;
+use fixedbrot_core::smooth::{smooth, Smooth};
+use num_bigint::{BigInt, Sign};
 use num_integer::Integer;
 use num_traits::{One, Zero};
 
@@ -48,6 +49,30 @@ pub fn escape_big_with_z(
         (re, im) = (round(rr - ii) + c_re, round(ri * 2) + c_im);
     }
     (limit, None)
+}
+
+/// The count and smooth fraction the kernels give `c` with `frac` fraction bits: the fraction
+/// ([`smooth`]) of the escaped z the oracle steps to, as the narrow kernels pass it (raw, to
+/// 60 fraction bits) or the wide ones (each part's magnitude truncated to 40 bits, as c's).
+pub fn escape_smooth_big(frac: u32, c_re: &BigInt, c_im: &BigInt, limit: u32) -> (u32, Smooth) {
+    let (count, z) = escape_big_with_z(frac, c_re, c_im, limit);
+    let Some((re, im)) = z else {
+        return (count, 0);
+    };
+    let raw = |x: &BigInt| i64::try_from(x).expect("an escaped part fits");
+    let top = |x: &BigInt| {
+        let magnitude = i64::try_from(x.magnitude() >> (frac - 40)).expect("it fits");
+        if x.sign() == Sign::Minus {
+            -magnitude
+        } else {
+            magnitude
+        }
+    };
+    let fraction = match frac <= 60 {
+        true => smooth((raw(&re), raw(&im)), (raw(c_re), raw(c_im)), frac),
+        false => smooth((top(&re), top(&im)), (top(c_re), top(c_im)), 40),
+    };
+    (count, fraction)
 }
 
 /// Decimal text `[-]W.DDDD` to raw bits with `frac` fraction bits, rounded to nearest with

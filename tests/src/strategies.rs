@@ -121,6 +121,7 @@ pub fn job(max_side: u32, max_iterations: u32) -> impl Strategy<Value = Job> {
                 grid,
                 iterations,
                 kernel: Kernel::Direct,
+                smooth: false,
             }
         })
 }
@@ -133,18 +134,37 @@ pub fn job_and_tile(max_side: u32, max_iterations: u32) -> impl Strategy<Value =
 
 /// A valid message of any kind.
 pub fn envelope() -> impl Strategy<Value = Envelope> {
-    let result = (job_and_tile(65_535, u32::MAX), any::<u64>()).prop_map(|((job, tile), seed)| {
-        let pixels = job.grid.rect(tile).unwrap().pixels();
-        let mut state = seed;
-        let counts = (0..pixels).map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 32) as u32) % job.iterations.saturating_add(1).max(1)
-        });
-        let counts = counts.collect::<heapless::Vec<u32, MAX_TILE_PIXELS>>();
-        Message::Result(TileResult { job, tile, counts })
-    });
+    let result = (job_and_tile(65_535, u32::MAX), any::<u64>(), any::<bool>()).prop_map(
+        |((mut job, tile), seed, smooth)| {
+            job.smooth = smooth;
+            let pixels = job.grid.rect(tile).unwrap().pixels();
+            let mut state = seed;
+            let mut next = move || {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                state >> 32
+            };
+            let counts = (0..pixels)
+                .map(|_| next() as u32 % job.iterations.saturating_add(1).max(1))
+                .collect::<heapless::Vec<u32, MAX_TILE_PIXELS>>();
+            // A fraction for each pixel that escaped, 0 for each inside, if the job asks.
+            let fractions = counts.iter().map(|&count| match count < job.iterations {
+                true => next() as u16,
+                false => 0,
+            });
+            let smooth = match smooth {
+                true => fractions.collect(),
+                false => heapless::Vec::new(),
+            };
+            Message::Result(TileResult {
+                job,
+                tile,
+                counts,
+                smooth,
+            })
+        },
+    );
     let reason = prop_oneof![
         any::<u8>().prop_map(Reason::UnsupportedVersion),
         Just(Reason::Undecodable),

@@ -2,8 +2,8 @@
 //! lm3s6965evb, 64 KiB RAM), a Cortex-M0 (microbit, 16 KiB RAM, no 64-bit multiply), a
 //! Cortex-M4F (mps2-an386), a Cortex-M33 running Secure (mps2-an505) and a RISC-V RV32IMAC
 //! (sifive_e, 16 KiB RAM). On each it computes the fixture tiles byte for byte as the host
-//! does, direct and perturbed, refuses what it cannot serve, and survives garbage on the line. `just test` builds
-//! the ELFs first.
+//! does, direct and perturbed, with smooth fractions and without, refuses what it cannot
+//! serve, and survives garbage on the line. `just test` builds the ELFs first.
 use fixedbrot_core::limits::{MAX_FRAME_LEN, WIRE_VERSION};
 use fixedbrot_core::wire::{self, Envelope, Message, Reason, Refusal, TileRequest, TileResult};
 use fixedbrot_core::{Bla, JobId, Kernel, OrbitPoint, Reference};
@@ -27,21 +27,32 @@ fn the_boards_compute_every_fixture_tile_byte_for_byte() {
 fn every_fixture_tile(machine: Machine) {
     let mut board = Board::boot(machine);
     let mut buf = vec![0u8; MAX_FRAME_LEN];
-    // Label, kernel, the tile's inputs and its counts, from either file.
+    // Label, kernel, the tile's inputs, its counts and any fractions, from the three files.
     let direct = table::read("tiles.tsv")
         .into_iter()
         .map(|row| (row[0].clone(), Kernel::Direct, row[1..].to_vec()));
-    let perturbed = table::read("perturbed.tsv").into_iter().map(|row| {
-        let kernel = Kernel::from_name(&row[1]).expect("a kernel");
-        (row[0].clone(), kernel, row[2..].to_vec())
-    });
-    for (n, (label, kernel, row)) in direct.chain(perturbed).enumerate() {
-        let (job, tile) = cases::tile_from_inputs(&row[..11], kernel);
-        let counts: Vec<u32> = row[11].split(',').map(|c| c.parse().unwrap()).collect();
+    let kernel = |row: &[String]| Kernel::from_name(&row[1]).expect("a kernel");
+    let perturbed = table::read("perturbed.tsv")
+        .into_iter()
+        .map(|row| (row[0].clone(), kernel(&row), row[2..].to_vec()));
+    let smooth = table::read("smooth.tsv")
+        .into_iter()
+        .map(|row| (row[0].clone(), kernel(&row), row[2..].to_vec()));
+    for (n, (label, kernel, row)) in direct.chain(perturbed).chain(smooth).enumerate() {
+        let (mut job, tile) = cases::tile_from_inputs(&row[..11], kernel);
+        let numbers = |column: &String| -> Vec<u32> {
+            column.split(',').map(|c| c.parse().unwrap()).collect()
+        };
+        let counts = numbers(&row[11]);
+        let fractions: Vec<u16> = row.get(12).map_or(vec![], |column| {
+            numbers(column).into_iter().map(|f| f as u16).collect()
+        });
+        job.smooth = row.len() > 12;
         let result = Message::Result(TileResult {
             job,
             tile,
             counts: counts.as_slice().try_into().unwrap(),
+            smooth: fractions.as_slice().try_into().unwrap(),
         });
         let max_bits = machine.max_bits();
         // Too wide for the board: refused, from the frame's first bytes if the whole request

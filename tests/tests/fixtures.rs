@@ -31,6 +31,32 @@ fn kernel_reproduces_every_point() {
     }
 }
 
+/// The smooth fractions of jobs that ask for them, and their counts, on every machine: this
+/// test runs on x86-64 and under qemu-aarch64; the boards' test holds the firmware to them.
+#[test]
+fn the_kernels_reproduce_every_smooth_tile() {
+    let rows = table::read("smooth.tsv");
+    assert!(
+        rows.len() >= 20,
+        "smooth fixture is too small: {}",
+        rows.len()
+    );
+    let numbers =
+        |column: &String| -> Vec<u32> { column.split(',').map(|n| n.parse().unwrap()).collect() };
+    for row in rows {
+        let kernel = Kernel::from_name(&row[1]).expect("a kernel");
+        let (mut job, tile) = cases::tile_from_inputs(&row[2..13], kernel);
+        job.smooth = true;
+        let fractions = numbers(&row[14]).into_iter().map(|f| f as u16).collect();
+        assert_eq!(
+            cases::tile_pixels(&job, tile, true).unwrap(),
+            (numbers(&row[13]), fractions),
+            "{}",
+            row[0]
+        );
+    }
+}
+
 /// The wide kernel's counts, on every machine: this test runs on x86-64 and under
 /// qemu-aarch64, in 64-bit words; the firmware's 32-bit words are held to them by a unit test.
 #[test]

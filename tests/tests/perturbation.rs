@@ -25,6 +25,7 @@ fn job(centre: &str, zoom: &str, size: u32, iterations: u32, kernel: Kernel) -> 
         grid,
         iterations,
         kernel,
+        smooth: false,
     })
 }
 

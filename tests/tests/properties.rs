@@ -2,9 +2,9 @@
 //! inputs. They run in debug builds, so any arithmetic overflow would panic here.
 use fixedbrot_core::limits::{MAX_ENCODED_LEN, MAX_FRAME_LEN, MAX_SIDE, WIRE_VERSION};
 use fixedbrot_core::wire::{
-    decode, decode_cobs, decode_request, decode_result, encode, encode_cobs, encode_count,
+    decode, decode_cobs, decode_request, decode_result, encode, encode_cobs, encode_pixel,
     encode_refusal_cobs, encode_request, encode_result_head, max_encoded_len, peek, Envelope,
-    Message, TileRequest, WireError, MAX_COUNT_LEN,
+    Message, TileRequest, WireError, MAX_PIXEL_LEN,
 };
 use fixedbrot_core::{
     escape, escape_lanes, render_tile, render_tile_in_lanes, Fixed, Format, JobError, Point,
@@ -90,8 +90,9 @@ proptest! {
         let whole = encode(&envelope, &mut buf).unwrap().to_vec();
         let request = TileRequest { job: result.job, tile: result.tile };
         let mut streamed = encode_result_head(envelope.job_id, &request, &mut buf).unwrap().to_vec();
-        for &count in &result.counts {
-            streamed.extend_from_slice(encode_count(count, &mut [0; MAX_COUNT_LEN]));
+        for (i, &count) in result.counts.iter().enumerate() {
+            let fraction = result.smooth.get(i).copied();
+            streamed.extend_from_slice(encode_pixel(count, fraction, &mut [0; MAX_PIXEL_LEN]));
         }
         prop_assert_eq!(streamed, whole);
     }
@@ -323,6 +324,8 @@ fn agree_on_result(bytes: &[u8]) -> Result<(), TestCaseError> {
     prop_assert_eq!(view.tile, result.tile);
     prop_assert_eq!(view.len(), result.counts.len());
     prop_assert!(view.counts().eq(result.counts.iter().copied()));
+    let fractions = (0..result.counts.len()).map(|i| result.smooth.get(i).copied().unwrap_or(0));
+    prop_assert!(view.pixels().map(|(_, fraction)| fraction).eq(fractions));
     Ok(())
 }
 

@@ -170,8 +170,9 @@ fn the_count_is_the_number_of_steps_taken_and_the_limit_means_inside() {
 #[test]
 fn the_largest_tile_result_encodes_to_exactly_the_stated_worst_case() {
     // The widest format's view is fixed-length; sides of 65,535 take 3 bytes of the 5 a
-    // varint may, so the real worst case sits a few bytes under the stated bound.
-    let job = job(
+    // varint may, so the real worst case sits a few bytes under the stated bound. The
+    // longest pixel escapes just before the limit with the largest fraction.
+    let mut job = job(
         fixedbrot_tests::cases::wide(4096),
         "-3,3",
         "3,-3",
@@ -179,12 +180,14 @@ fn the_largest_tile_result_encodes_to_exactly_the_stated_worst_case() {
         u32::MAX,
         (64, 64),
     );
+    job.smooth = true;
     let worst = Envelope {
         job_id: JobId(u64::MAX),
         message: Message::Result(TileResult {
             job,
             tile: job.grid.tile_at(64 * 1022, 64 * 1022).unwrap(), // a full tile, far in
-            counts: core::iter::repeat_n(u32::MAX, MAX_TILE_PIXELS).collect(),
+            counts: core::iter::repeat_n(u32::MAX - 1, MAX_TILE_PIXELS).collect(),
+            smooth: core::iter::repeat_n(u16::MAX, MAX_TILE_PIXELS).collect(),
         }),
     };
     let mut buf = vec![0u8; MAX_FRAME_LEN];
@@ -300,6 +303,7 @@ fn results_whose_counts_do_not_fit_their_tile_are_refused() {
                 job,
                 tile: TileIndex(0),
                 counts: counts.try_into().unwrap(),
+                smooth: heapless::Vec::new(),
             }),
         };
         let mut bytes = vec![WIRE_VERSION];

@@ -125,11 +125,13 @@ pub fn compute(job_id: JobId, request: &TileRequest, limits: &Limits) -> Vec<u8>
 fn compute_counted(job_id: JobId, request: &TileRequest, limits: &Limits) -> (Vec<u8>, u64) {
     let pixels = request.pixels();
     let mut counts = vec![0u32; pixels];
+    // Fractions only where the job asks for them: an empty buffer asks the kernel for none.
+    let mut smooth = vec![0; if request.job.smooth { pixels } else { 0 }];
     cpu::render_tile(
         &request.job,
         request.tile,
         &mut counts,
-        &mut [],
+        &mut smooth,
         limits.max_orbit_bytes,
     )
     .expect("decoded requests are checked, their orbits within the limit");
@@ -138,9 +140,10 @@ fn compute_counted(job_id: JobId, request: &TileRequest, limits: &Limits) -> (Ve
     let mut len = wire::encode_result_head(job_id, request, &mut bytes)
         .expect("decoded requests are checked, and their results fit max_result_len")
         .len();
-    let mut count_bytes = [0u8; wire::MAX_COUNT_LEN];
-    for count in counts {
-        let encoded = wire::encode_count(count, &mut count_bytes);
+    let mut pixel_bytes = [0u8; wire::MAX_PIXEL_LEN];
+    for (i, count) in counts.into_iter().enumerate() {
+        let fraction = smooth.get(i).copied();
+        let encoded = wire::encode_pixel(count, fraction, &mut pixel_bytes);
         bytes[len..len + encoded.len()].copy_from_slice(encoded);
         len += encoded.len();
     }
@@ -150,17 +153,20 @@ fn compute_counted(job_id: JobId, request: &TileRequest, limits: &Limits) -> (Ve
 
 /// Renders the tile of a checked request into its result.
 pub fn result(job_id: JobId, request: &TileRequest, limits: &Limits) -> Envelope {
-    let mut counts = heapless::Vec::new();
+    let (mut counts, mut smooth) = (heapless::Vec::new(), heapless::Vec::new());
     let pixels = request.pixels();
-    // A checked tile has at most MAX_TILE_PIXELS pixels, the vector's capacity.
+    // A checked tile has at most MAX_TILE_PIXELS pixels, the vectors' capacity.
     counts
         .resize(pixels, 0)
+        .expect("a checked tile fits MAX_TILE_PIXELS");
+    smooth
+        .resize(if request.job.smooth { pixels } else { 0 }, 0)
         .expect("a checked tile fits MAX_TILE_PIXELS");
     cpu::render_tile(
         &request.job,
         request.tile,
         &mut counts,
-        &mut [],
+        &mut smooth,
         limits.max_orbit_bytes,
     )
     .expect("render checks its job, and its orbit within the limit");
@@ -170,6 +176,7 @@ pub fn result(job_id: JobId, request: &TileRequest, limits: &Limits) -> Envelope
             job: request.job,
             tile: request.tile,
             counts,
+            smooth,
         }),
     }
 }

@@ -5,6 +5,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use fixedbrot_core::limits::{MAX_FRAME_LEN, MAX_TILE_PIXELS};
+use fixedbrot_core::smooth::Smooth;
 use fixedbrot_core::wire::{
     self, Deframer, Envelope, Framed, Message, Reason, Refusal, TileRequest, TileResult, WireError,
 };
@@ -182,16 +183,17 @@ impl<L: Link> Board<L> {
     /// Computes a tile on this host, for a format wider than the board computes or an orbit
     /// longer than it holds: computed elsewhere, never refused for the board's RAM.
     fn here(&mut self, job_id: JobId, request: &TileRequest) -> Result<Envelope, BoardError> {
-        let mut counts = heapless::Vec::new();
+        let (mut counts, mut smooth) = (heapless::Vec::new(), heapless::Vec::new());
         let pixels = request.pixels();
-        counts
-            .resize(pixels, 0)
-            .map_err(|_| BoardError::Answer("was asked for a tile larger than any"))?;
+        let too_large = |_| BoardError::Answer("was asked for a tile larger than any");
+        counts.resize(pixels, 0).map_err(too_large)?;
+        let fractions = if request.job.smooth { pixels } else { 0 };
+        smooth.resize(fractions, 0).map_err(too_large)?;
         cpu::render_tile(
             &request.job,
             request.tile,
             &mut counts,
-            &mut [],
+            &mut smooth,
             self.max_orbit_bytes,
         )
         .map_err(|_| BoardError::Answer("was asked for a tile of an invalid job"))?;
@@ -202,6 +204,7 @@ impl<L: Link> Board<L> {
                 job: request.job,
                 tile: request.tile,
                 counts,
+                smooth,
             }),
         })
     }
@@ -226,12 +229,14 @@ impl<L: Link> Board<L> {
             ..job
         };
         let mut counts = vec![0u32; rect.pixels()];
+        let mut smooth = vec![0; if job.smooth { rect.pixels() } else { 0 }];
         for y in (rect.y..rect.y + rect.height).step_by(piece_height as usize) {
             for x in (rect.x..rect.x + rect.width).step_by(piece_width as usize) {
                 let tile = pieces.grid.tile_at(x, y).ok_or(BoardError::Answer(
                     "was asked for a piece outside the image",
                 ))?;
-                if let Some(mut refusal) = self.piece(job_id, pieces, tile, rect, &mut counts)? {
+                let into = (&mut counts[..], &mut smooth[..]);
+                if let Some(mut refusal) = self.piece(job_id, pieces, tile, rect, into)? {
                     // A refused piece fails the whole tile, under the tile's own index.
                     refusal.tile = Some(request.tile);
                     return Ok(Envelope {
@@ -241,27 +246,30 @@ impl<L: Link> Board<L> {
                 }
             }
         }
-        let counts = heapless::Vec::from_slice(&counts)
-            .map_err(|_| BoardError::Answer("sent a tile larger than any"))?;
+        let too_large = |_| BoardError::Answer("sent a tile larger than any");
+        let counts = heapless::Vec::from_slice(&counts).map_err(too_large)?;
+        let smooth = heapless::Vec::from_slice(&smooth).map_err(too_large)?;
         Ok(Envelope {
             job_id,
             message: Message::Result(TileResult {
                 job,
                 tile: request.tile,
                 counts,
+                smooth,
             }),
         })
     }
 
-    /// Has the board compute one piece, tile `tile` of `pieces`, and puts its counts where
-    /// it lies in `counts`, the counts of the tile `rect`; the board's refusal, if it refused.
+    /// Has the board compute one piece, tile `tile` of `pieces`, and puts its counts and
+    /// fractions where it lies in `counts` and `smooth`, those of the tile `rect`; the
+    /// board's refusal, if it refused.
     fn piece(
         &mut self,
         job_id: JobId,
         pieces: Job,
         tile: TileIndex,
         rect: Rect,
-        counts: &mut [u32],
+        (counts, smooth): (&mut [u32], &mut [Smooth]),
     ) -> Result<Option<Refusal>, BoardError> {
         self.pieces += 1;
         let result = match self
@@ -284,11 +292,15 @@ impl<L: Link> Board<L> {
             y: sub.y - rect.y,
             ..sub
         };
+        let misfit = || BoardError::Answer("sent a piece that does not fit its tile");
         within_tile
             .copy_into(&result.counts, counts, rect.width)
-            .ok_or(BoardError::Answer(
-                "sent a piece that does not fit its tile",
-            ))?;
+            .ok_or_else(misfit)?;
+        if pieces.smooth {
+            within_tile
+                .copy_into(&result.smooth, smooth, rect.width)
+                .ok_or_else(misfit)?;
+        }
         Ok(None)
     }
 
@@ -391,6 +403,7 @@ fn probe(format: Format, side: u32) -> TileRequest {
         },
         iterations: 1,
         kernel: Kernel::Direct,
+        smooth: false,
     };
     TileRequest {
         job,
@@ -464,12 +477,13 @@ mod tests {
                 let max_points = self.max_orbit as u32;
                 return refused(Some(request.tile), Reason::OrbitTooLong { max_points });
             }
-            let counts = fixedbrot_tests::cases::tile_counts(&job, request.tile).unwrap();
-            let counts = heapless::Vec::from_slice(&counts).unwrap();
+            let (counts, smooth) =
+                fixedbrot_tests::cases::tile_pixels(&job, request.tile, job.smooth).unwrap();
             let result = TileResult {
                 job: request.job,
                 tile: request.tile,
-                counts,
+                counts: heapless::Vec::from_slice(&counts).unwrap(),
+                smooth: heapless::Vec::from_slice(&smooth).unwrap(),
             };
             Envelope {
                 job_id,
@@ -590,12 +604,19 @@ mod tests {
             (64, 64),
         );
         let odd = job(Format::I4F60, "-2,1.5", "1,-1.5", (100, 33), 256, (7, 5));
+        // With smooth fractions too: the pieces' fractions land where their counts do.
+        let smooth = Job {
+            smooth: true,
+            ..odd
+        };
         for (job, max) in [
             (default, 1000),
             (default, 64),
             (default, 4096),
             (odd, 3),
             (odd, 34),
+            (smooth, 3),
+            (smooth, 34),
         ] {
             let mut board = Board::connect(FakeBoard::new(max), 1_000_000, 1 << 20).unwrap();
             for tile in [

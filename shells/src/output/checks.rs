@@ -169,6 +169,7 @@ mod tests {
             },
             iterations: 100,
             kernel: Kernel::Direct,
+            smooth: false,
         };
         Image {
             job_id: JobId(1),

@@ -292,6 +292,7 @@ fn job_of(sidecar: &Sidecar) -> Result<Job, String> {
         grid: sidecar.grid,
         iterations: sidecar.iterations,
         kernel,
+        smooth: false,
     })
 }
 
@@ -388,6 +389,7 @@ mod tests {
             },
             iterations: 100,
             kernel: Kernel::Direct,
+            smooth: false,
         };
         Image {
             job_id: JobId(0x0123_4567_89ab_cdef),

@@ -89,6 +89,7 @@ fn forged_results() -> Vec<Vec<u8>> {
                     job,
                     tile: TileIndex(i as u32),
                     counts: heapless::Vec::from_slice(&[1; 64 * 64]).unwrap(),
+                    smooth: heapless::Vec::new(),
                 }),
             };
             let mut buf = vec![0u8; fixedbrot_core::limits::MAX_ENCODED_LEN];

@@ -62,7 +62,9 @@ fn kernel(c: &mut Criterion) {
         ));
         group.throughput(Throughput::Elements(job.grid.pixels()));
         let kernels: [(&str, Kernel); 2] = [
-            ("run-time lanes", |j, t, o, s| cpu::render_tile(j, t, o, s, u64::MAX)),
+            ("run-time lanes", |j, t, o, s| {
+                cpu::render_tile(j, t, o, s, u64::MAX)
+            }),
             ("build-time choice", fixedbrot_core::render_tile),
         ];
         for (label, kernel) in kernels {

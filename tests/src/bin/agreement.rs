@@ -46,6 +46,7 @@ fn run(args: &[String]) -> Result<(), String> {
         grid,
         iterations,
         kernel: Kernel::Direct,
+        smooth: false,
     };
     let exact = widened(&direct, extra)?;
     println!(

@@ -52,6 +52,13 @@ fn main() -> std::io::Result<()> {
         &perturbed_tiles(),
     )?;
     table::write(
+        "smooth.tsv",
+        "Tiles of jobs that ask for smooth fractions: row-major counts and fractions (units of\n\
+         2^-14, `core/src/smooth.rs`). label, kernel, then tiles.tsv's columns, then fractions.\n\
+         Direct tiles are checked against the oracle's escaped z.",
+        &smooth_tiles(),
+    )?;
+    table::write(
         "wire.tsv",
         "The exact bytes of every message kind (see fixedbrot_tests::cases::messages).\n\
          label, encoding (postcard or cobs), hex bytes",
@@ -190,6 +197,51 @@ fn perturbed_tiles() -> Vec<Vec<String>> {
             let mut row = vec![label.to_owned(), job.kernel.to_string()];
             row.extend(cases::tile_inputs(&job, tile));
             row.push(cases::join(&counts));
+            row
+        })
+        .collect()
+}
+
+/// The tiles of tiles.tsv and perturbed.tsv (perturbation-v2), asking for fractions; direct
+/// ones checked pixel by pixel against the oracle.
+fn smooth_tiles() -> Vec<Vec<String>> {
+    let direct = cases::tiles().into_iter();
+    let perturbed = cases::perturbed_tiles()
+        .into_iter()
+        .map(|(label, job, tile)| {
+            let kernel = Kernel::PerturbationV2;
+            (label, Job { kernel, ..job }, tile)
+        });
+    direct
+        .chain(perturbed)
+        .map(|(label, job, tile)| {
+            let job = Job {
+                smooth: true,
+                ..job
+            };
+            let (counts, fractions) = cases::tile_pixels(&job, tile, true).expect("tile");
+            if job.kernel == Kernel::Direct {
+                let rect = job.grid.rect(tile).expect("tile in job");
+                for (i, pixel) in counts.iter().zip(&fractions).enumerate() {
+                    let i = i as u32;
+                    let c = job
+                        .view
+                        .point(rect.x + i % rect.width, rect.y + i / rect.width);
+                    let (re, im) = (cases::big(&c.re), cases::big(&c.im));
+                    let frac = job.format.frac_bits();
+                    let expected = oracle::escape_smooth_big(frac, &re, &im, job.iterations);
+                    assert_eq!(
+                        (*pixel.0, *pixel.1),
+                        expected,
+                        "kernel and oracle disagree on pixel {i} of {label}"
+                    );
+                }
+            }
+            let mut row = vec![label.to_owned(), job.kernel.to_string()];
+            row.extend(cases::tile_inputs(&job, tile));
+            row.push(cases::join(&counts));
+            let fractions: Vec<u32> = fractions.iter().map(|&f| f.into()).collect();
+            row.push(cases::join(&fractions));
             row
         })
         .collect()
