@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use fixedbrot_core::smooth::Smooth;
 use fixedbrot_core::wire::{self, Envelope, Message, Refusal};
 use fixedbrot_core::{JobId, TileIndex};
 use fixedbrot_pipeline::assembler::{Conflict, Expired, Moves, Outcome, Tile};
@@ -184,11 +185,13 @@ impl Handler for ImageHandler {
             if let Some(answer) = self.written_already(&key) {
                 return Ok(answer);
             }
-            let counts: Vec<u32> = result.counts().collect();
+            let fractions = if result.job.smooth { result.len() } else { 0 };
+            let (counts, smooth): (Vec<u32>, Vec<Smooth>) = result.pixels().unzip();
             let tile = Tile {
                 job: result.job,
                 index: result.tile,
                 counts: &counts,
+                smooth: &smooth[..fractions],
             };
             let outcome = self.assembler.accept_tile(key, tile, now, message.again);
             ((key.id, Some(key)), outcome)

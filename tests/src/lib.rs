@@ -10,6 +10,7 @@ pub mod scratch;
 pub mod strategies;
 pub mod table;
 
+use fixedbrot_core::smooth::Smooth;
 use fixedbrot_core::{
     render_tile, render_tile_perturbed, Bla, Job, Kernel, OrbitPoint, Reference, TileIndex,
 };
@@ -27,21 +28,36 @@ pub fn with_reference<T>(
 /// Renders a whole job, tile by tile through the core's tile kernel (its reference orbit
 /// computed once, for perturbation), into a row-major buffer.
 pub fn render_image(job: &Job) -> Vec<u32> {
+    render_image_smooth(job).0
+}
+
+/// [`render_image`], and the pixels' smooth fractions, row-major, if the job asks for them
+/// (else none).
+pub fn render_image_smooth(job: &Job) -> (Vec<u32>, Vec<Smooth>) {
     let grid = job.grid;
-    let mut image = vec![0u32; grid.pixels() as usize];
-    let mut tile_counts = vec![0u32; fixedbrot_core::limits::MAX_TILE_PIXELS];
+    let pixels = grid.pixels() as usize;
+    let mut image = (
+        vec![0u32; pixels],
+        vec![0; if job.smooth { pixels } else { 0 }],
+    );
+    let room = fixedbrot_core::limits::MAX_TILE_PIXELS;
+    let mut tile = (vec![0u32; room], vec![0; if job.smooth { room } else { 0 }]);
     let mut render = |reference: Option<&Reference>| {
         for index in 0..grid.tiles() {
-            let tile = TileIndex(index);
+            let index = TileIndex(index);
+            let (counts, smooth) = (&mut tile.0[..], &mut tile.1[..]);
             let rect = match reference {
-                None => render_tile(job, tile, &mut tile_counts, &mut []),
-                Some(reference) => {
-                    render_tile_perturbed(job, reference, tile, &mut tile_counts, &mut [])
-                }
+                None => render_tile(job, index, counts, smooth),
+                Some(reference) => render_tile_perturbed(job, reference, index, counts, smooth),
             }
             .expect("valid job");
-            rect.copy_into(&tile_counts[..rect.pixels()], &mut image, grid.width)
+            let n = rect.pixels();
+            rect.copy_into(&tile.0[..n], &mut image.0, grid.width)
                 .expect("a tile of the job");
+            if job.smooth {
+                rect.copy_into(&tile.1[..n], &mut image.1, grid.width)
+                    .expect("a tile of the job");
+            }
         }
     };
     match job.kernel {

@@ -175,6 +175,7 @@ mod tests {
             job_id: JobId(1),
             job,
             counts: vec![1; 35],
+            smooth: Vec::new(),
         }
     }
 

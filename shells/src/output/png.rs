@@ -316,6 +316,7 @@ mod tests {
             job_id: JobId(7),
             job,
             counts: vec![1, 2, 3, 8, 8, 8, 1, 2, 3, 4, 5, 6],
+            smooth: Vec::new(),
         };
         let (classic, azure) = (
             Png {
@@ -351,6 +352,7 @@ mod tests {
             job_id: JobId(8),
             job,
             counts,
+            smooth: Vec::new(),
         };
         for palette in Palette::ALL {
             let files: Vec<Vec<u8>> = [1, 2, 3, 8]

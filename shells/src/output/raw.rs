@@ -257,6 +257,7 @@ pub fn read(path: &Path, max_pixels: u64) -> Result<Image, String> {
         job_id,
         job,
         counts,
+        smooth: Vec::new(),
     })
 }
 
@@ -395,6 +396,7 @@ mod tests {
             job_id: JobId(0x0123_4567_89ab_cdef),
             job,
             counts: (0..35).map(|i| i * 3 % 101).collect(),
+            smooth: Vec::new(),
         }
     }
 

@@ -211,6 +211,7 @@ mod tests {
             job_id: JobId(id),
             job,
             counts: vec![1; 6],
+            smooth: Vec::new(),
         }
     }
 

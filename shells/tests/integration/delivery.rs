@@ -308,6 +308,7 @@ fn a_restart_beside_thousands_of_images_writes_no_replayed_job_again() {
             job_id: JobId(0x1000 + id),
             job: small,
             counts: vec![1; 6],
+            smooth: Vec::new(),
         };
         let mut bytes = Vec::new();
         png.encode_into(&image, &mut bytes).unwrap();

@@ -79,6 +79,7 @@ fn png(c: &mut Criterion) {
         let image = Image {
             job_id: fixedbrot_core::JobId(0),
             counts: fixedbrot_tests::render_image(&job),
+            smooth: Vec::new(),
             job,
         };
         let mut group = c.benchmark_group(format!(

@@ -26,6 +26,7 @@ use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 use fixedbrot_core::limits::MAX_JOB_LEN;
+use fixedbrot_core::smooth::Smooth;
 use fixedbrot_core::wire::{self, Envelope, Message, Refusal};
 use fixedbrot_core::{Grid, Job, JobId, TileIndex};
 
@@ -63,6 +64,8 @@ pub struct JobKey {
     pub definition: [u8; 32],
     /// The job's image and tile sizes.
     pub grid: Grid,
+    /// Whether its tiles carry smooth fractions ([`Job::smooth`]).
+    pub smooth: bool,
 }
 
 impl JobKey {
@@ -77,6 +80,7 @@ impl JobKey {
             id,
             definition: Sha256::digest(bytes).into(),
             grid: job.grid,
+            smooth: job.smooth,
         }
     }
 }
@@ -293,6 +297,8 @@ pub struct Tile<'a> {
     pub index: TileIndex,
     /// Its counts, row-major.
     pub counts: &'a [u32],
+    /// Their smooth fractions if the job asks for them, else none.
+    pub smooth: &'a [Smooth],
 }
 
 /// Jobs in flight, bounded by [`Limits`], jobs set aside, and a bounded memory of finished
@@ -355,6 +361,7 @@ impl Assembler {
                     job: result.job,
                     index: result.tile,
                     counts: &result.counts,
+                    smooth: &result.smooth,
                 };
                 self.tile(JobKey::new(id, &result.job), tile, again)
             }
@@ -424,11 +431,11 @@ impl Assembler {
     /// whole image is allocated and charged now, and each tile is copied once.
     pub fn open(&mut self, key: JobKey, job: &Job) -> Result<(), OverLimit> {
         self.admit(job)?;
-        let bytes = Received::dense_bytes(key.grid);
+        let bytes = Received::dense_bytes(key.grid, key.smooth);
         self.make_room(bytes, 1, &key, None);
         self.bytes += bytes;
         let partial = Partial {
-            tiles: Received::dense(key.grid),
+            tiles: Received::dense(key.grid, key.smooth),
             reserved: bytes,
             standing: 0,
             last_seen: self.now,
@@ -441,7 +448,7 @@ impl Assembler {
     /// Refuses a job this assembler could never hold.
     pub fn admit(&self, job: &Job) -> Result<(), OverLimit> {
         self.limits.admit(job)?;
-        let bytes = Received::dense_bytes(job.grid);
+        let bytes = Received::dense_bytes(job.grid, job.smooth);
         if bytes > self.limits.max_bytes {
             let max = self.limits.max_bytes;
             return Err(OverLimit::Memory { bytes, max });
@@ -547,7 +554,10 @@ impl Assembler {
         let Some(partial) = self.jobs.get_mut(&key) else {
             return Outcome::Duplicate;
         };
-        if !partial.tiles.insert(key.grid, index, result.counts) {
+        if !partial
+            .tiles
+            .insert(key.grid, index, result.counts, result.smooth)
+        {
             return Outcome::Rejected {
                 reason: "its counts do not fit its tile".into(),
             };
@@ -562,23 +572,24 @@ impl Assembler {
         outcome
     }
 
-    /// A tile that is held already: the same counts are a duplicate; other counts dispute it.
+    /// A tile that is held already: the same counts and fractions are a duplicate; others
+    /// dispute it.
     fn second_copy(&mut self, key: &JobKey, result: Tile<'_>) -> Outcome {
         let Some(partial) = self.jobs.get_mut(key) else {
             return Outcome::Duplicate;
         };
         let index = result.index;
-        let Some(held) = partial.tiles.counts(key.grid, index.0) else {
+        let Some((counts, smooth)) = partial.tiles.tile(key.grid, index.0) else {
             return Outcome::Duplicate;
         };
-        if held == result.counts {
+        if counts == result.counts && smooth == result.smooth {
             return Outcome::Duplicate;
         }
         partial.disputed.insert(index.0);
         Outcome::Conflict(Conflict {
             tile: index,
-            held: digest(&held),
-            this: digest(result.counts),
+            held: digest_tile(&counts, &smooth),
+            this: digest_tile(result.counts, result.smooth),
         })
     }
 
@@ -602,10 +613,11 @@ impl Assembler {
             }
         }
         match partial.tiles.into_image(key.grid) {
-            Some(counts) => Outcome::Complete(Image {
+            Some((counts, smooth)) => Outcome::Complete(Image {
                 job_id: key.id,
                 job: *job,
                 counts,
+                smooth,
             }),
             None => Outcome::Rejected {
                 reason: "a tile does not fit its job".into(),
@@ -613,17 +625,28 @@ impl Assembler {
         }
     }
 
-    /// Computes a disputed tile and puts its own counts in place; whether the copy held was
-    /// replaced. `None` if the tile is over `--max-work` (or its orbit over `--max-orbit-mib`).
+    /// Computes a disputed tile and puts its own counts and fractions in place; whether the
+    /// copy held was replaced. `None` if the tile is over `--max-work` (or its orbit over
+    /// `--max-orbit-mib`).
     fn settle(&self, job: &Job, tile: TileIndex, tiles: &mut Received) -> Option<bool> {
         let rect = job.grid.rect(tile)?;
         self.limits.check_work(job, rect).ok()?;
         self.limits.check_orbit(job).ok()?;
-        let mut own = vec![0u32; rect.pixels()];
-        cpu::render_tile(job, tile, &mut own, &mut [], self.limits.max_orbit_bytes).ok()?;
-        let replaced = tiles.counts(job.grid, tile.0)? != own;
+        let mut own = (
+            vec![0u32; rect.pixels()],
+            vec![0; if job.smooth { rect.pixels() } else { 0 }],
+        );
+        cpu::render_tile(
+            job,
+            tile,
+            &mut own.0,
+            &mut own.1,
+            self.limits.max_orbit_bytes,
+        )
+        .ok()?;
+        let replaced = tiles.tile(job.grid, tile.0)? != own;
         if replaced {
-            tiles.replace(job.grid, tile.0, &own);
+            tiles.replace(job.grid, tile.0, &own.0, &own.1);
         }
         Some(replaced)
     }
@@ -645,7 +668,7 @@ impl Assembler {
             }
         }
         let partial = Partial {
-            tiles: Received::sparse(),
+            tiles: Received::sparse(key.smooth),
             reserved: 0,
             standing: 0,
             last_seen: self.now,
@@ -786,7 +809,7 @@ impl Assembler {
     /// again can complete, so it is not set aside again at every tile of its second reading.
     fn read_again_if_room(&mut self) {
         for (rank, key) in self.aside.wanted() {
-            let whole = Received::dense_bytes(key.grid);
+            let whole = Received::dense_bytes(key.grid, key.smooth);
             // Its record's cost comes back as it goes.
             if !self.make_room(whole.saturating_sub(ASIDE_COST), 1, &key, Some(rank)) {
                 continue;
@@ -796,7 +819,7 @@ impl Assembler {
             };
             self.bytes = self.bytes - ASIDE_COST + whole;
             let partial = Partial {
-                tiles: Received::sparse(),
+                tiles: Received::sparse(key.smooth),
                 reserved: whole,
                 standing: record.standing,
                 last_seen: record.last_seen,
@@ -851,12 +874,21 @@ impl Assembler {
     }
 }
 
-/// The SHA-256 of a tile's counts as little-endian `u32`s, in hex: what a conflict names.
+/// The SHA-256 of counts as little-endian `u32`s, in hex: what digests.tsv pins of images.
 pub fn digest(counts: &[u32]) -> String {
+    digest_tile(counts, &[])
+}
+
+/// The SHA-256 of a tile's counts as little-endian `u32`s and then its fractions (if any) as
+/// little-endian `u16`s, in hex: what a conflict names.
+pub fn digest_tile(counts: &[u32], smooth: &[Smooth]) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     for count in counts {
         hasher.update(count.to_le_bytes());
+    }
+    for fraction in smooth {
+        hasher.update(fraction.to_le_bytes());
     }
     hasher
         .finalize()

@@ -223,7 +223,7 @@ fn a_job_this_process_made_is_charged_whole_from_the_start_and_completes_alike()
     let (id, job) = (JobId(8), small_job());
     let mut assembler = Assembler::new(Limits::default(), Instant::now());
     assembler.open(JobKey::new(id, &job), &job).unwrap();
-    assert_eq!(assembler.bytes(), Received::dense_bytes(job.grid));
+    assert_eq!(assembler.bytes(), Received::dense_bytes(job.grid, false));
     let images = feed(&mut assembler, results(id, job));
     assert_eq!(images[0].counts, fixedbrot_tests::render_image(&job));
     assert_eq!(assembler.bytes(), 0);
@@ -289,7 +289,7 @@ fn two_jobs_that_do_not_fit_together_complete_one_after_the_other() {
     // 120x80 counts are 38 KiB: one job and the record of another fit, two jobs do not.
     let a = job(Format::I4F28, "-2,1.5", "1,-1.5", (120, 80), 64, (8, 8));
     let b = a;
-    let one_job = Received::dense_bytes(a.grid);
+    let one_job = Received::dense_bytes(a.grid, false);
     assert!(ASIDE_COST < one_job / 4);
     let limits = Limits {
         max_bytes: one_job + one_job / 4,
@@ -751,4 +751,51 @@ fn a_job_set_aside_in_its_second_reading_is_read_again_when_there_is_room() {
     }
     assert_eq!(images.len(), 1, "A completes from its third reading");
     assert_eq!(images[0].counts, fixedbrot_tests::render_image(&a));
+}
+
+fn smooth_job() -> Job {
+    Job {
+        smooth: true,
+        ..small_job()
+    }
+}
+
+#[test]
+fn a_smooth_jobs_fractions_land_where_its_counts_do_in_any_order() {
+    let (id, job) = (JobId(11), smooth_job());
+    let mut shuffled = results(id, job);
+    shuffled.reverse();
+    shuffled.insert(2, shuffled[4].clone());
+    let mut assembler = Assembler::new(Limits::default(), Instant::now());
+    let images = feed(&mut assembler, shuffled);
+    assert_eq!(images.len(), 1);
+    let (counts, smooth) = fixedbrot_tests::render_image_smooth(&job);
+    assert_eq!((&images[0].counts, &images[0].smooth), (&counts, &smooth));
+    assert!(
+        smooth.iter().filter(|&&f| f != 0).count() > 300,
+        "fractions, not zeros"
+    );
+    assert_eq!(assembler.bytes(), 0);
+}
+
+#[test]
+fn a_copy_whose_fractions_differ_is_disputed_and_settled_by_its_own() {
+    let (id, real) = (JobId(12), smooth_job());
+    let mut assembler = Assembler::new(Limits::default(), Instant::now());
+    let now = Instant::now();
+    // The counts right, the fractions all wrong: it came first, so it is held.
+    let mut forged = result(id, real, 0);
+    if let Message::Result(result) = &mut forged.message {
+        result.smooth.iter_mut().for_each(|f| *f = 0);
+    }
+    assembler.accept(forged, now, false);
+    conflict(assembler.accept(result(id, real, 0), now, false));
+    let images = feed(&mut assembler, results(id, real));
+    assert_eq!(
+        images[0].smooth,
+        fixedbrot_tests::render_image_smooth(&real).1
+    );
+    let settled = assembler.take_moves().settled;
+    assert_eq!(settled.len(), 1);
+    assert!(settled[0].replaced, "the copy held was wrong");
 }
