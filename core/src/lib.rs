@@ -62,7 +62,7 @@ pub use kernel::{
     escape, escape_lanes, render_tile, render_tile_in_lanes, render_tile_perturbed, Pixels, LANES,
 };
 pub use orbit::OrbitPoint;
-pub use palette::Palette;
+pub use palette::{cycle_position, Gradient, GradientError, Palette, MAX_COLOURS};
 pub use perturbation::{reference_pixel, Reference};
 pub use view::{NarrowView, Point, View};
 pub use wide::{escape_wide, escape_wide_smooth, Fixed, OrbitEnd, WidePoint, Width};

@@ -1,4 +1,8 @@
-//! Palettes: an escape count (and the job's limit) to an RGB colour, in integers.
+//! Palettes: an escape count (and the job's limit, or its smooth fraction) to an RGB colour,
+//! in integers, so a job's image has the same bytes on every machine.
+use heapless::Vec;
+
+use crate::smooth::{Smooth, SMOOTH_ONE};
 
 /// How counts become colours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,4 +72,138 @@ fn gradient(stops: &[(u32, [u8; 3])], position: u32) -> [u8; 3] {
         }
     }
     colour
+}
+
+/// The most colours a [`Gradient`] holds: a palette file of more is refused.
+pub const MAX_COLOURS: usize = 1024;
+
+/// A gradient around a cycle: colours at positions in `0..2^16`, blended linearly between
+/// neighbours, and from the last back to the first, so a palette that repeats has no seam.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gradient {
+    /// Positions rising, the first at 0.
+    stops: Vec<(u16, [u8; 3]), MAX_COLOURS>,
+}
+
+/// Why colours make no gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GradientError {
+    /// None were given.
+    Empty,
+    /// More than [`MAX_COLOURS`].
+    TooMany,
+}
+
+impl Gradient {
+    /// The default, `ultra`: [`Palette::Azure`]'s colours (the look Ultra Fractal made
+    /// familiar) at their places, around a cycle.
+    pub fn ultra() -> Gradient {
+        let stops = AZURE[..AZURE.len() - 1]
+            .iter()
+            .map(|&(at, colour)| ((at << 6) as u16, colour))
+            .collect();
+        Gradient { stops }
+    }
+
+    /// `colours` evenly spaced around the cycle, in order: what a palette file gives.
+    pub fn even(colours: &[[u8; 3]]) -> Result<Gradient, GradientError> {
+        if colours.is_empty() {
+            return Err(GradientError::Empty);
+        }
+        if colours.len() > MAX_COLOURS {
+            return Err(GradientError::TooMany);
+        }
+        let n = colours.len() as u32;
+        let stops = colours
+            .iter()
+            .enumerate()
+            .map(|(i, &colour)| (((i as u32) << 16) / n, colour))
+            .map(|(at, colour)| (at as u16, colour))
+            .collect();
+        Ok(Gradient { stops })
+    }
+
+    /// The colour at `position` (of 2^16 a cycle).
+    pub fn at(&self, position: u16) -> [u8; 3] {
+        // The stop at or before `position`; the first is at 0, so there is one.
+        let i = self.stops.partition_point(|&(at, _)| at <= position) - 1;
+        let (from, a) = self.stops[i];
+        let (to, b) = match self.stops.get(i + 1) {
+            Some(&(to, b)) => (u32::from(to), b),
+            None => (1 << 16, self.stops[0].1),
+        };
+        let (t, span) = (i32::from(position - from), (to - u32::from(from)) as i32);
+        core::array::from_fn(|k| {
+            let (a, b) = (i32::from(a[k]), i32::from(b[k]));
+            (a + (b - a) * t / span) as u8
+        })
+    }
+}
+
+/// Where a pixel that escaped falls in a palette that cycles every `span` iterations (at
+/// least 1), of 2^16 a cycle: its smooth count `μ = count - 1 + smooth / 2^14`
+/// ([`crate::smooth`]), or its count where it has no fraction, moved on by `offset`
+/// iterations. Smooth counts a cycle apart get the same colour, so deep views with large
+/// counts keep their contrast.
+pub fn cycle_position(count: u32, smooth: Option<Smooth>, span: u32, offset: u32) -> u16 {
+    let one = u64::from(SMOOTH_ONE);
+    let mu = match smooth {
+        Some(fraction) => u64::from(count).saturating_sub(1) * one + u64::from(fraction),
+        None => u64::from(count) * one,
+    };
+    let moved = mu + u64::from(offset) * one;
+    // Of 2^16 a cycle: μ·2^16 / span, in units of 2^-14 of μ. Below 2^(32 + 14 + 2 + 2).
+    ((moved << 2) / u64::from(span.max(1))) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gradient_blends_between_its_stops_and_back_to_the_first() {
+        let g = Gradient::even(&[[0, 0, 0], [200, 100, 0]]).unwrap();
+        assert_eq!(g.at(0), [0, 0, 0]);
+        assert_eq!(g.at(1 << 14), [100, 50, 0]);
+        assert_eq!(g.at(1 << 15), [200, 100, 0]);
+        // Half way back to the first.
+        assert_eq!(g.at(3 << 14), [100, 50, 0]);
+        assert_eq!(g.at(u16::MAX), [1, 1, 0], "a step short of the first");
+    }
+
+    #[test]
+    fn ultra_is_azures_colours_at_their_places() {
+        let g = Gradient::ultra();
+        assert_eq!(g.at(0), [0, 7, 100]);
+        assert_eq!(g.at(430 << 6), [237, 255, 255]);
+        assert_eq!(g.at(880 << 6), [0, 2, 0]);
+    }
+
+    #[test]
+    fn a_palette_of_no_colours_or_too_many_is_refused() {
+        assert_eq!(Gradient::even(&[]), Err(GradientError::Empty));
+        let many = [[1, 2, 3]; MAX_COLOURS + 1];
+        assert_eq!(Gradient::even(&many), Err(GradientError::TooMany));
+        assert!(Gradient::even(&many[..MAX_COLOURS]).is_ok());
+    }
+
+    #[test]
+    fn the_position_cycles_every_span_and_moves_with_the_fraction() {
+        let one = SMOOTH_ONE as u16;
+        // μ = 10 - 1 + 1 = 10 over a span of 40: a quarter of the cycle.
+        assert_eq!(cycle_position(10, Some(one), 40, 0), 1 << 14);
+        assert_eq!(cycle_position(10, None, 40, 0), 1 << 14);
+        // A cycle later, the same place; the offset moves it.
+        assert_eq!(cycle_position(50, Some(one), 40, 0), 1 << 14);
+        assert_eq!(cycle_position(10, Some(one), 40, 10), 1 << 15);
+        // Half an iteration more is an eightieth of the cycle more.
+        assert_eq!(
+            cycle_position(10, Some(one + one / 2), 40, 0),
+            (1 << 14) + 819
+        );
+        assert_eq!(
+            cycle_position(10, Some(one), 0, 0),
+            cycle_position(10, Some(one), 1, 0)
+        );
+    }
 }

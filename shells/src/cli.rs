@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
-use fixedbrot_core::{
-    Format, Grid, Job, JobError, Kernel, Palette, View, Width, Zoom, MIN_STEP_ULPS,
-};
+use fixedbrot_core::{Format, Grid, Job, JobError, Kernel, View, Width, Zoom, MIN_STEP_ULPS};
 
 use crate::kafka::KafkaArgs;
 use crate::log::LogFormat;
+use crate::output::{Colouring, PaletteChoice};
 use fixedbrot_core::JobId;
 use fixedbrot_pipeline::Limits;
 
@@ -114,6 +113,10 @@ pub struct GenerateArgs {
     pub kafka: KafkaArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Ask the workers for counts alone, not each pixel's smooth fraction too: leaner
+    /// results, for palettes that colour by count (classic, azure)
+    #[arg(long)]
+    pub counts_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -165,9 +168,12 @@ pub struct ImageArgs {
     /// Write the first completed image to this file instead, then exit
     #[arg(long, short, conflicts_with = "output_dir")]
     pub output: Option<PathBuf>,
-    /// Palette: classic (the original's black and white) or azure
-    #[arg(long, default_value = "classic", value_parser = parse_palette)]
-    pub palette: Palette,
+    /// Palette: classic (the original's black and white), azure, ultra (azure's colours
+    /// cycling with the smooth count; the job must ask for fractions), or a FILE of colours
+    #[arg(long, default_value = "classic", value_parser = PaletteChoice::parse)]
+    pub palette: PaletteChoice,
+    #[command(flatten)]
+    pub cycle: CycleArgs,
     /// Also write each job's counts to DIR/job-<id>.npy and the job to DIR/job-<id>.json
     /// (NPY, which numpy reads; `fixedbrot colour` colours them)
     #[arg(long, value_name = "DIR")]
@@ -329,9 +335,12 @@ pub struct RenderArgs {
     pub view: ViewArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
-    /// Palette: classic (the original's black and white) or azure
-    #[arg(long, default_value = "azure", value_parser = parse_palette)]
-    pub palette: Palette,
+    /// Palette: ultra (azure's colours cycling with the smooth count), azure, classic (the
+    /// original's black and white), or a FILE of colours, one a line (#rrggbb or r g b)
+    #[arg(long, default_value = "ultra", value_parser = PaletteChoice::parse)]
+    pub palette: PaletteChoice,
+    #[command(flatten)]
+    pub cycle: CycleArgs,
     /// Output PNG; by default a new image-<unix millis>.png in the current directory
     #[arg(long, short)]
     pub output: Option<PathBuf>,
@@ -348,9 +357,12 @@ pub struct RenderArgs {
 pub struct ColourArgs {
     /// Counts written by render --raw or image --raw-dir (FILE.npy, its job in FILE.json)
     pub file: PathBuf,
-    /// Palette: classic (the original's black and white) or azure
-    #[arg(long, default_value = "azure", value_parser = parse_palette)]
-    pub palette: Palette,
+    /// Palette: ultra (azure's colours cycling with the count), azure, classic (the
+    /// original's black and white), or a FILE of colours, one a line (#rrggbb or r g b)
+    #[arg(long, default_value = "ultra", value_parser = PaletteChoice::parse)]
+    pub palette: PaletteChoice,
+    #[command(flatten)]
+    pub cycle: CycleArgs,
     /// Output PNG; by default a new image-<unix millis>.png in the current directory
     #[arg(long, short)]
     pub output: Option<PathBuf>,
@@ -561,9 +573,25 @@ fn parse_zoom(text: &str) -> Result<Zoom, String> {
     Zoom::parse(text).ok_or_else(|| JobError::BadZoom.to_string())
 }
 
-fn parse_palette(text: &str) -> Result<Palette, String> {
-    Palette::from_name(text).ok_or_else(|| {
-        let names: Vec<_> = Palette::ALL.iter().map(|p| p.name()).collect();
-        format!("palette must be one of {}, not {text:?}", names.join(", "))
-    })
+/// How a gradient palette goes round: `--palette-span`, `--palette-offset`, `--histogram`.
+#[derive(Debug, Clone, Args)]
+pub struct CycleArgs {
+    /// Iterations a gradient palette takes to go round once (1-4294967295): about as many
+    /// as neighbouring pixels' counts differ by, at any depth
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub palette_span: u32,
+    /// Iterations to move a gradient palette on by
+    #[arg(long, default_value_t = 0)]
+    pub palette_offset: u32,
+    /// Spread a gradient palette once round the image's own smooth counts, evenly by how
+    /// many pixels have each, instead of cycling
+    #[arg(long)]
+    pub histogram: bool,
+}
+
+impl CycleArgs {
+    /// The colouring of `palette` with these flags, or what to change.
+    pub fn colouring(&self, palette: &PaletteChoice) -> Result<Colouring, String> {
+        palette.colouring(self.palette_span, self.palette_offset, self.histogram)
+    }
 }

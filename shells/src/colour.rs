@@ -10,9 +10,10 @@ use crate::output::{self, raw, Png};
 /// Colours the counts the flags name into a PNG.
 pub fn run(args: &ColourArgs) -> Result<(), String> {
     let started = Instant::now();
+    let colouring = args.cycle.colouring(&args.palette)?;
     let image = raw::read(&args.file, args.max_pixels)?;
     let png = Png {
-        palette: args.palette,
+        colouring,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     output::remove_abandoned_beside(args.output.as_deref().unwrap_or(Path::new("image.png")));
@@ -20,10 +21,10 @@ pub fn run(args: &ColourArgs) -> Result<(), String> {
         .write_output(args.output.as_deref(), Path::new("."), &image)
         .map_err(|e| format!("cannot write the image: {e}"))?;
     info!(
-        "Output file is: {} (job {:016x}, {} palette, {:.3} s)",
+        "Output file is: {} (job {:016x}, {}, {:.3} s)",
         path.display(),
         image.job_id.0,
-        args.palette.name(),
+        png.colouring.describe(),
         started.elapsed().as_secs_f64()
     );
     Ok(())

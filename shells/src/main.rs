@@ -45,23 +45,30 @@ fn main() -> ExitCode {
 fn run(command: &Command) -> Result<(), Box<dyn Error>> {
     match command {
         Command::Render(args) => {
-            let job = args
+            let colouring = args
+                .cycle
+                .colouring(&args.palette)
+                .unwrap_or_else(|e| usage_error(&e));
+            let mut job = args
                 .view
                 .job(&args.limits.limits())
                 .unwrap_or_else(|e| usage_error(&e));
+            // Fractions where the colouring uses them: the one thing that asks for them here.
+            job.smooth = colouring.uses_fractions();
             checks::for_render(args.output.as_deref(), args.raw.as_deref())
                 .unwrap_or_else(|e| usage_error(&e));
-            render::run(args, new_job_id(), job)
+            render::run(args, new_job_id(), job, colouring)
         }
         Command::Colour(args) => {
             checks::for_colour(args.output.as_deref()).unwrap_or_else(|e| usage_error(&e));
             Ok(colour::run(args)?)
         }
         Command::Generate(args) => {
-            let job = args
+            let mut job = args
                 .view
                 .job(&args.limits.limits())
                 .unwrap_or_else(|e| usage_error(&e));
+            job.smooth = !args.counts_only;
             Ok(generate::run(&args.kafka, new_job_id(), job)?)
         }
         Command::Calc(args) => {
@@ -92,7 +99,10 @@ fn run_image(args: &ImageArgs) -> Result<(), Box<dyn Error>> {
         file: args.output.clone(),
         raw_dir: args.raw_dir.clone(),
         png: Png {
-            palette: args.palette,
+            colouring: args
+                .cycle
+                .colouring(&args.palette)
+                .unwrap_or_else(|e| usage_error(&e)),
             // Assembling is one thread; all of them compress the image.
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         },

@@ -14,10 +14,15 @@ use fixedbrot_pipeline::{cpu, plan, worker, Assembler, Image, JobKey, Limits};
 
 use crate::cli::RenderArgs;
 use crate::log::{debug, info, Progress};
-use crate::output::{self, raw, Png};
+use crate::output::{self, raw, Colouring, Png};
 
 /// Renders job `job_id`, as the flags describe it, and writes its PNG.
-pub fn run(args: &RenderArgs, job_id: JobId, job: Job) -> Result<(), Box<dyn Error>> {
+pub fn run(
+    args: &RenderArgs,
+    job_id: JobId,
+    job: Job,
+    colouring: Colouring,
+) -> Result<(), Box<dyn Error>> {
     let threads = args
         .threads
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
@@ -43,10 +48,7 @@ pub fn run(args: &RenderArgs, job_id: JobId, job: Job) -> Result<(), Box<dyn Err
             .map_err(|e| format!("cannot write the counts to {}: {e}", path.display()))?;
         info!("Counts written to {}", path.display());
     }
-    let png = Png {
-        palette: args.palette,
-        threads,
-    };
+    let png = Png { colouring, threads };
     output::remove_abandoned_beside(args.output.as_deref().unwrap_or(Path::new("image.png")));
     let path = png
         .write_output(args.output.as_deref(), Path::new("."), &image)

@@ -5,19 +5,19 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fixedbrot_core::Palette;
-
+use fixedbrot_core::smooth::Smooth;
 use fixedbrot_pipeline::Image;
 
+use super::colouring::{Colouring, Colours};
 use super::partial::Partial;
 use super::written::{job_chunk, JOB_KEYWORD};
 use crate::fault;
 use flate2::{Compress, FlushCompress};
 
-/// How images are written: the palette, and the threads that compress them.
-#[derive(Clone, Copy, Debug)]
+/// How images are written: their colouring, and the threads that compress them.
+#[derive(Clone, Debug)]
 pub struct Png {
-    pub palette: Palette,
+    pub colouring: Colouring,
     pub threads: usize,
 }
 
@@ -104,10 +104,13 @@ impl Png {
     /// few bands per thread are deflated at a time and written in order as soon as they are
     /// done, so the file is never held whole in memory.
     pub fn encode_into(&self, image: &Image, out: impl Write) -> io::Result<()> {
-        let (job, grid) = (&image.job, image.job.grid);
+        let grid = image.job.grid;
         let width = grid.width as usize;
-        let colours = Colours::new(self.palette, job.iterations);
-        let bands: Vec<&[u32]> = image.counts.chunks(width * BAND_ROWS).collect();
+        let colours = Colours::new(&self.colouring, image);
+        // Each band's counts and fractions (none where the image has none).
+        let band = width * BAND_ROWS;
+        let fractions = image.smooth.chunks(band).chain(std::iter::repeat(&[][..]));
+        let bands: Vec<(&[u32], &[Smooth])> = image.counts.chunks(band).zip(fractions).collect();
         let threads = self.threads.clamp(1, bands.len().max(1));
         let mut encoder = png::Encoder::new(out, grid.width, grid.height);
         encoder.set_color(png::ColorType::Rgb);
@@ -150,7 +153,7 @@ const BANDS_PER_THREAD: usize = 4;
 /// Deflates `group`, bands `first..` of the `all` bands of an image, on `threads` threads;
 /// returns them in order with their numbers.
 fn deflate_bands(
-    group: &[&[u32]],
+    group: &[(&[u32], &[Smooth])],
     first: usize,
     all: usize,
     width: usize,
@@ -194,14 +197,22 @@ struct Band {
 }
 
 impl Band {
-    /// Colours, filters and deflates `counts`, whole rows of `width` pixels; the last band of
-    /// an image ends the deflate stream, the others end with a full flush.
-    fn deflate(counts: &[u32], width: usize, colours: &Colours, last: bool) -> io::Result<Band> {
+    /// Colours, filters and deflates `counts` (with their fractions, if any), whole rows of
+    /// `width` pixels; the last band of an image ends the deflate stream, the others end
+    /// with a full flush.
+    fn deflate(
+        (counts, smooth): (&[u32], &[Smooth]),
+        width: usize,
+        colours: &Colours,
+        last: bool,
+    ) -> io::Result<Band> {
         let mut filtered = Vec::with_capacity(counts.len() * 3 + counts.len() / width);
         let mut row = vec![0u8; width * 3];
-        for counts in counts.chunks(width) {
-            for (pixel, &count) in row.chunks_exact_mut(3).zip(counts) {
-                pixel.copy_from_slice(&colours.rgb(count));
+        for (y, counts) in counts.chunks(width).enumerate() {
+            let fractions = smooth.get(y * width..(y + 1) * width);
+            for (x, (pixel, &count)) in row.chunks_exact_mut(3).zip(counts).enumerate() {
+                let fraction = fractions.map(|fractions| fractions[x]);
+                pixel.copy_from_slice(&colours.rgb(count, fraction));
             }
             filter_sub(&row, &mut filtered);
         }
@@ -263,44 +274,12 @@ fn adler32_combine(first: u32, second: u32, len2: u64) -> u32 {
     (b << 16 | a) as u32
 }
 
-/// A palette's colours of one job's counts, looked up instead of computed per pixel (the
-/// azure palette takes a 64-bit division and square root). Counts past the table, which only
-/// very long limits reach, are computed.
-struct Colours {
-    table: Vec<[u8; 3]>,
-    palette: Palette,
-    limit: u32,
-}
-
-impl Colours {
-    /// Counts that get a table entry: a 192 KiB table at most.
-    const TABLE: u32 = 1 << 16;
-
-    fn new(palette: Palette, limit: u32) -> Colours {
-        let table = (0..=limit.min(Self::TABLE))
-            .map(|count| palette.rgb(count, limit))
-            .collect();
-        Colours {
-            table,
-            palette,
-            limit,
-        }
-    }
-
-    fn rgb(&self, count: u32) -> [u8; 3] {
-        match self.table.get(count as usize) {
-            Some(&rgb) => rgb,
-            None => self.palette.rgb(count, self.limit),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Read;
 
     use super::*;
-    use fixedbrot_core::{Format, JobId};
+    use fixedbrot_core::{Format, Gradient, Job, JobId, Palette};
     use fixedbrot_tests::cases::job;
     use fixedbrot_tests::scratch::Scratch;
 
@@ -320,11 +299,11 @@ mod tests {
         };
         let (classic, azure) = (
             Png {
-                palette: Palette::Classic,
+                colouring: Colouring::Fixed(Palette::Classic),
                 threads: 1,
             },
             Png {
-                palette: Palette::Azure,
+                colouring: Colouring::Fixed(Palette::Azure),
                 threads: 2,
             },
         );
@@ -348,31 +327,54 @@ mod tests {
         let counts: Vec<u32> = (0..97 * 301u32)
             .map(|i| (i / 7 * 13 + i % 97 / 5) % 301)
             .collect();
+        let smooth: Vec<Smooth> = (0..97 * 301u32)
+            .map(|i| (i * 7919 % 40_000) as u16)
+            .collect();
         let image = Image {
             job_id: JobId(8),
-            job,
+            job: Job {
+                smooth: true,
+                ..job
+            },
             counts,
-            smooth: Vec::new(),
+            smooth,
         };
-        for palette in Palette::ALL {
+        let ultra = || Box::new(Gradient::ultra());
+        let colourings = [
+            Colouring::Fixed(Palette::Classic),
+            Colouring::Fixed(Palette::Azure),
+            Colouring::Cycle {
+                gradient: ultra(),
+                span: 37,
+                offset: 5,
+            },
+            Colouring::Histogram(ultra()),
+        ];
+        for (n, colouring) in colourings.into_iter().enumerate() {
             let files: Vec<Vec<u8>> = [1, 2, 3, 8]
                 .into_iter()
                 .map(|threads| {
-                    let path = dir.join(format!("{}-{threads}.png", palette.name()));
-                    Png { palette, threads }.write(&path, &image).unwrap();
+                    let path = dir.join(format!("{n}-{threads}.png"));
+                    let png = Png {
+                        colouring: colouring.clone(),
+                        threads,
+                    };
+                    png.write(&path, &image).unwrap();
                     fs::read(&path).unwrap()
                 })
                 .collect();
             assert!(
                 files.windows(2).all(|pair| pair[0] == pair[1]),
-                "{palette:?}"
+                "{colouring:?}"
             );
+            let colours = Colours::new(&colouring, &image);
             let expected: Vec<u8> = image
                 .counts
                 .iter()
-                .flat_map(|&c| palette.rgb(c, 300))
+                .zip(&image.smooth)
+                .flat_map(|(&c, &f)| colours.rgb(c, Some(f)))
                 .collect();
-            assert_eq!(decoded(&files[0]), expected, "{palette:?}");
+            assert_eq!(decoded(&files[0]), expected, "{colouring:?}");
         }
     }
 

@@ -221,7 +221,7 @@ mod tests {
 
     fn png() -> Png {
         Png {
-            palette: Palette::Classic,
+            colouring: crate::output::Colouring::Fixed(Palette::Classic),
             threads: 1,
         }
     }

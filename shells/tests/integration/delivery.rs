@@ -300,7 +300,7 @@ fn a_restart_beside_thousands_of_images_writes_no_replayed_job_again() {
     // 4,100 images of other jobs, all newer than the one written.
     let small = fixedbrot_tests::cases::job(Format::I4F28, "-2,1", "1,-1", (3, 2), 8, (3, 2));
     let png = Png {
-        palette: Palette::Classic,
+        colouring: fixedbrot::output::Colouring::Fixed(Palette::Classic),
         threads: 1,
     };
     for id in 0..4100 {
