@@ -1,7 +1,10 @@
 //! A job's counts as numpy reads them, with the job beside them: `FILE.npy` holds the counts
 //! (NPY format 1.0, little-endian `uint32`, shape height x width, row-major) and `FILE.json`
 //! the job, its view in raw bits and as exact decimals. A count equal to `iterations` is a
-//! point inside the set. Colouring them again needs no computing (`fixedbrot colour`).
+//! point inside the set. A job that asks for smooth fractions has them in `FILE.smooth.npy`
+//! (`uint16`, the same shape; the sidecar's `smooth` names it): the smooth count is
+//! `count - 1 + smooth / 16384`, and 0 where the point never escaped. Colouring them again
+//! needs no computing (`fixedbrot colour`).
 //!
 //! NPY: <https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html>; numpy
 //! refuses keys of its own header it does not know, so the job goes in the sidecar.
@@ -39,6 +42,10 @@ struct Sidecar {
     /// The c of the top-left and bottom-right pixels, `RE,IM`, each part the exact value of
     /// its raw bits.
     corners: Corners,
+    /// The file the smooth fractions are in, beside this one, if the job asked for them:
+    /// `uint16`, units of 2^-14 (`smooth_count = count - 1 + smooth / 16384`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    smooth: Option<String>,
 }
 
 fn direct() -> String {
@@ -129,6 +136,11 @@ pub fn sidecar(path: &Path) -> PathBuf {
     path.with_extension("json")
 }
 
+/// The smooth fractions file of counts file `path`: the same name, `.smooth.npy`.
+pub fn fractions(path: &Path) -> PathBuf {
+    path.with_extension("smooth.npy")
+}
+
 /// How a counts file takes its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {
@@ -150,12 +162,15 @@ pub fn write(path: &Path, image: &Image, place: Place) -> io::Result<()> {
         format!("{},{}", c.re, c.im)
     };
     let view = SidecarView::of(job);
+    let name = |path: &Path| {
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let smooth = job.smooth.then(|| fractions(path));
     let sidecar_text = serde_json::to_string_pretty(&Sidecar {
         fixedbrot_raw: view.version(),
-        counts: path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        counts: name(path),
         job_id: format!("{:016x}", image.job_id.0),
         format: job.format.to_string(),
         kernel: job.kernel.to_string(),
@@ -166,26 +181,76 @@ pub fn write(path: &Path, image: &Image, place: Place) -> io::Result<()> {
             top_left: corner(0, 0),
             bottom_right: corner(grid.width - 1, grid.height - 1),
         },
+        smooth: smooth.as_deref().map(name),
     })
     .map_err(io::Error::other)?;
     write_placed(&sidecar(path), place, |out| {
         out.write_all(sidecar_text.as_bytes())?;
         out.write_all(b"\n")
     })?;
-    let counts = write_placed(path, place, |out| {
-        out.write_all(&header(grid.height, grid.width))?;
-        for count in &image.counts {
-            out.write_all(&count.to_le_bytes())?;
-        }
-        Ok(())
-    });
-    if let (Err(_), Place::New) = (&counts, place) {
+    // The fractions before the counts: counts that are there have all they need.
+    let arrays = smooth
+        .as_deref()
+        .map_or(Ok(()), |at| write_array(at, place, grid, &image.smooth))
+        .and_then(|()| write_array(path, place, grid, &image.counts));
+    if let (Err(_), Place::New) = (&arrays, place) {
         let _ = fs::remove_file(sidecar(path));
+        if let Some(at) = &smooth {
+            let _ = fs::remove_file(at);
+        }
     }
-    counts?;
+    arrays?;
     match path.parent().filter(|d| !d.as_os_str().is_empty()) {
         Some(dir) => File::open(dir)?.sync_all(),
         None => File::open(".")?.sync_all(),
+    }
+}
+
+/// Writes `values`, `grid`'s pixels, as an NPY array at `path`.
+fn write_array<T: Element>(path: &Path, place: Place, grid: Grid, values: &[T]) -> io::Result<()> {
+    write_placed(path, place, |out| {
+        out.write_all(&header::<T>(grid.height, grid.width))?;
+        for value in values {
+            value.write_le(out)?;
+        }
+        Ok(())
+    })
+}
+
+/// A value an NPY array here holds: `uint32` counts, `uint16` fractions.
+trait Element: Copy {
+    /// numpy's name of the type, little-endian; the type, and what its values are, in words.
+    const DESCR: &'static str;
+    const TYPE: &'static str;
+    const WHAT: &'static str;
+    const SIZE: usize;
+    fn write_le(self, out: &mut dyn Write) -> io::Result<()>;
+    fn from_le(bytes: &[u8]) -> Self;
+}
+
+impl Element for u32 {
+    const DESCR: &'static str = "<u4";
+    const TYPE: &'static str = "uint32";
+    const WHAT: &'static str = "counts";
+    const SIZE: usize = 4;
+    fn write_le(self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(&self.to_le_bytes())
+    }
+    fn from_le(b: &[u8]) -> u32 {
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+}
+
+impl Element for u16 {
+    const DESCR: &'static str = "<u2";
+    const TYPE: &'static str = "uint16";
+    const WHAT: &'static str = "fractions";
+    const SIZE: usize = 2;
+    fn write_le(self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(&self.to_le_bytes())
+    }
+    fn from_le(b: &[u8]) -> u16 {
+        u16::from_le_bytes([b[0], b[1]])
     }
 }
 
@@ -205,11 +270,12 @@ fn write_placed(
     }
 }
 
-/// The NPY 1.0 header of a C-order `uint32` array of `rows` x `columns`, padded with spaces
+/// The NPY 1.0 header of a C-order array of `T` of `rows` x `columns`, padded with spaces
 /// and a newline so that the data starts on a multiple of 64 bytes, as the format asks.
-fn header(rows: u32, columns: u32) -> Vec<u8> {
+fn header<T: Element>(rows: u32, columns: u32) -> Vec<u8> {
+    let descr = T::DESCR;
     let mut text =
-        format!("{{'descr': '<u4', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
     let unpadded = MAGIC.len() + 2 + text.len() + 1;
     text.extend(std::iter::repeat_n(
         ' ',
@@ -245,7 +311,8 @@ pub fn read(path: &Path, max_pixels: u64) -> Result<Image, String> {
     let job_id = u64::from_str_radix(&sidecar.job_id, 16)
         .map(JobId)
         .map_err(|_| format!("{}: job_id is not 16 hex digits", side.display()))?;
-    let counts = read_counts(path, job.grid).map_err(|e| format!("{}: {e}", path.display()))?;
+    let counts: Vec<u32> =
+        read_array(path, job.grid).map_err(|e| format!("{}: {e}", path.display()))?;
     if let Some(count) = counts.iter().find(|&&c| c > job.iterations) {
         return Err(format!(
             "{}: a count of {count} is above the job's {} iterations",
@@ -253,12 +320,46 @@ pub fn read(path: &Path, max_pixels: u64) -> Result<Image, String> {
             job.iterations
         ));
     }
+    let smooth = match &sidecar.smooth {
+        None => Vec::new(),
+        Some(name) => read_fractions(path, name, &job, &counts)?,
+    };
     Ok(Image {
         job_id,
-        job,
+        job: Job {
+            smooth: sidecar.smooth.is_some(),
+            ..job
+        },
         counts,
-        smooth: Vec::new(),
+        smooth,
     })
+}
+
+/// The fractions the sidecar names `name`, beside counts file `path`: a plain file name,
+/// never a path elsewhere, each 0 where its pixel's count is the limit.
+fn read_fractions(path: &Path, name: &str, job: &Job, counts: &[u32]) -> Result<Vec<u16>, String> {
+    let side = sidecar(path);
+    if Path::new(name).file_name() != Some(std::ffi::OsStr::new(name)) {
+        return Err(format!(
+            "{}: smooth {:?} is not a file name beside it",
+            side.display(),
+            crate::cli::shortened(name)
+        ));
+    }
+    let at = path.with_file_name(name);
+    let smooth: Vec<u16> =
+        read_array(&at, job.grid).map_err(|e| format!("{}: {e}", at.display()))?;
+    let inside_with_one = counts
+        .iter()
+        .zip(&smooth)
+        .any(|(&count, &fraction)| count >= job.iterations && fraction != 0);
+    if inside_with_one {
+        return Err(format!(
+            "{}: a point inside the set has a smooth fraction",
+            at.display()
+        ));
+    }
+    Ok(smooth)
 }
 
 /// The job a sidecar describes, not yet checked; or what is wrong with it.
@@ -315,8 +416,8 @@ fn read_sidecar(path: &Path) -> io::Result<String> {
     Ok(text)
 }
 
-/// The counts of an NPY file that must hold `grid`'s pixels as `uint32`, C order.
-fn read_counts(path: &Path, grid: Grid) -> Result<Vec<u32>, String> {
+/// The values of an NPY file that must hold `grid`'s pixels as `T`, C order.
+fn read_array<T: Element>(path: &Path, grid: Grid) -> Result<Vec<T>, String> {
     let mut file = io::BufReader::new(open_regular(path).map_err(|e| e.to_string())?);
     let mut start = [0u8; 10];
     file.read_exact(&mut start)
@@ -330,13 +431,16 @@ fn read_counts(path: &Path, grid: Grid) -> Result<Vec<u32>, String> {
         .map_err(|_| "its header is cut short")?;
     let header = String::from_utf8_lossy(&header);
     let expected = format!(
-        "'descr': '<u4', 'fortran_order': False, 'shape': ({}, {}), }}",
-        grid.height, grid.width
+        "'descr': '{}', 'fortran_order': False, 'shape': ({}, {}), }}",
+        T::DESCR,
+        grid.height,
+        grid.width
     );
     // numpy writes the same keys in the same order, so one comparison checks all three.
     if !header.trim_end().ends_with(&expected) || !header.starts_with('{') {
         return Err(format!(
-            "its header is not a little-endian uint32 array of {} x {} in C order (it says {})",
+            "its header is not a little-endian {} array of {} x {} in C order (it says {})",
+            T::TYPE,
             grid.height,
             grid.width,
             header.trim_end()
@@ -349,26 +453,26 @@ fn read_counts(path: &Path, grid: Grid) -> Result<Vec<u32>, String> {
         .map_err(|e| e.to_string())?
         .len()
         .saturating_sub((10 + header_len) as u64);
-    if data_len != pixels as u64 * 4 {
+    if data_len != (pixels * T::SIZE) as u64 {
         return Err(format!(
-            "{data_len} bytes of counts where {} x {} pixels take {}",
+            "{data_len} bytes of {} where {} x {} pixels take {}",
+            T::WHAT,
             grid.height,
             grid.width,
-            pixels * 4
+            pixels * T::SIZE
         ));
     }
-    // Read once, a chunk at a time, straight into the counts: never held twice.
-    let mut counts = Vec::with_capacity(pixels);
+    // Read once, a chunk at a time, straight into the values: never held twice.
+    let mut values = Vec::with_capacity(pixels);
     let mut chunk = vec![0u8; 1 << 16];
-    let mut left = pixels * 4;
+    let mut left = pixels * T::SIZE;
     while left > 0 {
         let bytes = &mut chunk[..left.min(1 << 16)];
         file.read_exact(bytes).map_err(|e| e.to_string())?;
-        let words = bytes.chunks_exact(4);
-        counts.extend(words.map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        values.extend(bytes.chunks_exact(T::SIZE).map(T::from_le));
         left -= bytes.len();
     }
-    Ok(counts)
+    Ok(values)
 }
 
 #[cfg(test)]
@@ -421,6 +525,62 @@ mod tests {
         assert_eq!(bytes.len(), header_end + 35 * 4);
         let sidecar = fs::read_to_string(sidecar(&path)).unwrap();
         assert!(sidecar.contains("\"top_left\": \"-2.1999999992549419403076171875,"));
+    }
+
+    /// A smooth job's fractions go in FILE.smooth.npy, named by the sidecar, and read back
+    /// with the job asking for them.
+    fn smooth_image() -> Image {
+        let mut image = image();
+        image.job.smooth = true;
+        // 0 where the count is the limit (none here: counts stop at 100 only at i = ...).
+        image.smooth = image
+            .counts
+            .iter()
+            .map(|&c| {
+                if c >= 100 {
+                    0
+                } else {
+                    (c * 331 % 40_000) as u16 + 1
+                }
+            })
+            .collect();
+        image
+    }
+
+    #[test]
+    fn smooth_fractions_read_back_beside_their_counts() {
+        let scratch = dir("smooth");
+        let path = scratch.join("counts.npy");
+        let image = smooth_image();
+        write(&path, &image, Place::New).unwrap();
+        let text = fs::read_to_string(sidecar(&path)).unwrap();
+        assert!(text.contains("\"smooth\": \"counts.smooth.npy\""), "{text}");
+        assert_eq!(read(&path, u64::MAX).unwrap(), image);
+        let bytes = fs::read(fractions(&path)).unwrap();
+        assert!(String::from_utf8_lossy(&bytes[..64]).contains("'descr': '<u2'"));
+    }
+
+    #[test]
+    fn fractions_named_elsewhere_or_inside_the_set_are_refused() {
+        let scratch = dir("smooth-bad");
+        let path = scratch.join("counts.npy");
+        let mut image = smooth_image();
+        write(&path, &image, Place::New).unwrap();
+        let text = fs::read_to_string(sidecar(&path)).unwrap();
+        let elsewhere = text.replace("counts.smooth.npy", "../counts.smooth.npy");
+        fs::write(sidecar(&path), elsewhere).unwrap();
+        let error = read(&path, u64::MAX).unwrap_err();
+        assert!(error.contains("is not a file name beside it"), "{error}");
+        // A point inside (count 100, the limit) with a fraction.
+        let other = scratch.join("inside.npy");
+        image.counts[0] = 100;
+        image.smooth[0] = 5;
+        write(&other, &image, Place::New).unwrap();
+        let error = read(&other, u64::MAX).unwrap_err();
+        assert!(
+            error.contains("a point inside the set has a smooth fraction"),
+            "{error}"
+        );
     }
 
     /// A wide format's view is written as exact decimals (version 2) and read back to the

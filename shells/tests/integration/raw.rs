@@ -36,7 +36,8 @@ const VIEW: [&str; 8] = [
 #[test]
 fn colouring_raw_counts_gives_the_pixels_render_gives_for_each_palette() {
     let dir = scratch("raw-colour");
-    for palette in ["azure", "classic"] {
+    // ultra colours by the smooth count: its fractions travel in FILE.smooth.npy.
+    for palette in ["azure", "classic", "ultra"] {
         let (counts, rendered, coloured) = (
             format!("{palette}.npy"),
             format!("render-{palette}.png"),
@@ -78,6 +79,11 @@ assert job["iterations"] == 300 and job["format"] == "I4F28"
 assert counts.max() == 300 and counts.min() >= 1
 re, im = (float(part) for part in job["corners"]["top_left"].split(","))
 assert abs(re + 2.2) < 1e-8 and abs(im - 1.2) < 1e-8, job["corners"]
+# The default palette colours by the smooth count: the fractions are beside the counts.
+smooth = numpy.load(job["smooth"])
+assert job["smooth"] == "counts.smooth.npy" and smooth.dtype == numpy.uint16, smooth.dtype
+assert smooth.shape == counts.shape and smooth.max() > 0
+assert (smooth[counts == 300] == 0).all()
 print(int((counts == 300).sum()), int(counts.sum()))
 "#;
     let output = Command::new("python3")
