@@ -254,6 +254,57 @@ fn a_broker_that_is_down_is_a_clear_error_within_15_s() {
     });
 }
 
+/// Palette files a user may get wrong, and flags that do not go together: one line saying
+/// what is wrong, exit 2, and nothing written.
+#[test]
+fn bad_palettes_are_refused_with_one_line_and_exit_2() {
+    let dir = std::env::temp_dir().join(format!("fixedbrot-palettes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let empty = file("empty.txt", "; no colours here\n\n");
+    let bad = file("bad.txt", "#102030\n#1020zz\n");
+    let many = file("many.txt", &"#102030\n".repeat(100_000));
+    for (args, says) in [
+        (vec!["render", "--palette", &empty], "no colours"),
+        (
+            vec!["render", "--palette", &bad],
+            "line 2: \"#1020zz\" is not a colour",
+        ),
+        (vec!["render", "--palette", &many], "more than 1024 colours"),
+        (
+            vec!["colour", "x.npy", "--palette", "/nonexistent/palette"],
+            "nor a file",
+        ),
+        (
+            vec!["render", "--palette", "classic", "--histogram"],
+            "--histogram",
+        ),
+        (vec!["render", "--palette-span", "0"], "--palette-span"),
+    ] {
+        let output = Command::new(BIN)
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(says),
+            "{args:?}: {stderr}"
+        );
+    }
+    let pngs = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|entry| entry.as_ref().unwrap().path().extension() == Some("png".as_ref()))
+        .count();
+    assert_eq!(pngs, 0, "nothing is written");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn bad_command_lines_get_clap_errors_and_exit_2() {
     for args in [

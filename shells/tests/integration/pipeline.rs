@@ -156,6 +156,39 @@ fn image_complete_regardless_of_partitions_workers_and_duplicates() {
     assert_eq!(pixels(&output), rendered(&view, "classic", &scenario.dir));
 }
 
+/// The smooth fractions travel with the counts: the default palette through Kafka paints
+/// the pixels render paints, tiles split between two workers.
+#[test]
+fn a_smooth_job_through_kafka_paints_what_render_paints() {
+    let scenario = Scenario::new("smooth", 6);
+    let workers: Vec<_> = (0..2)
+        .map(|_| scenario.start("calc", "calc", &["--threads", "1"]))
+        .collect();
+    let output = scenario.dir.join("image.png");
+    let args = ["--output", output.to_str().unwrap(), "--palette", "ultra"];
+    let mut image = scenario.start("image", "image", &args);
+    for worker in &workers {
+        worker.wait_for("Partitions assigned", 1, MINUTE);
+    }
+    image.wait_assigned();
+    let view = [
+        "--center=-0.743643887037151,0.13182590420533",
+        "--zoom",
+        "4E9",
+        "--width",
+        "160",
+        "--height",
+        "120",
+        "--iterations",
+        "3000",
+        "--tile",
+        "32x24",
+    ];
+    scenario.generate(&view);
+    assert!(image.wait_exit(MINUTE).success(), "{}", image.log());
+    assert_eq!(pixels(&output), rendered(&view, "ultra", &scenario.dir));
+}
+
 #[test]
 fn two_jobs_at_once_become_two_correct_images_and_a_replay_writes_nothing() {
     let scenario = Scenario::new("two-jobs", 6);
