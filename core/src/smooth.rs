@@ -38,27 +38,34 @@ const BAILOUT_SQUARED: u128 = 1 << (32 + 2 * BITS);
 /// infinity) to 30 fraction bits, so the wide formats pass the top bits of theirs.
 pub fn smooth(z: (i64, i64), c: (i64, i64), frac: u32) -> Smooth {
     let to_bits = |x: i64| match frac.checked_sub(BITS) {
-        Some(down) => i128::from(x >> down),
-        None => i128::from(x) << (BITS - frac),
+        Some(down) => x >> down,
+        None => x << (BITS - frac),
     };
     let (c_re, c_im) = (to_bits(c.0), to_bits(c.1));
     let (mut re, mut im) = (to_bits(z.0), to_bits(z.1));
+    // A product of two parts, exact: one 64 x 64 -> 128-bit multiply (this took a third of
+    // the default view's time with parts held in i128).
+    let times = |a: i64, b: i64| i128::from(a) * i128::from(b);
     let mut extra = 0;
-    // |z| <= 2^16 before each step and |c| < 8, so every part stays below 2^63 and every
-    // square below 2^126.
-    while re * re + im * im <= BAILOUT_SQUARED as i128 {
+    // |z| <= 2^16 before each step and |c| < 8: each square is below 2^93, and each part of
+    // the next z below 2^63.
+    let squared = loop {
+        let (rr, ii) = (times(re, re), times(im, im));
+        if rr + ii > BAILOUT_SQUARED as i128 {
+            break (rr + ii) as u128; // above 2^92, below 2^126
+        }
         if extra == EXTRA_STEPS {
             return 0;
         }
+        let ri = times(re, im);
         (re, im) = (
-            ((re * re - im * im) >> BITS) + c_re,
-            ((2 * re * im) >> BITS) + c_im,
+            ((rr - ii) >> BITS) as i64 + c_re,
+            ((2 * ri) >> BITS) as i64 + c_im,
         );
         extra += 1;
-    }
-    let squared = (re * re + im * im) as u128; // above 2^92, below 2^126
-                                               // log₂|z|² in units of 2^-16, between 32 and 65: |z| passed 2^16 this step, from 2^16
-                                               // or less.
+    };
+    // log₂|z|² in units of 2^-16, between 32 and 65: |z| passed 2^16 this step, from 2^16
+    // or less.
     let log_squared = log2(squared) - ((2 * BITS) << 16);
     // log₂(log₂|z|) = log₂(log_squared · 2^-16 / 2), in units of 2^-16: between 4 and 5.
     let log_log = log2(u128::from(log_squared)) - (17 << 16);

@@ -85,7 +85,7 @@ fn compute(job_id: JobId, job: Job, threads: usize, limits: Limits) -> Result<Im
                     tile: TileIndex(tile as u32),
                 };
                 if results
-                    .send(Box::new(worker::result(job_id, &request, &limits)))
+                    .send(worker::result(job_id, &request, &limits))
                     .is_err()
                 {
                     break; // the assembler gave up

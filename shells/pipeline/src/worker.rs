@@ -151,34 +151,41 @@ fn compute_counted(job_id: JobId, request: &TileRequest, limits: &Limits) -> (Ve
     (bytes, steps)
 }
 
-/// Renders the tile of a checked request into its result.
-pub fn result(job_id: JobId, request: &TileRequest, limits: &Limits) -> Envelope {
-    let (mut counts, mut smooth) = (heapless::Vec::new(), heapless::Vec::new());
+/// Renders the tile of a checked request into its result, boxed: built where it stays, for
+/// a result of counts and fractions is 24 KiB, and each move of it is a copy (`render` spent
+/// 5% of the default view's time copying them).
+pub fn result(job_id: JobId, request: &TileRequest, limits: &Limits) -> Box<Envelope> {
+    let mut envelope = Box::new(Envelope {
+        job_id,
+        message: Message::Result(TileResult {
+            job: request.job,
+            tile: request.tile,
+            counts: heapless::Vec::new(),
+            smooth: heapless::Vec::new(),
+        }),
+    });
+    let Message::Result(result) = &mut envelope.message else {
+        unreachable!("made a result above");
+    };
     let pixels = request.pixels();
     // A checked tile has at most MAX_TILE_PIXELS pixels, the vectors' capacity.
-    counts
+    result
+        .counts
         .resize(pixels, 0)
         .expect("a checked tile fits MAX_TILE_PIXELS");
-    smooth
+    result
+        .smooth
         .resize(if request.job.smooth { pixels } else { 0 }, 0)
         .expect("a checked tile fits MAX_TILE_PIXELS");
     cpu::render_tile(
         &request.job,
         request.tile,
-        &mut counts,
-        &mut smooth,
+        &mut result.counts,
+        &mut result.smooth,
         limits.max_orbit_bytes,
     )
     .expect("render checks its job, and its orbit within the limit");
-    Envelope {
-        job_id,
-        message: Message::Result(TileResult {
-            job: request.job,
-            tile: request.tile,
-            counts,
-            smooth,
-        }),
-    }
+    envelope
 }
 
 /// A message that does not decode: the job it names, if the core's policy trusts `error`

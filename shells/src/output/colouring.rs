@@ -204,7 +204,35 @@ impl Colours {
         Colours { how, limit }
     }
 
+    /// Paints a row: `counts` and their `fractions` (if the image has them) into `rgb`, three
+    /// bytes a pixel; the colouring chosen once a row, not once a pixel.
+    pub(super) fn paint(&self, counts: &[u32], fractions: Option<&[Smooth]>, rgb: &mut [u8]) {
+        let pixels = rgb.chunks_exact_mut(3).zip(counts);
+        match (&self.how, fractions) {
+            (How::Counts { table, .. }, _) => {
+                for (pixel, &count) in pixels {
+                    let colour = match table.get(count as usize) {
+                        Some(&colour) => colour,
+                        None => self.rgb(count, None),
+                    };
+                    pixel.copy_from_slice(&colour);
+                }
+            }
+            (_, Some(fractions)) => {
+                for ((pixel, &count), &fraction) in pixels.zip(fractions) {
+                    pixel.copy_from_slice(&self.rgb(count, Some(fraction)));
+                }
+            }
+            (_, None) => {
+                for (pixel, &count) in pixels {
+                    pixel.copy_from_slice(&self.rgb(count, None));
+                }
+            }
+        }
+    }
+
     /// The colour of a pixel: its count, and its fraction if the image has them.
+    #[inline]
     pub(super) fn rgb(&self, count: u32, fraction: Option<Smooth>) -> [u8; 3] {
         match &self.how {
             How::Counts { table, palette } => match table.get(count as usize) {

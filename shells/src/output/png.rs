@@ -210,10 +210,7 @@ impl Band {
         let mut row = vec![0u8; width * 3];
         for (y, counts) in counts.chunks(width).enumerate() {
             let fractions = smooth.get(y * width..(y + 1) * width);
-            for (x, (pixel, &count)) in row.chunks_exact_mut(3).zip(counts).enumerate() {
-                let fraction = fractions.map(|fractions| fractions[x]);
-                pixel.copy_from_slice(&colours.rgb(count, fraction));
-            }
+            colours.paint(counts, fractions, &mut row);
             filter_sub(&row, &mut filtered);
         }
         let mut deflate = Compress::new(flate2::Compression::fast(), false);
