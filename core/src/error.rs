@@ -45,6 +45,9 @@ pub enum JobError {
     /// A perturbation job's tiles need its reference orbit ([`crate::render_tile_perturbed`]),
     /// and perturbation-v2's its BLA table too ([`crate::Reference::with_table`]).
     NeedsReference,
+    /// The samples a side are not 1 to [`crate::limits::MAX_SAMPLES`], or do not divide the
+    /// grid's sides ([`crate::Job::samples`]).
+    BadSamples,
 }
 
 impl fmt::Display for JobError {
@@ -87,6 +90,9 @@ impl fmt::Display for JobError {
             JobError::NeedsReference => {
                 "a perturbation job's tiles need its reference orbit (and for \
                  perturbation-v2, its BLA table)"
+            }
+            JobError::BadSamples => {
+                "samples must be 1 to 8 a side, and the image's sides times them at most 65535"
             }
             JobError::TooDeep => {
                 "the view is too deep for the widest format (4096 bits): zoom out, or use \

@@ -1,7 +1,8 @@
 //! A job: its format, its view, its size and tiles, its iteration limit; and how it travels.
 //!
 //! On the wire a job is postcard of its fields in order (the kernel since version 4, whether
-//! it asks for smooth fractions last, since version 5), with the view's numbers as their
+//! it asks for smooth fractions and its samples last, since version 5), with the view's
+//! numbers as their
 //! format says: a narrow format's as four `i64` varints (the bytes of wire version 2), a wide
 //! one's as four runs of `4n` little-endian bytes, `n` the format's limbs. The format comes
 //! first, so a reader knows the width before it reads a number, and a forged message cannot
@@ -15,7 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::error::JobError;
 use crate::format::Format;
 use crate::grid::{Grid, Rect};
-use crate::limits::MAX_WIDE_LIMBS;
+use crate::limits::{MAX_SAMPLES, MAX_WIDE_LIMBS};
 use crate::view::{NarrowView, View};
 use crate::wide::Fixed;
 
@@ -119,6 +120,11 @@ pub struct Job<const L: usize = MAX_WIDE_LIMBS> {
     /// ([`crate::smooth`]; wire version 5). A job that asks for counts only keeps its
     /// results, and a board's work, as lean as before.
     pub smooth: bool,
+    /// Points computed in each pixel along each side, for antialiasing (wire version 5): the
+    /// grid and view are of the points, each pixel an `samples × samples` block of them, and
+    /// the image averages their colours. 1 is one point a pixel. Workers compute the grid as
+    /// any other, so a job of samples spreads over them like any other.
+    pub samples: u8,
 }
 
 impl<const L: usize> Job<L> {
@@ -127,6 +133,14 @@ impl<const L: usize> Job<L> {
         self.grid.check()?;
         if self.iterations == 0 {
             return Err(JobError::NoIterations);
+        }
+        let samples = u32::from(self.samples);
+        let whole = |side: u32| side.is_multiple_of(samples);
+        if !(1..=MAX_SAMPLES).contains(&self.samples)
+            || !whole(self.grid.width)
+            || !whole(self.grid.height)
+        {
+            return Err(JobError::BadSamples);
         }
         self.view
             .check(self.format, self.grid.width, self.grid.height)
@@ -156,20 +170,21 @@ pub const PERTURBED_STEP_COST: u64 = 16;
 
 impl<const L: usize> Serialize for Job<L> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut fields = serializer.serialize_tuple(6)?;
+        let mut fields = serializer.serialize_tuple(7)?;
         fields.serialize_element(&self.format)?;
         fields.serialize_element(&ViewBits(&self.view))?;
         fields.serialize_element(&self.grid)?;
         fields.serialize_element(&self.iterations)?;
         fields.serialize_element(&self.kernel)?;
         fields.serialize_element(&self.smooth)?;
+        fields.serialize_element(&self.samples)?;
         fields.end()
     }
 }
 
 impl<'de, const L: usize> Deserialize<'de> for Job<L> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Job<L>, D::Error> {
-        deserializer.deserialize_tuple(6, JobVisitor::<L>)
+        deserializer.deserialize_tuple(7, JobVisitor::<L>)
     }
 }
 
@@ -239,6 +254,7 @@ impl<'de, const L: usize> Visitor<'de> for JobVisitor<L> {
         let iterations = seq.next_element()?.ok_or_else(missing)?;
         let kernel = seq.next_element()?.ok_or_else(missing)?;
         let smooth = seq.next_element()?.ok_or_else(missing)?;
+        let samples = seq.next_element()?.ok_or_else(missing)?;
         Ok(Job {
             format,
             view,
@@ -246,6 +262,7 @@ impl<'de, const L: usize> Visitor<'de> for JobVisitor<L> {
             iterations,
             kernel,
             smooth,
+            samples,
         })
     }
 }

@@ -33,21 +33,26 @@ pub const MAX_DIGITS: usize = 4100;
 /// [`crate::wire::Reason::TooMuchWork`]; 3 the wide formats, whose views travel as their
 /// limbs' bytes, and [`crate::wire::Reason::TooWide`]; 4 a job's [`crate::Kernel`] and
 /// [`crate::wire::Reason::OrbitTooLong`]; 5 whether a job asks for smooth fractions
-/// ([`crate::Job::smooth`]), its last field, and a result's pixels as one varint each of
-/// `count · 2^16 + fraction` when it does.
+/// ([`crate::Job::smooth`]) and its samples a pixel ([`crate::Job::samples`]), its last two
+/// fields, and a result's pixels as one varint each of `count · 2^16 + fraction` when it
+/// asks for fractions.
 pub const WIRE_VERSION: u8 = 5;
+
+/// The most points a pixel's side is sampled at (`--samples`): 64 a pixel, as much
+/// antialiasing as the eye sees, and no more work than a user means to ask for.
+pub const MAX_SAMPLES: u8 = 8;
 
 /// Worst-case postcard length of a job, of the widest format: format 2 (tag and width) +
 /// view 4 × 512 (four numbers of 128 limbs, 4 bytes each) + grid 4×5 + iterations 5 + kernel
-/// 1 + smooth 1. A narrow view is 4×10 at most (an `i64` varint takes up to 10 bytes); a `u32`
-/// up to 5.
-pub const MAX_JOB_LEN: usize = 2 + 4 * 4 * MAX_WIDE_LIMBS + 4 * 5 + 5 + 1 + 1;
+/// 1 + smooth 1 + samples 1. A narrow view is 4×10 at most (an `i64` varint takes up to 10
+/// bytes); a `u32` up to 5.
+pub const MAX_JOB_LEN: usize = 2 + 4 * 4 * MAX_WIDE_LIMBS + 4 * 5 + 5 + 1 + 1 + 1;
 
 /// Worst-case postcard length of any message, including the version byte.
 ///
 /// The largest message is a tile result of [`MAX_TILE_PIXELS`] pixels of the widest format,
 /// with smooth fractions: version 1, job id 10, message tag 1, job [`MAX_JOB_LEN`], tile 5,
-/// length 2 and pixels 4096×7 ([`crate::wire::MAX_PIXEL_LEN`]): 30,768 bytes.
+/// length 2 and pixels 4096×7 ([`crate::wire::MAX_PIXEL_LEN`]): 30,769 bytes.
 /// A test encodes that message and checks this figure.
 pub const MAX_ENCODED_LEN: usize = 1 + 10 + 1 + MAX_JOB_LEN + 5 + 2 + MAX_TILE_PIXELS * 7;
 

@@ -367,6 +367,7 @@ mod tests {
             iterations,
             kernel: crate::Kernel::PerturbationV1,
             smooth: false,
+            samples: 1,
         }
     }
 

@@ -541,6 +541,7 @@ mod tests {
             iterations: 10,
             kernel: Kernel::Direct,
             smooth: false,
+            samples: 1,
         };
         assert_eq!(job(wide(128)).check(), Ok(()));
         assert_eq!(job(wide(160)).check(), Err(JobError::OutOfRange));

@@ -57,6 +57,7 @@ fn job(which: u8) -> (JobId, Job) {
         iterations: 50,
         kernel: Kernel::Direct,
         smooth: false,
+        samples: 1,
     };
     (JobId(u64::from(which % 6)), job)
 }

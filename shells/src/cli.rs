@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
+use fixedbrot_core::limits::MAX_SIDE;
 use fixedbrot_core::{Format, Grid, Job, JobError, Kernel, View, Width, Zoom, MIN_STEP_ULPS};
 
 use crate::kafka::KafkaArgs;
@@ -302,6 +303,10 @@ pub struct ViewArgs {
     /// perturbation-v2, which skips iterations by BLA; perturbation-v1 does not)
     #[arg(long, default_value = "auto", value_parser = parse_kernel)]
     pub kernel: KernelChoice,
+    /// Points each pixel is computed at along each side (1-8), their colours averaged:
+    /// antialiasing, at the square of the work
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub samples: u8,
 }
 
 /// `--kernel`: a kernel, or the faster for the format.
@@ -376,9 +381,10 @@ impl ViewArgs {
     /// The checked job these flags describe, or a sentence saying what to change.
     pub fn job(&self, limits: &Limits) -> Result<Job, String> {
         let (tile_width, tile_height) = self.tile.unwrap_or((64, 64));
+        let (width, height) = self.points()?;
         let grid = Grid {
-            width: self.width,
-            height: self.height,
+            width,
+            height,
             tile_width,
             tile_height,
         };
@@ -397,6 +403,7 @@ impl ViewArgs {
                 KernelChoice::Is(kernel) => kernel,
             },
             smooth: false,
+            samples: self.samples,
         };
         job.check().map_err(|e| e.to_string())?;
         if self.tile.is_none() {
@@ -419,8 +426,24 @@ impl ViewArgs {
         Ok(job)
     }
 
+    /// The grid's sides: the image's, times the samples a side.
+    fn points(&self) -> Result<(u32, u32), String> {
+        let times = |side: u32| {
+            let points = side.saturating_mul(u32::from(self.samples));
+            match points <= MAX_SIDE || self.samples == 1 {
+                true => Ok(points),
+                false => Err(format!(
+                    "{side} pixels of {} samples a side are {points} points, above {MAX_SIDE}: \
+                     use fewer samples or pixels",
+                    self.samples
+                )),
+            }
+        };
+        Ok((times(self.width)?, times(self.height)?))
+    }
+
     fn by_centre(&self, centre: &str, zoom: &Zoom) -> Result<(Format, View), String> {
-        let (width, height) = (self.width, self.height);
+        let (width, height) = self.points()?;
         let about = |e: JobError| {
             // The deepest zoom is 4 / (height · least step): its power of ten, since the
             // number is far beyond a float's range.
@@ -460,14 +483,15 @@ impl ViewArgs {
             FormatChoice::Auto => Format::for_corners(
                 top_left,
                 bottom_right,
-                self.width,
-                self.height,
+                self.points()?.0,
+                self.points()?.1,
                 self.iterations,
             )
             .map_err(about)?,
             FormatChoice::Is(format) => format,
         };
-        let view = View::from_corners(format, top_left, bottom_right, self.width, self.height)
+        let (width, height) = self.points()?;
+        let view = View::from_corners(format, top_left, bottom_right, width, height)
             .map_err(|e| self.unresolvable(e, format).unwrap_or_else(|| about(e)))?;
         Ok((format, view))
     }

@@ -212,6 +212,7 @@ fn checked(
         iterations,
         kernel: Kernel::Direct,
         smooth: false,
+        samples: 1,
     };
     job.check().expect("a valid job");
     job
@@ -437,6 +438,7 @@ pub fn tile_from_inputs(inputs: &[String], kernel: Kernel) -> (Job, TileIndex) {
         iterations: n(9) as u32,
         kernel,
         smooth: false,
+        samples: 1,
     };
     (job, TileIndex(n(10) as u32))
 }

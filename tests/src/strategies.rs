@@ -122,6 +122,7 @@ pub fn job(max_side: u32, max_iterations: u32) -> impl Strategy<Value = Job> {
                 iterations,
                 kernel: Kernel::Direct,
                 smooth: false,
+                samples: 1,
             }
         })
 }

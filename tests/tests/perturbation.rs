@@ -26,6 +26,7 @@ fn job(centre: &str, zoom: &str, size: u32, iterations: u32, kernel: Kernel) -> 
         iterations,
         kernel,
         smooth: false,
+        samples: 1,
     })
 }
 

@@ -440,3 +440,22 @@ fn corners_near_the_formats_edge_are_refused_without_overflow() {
         Err(JobError::OutOfRange)
     );
 }
+
+#[test]
+fn samples_are_1_to_8_a_side_and_divide_the_grid() {
+    let job = fixedbrot_tests::cases::default_job(Format::I4F28, 64);
+    let with = |samples: u8, width: u32| fixedbrot_core::Job {
+        samples,
+        grid: Grid { width, ..job.grid },
+        ..job
+    };
+    assert_eq!(with(2, 640).check(), Ok(()));
+    assert_eq!(with(8, 640).check(), Ok(()));
+    for (samples, width) in [(0, 640), (9, 639), (3, 640), (2, 639)] {
+        assert_eq!(
+            with(samples, width).check(),
+            Err(JobError::BadSamples),
+            "{samples} on {width}"
+        );
+    }
+}

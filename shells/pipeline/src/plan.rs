@@ -33,11 +33,15 @@ pub fn key(job_id: JobId, tile: Option<TileIndex>) -> String {
 
 /// One line saying what a job is, for logs.
 pub fn describe(job: &Job) -> String {
-    let grid = job.grid;
+    let (grid, n) = (job.grid, u32::from(job.samples.max(1)));
+    let samples = match n {
+        1 => String::new(),
+        n => format!(" of {n}x{n} samples"),
+    };
     format!(
-        "{}x{}, {} tiles of {}x{}, {} iterations, {} ({} bits), {}",
-        grid.width,
-        grid.height,
+        "{}x{}{samples}, {} tiles of {}x{}, {} iterations, {} ({} bits), {}",
+        grid.width / n,
+        grid.height / n,
         grid.tiles(),
         grid.tile_width,
         grid.tile_height,

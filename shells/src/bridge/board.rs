@@ -404,6 +404,7 @@ fn probe(format: Format, side: u32) -> TileRequest {
         iterations: 1,
         kernel: Kernel::Direct,
         smooth: false,
+        samples: 1,
     };
     TileRequest {
         job,

@@ -170,6 +170,7 @@ mod tests {
             iterations: 100,
             kernel: Kernel::Direct,
             smooth: false,
+            samples: 1,
         };
         Image {
             job_id: JobId(1),

@@ -104,15 +104,19 @@ impl Png {
     /// few bands per thread are deflated at a time and written in order as soon as they are
     /// done, so the file is never held whole in memory.
     pub fn encode_into(&self, image: &Image, out: impl Write) -> io::Result<()> {
-        let grid = image.job.grid;
-        let width = grid.width as usize;
+        let (grid, samples) = (image.job.grid, u32::from(image.job.samples.max(1)));
+        let width = Row {
+            points: grid.width as usize,
+            samples: samples as usize,
+        };
         let colours = Colours::new(&self.colouring, image);
-        // Each band's counts and fractions (none where the image has none).
-        let band = width * BAND_ROWS;
+        // Each band's counts and fractions (none where the image has none), of its rows'
+        // points.
+        let band = width.points * width.samples * BAND_ROWS;
         let fractions = image.smooth.chunks(band).chain(std::iter::repeat(&[][..]));
         let bands: Vec<(&[u32], &[Smooth])> = image.counts.chunks(band).zip(fractions).collect();
         let threads = self.threads.clamp(1, bands.len().max(1));
-        let mut encoder = png::Encoder::new(out, grid.width, grid.height);
+        let mut encoder = png::Encoder::new(out, grid.width / samples, grid.height / samples);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         encoder
@@ -150,13 +154,20 @@ const BAND_ROWS: usize = 32;
 /// busy, few enough that memory holds a few of them (32 rows each), not the whole file.
 const BANDS_PER_THREAD: usize = 4;
 
+/// A row's width: its points, and the points a pixel takes along each side ([`Job::samples`](fixedbrot_core::Job)).
+#[derive(Clone, Copy)]
+struct Row {
+    points: usize,
+    samples: usize,
+}
+
 /// Deflates `group`, bands `first..` of the `all` bands of an image, on `threads` threads;
 /// returns them in order with their numbers.
 fn deflate_bands(
     group: &[(&[u32], &[Smooth])],
     first: usize,
     all: usize,
-    width: usize,
+    width: Row,
     colours: &Colours,
     threads: usize,
 ) -> io::Result<Vec<(usize, Band)>> {
@@ -198,19 +209,44 @@ struct Band {
 
 impl Band {
     /// Colours, filters and deflates `counts` (with their fractions, if any), whole rows of
-    /// `width` pixels; the last band of an image ends the deflate stream, the others end
+    /// `width` points; each pixel the average of its `samples × samples` points' colours,
+    /// rounded to nearest. The last band of an image ends the deflate stream, the others end
     /// with a full flush.
     fn deflate(
         (counts, smooth): (&[u32], &[Smooth]),
-        width: usize,
+        width: Row,
         colours: &Colours,
         last: bool,
     ) -> io::Result<Band> {
-        let mut filtered = Vec::with_capacity(counts.len() * 3 + counts.len() / width);
-        let mut row = vec![0u8; width * 3];
-        for (y, counts) in counts.chunks(width).enumerate() {
-            let fractions = smooth.get(y * width..(y + 1) * width);
-            colours.paint(counts, fractions, &mut row);
+        let (points, n) = (width.points, width.samples);
+        let pixels = points / n;
+        let mut filtered = Vec::with_capacity(counts.len() * 3 / (n * n) + counts.len() / points);
+        let (mut painted, mut sums) = (vec![0u8; points * 3], vec![0u32; pixels * 3]);
+        let mut row = vec![0u8; pixels * 3];
+        for (y, counts) in counts.chunks(points * n).enumerate() {
+            if n == 1 {
+                let fractions = smooth.get(y * points..(y + 1) * points);
+                colours.paint(counts, fractions, &mut row);
+                filter_sub(&row, &mut filtered);
+                continue;
+            }
+            sums.fill(0);
+            for (i, counts) in counts.chunks(points).enumerate() {
+                let at = (y * n + i) * points;
+                colours.paint(counts, smooth.get(at..at + points), &mut painted);
+                for (x, sum) in sums.chunks_exact_mut(3).enumerate() {
+                    let block = &painted[x * n * 3..(x + 1) * n * 3];
+                    for point in block.chunks_exact(3) {
+                        for (total, &channel) in sum.iter_mut().zip(point) {
+                            *total += u32::from(channel);
+                        }
+                    }
+                }
+            }
+            let (area, half) = ((n * n) as u32, (n * n) as u32 / 2);
+            for (out, &sum) in row.iter_mut().zip(&sums) {
+                *out = ((sum + half) / area) as u8;
+            }
             filter_sub(&row, &mut filtered);
         }
         let mut deflate = Compress::new(flate2::Compression::fast(), false);
@@ -373,6 +409,28 @@ mod tests {
                 .collect();
             assert_eq!(decoded(&files[0]), expected, "{colouring:?}");
         }
+    }
+
+    /// A pixel of several samples is the rounded average of its points' colours.
+    #[test]
+    fn a_pixel_of_samples_is_the_average_of_its_points() {
+        let dir = scratch("picture-samples");
+        // 4x2 points, 2x2 samples a pixel: 2x1 pixels. Classic: inside (8) white.
+        let job = job(Format::I4F28, "-2,1", "1,-1", (4, 2), 8, (4, 2));
+        let image = Image {
+            job_id: JobId(9),
+            job: Job { samples: 2, ..job },
+            counts: vec![8, 8, 1, 2, 8, 3, 4, 5],
+            smooth: Vec::new(),
+        };
+        let path = dir.join("samples.png");
+        let png = Png {
+            colouring: Colouring::Fixed(Palette::Classic),
+            threads: 1,
+        };
+        png.write(&path, &image).unwrap();
+        // Three of four white: 255 * 3 / 4 = 191.25, rounded; then all black.
+        assert_eq!(decoded(&fs::read(&path).unwrap()), [191, 191, 191, 0, 0, 0]);
     }
 
     /// The pixels of a PNG, with its zlib stream's checksum verified (the png crate's decoder

@@ -4,7 +4,8 @@
 //! point inside the set. A job that asks for smooth fractions has them in `FILE.smooth.npy`
 //! (`uint16`, the same shape; the sidecar's `smooth` names it): the smooth count is
 //! `count - 1 + smooth / 16384`, and 0 where the point never escaped. Colouring them again
-//! needs no computing (`fixedbrot colour`).
+//! needs no computing (`fixedbrot colour`). A job of several samples a pixel (`samples` in
+//! the sidecar) has its points' values here, `samples` times the image's sides.
 //!
 //! NPY: <https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html>; numpy
 //! refuses keys of its own header it does not know, so the job goes in the sidecar.
@@ -46,6 +47,18 @@ struct Sidecar {
     /// `uint16`, units of 2^-14 (`smooth_count = count - 1 + smooth / 16384`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     smooth: Option<String>,
+    /// Points a pixel is computed at along each side: the arrays are of points, `grid`'s
+    /// sides, and a pixel of the image is each `samples x samples` block of them.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    samples: u8,
+}
+
+fn one() -> u8 {
+    1
+}
+
+fn is_one(samples: &u8) -> bool {
+    *samples == 1
 }
 
 fn direct() -> String {
@@ -182,6 +195,7 @@ pub fn write(path: &Path, image: &Image, place: Place) -> io::Result<()> {
             bottom_right: corner(grid.width - 1, grid.height - 1),
         },
         smooth: smooth.as_deref().map(name),
+        samples: job.samples,
     })
     .map_err(io::Error::other)?;
     write_placed(&sidecar(path), place, |out| {
@@ -395,6 +409,7 @@ fn job_of(sidecar: &Sidecar) -> Result<Job, String> {
         iterations: sidecar.iterations,
         kernel,
         smooth: false,
+        samples: sidecar.samples,
     })
 }
 
@@ -495,6 +510,7 @@ mod tests {
             iterations: 100,
             kernel: Kernel::Direct,
             smooth: false,
+            samples: 1,
         };
         Image {
             job_id: JobId(0x0123_4567_89ab_cdef),

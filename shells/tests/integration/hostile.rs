@@ -317,6 +317,10 @@ fn bad_command_lines_get_clap_errors_and_exit_2() {
         &["render", "--center", "0,0", "--zoom", "ten"],
         &["render", "--center", "0,0", "--zoom", "1E100000"],
         &["render", "--center", "zero,zero", "--zoom", "1"],
+        &["render", "--samples", "0"],
+        &["render", "--samples", "100"],
+        &["generate", "--samples", "9"],
+        &["render", "--width", "40000", "--samples", "2"],
         &["render", "--center", "0,0"],
         &[
             "render",

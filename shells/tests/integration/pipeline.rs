@@ -156,8 +156,9 @@ fn image_complete_regardless_of_partitions_workers_and_duplicates() {
     assert_eq!(pixels(&output), rendered(&view, "classic", &scenario.dir));
 }
 
-/// The smooth fractions travel with the counts: the default palette through Kafka paints
-/// the pixels render paints, tiles split between two workers.
+/// The smooth fractions travel with the counts, and a job of 2x2 samples a pixel spreads
+/// over the workers as any other: the default palette through Kafka paints the pixels
+/// render paints, tiles split between two workers.
 #[test]
 fn a_smooth_job_through_kafka_paints_what_render_paints() {
     let scenario = Scenario::new("smooth", 6);
@@ -183,6 +184,8 @@ fn a_smooth_job_through_kafka_paints_what_render_paints() {
         "3000",
         "--tile",
         "32x24",
+        "--samples",
+        "2",
     ];
     scenario.generate(&view);
     assert!(image.wait_exit(MINUTE).success(), "{}", image.log());

@@ -47,6 +47,7 @@ fn run(args: &[String]) -> Result<(), String> {
         iterations,
         kernel: Kernel::Direct,
         smooth: false,
+        samples: 1,
     };
     let exact = widened(&direct, extra)?;
     println!(
