@@ -141,7 +141,7 @@ impl Gradient {
 }
 
 /// Where a pixel that escaped falls in a palette that cycles every `span` iterations (at
-/// least 1), of 2^16 a cycle: its smooth count `μ = count - 1 + smooth / 2^14`
+/// least 1), of 2^16 a cycle: its smooth count `μ = count - 1 + smooth / 2^10`
 /// ([`crate::smooth`]), or its count where it has no fraction, moved on by `offset`
 /// iterations. Smooth counts a cycle apart get the same colour, so deep views with large
 /// counts keep their contrast.
@@ -152,8 +152,8 @@ pub fn cycle_position(count: u32, smooth: Option<Smooth>, span: u32, offset: u32
         None => u64::from(count) * one,
     };
     let moved = mu + u64::from(offset) * one;
-    // Of 2^16 a cycle: μ·2^16 / span, in units of 2^-14 of μ. Below 2^(32 + 14 + 2 + 2).
-    ((moved << 2) / u64::from(span.max(1))) as u16
+    // Of 2^16 a cycle: μ·2^16 / span, in units of 2^-10 of μ. Below 2^(32 + 10 + 6 + 2).
+    ((moved << 6) / u64::from(span.max(1))) as u16
 }
 
 #[cfg(test)]

@@ -5,12 +5,11 @@ use std::time::Instant;
 
 use crate::cli::ColourArgs;
 use crate::log::info;
-use crate::output::{self, raw, Png};
+use crate::output::{self, raw, Colouring, Png};
 
 /// Colours the counts the flags name into a PNG.
-pub fn run(args: &ColourArgs) -> Result<(), String> {
+pub fn run(args: &ColourArgs, colouring: Colouring) -> Result<(), String> {
     let started = Instant::now();
-    let colouring = args.cycle.colouring(&args.palette)?;
     let image = raw::read(&args.file, args.max_pixels)?;
     let png = Png {
         colouring,

@@ -439,6 +439,15 @@ impl ImageHandler {
     fn write(&mut self, image: &Image) -> io::Result<Once> {
         let output = &self.output;
         let job_id = image.job_id;
+        if output.png.colouring.uses_fractions() && !image.job.smooth {
+            // Not an error: its counts still colour it, only in bands.
+            warn!(
+                job = %Hex(job_id.0),
+                "Job {:016x} carries no smooth fractions (generated with --counts-only): \
+                 coloured by its counts, in bands",
+                job_id.0
+            );
+        }
         let write = || -> io::Result<PathBuf> {
             // Before the PNG, whose link is the record that the job was written: a job
             // written has its counts too. A replayed job's counts replace the same counts.

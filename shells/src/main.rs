@@ -60,8 +60,12 @@ fn run(command: &Command) -> Result<(), Box<dyn Error>> {
             render::run(args, new_job_id(), job, colouring)
         }
         Command::Colour(args) => {
+            let colouring = args
+                .cycle
+                .colouring(&args.palette)
+                .unwrap_or_else(|e| usage_error(&e));
             checks::for_colour(args.output.as_deref()).unwrap_or_else(|e| usage_error(&e));
-            Ok(colour::run(args)?)
+            Ok(colour::run(args, colouring)?)
         }
         Command::Generate(args) => {
             let mut job = args

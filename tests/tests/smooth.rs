@@ -46,7 +46,7 @@ fn escape_with_z_at(frac: u32, c: (i64, i64), limit: u32) -> Option<(u32, (i64, 
     None
 }
 
-/// The smooth count `μ = n - 1 + smooth / 2^14` of `c`, if it escapes within `limit`.
+/// The smooth count `μ = n - 1 + smooth / 2^10` of `c`, if it escapes within `limit`.
 fn smooth_count(c: (i64, i64), limit: u32) -> Option<f64> {
     let (n, z) = escape_with_z(c, limit)?;
     Some(f64::from(n) - 1.0 + f64::from(smooth(z, c, F)) / f64::from(SMOOTH_ONE))
@@ -182,10 +182,10 @@ fn perturbation_gives_the_fraction_direct_iteration_gives_within_its_rounding() 
             }
             compared += 1;
             escaped += usize::from(count < job.iterations);
-            // 16 units of 2^-14: a thousandth of an iteration.
+            // A unit of 2^-10: a thousandth of an iteration.
             let apart = p_fraction.abs_diff(fraction);
             assert!(
-                apart <= 16,
+                apart <= 1,
                 "pixel ({x}, {y}): {p_fraction} against {fraction}"
             );
         }

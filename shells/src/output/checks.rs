@@ -5,7 +5,7 @@ use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::raw::sidecar;
+use super::raw::{fractions, sidecar};
 
 /// Fails now, saying why, if a PNG could not be written at `path` later (`--output`): the
 /// file exists already (nothing is overwritten) or its directory does not take new files. A
@@ -48,7 +48,8 @@ pub fn writable_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Fails now, saying why, if counts could not be written at `path` later: not a `.npy` name,
-/// or it or its sidecar exists (nothing is overwritten), or the directory takes no files.
+/// or it, its sidecar or its fractions' file exists (nothing is overwritten), or the
+/// directory takes no files.
 pub fn new_counts(path: &Path) -> io::Result<()> {
     if path.extension().and_then(|e| e.to_str()) != Some("npy") {
         return Err(io::Error::new(
@@ -56,25 +57,26 @@ pub fn new_counts(path: &Path) -> io::Result<()> {
             "the counts file's name must end in .npy (its job goes beside it, in .json)",
         ));
     }
-    let job = sidecar(path);
-    new_file(&job).map_err(|e| match e.kind() {
-        // Named, since the path the user gave is the .npy, which may not exist.
-        io::ErrorKind::AlreadyExists => io::Error::new(
-            e.kind(),
-            format!(
-                "its job file {} exists already, and counts never replace files",
-                job.display()
+    for (what, beside) in [("job", sidecar(path)), ("fractions", fractions(path))] {
+        new_file(&beside).map_err(|e| match e.kind() {
+            // Named, since the path the user gave is the .npy, which may not exist.
+            io::ErrorKind::AlreadyExists => io::Error::new(
+                e.kind(),
+                format!(
+                    "its {what} file {} exists already, and counts never replace files",
+                    beside.display()
+                ),
             ),
-        ),
-        _ => e,
-    })?;
+            _ => e,
+        })?;
+    }
     new_file(path)
 }
 
 /// Fails now if an image written at `output` would take the name of the counts at `path`
 /// or of their sidecar: found before the work, not after it.
 pub fn apart(path: &Path, output: &Path) -> io::Result<()> {
-    for taken in [path.to_owned(), sidecar(path)] {
+    for taken in [path.to_owned(), sidecar(path), fractions(path)] {
         if same_place(&taken, output) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

@@ -3,13 +3,14 @@
 //! image's own histogram (`--histogram`); gradients named or read from a file of colours.
 //! Every rule is integer arithmetic or a table built by one, so a job's PNG has the same
 //! bytes on every machine.
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
 use fixedbrot_core::smooth::{Smooth, SMOOTH_ONE};
 use fixedbrot_core::{cycle_position, Gradient, GradientError, Palette, MAX_COLOURS};
 use fixedbrot_pipeline::Image;
+
+use super::written::open_regular;
 
 /// How an image is coloured.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,7 +104,8 @@ impl PaletteChoice {
 fn read_palette(path: &Path) -> Result<Gradient, String> {
     let name = path.display();
     let mut text = String::new();
-    File::open(path)
+    // A regular file only: a FIFO would block the open (a probe hung on one).
+    open_regular(path)
         .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text))
         .map_err(|e| format!("{name}: {e}"))?;
     if text.len() as u64 > MAX_FILE_BYTES {
@@ -117,8 +119,10 @@ fn read_palette(path: &Path) -> Result<Gradient, String> {
         if line.is_empty() {
             continue;
         }
-        let colour = parse_colour(line)
-            .ok_or_else(|| format!("{name}, line {}: {line:?} is not a colour", number + 1))?;
+        let colour = parse_colour(line).ok_or_else(|| {
+            let line = crate::cli::shortened(line);
+            format!("{name}, line {}: {line:?} is not a colour", number + 1)
+        })?;
         if colours.len() == MAX_COLOURS {
             return Err(format!("{name}: more than {MAX_COLOURS} colours"));
         }
@@ -130,10 +134,10 @@ fn read_palette(path: &Path) -> Result<Gradient, String> {
     })
 }
 
-/// `#rrggbb` or `r g b`.
+/// `#rrggbb` or `r g b`: hex or decimal digits only (no sign, which Rust's parsers take).
 fn parse_colour(text: &str) -> Option<[u8; 3]> {
     if let Some(hex) = text.strip_prefix('#') {
-        if hex.len() != 6 || !hex.is_ascii() {
+        if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return None;
         }
         let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
@@ -143,7 +147,11 @@ fn parse_colour(text: &str) -> Option<[u8; 3]> {
     let [r, g, b] = parts.as_slice() else {
         return None;
     };
-    Some([r.parse().ok()?, g.parse().ok()?, b.parse().ok()?])
+    let part = |text: &str| match text.chars().all(|c| c.is_ascii_digit()) {
+        true => text.parse().ok(),
+        false => None,
+    };
+    Some([part(r)?, part(g)?, part(b)?])
 }
 
 /// A colouring's colours of one image, looked up in tables built once, not computed per
@@ -289,7 +297,7 @@ impl Spread {
         self.below.get(i).copied().unwrap_or(self.escaped)
     }
 
-    /// The place, of 2^16, of a smooth count `μ = count - 1 + fraction / 2^14` (the count
+    /// The place, of 2^16, of a smooth count `μ = count - 1 + fraction / 2^10` (the count
     /// alone without one): the share of escaped pixels below it, taken between the whole
     /// counts on either side so that it changes as smoothly as `μ`.
     fn place(&self, count: u32, fraction: Option<Smooth>) -> u16 {
@@ -335,6 +343,14 @@ mod tests {
         assert!(refused("empty", "\n; nothing\n").contains("no colours"));
         assert!(refused("bad", "#000000\n#12345g\n").contains("line 2: \"#12345g\""));
         assert!(refused("range", "1 2 256\n").contains("line 1"));
+        assert!(refused("sign", "+1 0 0\n").contains("line 1"));
+        assert!(refused("hex-sign", "#+f+f+f\n").contains("line 1"));
+        let long = refused("long", &format!("#{}\n", "0".repeat(1 << 19)));
+        assert!(
+            long.len() < 200,
+            "the line is shortened: {} bytes",
+            long.len()
+        );
         assert!(refused("many", &"1 2 3\n".repeat(100_000)).contains("more than 1024"));
         let error = PaletteChoice::parse("no-such-palette").unwrap_err();
         assert!(error.contains("neither a palette (ultra, azure or classic) nor a file"));

@@ -3,7 +3,7 @@
 //! the job, its view in raw bits and as exact decimals. A count equal to `iterations` is a
 //! point inside the set. A job that asks for smooth fractions has them in `FILE.smooth.npy`
 //! (`uint16`, the same shape; the sidecar's `smooth` names it): the smooth count is
-//! `count - 1 + smooth / 16384`, and 0 where the point never escaped. Colouring them again
+//! `count - 1 + smooth / 1024`, and 0 where the point never escaped. Colouring them again
 //! needs no computing (`fixedbrot colour`). A job of several samples a pixel (`samples` in
 //! the sidecar) has its points' values here, `samples` times the image's sides.
 //!
@@ -44,7 +44,7 @@ struct Sidecar {
     /// its raw bits.
     corners: Corners,
     /// The file the smooth fractions are in, beside this one, if the job asked for them:
-    /// `uint16`, units of 2^-14 (`smooth_count = count - 1 + smooth / 16384`).
+    /// `uint16`, units of 2^-10 (`smooth_count = count - 1 + smooth / 1024`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     smooth: Option<String>,
     /// Points a pixel is computed at along each side: the arrays are of points, `grid`'s
@@ -202,15 +202,18 @@ pub fn write(path: &Path, image: &Image, place: Place) -> io::Result<()> {
         out.write_all(sidecar_text.as_bytes())?;
         out.write_all(b"\n")
     })?;
-    // The fractions before the counts: counts that are there have all they need.
-    let arrays = smooth
-        .as_deref()
-        .map_or(Ok(()), |at| write_array(at, place, grid, &image.smooth))
-        .and_then(|()| write_array(path, place, grid, &image.counts));
+    // The fractions before the counts: counts that are there have all they need. A new
+    // file that could not follow is removed, and only a file this call wrote (a probe found
+    // a user's FILE.smooth.npy removed when it stood in the way).
+    let mut written = vec![sidecar(path)];
+    let arrays = match &smooth {
+        Some(at) => write_array(at, place, grid, &image.smooth).map(|()| written.push(at.clone())),
+        None => Ok(()),
+    }
+    .and_then(|()| write_array(path, place, grid, &image.counts));
     if let (Err(_), Place::New) = (&arrays, place) {
-        let _ = fs::remove_file(sidecar(path));
-        if let Some(at) = &smooth {
-            let _ = fs::remove_file(at);
+        for ours in &written {
+            let _ = fs::remove_file(ours);
         }
     }
     arrays?;

@@ -268,6 +268,14 @@ fn bad_palettes_are_refused_with_one_line_and_exit_2() {
     let empty = file("empty.txt", "; no colours here\n\n");
     let bad = file("bad.txt", "#102030\n#1020zz\n");
     let many = file("many.txt", &"#102030\n".repeat(100_000));
+    // A FIFO with no writer: opening it to read would wait for ever (a probe hung on one).
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let fifo = fifo.to_str().unwrap().to_owned();
     for (args, says) in [
         (vec!["render", "--palette", &empty], "no colours"),
         (
@@ -275,6 +283,23 @@ fn bad_palettes_are_refused_with_one_line_and_exit_2() {
             "line 2: \"#1020zz\" is not a colour",
         ),
         (vec!["render", "--palette", &many], "more than 1024 colours"),
+        (vec!["render", "--palette", &fifo], "not a regular file"),
+        (
+            vec![
+                "colour",
+                "x.npy",
+                "--palette",
+                "ultra",
+                "--histogram",
+                "--palette",
+                "azure",
+            ],
+            "--palette",
+        ),
+        (
+            vec!["colour", "x.npy", "--histogram", "--palette", "azure"],
+            "--histogram",
+        ),
         (
             vec!["colour", "x.npy", "--palette", "/nonexistent/palette"],
             "nor a file",

@@ -125,3 +125,35 @@ fn colour_refuses_counts_without_their_job() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("lonely.json"), "{stderr}");
 }
+
+/// A probe's finding: a FILE.smooth.npy in the way was found only after the work, and then
+/// removed. It is a usage error before any work, and every file there is left as it was.
+#[test]
+fn render_refuses_at_once_a_raw_file_whose_fractions_file_is_taken() {
+    let dir = scratch("raw-fractions-taken");
+    std::fs::write(dir.join("v.smooth.npy"), b"precious").unwrap();
+    let refused = |args: &[&str]| {
+        let output = Command::new(BIN)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        stderr
+    };
+    let stderr = refused(&["render", "--raw", "v.npy", "-o", "v.png"]);
+    assert!(stderr.contains("v.smooth.npy exists already"), "{stderr}");
+    assert_eq!(
+        std::fs::read(dir.join("v.smooth.npy")).unwrap(),
+        b"precious"
+    );
+    // The image may not take the fractions' name either.
+    let stderr = refused(&["render", "--raw", "a.npy", "-o", "a.smooth.npy"]);
+    assert!(
+        stderr.contains("is where --raw a.npy writes too"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(left.len(), 1, "nothing written: {left:?}");
+}

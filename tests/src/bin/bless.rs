@@ -54,7 +54,7 @@ fn main() -> std::io::Result<()> {
     table::write(
         "smooth.tsv",
         "Tiles of jobs that ask for smooth fractions: row-major counts and fractions (units of\n\
-         2^-14, `core/src/smooth.rs`). label, kernel, then tiles.tsv's columns, then fractions.\n\
+         2^-10, `core/src/smooth.rs`). label, kernel, then tiles.tsv's columns, then fractions.\n\
          Direct tiles are checked against the oracle's escaped z.",
         &smooth_tiles(),
     )?;
