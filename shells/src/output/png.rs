@@ -234,14 +234,7 @@ impl Band {
             for (i, counts) in counts.chunks(points).enumerate() {
                 let at = (y * n + i) * points;
                 colours.paint(counts, smooth.get(at..at + points), &mut painted);
-                for (x, sum) in sums.chunks_exact_mut(3).enumerate() {
-                    let block = &painted[x * n * 3..(x + 1) * n * 3];
-                    for point in block.chunks_exact(3) {
-                        for (total, &channel) in sum.iter_mut().zip(point) {
-                            *total += u32::from(channel);
-                        }
-                    }
-                }
+                add_blocks(&painted, n, &mut sums);
             }
             let (area, half) = ((n * n) as u32, (n * n) as u32 / 2);
             for (out, &sum) in row.iter_mut().zip(&sums) {
@@ -273,6 +266,17 @@ impl Band {
             adler32: simd_adler32::adler32(&filtered.as_slice()),
             filtered_len: filtered.len() as u64,
         })
+    }
+}
+
+/// Adds a row of points' colours, `painted`, to each pixel's channel sums, `n` points a pixel.
+fn add_blocks(painted: &[u8], n: usize, sums: &mut [u32]) {
+    for (block, sum) in painted.chunks_exact(n * 3).zip(sums.chunks_exact_mut(3)) {
+        for point in block.chunks_exact(3) {
+            for (total, &channel) in sum.iter_mut().zip(point) {
+                *total += u32::from(channel);
+            }
+        }
     }
 }
 

@@ -692,9 +692,11 @@ fn a_forged_job_under_a_real_id_is_written_beside_it_never_instead() {
         2,
         "the forged job's image beside the real one"
     );
+    // Counts files, not the real job's smooth fractions beside its counts.
     let counts = std::fs::read_dir(&raw)
         .unwrap()
-        .filter(|entry| entry.as_ref().unwrap().path().extension() == Some("npy".as_ref()))
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".npy") && !name.ends_with(".smooth.npy"))
         .count();
     assert_eq!(counts, 2, "the forged job's counts beside the real one's");
 }
@@ -717,7 +719,11 @@ fn a_conflicting_copy_of_a_tile_is_settled_reported_and_dead_lettered() {
     // No worker yet: the requests wait, and the forged tile goes ahead of every result.
     let printed = scenario.generate(&[]);
     let job_id = u64::from_str_radix(printed.split_whitespace().next().unwrap(), 16).unwrap();
-    let job = fixedbrot_tests::cases::default_job(Format::I4F28, 64);
+    // The job generate sends: with smooth fractions, as it asks by default.
+    let job = fixedbrot_core::Job {
+        smooth: true,
+        ..fixedbrot_tests::cases::default_job(Format::I4F28, 64)
+    };
     let mut forged = wire::decode(&fixedbrot_pipeline::worker::compute(
         JobId(job_id),
         &TileRequest {
@@ -731,7 +737,8 @@ fn a_conflicting_copy_of_a_tile_is_settled_reported_and_dead_lettered() {
         unreachable!("a result")
     };
     tile.counts.iter_mut().for_each(|count| *count = 0);
-    let zeros = fixedbrot_pipeline::assembler::digest(&tile.counts);
+    // A conflict names a copy by its counts and fractions.
+    let zeros = fixedbrot_pipeline::assembler::digest_tile(&tile.counts, &tile.smooth);
     let mut buf = vec![0u8; fixedbrot_core::limits::MAX_ENCODED_LEN];
     let bytes = wire::encode(&forged, &mut buf).unwrap().to_vec();
     send_forged(&scenario, &bytes);
