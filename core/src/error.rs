@@ -92,7 +92,8 @@ impl fmt::Display for JobError {
                  perturbation-v2, its BLA table)"
             }
             JobError::BadSamples => {
-                "samples must be 1 to 8 a side, and the image's sides times them at most 65535"
+                "samples must be 1 to 8 a side, and the grid's sides (the image's times the \
+                 samples, at most 65535) whole multiples of them"
             }
             JobError::TooDeep => {
                 "the view is too deep for the widest format (4096 bits): zoom out, or use \
