@@ -6,7 +6,7 @@
 //! machines. Here it is integer arithmetic and a table built by an integer rule.
 //!
 //! The kernel's count `n` stays the count at `|z|² > 4`, unchanged. From the escaped `z_n`, a
-//! few more steps ([`EXTRA_STEPS`] at most) carry `z` past `R = 2^16`, `k` of them; then
+//! few more steps ([`EXTRA_STEPS`] at most) carry `z` past `R = 2^8`, `k` of them; then
 //! `N = n + k`, and what a result carries beside `n` is [`Smooth`]: `μ - n + 1`, in units of
 //! 2^-10. It is mostly between 0.6 and 2.5 (`2 - log₂(log₂|z_n|)`, with `2 < |z_n| <= 6`),
 //! but an orbit that escapes a hair past `|z| = 2` near `c = -2` lingers there, and its `μ`
@@ -24,24 +24,26 @@ pub type Smooth = u16;
 pub const SMOOTH_ONE: u32 = 1 << 10;
 
 /// The most steps taken past the escape: from `|z| > 2` by one unit of 2^-60, the excess
-/// over 2 needs about 39 quadruplings to pass 2^16, with room to spare.
+/// over 2 needs about 35 quadruplings to pass 2^8, with room to spare.
 pub const EXTRA_STEPS: u32 = 64;
 
-/// The fraction bits `z` is carried in past the escape: the colour needs far fewer, and 30
-/// keep `|z|` up to 2^32 and its square within `i128`.
-const BITS: u32 = 30;
+/// The fraction bits `z` is carried in past the escape: 40 keep the parts of a `z` up to
+/// 2^16 within `i64` and its square within `i128` (with 30 and a bailout of 2^16, a probe
+/// found neighbours by the tip at `c = -2` sharing one fraction from 1e9 on).
+const BITS: u32 = 40;
 
-/// `R²` in raw units of 2^-60: the bailout `R = 2^16`, high enough that `μ`'s error
-/// (about `|c| / R²`) lies far below a unit of [`Smooth`].
-const BAILOUT_SQUARED: u128 = 1 << (32 + 2 * BITS);
+/// `R²` in raw units of 2^-80: the bailout `R = 2^8`, high enough that `μ`'s error (about
+/// `|c| / (R² ln R)`, 10^-5 of an iteration) lies below a hundredth of a unit of [`Smooth`],
+/// and a step sooner than 2^16 (a tenth of the fraction's time).
+const BAILOUT_SQUARED: u128 = 1 << (16 + 2 * BITS);
 
 /// [`Smooth`] for a point whose orbit escaped at `z`, `|z|² > 4`, with `c`: raw parts at
 /// `frac` fraction bits (28 to 60). `z` and `c` are first truncated (rounded towards minus
-/// infinity) to 30 fraction bits, so the wide formats pass the top bits of theirs. That is
+/// infinity) to 40 fraction bits, so the wide formats pass the top bits of theirs. That is
 /// plenty where neighbouring pixels' escaped z differ, as they do almost everywhere; an
 /// orbit that lingers a hair past `|z| = 2` (by the tip at `c = -2`) carries the difference
-/// below those bits, and deeper than about 1e9 there neighbouring pixels share a fraction (a
-/// probe found it: the tip at 1e12 is one colour; the counts are exact).
+/// far below, and deeper than about 1e12 there neighbouring pixels share a fraction (the
+/// counts stay exact).
 pub fn smooth(z: (i64, i64), c: (i64, i64), frac: u32) -> Smooth {
     let to_bits = |x: i64| match frac.checked_sub(BITS) {
         Some(down) => x >> down,
@@ -53,12 +55,12 @@ pub fn smooth(z: (i64, i64), c: (i64, i64), frac: u32) -> Smooth {
     // the default view's time with parts held in i128).
     let times = |a: i64, b: i64| i128::from(a) * i128::from(b);
     let mut extra = 0;
-    // |z| <= 2^16 before each step and |c| < 8: each square is below 2^93, and each part of
-    // the next z below 2^63.
+    // |z| <= 2^8 before each step and |c| < 8: each square is below 2^97, and each part of
+    // the next z below 2^57; past the bailout, parts below 2^57 and squares below 2^114.
     let squared = loop {
         let (rr, ii) = (times(re, re), times(im, im));
         if rr + ii > BAILOUT_SQUARED as i128 {
-            break (rr + ii) as u128; // above 2^92, below 2^126
+            break (rr + ii) as u128; // above 2^96, below 2^115
         }
         if extra == EXTRA_STEPS {
             return 0;
@@ -70,10 +72,10 @@ pub fn smooth(z: (i64, i64), c: (i64, i64), frac: u32) -> Smooth {
         );
         extra += 1;
     };
-    // log₂|z|² in units of 2^-16, between 32 and 65: |z| passed 2^16 this step, from 2^16
+    // log₂|z|² in units of 2^-16, between 16 and 33: |z| passed 2^8 this step, from 2^8
     // or less.
     let log_squared = log2(squared) - ((2 * BITS) << 16);
-    // log₂(log₂|z|) = log₂(log_squared · 2^-16 / 2), in units of 2^-16: between 4 and 5.
+    // log₂(log₂|z|) = log₂(log_squared · 2^-16 / 2), in units of 2^-16: between 3 and 4.1.
     let log_log = log2(u128::from(log_squared)) - (17 << 16);
     // μ - n + 1 = k + 2 - log₂(log₂|z_N|), in units of 2^-16, then 2^-10.
     let smooth = ((extra + 2) << 16).saturating_sub(log_log) >> 6;
@@ -165,23 +167,22 @@ mod tests {
     fn a_value_below_what_an_escape_reaches_is_clamped_to_0() {
         // z = 2^20 (past R already, k = 0), c = 0: μ - n + 1 = 2 - log₂ 20 = -2.32….
         assert_eq!(smooth((1 << 48, 0), (0, 0), 28), 0);
-        // z = 2^8, c = 0: one step to 2^16 (not past R), a second to 2^32: k = 2,
-        // μ - n + 1 = 4 - log₂ 32 = -1.
+        // z = 2^8, c = 0: not past R; one step to 2^16: k = 1, μ - n + 1 = 3 - log₂ 16 = -1.
         assert_eq!(smooth((raw(256, 1), 0), (0, 0), 28), 0);
     }
 
     #[test]
     fn a_point_just_escaped_from_the_real_axis_matches_the_formula() {
         // c = 0.3, escaping: z = 2.1 at the escape. By hand: 2.1 -> 4.71 -> 22.4841 ->
-        // 505.8… -> 255,842… past 2^16 after k = 4 steps. μ - n + 1 = 6 - log₂ log₂ 255842…
-        // = 6 - log₂ 17.965… = 6 - 4.1671… = 1.8329…, · 2^10 = 1,876.9 by floats.
+        // 505.8… past 2^8 after k = 3 steps. μ - n + 1 = 5 - log₂ log₂ 505.83…
+        // = 5 - log₂ 8.9825… = 5 - 3.1671… = 1.8329…, · 2^10 = 1,876.9 by floats.
         let got = smooth((raw(21, 10), 0), (raw(3, 10), 0), 28);
         assert!((1_876..=1_877).contains(&got), "{got}");
     }
 
     #[test]
     fn every_format_gives_the_same_fraction_for_the_same_point() {
-        // 28 and 30 fraction bits hold these exactly, and 60 is truncated to the same.
+        // 28 and 30 fraction bits hold these exactly, and 60 is cut to the same 40.
         let (z, c) = ((raw(-21, 10), raw(7, 10)), (raw(-3, 4), raw(1, 10)));
         let at = |bits: u32| {
             let up = |x: i64| x << (bits - 28);

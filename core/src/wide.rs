@@ -291,7 +291,7 @@ pub fn escape_wide_smooth<const L: usize>(c: &WidePoint<L>, limit: u32) -> (u32,
     with_orbit(c, CountSmooth { limit, c: c_top })
 }
 
-/// The fraction bits a wide number is cut to for [`smooth`], which keeps 30.
+/// The fraction bits a wide number is cut to for [`smooth`], which keeps 40.
 pub(crate) const SMOOTH_BITS: u32 = 40;
 
 /// `x` to [`SMOOTH_BITS`] fraction bits, its magnitude truncated: `|x|` below 2^23.
