@@ -146,6 +146,17 @@ impl<const L: usize> Job<L> {
             .check(self.format, self.grid.width, self.grid.height)
     }
 
+    /// How many smooth fractions a tile of `pixels` pixels carries: one a pixel if the job
+    /// asks for them, else none. The one rule a result's check, a worker's buffers and an
+    /// assembler's store follow.
+    pub fn fractions(&self, pixels: usize) -> usize {
+        if self.smooth {
+            pixels
+        } else {
+            0
+        }
+    }
+
     /// What computing `tile` costs at most, in kernel steps of a narrow format: its pixels
     /// times the iteration limit times the cost of a step of its kernel, direct in its format
     /// ([`Format::step_cost`]) or perturbed ([`PERTURBED_STEP_COST`]), and for perturbation

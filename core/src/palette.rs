@@ -2,7 +2,7 @@
 //! in integers, so a job's image has the same bytes on every machine.
 use heapless::Vec;
 
-use crate::smooth::{Smooth, SMOOTH_ONE};
+use crate::smooth::{smooth_count, Smooth, SMOOTH_ONE};
 
 /// How counts become colours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -146,12 +146,7 @@ impl Gradient {
 /// iterations. Smooth counts a cycle apart get the same colour, so deep views with large
 /// counts keep their contrast.
 pub fn cycle_position(count: u32, smooth: Option<Smooth>, span: u32, offset: u32) -> u16 {
-    let one = u64::from(SMOOTH_ONE);
-    let mu = match smooth {
-        Some(fraction) => u64::from(count).saturating_sub(1) * one + u64::from(fraction),
-        None => u64::from(count) * one,
-    };
-    let moved = mu + u64::from(offset) * one;
+    let moved = smooth_count(count, smooth) + u64::from(offset) * u64::from(SMOOTH_ONE);
     // Of 2^16 a cycle: μ·2^16 / span, in units of 2^-10 of μ. Below 2^(32 + 10 + 6 + 2).
     ((moved << 6) / u64::from(span.max(1))) as u16
 }

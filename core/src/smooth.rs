@@ -23,6 +23,17 @@ pub type Smooth = u16;
 /// 1 in the units of [`Smooth`].
 pub const SMOOTH_ONE: u32 = 1 << 10;
 
+/// The smooth count `μ = count - 1 + fraction / 2^10`, in units of 2^-10 ([`SMOOTH_ONE`]),
+/// of a pixel that escaped; the count alone, `count · 2^10`, where there is no fraction.
+/// What palettes place pixels by.
+pub fn smooth_count(count: u32, fraction: Option<Smooth>) -> u64 {
+    let one = u64::from(SMOOTH_ONE);
+    match fraction {
+        Some(fraction) => u64::from(count).saturating_sub(1) * one + u64::from(fraction),
+        None => u64::from(count) * one,
+    }
+}
+
 /// The most steps taken past the escape: from `|z| > 2` by one unit of 2^-60, the excess
 /// over 2 needs about 35 quadruplings to pass 2^8, with room to spare.
 pub const EXTRA_STEPS: u32 = 64;

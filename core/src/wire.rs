@@ -351,9 +351,8 @@ impl Envelope {
         };
         let rect = tile_rect(job, tile)?;
         if let Message::Result(result) = &self.message {
-            let fractions = if job.smooth { rect.pixels() } else { 0 };
             if result.counts.len() != rect.pixels()
-                || result.smooth.len() != fractions
+                || result.smooth.len() != job.fractions(rect.pixels())
                 || result.counts.iter().enumerate().any(|(i, &count)| {
                     !valid_pixel(job, count, result.smooth.get(i).copied().unwrap_or(0))
                 })

@@ -479,18 +479,14 @@ impl ViewArgs {
             };
             format!("view {top_left} to {bottom_right}: {e}{advice}")
         };
+        let (width, height) = self.points()?;
         let format = match self.format {
-            FormatChoice::Auto => Format::for_corners(
-                top_left,
-                bottom_right,
-                self.points()?.0,
-                self.points()?.1,
-                self.iterations,
-            )
-            .map_err(about)?,
+            FormatChoice::Auto => {
+                Format::for_corners(top_left, bottom_right, width, height, self.iterations)
+                    .map_err(about)?
+            }
             FormatChoice::Is(format) => format,
         };
-        let (width, height) = self.points()?;
         let view = View::from_corners(format, top_left, bottom_right, width, height)
             .map_err(|e| self.unresolvable(e, format).unwrap_or_else(|| about(e)))?;
         Ok((format, view))

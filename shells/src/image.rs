@@ -185,7 +185,7 @@ impl Handler for ImageHandler {
             if let Some(answer) = self.written_already(&key) {
                 return Ok(answer);
             }
-            let fractions = if result.job.smooth { result.len() } else { 0 };
+            let fractions = result.job.fractions(result.len());
             let (counts, smooth): (Vec<u32>, Vec<Smooth>) = result.pixels().unzip();
             let tile = Tile {
                 job: result.job,

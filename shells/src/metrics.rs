@@ -140,8 +140,8 @@ impl Metrics {
             conflicting_results: registered(
                 r,
                 "conflicting_results",
-                "Second copies of a tile with other counts: settled by computing the tile, \
-                 the copy dead-lettered",
+                "Second copies of a tile with other counts or fractions: settled by computing \
+                 the tile, the copy dead-lettered",
                 Counter::default(),
             ),
             job_seconds: registered(

@@ -36,12 +36,9 @@ pub fn render_image(job: &Job) -> Vec<u32> {
 pub fn render_image_smooth(job: &Job) -> (Vec<u32>, Vec<Smooth>) {
     let grid = job.grid;
     let pixels = grid.pixels() as usize;
-    let mut image = (
-        vec![0u32; pixels],
-        vec![0; if job.smooth { pixels } else { 0 }],
-    );
+    let mut image = (vec![0u32; pixels], vec![0; job.fractions(pixels)]);
     let room = fixedbrot_core::limits::MAX_TILE_PIXELS;
-    let mut tile = (vec![0u32; room], vec![0; if job.smooth { room } else { 0 }]);
+    let mut tile = (vec![0u32; room], vec![0; job.fractions(room)]);
     let mut render = |reference: Option<&Reference>| {
         for index in 0..grid.tiles() {
             let index = TileIndex(index);

@@ -9,17 +9,22 @@ use num_traits::{One, Zero};
 /// Escape time with `frac` fraction bits: before each step, escape if re² + im² > 4; products
 /// rounded to nearest, ties up (floor division of x + half).
 pub fn escape(frac: u32, c_re: i128, c_im: i128, limit: u32) -> u32 {
+    escape_with_z(frac, c_re, c_im, limit).0
+}
+
+/// [`escape`], and the escaped z (raw parts) if it escaped.
+pub fn escape_with_z(frac: u32, c_re: i128, c_im: i128, limit: u32) -> (u32, Option<(i64, i64)>) {
     let one = 1i128 << frac;
     let round = |x: i128| (x + one / 2).div_euclid(one);
     let four = 4 * one * one;
     let (mut re, mut im) = (0i128, 0i128);
     for steps in 0..limit {
         if re * re + im * im > four {
-            return steps;
+            return (steps, Some((re as i64, im as i64)));
         }
         (re, im) = (round(re * re - im * im) + c_re, round(2 * re * im) + c_im);
     }
-    limit
+    (limit, None)
 }
 
 /// [`escape`] for any count of fraction bits, in `num-bigint`'s integers: the oracle of the wide

@@ -33,17 +33,10 @@ fn escape_with_z(c: (i64, i64), limit: u32) -> Option<(u32, (i64, i64))> {
 
 /// [`escape_with_z`] with `frac` fraction bits.
 fn escape_with_z_at(frac: u32, c: (i64, i64), limit: u32) -> Option<(u32, (i64, i64))> {
-    let one = 1i128 << frac;
-    let round = |x: i128| (x + one / 2).div_euclid(one);
-    let (c_re, c_im) = (i128::from(c.0), i128::from(c.1));
-    let (mut re, mut im) = (0i128, 0i128);
-    for steps in 0..limit {
-        if re * re + im * im > 4 * one * one {
-            return Some((steps, (re as i64, im as i64)));
-        }
-        (re, im) = (round(re * re - im * im) + c_re, round(2 * re * im) + c_im);
+    match oracle::escape_with_z(frac, c.0.into(), c.1.into(), limit) {
+        (count, Some(z)) => Some((count, z)),
+        (_, None) => None,
     }
-    None
 }
 
 /// The smooth count `μ = n - 1 + smooth / 2^10` of `c`, if it escapes within `limit`.

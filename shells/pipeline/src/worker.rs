@@ -126,7 +126,7 @@ fn compute_counted(job_id: JobId, request: &TileRequest, limits: &Limits) -> (Ve
     let pixels = request.pixels();
     let mut counts = vec![0u32; pixels];
     // Fractions only where the job asks for them: an empty buffer asks the kernel for none.
-    let mut smooth = vec![0; if request.job.smooth { pixels } else { 0 }];
+    let mut smooth = vec![0; request.job.fractions(pixels)];
     cpu::render_tile(
         &request.job,
         request.tile,
@@ -175,7 +175,7 @@ pub fn result(job_id: JobId, request: &TileRequest, limits: &Limits) -> Box<Enve
         .expect("a checked tile fits MAX_TILE_PIXELS");
     result
         .smooth
-        .resize(if request.job.smooth { pixels } else { 0 }, 0)
+        .resize(request.job.fractions(pixels), 0)
         .expect("a checked tile fits MAX_TILE_PIXELS");
     cpu::render_tile(
         &request.job,

@@ -187,8 +187,9 @@ impl<L: Link> Board<L> {
         let pixels = request.pixels();
         let too_large = |_| BoardError::Answer("was asked for a tile larger than any");
         counts.resize(pixels, 0).map_err(too_large)?;
-        let fractions = if request.job.smooth { pixels } else { 0 };
-        smooth.resize(fractions, 0).map_err(too_large)?;
+        smooth
+            .resize(request.job.fractions(pixels), 0)
+            .map_err(too_large)?;
         cpu::render_tile(
             &request.job,
             request.tile,
@@ -229,7 +230,7 @@ impl<L: Link> Board<L> {
             ..job
         };
         let mut counts = vec![0u32; rect.pixels()];
-        let mut smooth = vec![0; if job.smooth { rect.pixels() } else { 0 }];
+        let mut smooth = vec![0; job.fractions(rect.pixels())];
         for y in (rect.y..rect.y + rect.height).step_by(piece_height as usize) {
             for x in (rect.x..rect.x + rect.width).step_by(piece_width as usize) {
                 let tile = pieces.grid.tile_at(x, y).ok_or(BoardError::Answer(

@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use fixedbrot_core::smooth::{Smooth, SMOOTH_ONE};
+use fixedbrot_core::smooth::{smooth_count, Smooth, SMOOTH_ONE};
 use fixedbrot_core::{cycle_position, Gradient, GradientError, Palette, MAX_COLOURS};
 use fixedbrot_pipeline::Image;
 
@@ -302,10 +302,7 @@ impl Spread {
     /// counts on either side so that it changes as smoothly as `μ`.
     fn place(&self, count: u32, fraction: Option<Smooth>) -> u16 {
         let one = u64::from(SMOOTH_ONE);
-        let mu = match fraction {
-            Some(fraction) => u64::from(count).saturating_sub(1) * one + u64::from(fraction),
-            None => u64::from(count) * one,
-        };
+        let mu = smooth_count(count, fraction);
         let (whole, part) = (mu / one, mu % one);
         let (low, high) = (self.share_below(whole), self.share_below(whole + 1));
         let share = u128::from(low) * u128::from(one - part) + u128::from(high) * u128::from(part);

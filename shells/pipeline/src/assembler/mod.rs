@@ -634,7 +634,7 @@ impl Assembler {
         self.limits.check_orbit(job).ok()?;
         let mut own = (
             vec![0u32; rect.pixels()],
-            vec![0; if job.smooth { rect.pixels() } else { 0 }],
+            vec![0; job.fractions(rect.pixels())],
         );
         cpu::render_tile(
             job,
