@@ -241,6 +241,43 @@ impl Zoom {
     }
 }
 
+impl Zoom {
+    /// The most significant digits [`Zoom::times_two_to`] keeps: every power of two to
+    /// 2^66 exactly.
+    const SCALED_DIGITS: u128 = 10u128.pow(20);
+
+    /// About `log2(zoom)`, rounded down and within one of it, in integers: the mantissa's
+    /// bit length less one, plus the exponent times `log2(10)` to nine digits.
+    pub fn log2_floor(&self) -> i32 {
+        let mantissa = 127 - self.digits.leading_zeros() as i64;
+        let tens = (i64::from(self.exponent) * 3_321_928_095).div_euclid(1_000_000_000);
+        (mantissa + tens) as i32
+    }
+
+    /// The zoom times `2^doublings` (halved when negative), to 20 significant digits
+    /// rounded half up; `None` outside [`Zoom::parse`]'s range.
+    pub fn times_two_to(&self, doublings: i32) -> Option<Zoom> {
+        if doublings.unsigned_abs() > 4 * Zoom::MAX_EXPONENT as u32 {
+            return None;
+        }
+        let (mut digits, mut exponent) = (self.digits, self.exponent);
+        for _ in 0..doublings.unsigned_abs() {
+            match doublings > 0 {
+                true => digits *= 2,
+                false => (digits, exponent) = (digits * 5, exponent - 1),
+            }
+            while digits >= Zoom::SCALED_DIGITS {
+                (digits, exponent) = ((digits + 5) / 10, exponent + 1);
+            }
+        }
+        while digits % 10 == 0 {
+            (digits, exponent) = (digits / 10, exponent + 1);
+        }
+        let lead = exponent + digits.ilog10() as i32;
+        (lead.abs() <= Zoom::MAX_EXPONENT).then_some(Zoom { digits, exponent })
+    }
+}
+
 /// Exactly the zoom read, in scientific notation: `5.00E227` is `5E227`, `0.5` is `5E-1`.
 impl fmt::Display for Zoom {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -10,12 +10,14 @@
 //!   [`Answer`] out, and [`HoldKey`]s that hold offsets.
 //! - [`Membership`]: a group member's partitions, their epochs, its offset book and holds.
 //! - [`cpu`]: the kernel's lanes chosen for the CPU at run time.
+//! - [`explorer`]: the browser explorer's places, moves, zooms and tiles, exact.
 //! - [`orbits`]: perturbation jobs' reference orbits, computed once a process.
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
 
 pub mod assembler;
 pub mod cpu;
+pub mod explorer;
 pub mod handler;
 mod image;
 mod limits;
