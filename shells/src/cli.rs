@@ -46,6 +46,8 @@ pub enum Command {
     Bridge(BridgeArgs),
     /// Colour raw counts (render --raw, image --raw-dir) into a PNG, computing nothing
     Colour(ColourArgs),
+    /// Serve the explorer: pan and zoom in a browser, tiles computed in this process
+    Serve(ServeArgs),
 }
 
 impl Command {
@@ -62,7 +64,7 @@ impl Command {
     /// How the command reaches Kafka, if it does.
     pub fn kafka(&self) -> Option<&KafkaArgs> {
         match self {
-            Command::Render(_) | Command::Colour(_) => None,
+            Command::Render(_) | Command::Colour(_) | Command::Serve(_) => None,
             Command::Generate(args) => Some(&args.kafka),
             Command::Calc(args) => Some(&args.kafka),
             Command::Image(args) => Some(&args.kafka),
@@ -356,6 +358,26 @@ pub struct RenderArgs {
     /// Worker threads (1-256); by default one per core
     #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, HOST:PORT (port 0: any free port, which the log names)
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Tiles computed at once, each on a thread (1-256); by default one per core. A download
+    /// takes them all
+    #[arg(long, value_parser = threads)]
+    pub threads: Option<usize>,
+    /// Tiles that may wait for a thread (1-65536); past them a request gets 503
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub max_queue: u64,
+    /// MiB of finished tiles kept, so that panning back and a second user cost nothing
+    /// (0-65536)
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    pub cache_mib: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Debug, Args)]

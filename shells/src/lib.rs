@@ -3,7 +3,7 @@
 //! math). `main.rs` parses the command line and calls one role's `run`.
 //!
 //! - Roles, which never import one another: [`render`], [`colour`], [`generate`], [`calc`],
-//!   [`image`], [`bridge`]; `topics` is [`kafka`]'s own.
+//!   [`image`], [`bridge`], [`serve`]; `topics` is [`kafka`]'s own.
 //! - [`kafka`]: everything that talks to brokers, the one consumer loop among it.
 //! - [`output`]: PNGs, raw counts, and the record of what a directory holds.
 //! - [`cli`], [`log`], [`metrics`]: the command line, logging, Prometheus counts.
@@ -15,7 +15,9 @@ mod fault;
 pub mod generate;
 pub mod image;
 pub mod kafka;
+pub mod local;
 pub mod log;
 pub mod metrics;
 pub mod output;
 pub mod render;
+pub mod serve;

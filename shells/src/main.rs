@@ -10,7 +10,7 @@ use std::io::Write;
 use fixedbrot::cli::{new_job_id, BridgeArgs, Cli, Command, ImageArgs};
 use fixedbrot::kafka::TopicSettings;
 use fixedbrot::output::{checks, Png};
-use fixedbrot::{bridge, calc, colour, generate, image, metrics, render};
+use fixedbrot::{bridge, calc, colour, generate, image, metrics, render, serve};
 
 /// mimalloc for Rust's allocations; its "override" feature makes it librdkafka's malloc too.
 #[global_allocator]
@@ -87,6 +87,7 @@ fn run(command: &Command) -> Result<(), Box<dyn Error>> {
             )?)
         }
         Command::Image(args) => run_image(args),
+        Command::Serve(args) => serve::run(args),
         Command::Bridge(args) => run_bridge(args),
         Command::Topics(args) => Ok(args.kafka.create_topics(&TopicSettings {
             partitions: args.partitions,

@@ -104,6 +104,17 @@ impl Png {
     /// few bands per thread are deflated at a time and written in order as soon as they are
     /// done, so the file is never held whole in memory.
     pub fn encode_into(&self, image: &Image, out: impl Write) -> io::Result<()> {
+        self.encode_with_texts(image, &[], out)
+    }
+
+    /// [`Png::encode_into`], with a text chunk for each keyword and text of `texts` after the
+    /// job's (the explorer's download names its permalink and command line so).
+    pub fn encode_with_texts(
+        &self,
+        image: &Image,
+        texts: &[(String, String)],
+        out: impl Write,
+    ) -> io::Result<()> {
         let (grid, samples) = (image.job.grid, u32::from(image.job.samples.max(1)));
         let width = Row {
             points: grid.width as usize,
@@ -122,6 +133,11 @@ impl Png {
         encoder
             .add_text_chunk(JOB_KEYWORD.into(), job_chunk(image))
             .map_err(io::Error::other)?;
+        for (keyword, text) in texts {
+            encoder
+                .add_text_chunk(keyword.clone(), text.clone())
+                .map_err(io::Error::other)?;
+        }
         let mut writer = encoder.write_header()?;
         let mut checksum = ADLER32_START;
         let at_once = threads * BANDS_PER_THREAD;

@@ -1,0 +1,318 @@
+// The fixedbrot explorer. It never does arithmetic on the plane: the centre and zoom are the
+// server's decimal text, tiles are addressed by whole numbers (BigInt) on the server's pixel
+// lattice, and the page moves them by whole pixels. So it goes as deep as `render` does.
+'use strict';
+(() => {
+  const TILE = 256;
+  const $ = (id) => document.getElementById(id);
+  const view = $('view'), layer = $('layer'), backdrop = $('backdrop');
+
+  // What the URL asks for; c and z become the server's canonical text once answered.
+  const url = new URLSearchParams(location.search);
+  const ask = {
+    c: url.get('c') || '-0.6,0',
+    z: url.get('z') || '1.6',
+    n: url.get('n') || 'auto',
+    p: url.get('p') || 'ultra',
+    f: url.get('f') || 'auto',
+    k: url.get('k') || 'auto',
+  };
+
+  let place = null;          // the anchor: the server's answer for the place tiles are of
+  let width = 0, height = 0; // the window the anchor's step is of
+  let ox = 0, oy = 0;        // the screen's centre pixel less the anchor's, in pixels
+  const tiles = new Map();   // "x,y" -> { el, controller, done }
+
+  // Timings for the benchmarks and the tests (Performance API: ms since navigation).
+  const stats = window.explorerStats = { views: [], errors: [] };
+  let current = null;        // the entry of stats.views for the tiles now wanted
+
+  const base = () => ({ c: place.c, z: place.z, h: String(height), n: ask.n, f: ask.f, k: ask.k });
+
+  async function placeOf(params) {
+    const response = await fetch('/api/place?' + new URLSearchParams(params));
+    if (!response.ok) throw new Error((await response.text()).trim());
+    return response.json();
+  }
+
+  function floorDiv(a, b) {
+    const q = a / b;
+    return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
+  }
+
+  // Makes `answer` the anchor: its tiles replace the old ones (kept as a backdrop, scaled
+  // by `preview` if given, until the new ones are in).
+  function anchor(answer, started, preview) {
+    backdrop.replaceChildren();
+    if (preview) {
+      for (const entry of tiles.values()) if (entry.done) backdrop.appendChild(entry.el);
+      backdrop.style.transform = preview;
+    }
+    for (const entry of tiles.values()) drop(entry);
+    tiles.clear();
+    place = answer;
+    ox = oy = 0;
+    ask.c = answer.c;
+    ask.z = answer.z;
+    current = { started, firstTile: null, complete: null, tiles: 0 };
+    stats.views.push(current);
+    show(answer);
+    update();
+  }
+
+  function drop(entry) {
+    entry.controller.abort();
+    entry.el.remove();
+    const img = entry.el.querySelector('img');
+    if (img && !backdrop.contains(entry.el)) URL.revokeObjectURL(img.src);
+  }
+
+  // Asks for the tiles on the screen, nearest the centre first, and cancels the rest.
+  function update() {
+    const halfW = Math.floor(width / 2), halfH = Math.floor(height / 2);
+    layer.style.transform = `translate(${halfW - ox}px, ${halfH - oy}px)`;
+    const side = BigInt(TILE);
+    const left = BigInt(place.column) + BigInt(ox - halfW);
+    const top = BigInt(place.row) + BigInt(oy - halfH);
+    const wanted = [];
+    for (let y = floorDiv(top, side); y <= floorDiv(top + BigInt(height - 1), side); y++) {
+      for (let x = floorDiv(left, side); x <= floorDiv(left + BigInt(width - 1), side); x++) {
+        const cx = Number(x * side - left) + TILE / 2 - halfW;
+        const cy = Number(y * side - top) + TILE / 2 - halfH;
+        wanted.push({ x, y, key: `${x},${y}`, distance: cx * cx + cy * cy });
+      }
+    }
+    wanted.sort((a, b) => a.distance - b.distance);
+    const keys = new Set(wanted.map((t) => t.key));
+    for (const [key, entry] of tiles) {
+      if (!keys.has(key)) { drop(entry); tiles.delete(key); }
+    }
+    for (const t of wanted) if (!tiles.has(t.key)) load(t.x, t.y, t.key);
+    progress();
+  }
+
+  function load(x, y, key) {
+    const el = document.createElement('div');
+    el.className = 'tile';
+    el.style.left = `${Number(x * BigInt(TILE) - BigInt(place.column))}px`;
+    el.style.top = `${Number(y * BigInt(TILE) - BigInt(place.row))}px`;
+    const entry = { el, controller: new AbortController(), done: false };
+    tiles.set(key, entry);
+    layer.appendChild(el);
+    const params = new URLSearchParams({ ...base(), p: ask.p, x: String(x), y: String(y) });
+    fetchTile('/api/tile?' + params, entry, current).catch((error) => {
+      if (entry.controller.signal.aborted) return;
+      stats.errors.push(String(error.message || error));
+      status(error.message || String(error));
+    });
+  }
+
+  async function fetchTile(address, entry, view) {
+    const signal = entry.controller.signal;
+    for (let attempt = 1; ; attempt++) {
+      const response = await fetch(address, { signal });
+      if (response.status === 503 && attempt < 30) {
+        // The server's queue is full: wait and ask again, unless the tile has gone.
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+        if (signal.aborted) return;
+        continue;
+      }
+      if (response.status === 204) break;
+      if (!response.ok) throw new Error((await response.text()).trim());
+      const [ax, ay] = (response.headers.get('x-tile-at') || '0,0').split(',').map(Number);
+      const img = new Image();
+      img.src = URL.createObjectURL(await response.blob());
+      await img.decode();
+      if (signal.aborted) { URL.revokeObjectURL(img.src); return; }
+      img.style.left = `${ax}px`;
+      img.style.top = `${ay}px`;
+      img.alt = '';
+      const label = document.createElement('span');
+      const timing = (response.headers.get('server-timing') || '').match(/dur=([\d.]+)/);
+      label.textContent = `${response.headers.get('x-worker') || '?'}` +
+        (timing ? ` · ${Math.round(Number(timing[1]))} ms` : '');
+      entry.el.append(img, label);
+      break;
+    }
+    entry.done = true;
+    if (view.firstTile === null) view.firstTile = performance.now();
+    view.tiles++;
+    progress();
+  }
+
+  function progress() {
+    let done = 0;
+    for (const entry of tiles.values()) if (entry.done) done++;
+    const complete = done === tiles.size;
+    if (complete && current && current.complete === null) {
+      current.complete = performance.now();
+      backdrop.replaceChildren();
+    }
+    const took = current && current.complete !== null
+      ? ` in ${Math.round(current.complete - current.started)} ms` : '';
+    $('progress').textContent = `Tiles: ${done} of ${tiles.size}${took}`;
+  }
+
+  function show(answer) {
+    const [re, im] = answer.c.split(',');
+    $('centre-re').textContent = re;
+    $('centre-im').textContent = `${im} i`;
+    $('zoom').textContent = answer.z;
+    $('iterations').textContent = `${answer.n}${answer.nAuto ? ' (auto)' : ''}`;
+    $('format').textContent = answer.format;
+    $('kernel').textContent = answer.kernel;
+    status('');
+    writeUrl();
+  }
+
+  function status(text) { $('status').textContent = text; }
+
+  // The permalink: exact centre, zoom, iterations, palette, format (and kernel if chosen).
+  function permalink() {
+    const q = (v) => encodeURIComponent(v).replace(/%2C/g, ',');
+    const kernel = ask.k === 'auto' ? '' : `&k=${q(ask.k)}`;
+    return `?c=${q(ask.c)}&z=${q(ask.z)}&n=${q(ask.n)}&p=${q(ask.p)}&f=${q(ask.f)}${kernel}`;
+  }
+
+  function writeUrl() {
+    history.replaceState(null, '', permalink());
+    const w = $('download-width').value.trim(), h = $('download-height').value.trim();
+    $('download').href = '/api/download?' + new URLSearchParams(
+      { c: ask.c, z: ask.z, w, h, n: ask.n, f: ask.f, k: ask.k, p: ask.p });
+  }
+
+  // The centre after a pan, exact, for the URL and the panel; the anchor stays.
+  let committing = null;
+  function commit() {
+    if (!place || (ox === 0 && oy === 0 && ask.c === place.c)) return;
+    const moved = { ...base(), dx: String(ox), dy: String(oy) };
+    committing = placeOf(moved).then((answer) => {
+      ask.c = answer.c;
+      show({ ...answer, n: place.n, nAuto: place.nAuto });
+    }).catch((error) => status(error.message));
+  }
+
+  let zooming = false;
+  async function zoomBy(doublings, sx, sy) {
+    if (zooming || !place || doublings === 0) return;
+    zooming = true;
+    const started = performance.now();
+    const halfW = Math.floor(width / 2), halfH = Math.floor(height / 2);
+    const ax = Math.round(sx) - halfW, ay = Math.round(sy) - halfH;
+    try {
+      const answer = await placeOf({ ...base(), dx: String(ox), dy: String(oy),
+        zoom: String(doublings), ax: String(ax), ay: String(ay) });
+      const scale = 2 ** doublings, px = halfW + ax, py = halfH + ay;
+      anchor(answer, started, `translate(${px}px, ${py}px) scale(${scale}) ` +
+        `translate(${-px}px, ${-py}px) translate(${halfW - ox}px, ${halfH - oy}px)`);
+    } catch (error) {
+      status(error.message);
+    } finally {
+      zooming = false;
+    }
+  }
+
+  // Asks again from the URL's centre: a new window size, limit or format.
+  async function restart() {
+    if (committing) await committing;
+    width = window.innerWidth;
+    height = window.innerHeight;
+    const started = performance.now();
+    try {
+      anchor(await placeOf({ c: ask.c, z: ask.z, h: String(height), n: ask.n, f: ask.f, k: ask.k }), started);
+    } catch (error) {
+      status(error.message);
+    }
+  }
+
+  // Dragging and pinching.
+  const pointers = new Map();
+  let drag = null, pinch = null;
+  view.addEventListener('pointerdown', (e) => {
+    view.setPointerCapture(e.pointerId);
+    pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    if (pointers.size === 1) {
+      drag = { x: e.clientX, y: e.clientY, ox, oy };
+      view.classList.add('dragging');
+    } else if (pointers.size === 2) {
+      const [a, b] = [...pointers.values()];
+      pinch = { distance: Math.hypot(a.x - b.x, a.y - b.y), x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
+      drag = null;
+    }
+  });
+  view.addEventListener('pointermove', (e) => {
+    if (!pointers.has(e.pointerId)) return;
+    pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    if (drag && place) {
+      ox = drag.ox - Math.round(e.clientX - drag.x);
+      oy = drag.oy - Math.round(e.clientY - drag.y);
+      update();
+    }
+  });
+  const release = (e) => {
+    if (!pointers.has(e.pointerId)) return;
+    if (pinch && pointers.size === 2) {
+      const [a, b] = [...pointers.values()];
+      const ratio = Math.hypot(a.x - b.x, a.y - b.y) / Math.max(pinch.distance, 1);
+      zoomBy(Math.round(Math.log2(ratio)), pinch.x, pinch.y);
+      pinch = null;
+    }
+    pointers.delete(e.pointerId);
+    if (drag) commit();
+    drag = null;
+    view.classList.remove('dragging');
+  };
+  view.addEventListener('pointerup', release);
+  view.addEventListener('pointercancel', release);
+
+  let wheel = 0;
+  view.addEventListener('wheel', (e) => {
+    e.preventDefault();
+    wheel += e.deltaY * (e.deltaMode === 1 ? 40 : e.deltaMode === 2 ? 800 : 1);
+    if (Math.abs(wheel) >= 50) {
+      zoomBy(wheel < 0 ? 1 : -1, e.clientX, e.clientY);
+      wheel = 0;
+    }
+  }, { passive: false });
+  view.addEventListener('dblclick', (e) => zoomBy(e.shiftKey ? -1 : 1, e.clientX, e.clientY));
+  view.addEventListener('keydown', (e) => {
+    const moves = { ArrowLeft: [-64, 0], ArrowRight: [64, 0], ArrowUp: [0, -64], ArrowDown: [0, 64] };
+    if (e.key === '+' || e.key === '=') zoomBy(1, width / 2, height / 2);
+    else if (e.key === '-') zoomBy(-1, width / 2, height / 2);
+    else if (moves[e.key] && place) {
+      ox += moves[e.key][0];
+      oy += moves[e.key][1];
+      update();
+      commit();
+    } else return;
+    e.preventDefault();
+  });
+
+  // The panel.
+  $('ask-iterations').value = ask.n;
+  $('palette').value = ask.p;
+  $('ask-format').value = ask.f;
+  $('ask-iterations').addEventListener('change', (e) => {
+    ask.n = e.target.value.trim() || 'auto';
+    restart();
+  });
+  $('palette').addEventListener('change', (e) => { ask.p = e.target.value; restart(); });
+  $('ask-format').addEventListener('change', (e) => { ask.f = e.target.value; restart(); });
+  $('workers').addEventListener('change', (e) => view.classList.toggle('workers', e.target.checked));
+  $('download-width').addEventListener('change', writeUrl);
+  $('download-height').addEventListener('change', writeUrl);
+  const copy = (text) => navigator.clipboard.writeText(text).then(
+    () => status('Copied.'), () => status(text));
+  $('copy').addEventListener('click', () => copy(
+    `--center ${ask.c} --zoom ${ask.z} --iterations ${$('iterations').textContent.split(' ')[0]}`));
+  $('copy-link').addEventListener('click', () => copy(location.href));
+
+  let resizing = 0;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(restart, 200);
+  });
+
+  view.focus();
+  restart();
+})();
