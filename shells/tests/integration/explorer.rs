@@ -1,0 +1,380 @@
+//! `fixedbrot serve`: the explorer's tiles are `render`'s pixels, its links draw them again,
+//! and hostile requests get a 4xx while it serves on; over HTTP and in a real headless
+//! Chromium.
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::harness::{pixels, rendered, Scratch, BIN};
+use crate::web::{send_bytes, Browser, Explorer};
+
+/// A PNG's size and RGB bytes (an alpha channel dropped).
+fn decode(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    buf.truncate(info.buffer_size());
+    let channels = info.color_type.samples();
+    let rgb = buf
+        .chunks(channels)
+        .flat_map(|pixel| pixel[..3].to_vec())
+        .collect();
+    (info.width, info.height, rgb)
+}
+
+/// A PNG's text chunks.
+fn texts(bytes: &[u8]) -> Vec<(String, String)> {
+    let reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    let info = reader.info();
+    info.uncompressed_latin1_text
+        .iter()
+        .map(|chunk| (chunk.keyword.clone(), chunk.text.clone()))
+        .collect()
+}
+
+/// The rectangle `x0..x1` by `y0..y1` of an RGB image `width` wide.
+fn region(rgb: &[u8], width: u32, (x0, x1): (u32, u32), (y0, y1): (u32, u32)) -> Vec<u8> {
+    (y0..y1)
+        .flat_map(|y| {
+            let row = (y * width) as usize * 3;
+            rgb[row + x0 as usize * 3..row + x1 as usize * 3].to_vec()
+        })
+        .collect()
+}
+
+/// How many pixels of two equal-sized RGB images differ.
+fn differing(a: &[u8], b: &[u8]) -> usize {
+    assert_eq!(a.len(), b.len());
+    a.chunks(3).zip(b.chunks(3)).filter(|(p, q)| p != q).count()
+}
+
+/// The window `width` x `height` around the place `query` asks for, pasted from its tiles.
+fn window_from_tiles(explorer: &Explorer, query: &str, width: u32, height: u32) -> Vec<u8> {
+    let place = explorer.get(&format!("/api/place?{query}")).json();
+    let number = |key: &str| place[key].as_str().unwrap().parse::<i128>().unwrap();
+    let (left, top) = (
+        number("column") - i128::from(width / 2),
+        number("row") - i128::from(height / 2),
+    );
+    let mut window = vec![0u8; (width * height * 3) as usize];
+    let side = 256;
+    for ty in top.div_euclid(side)..=(top + i128::from(height) - 1).div_euclid(side) {
+        for tx in left.div_euclid(side)..=(left + i128::from(width) - 1).div_euclid(side) {
+            let answer = explorer.get(&format!("/api/tile?{query}&x={tx}&y={ty}"));
+            assert_eq!(answer.status, 200, "{}", answer.text());
+            let (w, h, rgb) = decode(&answer.body);
+            let at = answer.header("x-tile-at").unwrap();
+            let (ax, ay) = at.split_once(',').unwrap();
+            let (ax, ay) = (ax.parse::<i128>().unwrap(), ay.parse::<i128>().unwrap());
+            for y in 0..i128::from(h) {
+                for x in 0..i128::from(w) {
+                    let (sx, sy) = (tx * side + ax + x - left, ty * side + ay + y - top);
+                    if (0..i128::from(width)).contains(&sx) && (0..i128::from(height)).contains(&sy)
+                    {
+                        let from = ((y * i128::from(w) + x) * 3) as usize;
+                        let to = ((sy * i128::from(width) + sx) * 3) as usize;
+                        window[to..to + 3].copy_from_slice(&rgb[from..from + 3]);
+                    }
+                }
+            }
+        }
+    }
+    window
+}
+
+#[test]
+fn the_explorer_s_tiles_are_render_s_pixels_at_every_depth() {
+    let dir = Scratch::new("explorer-tiles");
+    let explorer = Explorer::start(&["--threads", "2"]);
+    let (width, height) = (300, 200);
+    for (centre, zoom, extra, flags) in [
+        ("-0.75,0.1", "2", "", vec![]),
+        (
+            "-0.743643887037151,0.13182590420533",
+            "1E10",
+            "&p=azure",
+            vec!["--palette"],
+        ),
+        // A wide format: tiles and render by direct iteration, pixel for pixel.
+        (
+            "-1.7685736562,0.0009642968",
+            "3E20",
+            "&k=direct&n=300",
+            vec!["--kernel", "direct"],
+        ),
+    ] {
+        let query = format!("c={centre}&z={zoom}&h={height}{extra}");
+        let ours = window_from_tiles(&explorer, &query, width, height);
+        let place = explorer.get(&format!("/api/place?{query}")).json();
+        let iterations = place["n"].to_string();
+        let mut view = vec![
+            "--center",
+            centre,
+            "--zoom",
+            zoom,
+            "--width",
+            "300",
+            "--height",
+            "200",
+            "--iterations",
+            &iterations,
+        ];
+        let palette = if flags.first() == Some(&"--palette") {
+            "azure"
+        } else {
+            "ultra"
+        };
+        if flags.first() == Some(&"--kernel") {
+            view.extend(&flags);
+        }
+        let theirs = rendered(&view, palette, &dir);
+        assert_eq!(differing(&ours, &theirs), 0, "{query}");
+    }
+}
+
+#[test]
+fn hostile_requests_get_a_4xx_and_the_explorer_serves_on() {
+    let explorer = Explorer::start(&["--threads", "1", "--max-work", "50000000"]);
+    let tile = "/api/tile?c=-0.6,0&z=1&h=100";
+    let long = "1".repeat(9_000);
+    let cases: Vec<(String, u16)> = vec![
+        ("/api/tile".into(), 400),
+        (format!("{tile}&x=0"), 400),
+        ("/api/tile?c=abc&z=1&h=100&x=0&y=0".into(), 400),
+        (format!("{tile}&x=0&y=0&x=1"), 400),
+        (format!("{tile}&x=0&y=0&why=1"), 400),
+        (format!("{tile}&x=1e5&y=0"), 400),
+        (format!("{tile}&x=0&y=0&p=../../etc/passwd"), 400),
+        (format!("{tile}&x=0&y=0&n=0"), 400),
+        (format!("{tile}&x=0&y=0&n=4000000000"), 400),
+        (format!("{tile}&x=0&y=0&f=33"), 400),
+        (format!("{tile}&x=0&y=0&k=fast"), 400),
+        ("/api/tile?c=-0.6,0&z=-1&h=100&x=0&y=0".into(), 400),
+        ("/api/tile?c=-0.6,0&z=1E99999&h=100&x=0&y=0".into(), 400),
+        ("/api/tile?c=-0.6,0&z=1&h=0&x=0&y=0".into(), 400),
+        ("/api/tile?c=-0.6,0&z=1&h=99999&x=0&y=0".into(), 400),
+        ("/api/tile?c=9,9&z=1&h=100&x=0&y=0".into(), 400),
+        (format!("/api/place?c={long},0&z=1&h=100"), 400),
+        (
+            "/api/place?c=-0.6,0&z=1&h=100&dx=99999999999999999999".into(),
+            400,
+        ),
+        ("/api/place?c=-0.6,0&z=1&h=100&zoom=9999".into(), 400),
+        ("/api/place?c=%ZZ,0&z=1&h=100".into(), 400),
+        ("/api/place?c=-0.6,0&z=1E-1300&h=100".into(), 400),
+        // Over --max-work: a tile's job (and each of its parts) is checked before work.
+        (format!("{tile}&x=0&y=0&n=100000000"), 400),
+        ("/api/download?c=-0.6,0&z=1&h=65535&w=65535".into(), 400),
+        ("/api/download?c=-0.6,0&z=1&h=100".into(), 400),
+        ("/../../etc/passwd".into(), 404),
+        ("/explorer.js/../../../etc/passwd".into(), 404),
+        ("/%2e%2e/%2e%2e/etc/passwd".into(), 404),
+        ("/api/tile/../../../etc/passwd".into(), 404),
+    ];
+    for (path, status) in &cases {
+        let answer = explorer.get(path);
+        assert_eq!(answer.status, *status, "{path}: {}", answer.text());
+        let text = answer.text();
+        assert!(
+            text.lines().count() <= 1 && text.len() < 300,
+            "{path}: one line: {text:?}"
+        );
+    }
+    // Far outside the safe range there is nothing to draw.
+    let far = explorer.get(&format!("{tile}&x=999999999999999999999999999&y=0"));
+    assert_eq!(far.status, 204);
+    // Not a GET, a body, a header flood, and no HTTP at all.
+    let post =
+        "POST /api/tile HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    assert_eq!(explorer.send(post).status, 405);
+    let flood = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(1 << 20)
+    );
+    let answer = send_bytes(explorer.address, flood.as_bytes());
+    assert!((400..500).contains(&answer.status), "{}", answer.status);
+    let garbage = send_bytes_lenient(explorer.address, b"\x00\x01\x02 nonsense\r\n\r\n");
+    assert!(garbage.is_none_or(|status| (400..500).contains(&status)));
+    // And it serves on, with its policy.
+    let page = explorer.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page
+        .header("content-security-policy")
+        .unwrap()
+        .contains("script-src 'self'"));
+    assert_eq!(explorer.get(&format!("{tile}&x=0&y=0")).status, 200);
+}
+
+/// The status of the answer to `request`, if the server answered rather than closed.
+fn send_bytes_lenient(address: std::net::SocketAddr, request: &[u8]) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).ok()?;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let head = String::from_utf8_lossy(&raw);
+    head.split(' ').nth(1)?.parse().ok()
+}
+
+#[test]
+fn a_flood_of_tiles_gets_503_past_the_queue_and_a_tile_gone_stops_its_work() {
+    let explorer = Explorer::start(&["--threads", "1", "--max-queue", "1", "--log-level", "debug"]);
+    // Slow tiles: the centre of a place on the boundary at a high limit, each limit its own.
+    let place = "c=-0.7436438870371,0.1318259042053&z=1E6&h=256";
+    let centre = explorer.get(&format!("/api/place?{place}")).json();
+    let tile = |key: &str| {
+        centre[key]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            .div_euclid(256)
+    };
+    let (x, y) = (tile("column"), tile("row"));
+    let slow = |n: u32| format!("/api/tile?{place}&n={n}&x={x}&y={y}");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let (explorer, slow) = (&explorer, &slow);
+        let asks: Vec<_> = (0..6)
+            .map(|n| scope.spawn(move || explorer.get(&slow(60_000 + n)).status))
+            .collect();
+        asks.into_iter().map(|ask| ask.join().unwrap()).collect()
+    });
+    assert!(statuses.contains(&503), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [200, 503].contains(s)),
+        "{statuses:?}"
+    );
+    // A request whose client goes away: the server stops its tile.
+    let request = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", slow(70_000));
+    let mut stream = std::net::TcpStream::connect(explorer.address).unwrap();
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(stream);
+    explorer
+        .process
+        .wait_for("went away", 1, Duration::from_secs(30));
+}
+
+/// The script that says whether the page's latest view has all its tiles.
+const COMPLETE: &str = "const s = window.explorerStats; \
+    const v = s && s.views[s.views.length - 1]; return !!v && v.complete !== null";
+
+/// The page's pixels right of its panel, once its view is complete.
+fn screen(browser: &Browser, views: usize) -> (u32, u32, Vec<u8>) {
+    let enough = format!("return window.explorerStats && explorerStats.views.length >= {views}");
+    browser.wait_until(&enough, "a new view", Duration::from_secs(30));
+    browser.wait_until(COMPLETE, "every tile", Duration::from_secs(60));
+    // One frame for the last tile to be painted.
+    browser.script("return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))");
+    let (width, height, rgb) = decode(&browser.screenshot());
+    (
+        width,
+        height,
+        region(&rgb, width, (PANEL, width), (0, height)),
+    )
+}
+
+/// The panel's right edge, with room: the pixels compared lie right of it.
+const PANEL: u32 = 340;
+
+#[test]
+fn the_explorer_in_a_browser_draws_render_s_pixels_and_its_links_draw_them_again() {
+    let dir = Scratch::new("explorer-browser");
+    let explorer = Explorer::start(&[]);
+    let browser = Browser::start(800, 600);
+    browser.goto(&explorer.url("/"));
+    let (width, height, first) = screen(&browser, 1);
+    let size = browser.script("return [innerWidth, innerHeight]");
+    assert_eq!(size, json!([width, height]));
+    let (w, h) = (width.to_string(), height.to_string());
+    let view = [
+        "--center",
+        "-0.6,0",
+        "--zoom",
+        "1.6",
+        "--width",
+        &w,
+        "--height",
+        &h,
+        "--iterations",
+        "200",
+    ];
+    let render = rendered(&view, "ultra", &dir);
+    assert_eq!(
+        differing(&first, &region(&render, width, (PANEL, width), (0, height))),
+        0
+    );
+
+    // A wheel step in, then a drag: the URL follows.
+    let start = browser.current_url();
+    browser.act(json!([{ "type": "wheel", "id": "wheel", "actions": [
+        { "type": "scroll", "x": 600, "y": 250, "deltaX": 0, "deltaY": -120, "origin": "viewport" }] }]));
+    screen(&browser, 2);
+    browser.act(
+        json!([{ "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" },
+        "actions": [
+            { "type": "pointerMove", "x": 500, "y": 300, "origin": "viewport" },
+            { "type": "pointerDown", "button": 0 },
+            { "type": "pointerMove", "x": 430, "y": 340, "duration": 200, "origin": "viewport" },
+            { "type": "pointerUp", "button": 0 }] }]),
+    );
+    let moved = format!(
+        "return location.href !== {} && !location.href.includes('c=-0.6,0')",
+        Value::from(start.clone())
+    );
+    browser.wait_until(&moved, "the URL to change", Duration::from_secs(30));
+    let (_, _, zoomed) = screen(&browser, 2);
+    let link = browser.current_url();
+    assert!(link.contains("z=3.2E0"), "{link}");
+
+    // The link, opened again, draws the same pixels.
+    browser.goto(&link);
+    let (_, _, again) = screen(&browser, 1);
+    assert_eq!(differing(&zoomed, &again), 0, "{link}");
+
+    // The download at the window's size: render's pixels, and its chunk renders them again.
+    let script = format!(
+        "document.getElementById('download-width').value = '{width}'; \
+         document.getElementById('download-height').value = '{height}'; \
+         document.getElementById('download-width').dispatchEvent(new Event('change')); \
+         return new URL(document.getElementById('download').href).pathname + \
+         new URL(document.getElementById('download').href).search"
+    );
+    let download = explorer.get(browser.script(&script).as_str().unwrap());
+    assert_eq!(download.status, 200, "{}", download.text());
+    let (_, _, downloaded) = decode(&download.body);
+    assert_eq!(
+        differing(
+            &region(&downloaded, width, (PANEL, width), (0, height)),
+            &again
+        ),
+        0
+    );
+    let chunks = texts(&download.body);
+    let text = |key: &str| {
+        chunks
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, t)| t.clone())
+            .unwrap()
+    };
+    assert!(link.ends_with(&text("fixedbrot-permalink")), "{link}");
+    let command = text("fixedbrot-command");
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    let path = dir.join("again.png");
+    let status = std::process::Command::new(BIN)
+        .args(&args)
+        .arg("--output")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{command}");
+    assert_eq!(pixels(&path), downloaded, "{command}");
+}
