@@ -52,6 +52,11 @@ pub fn run(
                 output: &kafka.responses_topic,
                 prefetch: Prefetch::Little,
                 read_committed: false,
+                worker: format!(
+                    "calc {} pid {} member {n}",
+                    kafka::host(),
+                    std::process::id()
+                ),
             };
             let _ = ended.send(serve(member, producer, transactional_id, limits));
         });

@@ -112,6 +112,8 @@ pub fn run(
         output: topic,
         prefetch: Prefetch::Plenty,
         read_committed,
+        // It replies with nothing but dead letters, which keep their own headers.
+        worker: String::new(),
     };
     let handler = ImageHandler {
         assembler: Assembler::new(limits, Instant::now()),

@@ -45,6 +45,11 @@ pub fn run<L: Link + Send + 'static>(
         // Requests wait in Kafka, where faster workers can take them.
         prefetch: Prefetch::OneAtATime,
         read_committed: false,
+        worker: format!(
+            "board via bridge {} pid {}",
+            kafka::host(),
+            std::process::id()
+        ),
     };
     let bridge = Bridge {
         board,

@@ -88,7 +88,14 @@ pub struct Member<'a> {
     pub prefetch: Prefetch,
     /// It reads only committed transactions.
     pub read_committed: bool,
+    /// Who it is, for the [`WORKER_HEADER`] of its replies: host, process and thread, or
+    /// the board.
+    pub worker: String,
 }
+
+/// The header of each reply that names the worker that made it (`calc HOST pid N member M`,
+/// a board's bridge): the explorer shows which worker computed each tile.
+pub const WORKER_HEADER: &str = "fixedbrot-worker";
 
 /// How much a consumer fetches ahead of what it answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use fixedbrot_pipeline::{Answer, HoldKey, Membership, Taken};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{Producer, PurgeConfig, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::args::Member;
+use super::args::{Member, WORKER_HEADER};
 use super::dead_letters::DeadLetters;
 use super::error::Error;
 use super::produce::{send, Delivered, Deliveries, Outgoing, Queue, Settles};
@@ -86,6 +86,7 @@ pub trait Commits: Send + 'static {
 pub struct Out {
     topic: String,
     dead_letters: DeadLetters,
+    worker: String,
 }
 
 impl Out {
@@ -93,6 +94,7 @@ impl Out {
         Out {
             topic: member.output.to_owned(),
             dead_letters: DeadLetters::new(member.kafka, member.input),
+            worker: member.worker.clone(),
         }
     }
 
@@ -116,7 +118,10 @@ impl Out {
                 topic: &self.topic,
                 key,
                 payload: Some(payload),
-                headers: None,
+                headers: Some(OwnedHeaders::new().insert(Header {
+                    key: WORKER_HEADER,
+                    value: Some(&self.worker),
+                })),
                 settles: settles(),
             };
             send(producer, outgoing)?;

@@ -7,6 +7,7 @@
 //! - [`dead_letters`]: copies of unusable messages to `<topic>.dlq`;
 //! - [`commits`], [`exactly_once`]: how answers and offsets reach Kafka, one type per way;
 //! - [`consumer`]: the one consumer loop of calc, bridge and image;
+//! - [`reader`]: a topic's new records without a group (the explorer's answers);
 //! - [`error`]: why any of it stops.
 mod admin;
 mod args;
@@ -16,13 +17,16 @@ mod dead_letters;
 mod error;
 mod exactly_once;
 mod produce;
+mod reader;
 
 pub use admin::{block_on, TopicSettings};
 pub use args::{
     client_id, host, parse_setting, KafkaArgs, Member, Prefetch, CALCULATION_GROUP, IMAGE_GROUP,
+    WORKER_HEADER,
 };
 pub use commits::{AtLeastOnce, Commits};
 pub use consumer::{run, stop_members};
 pub use error::Error;
 pub use exactly_once::ExactlyOnce;
 pub use produce::{finish, send, Deliveries, Outgoing, Queue};
+pub use reader::{Reader, Record};
