@@ -64,7 +64,8 @@ impl Command {
     /// How the command reaches Kafka, if it does.
     pub fn kafka(&self) -> Option<&KafkaArgs> {
         match self {
-            Command::Render(_) | Command::Colour(_) | Command::Serve(_) => None,
+            Command::Render(_) | Command::Colour(_) => None,
+            Command::Serve(args) => args.kafka.as_ref(),
             Command::Generate(args) => Some(&args.kafka),
             Command::Calc(args) => Some(&args.kafka),
             Command::Image(args) => Some(&args.kafka),
@@ -365,10 +366,14 @@ pub struct ServeArgs {
     /// Address to listen on, HOST:PORT (port 0: any free port, which the log names)
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub listen: std::net::SocketAddr,
-    /// Tiles computed at once, each on a thread (1-256); by default one per core. A download
-    /// takes them all
+    /// Tiles computed at once, each on a thread (1-256); by default one per core. With
+    /// --brokers, jobs in flight to the worker pool, by default 16. A download takes them all
     #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
+    /// With --brokers, seconds to wait for the workers to finish a tile before answering 504
+    /// (1-3600)
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub tile_timeout: u64,
     /// Tiles that may wait for a thread (1-65536); past them a request gets 503
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub max_queue: u64,
@@ -378,6 +383,10 @@ pub struct ServeArgs {
     pub cache_mib: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// With --brokers (or any Kafka flag), tiles are jobs for the Kafka worker pool: calc
+    /// processes and boards anywhere
+    #[command(flatten)]
+    pub kafka: Option<KafkaArgs>,
 }
 
 #[derive(Debug, Args)]

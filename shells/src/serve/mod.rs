@@ -5,10 +5,12 @@
 //! The page keeps decimal text and whole pixels; every number of the plane is the server's.
 mod page;
 mod query;
+mod remote;
 mod tiles;
 
 use std::error::Error;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Query as Pairs, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -33,16 +35,35 @@ type Params = Pairs<Vec<(String, String)>>;
 
 /// Serves until SIGINT or SIGTERM.
 pub fn run(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
+    // In this process, a thread a core; with Kafka, jobs in flight to keep workers busy.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = args
         .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or(if args.kafka.is_some() { 16 } else { cores })
         .max(1);
+    let limits = args.limits.limits();
+    let remote = match &args.kafka {
+        Some(kafka) => {
+            let timeout = Duration::from_secs(args.tile_timeout);
+            let remote = remote::Remote::start(kafka, limits, timeout)?;
+            info!(
+                "Tiles are jobs for the Kafka worker pool: {} -> {} at {}",
+                kafka.requests_topic, kafka.responses_topic, kafka.brokers
+            );
+            Some(remote)
+        }
+        None => {
+            info!("Tiles are computed in this process, {threads} at once");
+            None
+        }
+    };
     let app = Arc::new(App {
         tiles: Tiles::new(
             threads as u32,
             args.max_queue as usize,
             (args.cache_mib << 20) as usize,
-            args.limits.limits(),
+            limits,
+            remote,
         ),
     });
     // Two threads answer requests; the tiles compute on blocking threads, `threads` at once.
@@ -211,6 +232,10 @@ fn refusal(refused: Refused) -> Response {
         ),
         // The client has gone; nobody reads this.
         Refused::Cancelled => bad(StatusCode::SERVICE_UNAVAILABLE, "cancelled".into()),
+        Refused::TimedOut(after) => bad(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("no worker finished the tile within {} s", after.as_secs()),
+        ),
         Refused::Failed(reason) => bad(StatusCode::UNPROCESSABLE_ENTITY, reason),
     }
 }

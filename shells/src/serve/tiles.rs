@@ -4,14 +4,15 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use fixedbrot_core::limits::MAX_JOB_LEN;
 use fixedbrot_core::{wire, Job, JobId};
-use fixedbrot_pipeline::Limits;
+use fixedbrot_pipeline::{Image, Limits};
 use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::remote::Remote;
 use crate::local::{self, Failed};
 use crate::log::debug;
 use crate::output::{Colouring, Png};
@@ -31,8 +32,17 @@ pub enum Refused {
     Busy,
     /// Its request went away, and so did the work.
     Cancelled,
+    /// No worker of the Kafka pool finished it in time.
+    TimedOut(Duration),
     /// The job was refused (a limit), or failed; one line.
     Failed(String),
+}
+
+/// A job's image, who computed it and in how long.
+struct Computed {
+    image: Image,
+    worker: String,
+    millis: f64,
 }
 
 /// The pool, the queue's bound and the cache.
@@ -43,12 +53,22 @@ pub struct Tiles {
     max_queue: usize,
     cache: Mutex<Cache>,
     limits: Limits,
+    /// The Kafka pool, with `--brokers`; else this process computes.
+    remote: Option<Remote>,
     /// This process, as the overlay names it.
     worker: String,
 }
 
 impl Tiles {
-    pub fn new(threads: u32, max_queue: usize, cache_bytes: usize, limits: Limits) -> Tiles {
+    /// `threads` at once (jobs in flight, with a Kafka pool), within `max_queue` waiting and
+    /// a cache of `cache_bytes`.
+    pub fn new(
+        threads: u32,
+        max_queue: usize,
+        cache_bytes: usize,
+        limits: Limits,
+        remote: Option<Remote>,
+    ) -> Tiles {
         Tiles {
             permits: Arc::new(Semaphore::new(threads as usize)),
             threads,
@@ -56,7 +76,8 @@ impl Tiles {
             max_queue,
             cache: Mutex::new(Cache::new(cache_bytes)),
             limits,
-            worker: format!("{} pid {}", crate::kafka::host(), std::process::id()),
+            remote,
+            worker: format!("serve {} pid {}", crate::kafka::host(), std::process::id()),
         }
     }
 
@@ -72,24 +93,16 @@ impl Tiles {
             return Ok(tile);
         }
         let permit = self.wait(1).await?;
+        let computed = self.image(job_id(&key), job, 1, permit).await?;
         let png = Png {
             colouring: colouring.clone(),
             threads: 1,
         };
-        let (limits, worker) = (self.limits, self.worker.clone());
-        let tile = self
-            .compute(permit, move |cancel| {
-                let started = Instant::now();
-                let png = encode(&png, job_id(&key), job, 1, limits, cancel, &[])?;
-                let thread = format!("{:?}", std::thread::current().id());
-                Ok(Tile {
-                    png,
-                    worker: format!("{worker} {}", thread.to_lowercase()),
-                    millis: started.elapsed().as_secs_f64() * 1e3,
-                })
-            })
-            .await?;
-        let tile = Arc::new(tile);
+        let tile = Arc::new(Tile {
+            png: encode(png, computed.image, Vec::new()).await?,
+            worker: computed.worker,
+            millis: computed.millis,
+        });
         self.cache().insert(key, Arc::clone(&tile));
         Ok(tile)
     }
@@ -103,16 +116,61 @@ impl Tiles {
         texts: Vec<(String, String)>,
     ) -> Result<Vec<u8>, Refused> {
         let permit = self.wait(self.threads).await?;
-        let (threads, limits) = (self.threads as usize, self.limits);
+        let threads = self.threads as usize;
+        let computed = self
+            .image(crate::cli::new_job_id(), job, threads, permit)
+            .await?;
         let png = Png {
             colouring: colouring.clone(),
             threads,
         };
-        let id = crate::cli::new_job_id();
-        self.compute(permit, move |cancel| {
-            encode(&png, id, job, threads, limits, cancel, &texts)
+        encode(png, computed.image, texts).await
+    }
+
+    /// `job`'s image from the Kafka pool, or computed here on `threads` threads holding
+    /// `permit` until they stop.
+    async fn image(
+        &self,
+        id: JobId,
+        job: Job,
+        threads: usize,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<Computed, Refused> {
+        let started = Instant::now();
+        let (image, worker) = match &self.remote {
+            Some(remote) => {
+                let done = remote.compute(job).await?;
+                drop(permit);
+                // Sent under an id of its own, so two requests for one tile never mix; kept
+                // under `id`, so a tile's bytes are the same whichever pool computed it.
+                let image = Image {
+                    job_id: id,
+                    ..done.image
+                };
+                (image, done.workers.join(", "))
+            }
+            None => {
+                let (limits, worker) = (self.limits, self.worker.clone());
+                self.compute(permit, move |cancel| {
+                    let image =
+                        local::compute(id, job, threads, limits, cancel).map_err(|failed| {
+                            match failed {
+                                Failed::Cancelled => Refused::Cancelled,
+                                Failed::Refused(reason) => Refused::Failed(reason),
+                            }
+                        })?;
+                    let thread = format!("{:?}", std::thread::current().id()).to_lowercase();
+                    Ok((image, format!("{worker} {thread}")))
+                })
+                .await?
+            }
+        };
+        let millis = started.elapsed().as_secs_f64() * 1e3;
+        Ok(Computed {
+            image,
+            worker,
+            millis,
         })
-        .await
     }
 
     /// Runs `work` on a blocking thread holding `permit`. If this future is dropped (the
@@ -152,25 +210,18 @@ impl Tiles {
     }
 }
 
-/// Computes `job` and encodes its PNG with `texts`.
-fn encode(
-    png: &Png,
-    id: JobId,
-    job: Job,
-    threads: usize,
-    limits: Limits,
-    cancel: &AtomicBool,
-    texts: &[(String, String)],
-) -> Result<Vec<u8>, Refused> {
-    let image =
-        local::compute(id, job, threads, limits, cancel).map_err(|failed| match failed {
-            Failed::Cancelled => Refused::Cancelled,
-            Failed::Refused(reason) => Refused::Failed(reason),
-        })?;
-    let mut bytes = Vec::new();
-    png.encode_with_texts(&image, texts, &mut bytes)
-        .map_err(|e| Refused::Failed(format!("cannot encode the image: {e}")))?;
-    Ok(bytes)
+/// `image` as a PNG with `texts`, encoded on a blocking thread.
+async fn encode(png: Png, image: Image, texts: Vec<(String, String)>) -> Result<Vec<u8>, Refused> {
+    let encoded = tokio::task::spawn_blocking(move || {
+        let mut bytes = Vec::new();
+        png.encode_with_texts(&image, &texts, &mut bytes)
+            .map(|()| bytes)
+    });
+    match encoded.await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(Refused::Failed(format!("cannot encode the image: {e}"))),
+        Err(_) => Err(Refused::Failed("the image's encoding failed".into())),
+    }
 }
 
 /// Sets its flag when dropped: when the request's future is, the computation stops.

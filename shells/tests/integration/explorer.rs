@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{pixels, rendered, Scratch, BIN};
+use crate::harness::{pixels, rendered, Scenario, Scratch, BIN};
 use crate::web::{send_bytes, Browser, Explorer};
 
 /// A PNG's size and RGB bytes (an alpha channel dropped).
@@ -286,8 +286,26 @@ const PANEL: u32 = 340;
 
 #[test]
 fn the_explorer_in_a_browser_draws_render_s_pixels_and_its_links_draw_them_again() {
-    let dir = Scratch::new("explorer-browser");
     let explorer = Explorer::start(&[]);
+    explore(&explorer, "explorer-browser", "serve ");
+}
+
+#[test]
+fn over_kafka_the_explorer_s_tiles_come_from_calc_and_are_the_same() {
+    let scenario = Scenario::new("explorer-kafka", 2);
+    let calc = scenario.start("calc", "explorer-kafka", &["--threads", "2"]);
+    calc.wait_assigned();
+    let kafka = scenario.kafka_args();
+    let flags: Vec<&str> = kafka.iter().map(String::as_str).collect();
+    let explorer = Explorer::start(&flags);
+    explore(&explorer, "explorer-kafka-browser", "calc ");
+}
+
+/// The browser test, against `explorer`: its tiles are render's, its wheel and drag move the
+/// link, the link draws them again, the download is render's and names how to make it
+/// again, and the overlay names `worker` as who computed each tile.
+fn explore(explorer: &Explorer, name: &str, worker: &str) {
+    let dir = Scratch::new(name);
     let browser = Browser::start(800, 600);
     browser.goto(&explorer.url("/"));
     let (width, height, first) = screen(&browser, 1);
@@ -377,4 +395,21 @@ fn the_explorer_in_a_browser_draws_render_s_pixels_and_its_links_draw_them_again
         .unwrap();
     assert!(status.success(), "{command}");
     assert_eq!(pixels(&path), downloaded, "{command}");
+
+    // The overlay names who computed each tile.
+    browser.script("document.getElementById('workers').click(); return true");
+    let shown = browser.script(
+        "return [...document.querySelectorAll('.tile span')].map(s => \
+         getComputedStyle(s).display + ' ' + s.textContent)",
+    );
+    let labels: Vec<&str> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(!labels.is_empty());
+    for label in labels {
+        assert!(label.starts_with(&format!("block {worker}")), "{label}");
+    }
 }

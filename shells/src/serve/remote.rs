@@ -1,0 +1,184 @@
+//! The explorer's Kafka worker pool (`serve --brokers`): each tile or download a job on the
+//! requests topic, computed by calc processes and boards anywhere; its results are read back
+//! here (a [`Reader`], no group) and assembled. Who computed each part is in its
+//! [`WORKER_HEADER`].
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use fixedbrot_core::wire::{self, Envelope, Message};
+use fixedbrot_core::{Job, JobId};
+use fixedbrot_pipeline::assembler::Outcome;
+use fixedbrot_pipeline::{plan, Assembler, Image, JobKey, Limits};
+use rdkafka::producer::ThreadedProducer;
+use tokio::sync::oneshot;
+
+use super::tiles::Refused;
+use crate::kafka::{self, Deliveries, Error, KafkaArgs, Outgoing, Reader, WORKER_HEADER};
+use crate::local::assembler_limits;
+use crate::log::warn;
+
+/// A job's image as the pool returns it, and the workers that computed its parts.
+pub struct Done {
+    pub image: Image,
+    pub workers: Vec<String>,
+}
+
+/// The pool: a producer of jobs, and the jobs waited on.
+pub struct Remote {
+    requests: String,
+    producer: ThreadedProducer<Deliveries>,
+    jobs: Arc<Mutex<Jobs>>,
+    stop: Arc<AtomicBool>,
+    timeout: Duration,
+}
+
+/// The jobs waited on, and their parts so far.
+struct Jobs {
+    assembler: Assembler,
+    waiting: HashMap<JobId, Waiting>,
+}
+
+struct Waiting {
+    key: JobKey,
+    done: oneshot::Sender<Result<Done, String>>,
+    workers: BTreeSet<String>,
+}
+
+impl Remote {
+    /// Connects, and reads the responses topic from its end now on a thread of its own. A
+    /// job no worker finishes within `timeout` is given up.
+    pub fn start(kafka: &KafkaArgs, limits: Limits, timeout: Duration) -> Result<Remote, Error> {
+        let producer: ThreadedProducer<Deliveries> =
+            kafka.producer(&kafka::client_id("Mandelbrot.Explorer"))?;
+        kafka.require_topics(
+            rdkafka::producer::Producer::client(&producer),
+            &[&kafka.requests_topic],
+        )?;
+        let reader = Reader::open(kafka, &kafka.responses_topic)?;
+        let jobs = Arc::new(Mutex::new(Jobs {
+            assembler: Assembler::new(assembler_limits(limits), Instant::now()),
+            waiting: HashMap::new(),
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (read_jobs, read_stop) = (Arc::clone(&jobs), Arc::clone(&stop));
+        thread::spawn(move || read(&reader, &read_jobs, &read_stop));
+        Ok(Remote {
+            requests: kafka.requests_topic.clone(),
+            producer,
+            jobs,
+            stop,
+            timeout,
+        })
+    }
+
+    /// `job`'s image, computed by the workers. If this future is dropped, the job is
+    /// forgotten here; requests already sent are still computed, and their results ignored.
+    pub async fn compute(&self, job: Job) -> Result<Done, Refused> {
+        let id = crate::cli::new_job_id();
+        let key = JobKey::new(id, &job);
+        let (done, answer) = oneshot::channel();
+        {
+            let mut jobs = lock(&self.jobs);
+            (jobs.assembler.open(key, &job)).map_err(|over| Refused::Failed(over.to_string()))?;
+            let workers = BTreeSet::new();
+            jobs.waiting.insert(id, Waiting { key, done, workers });
+        }
+        let _forget = Forget {
+            jobs: &self.jobs,
+            id,
+        };
+        for (key, bytes) in plan::messages(id, job) {
+            let outgoing = Outgoing {
+                topic: &self.requests,
+                key: key.as_bytes(),
+                payload: Some(&bytes),
+                headers: None,
+                settles: None,
+            };
+            kafka::send(&self.producer, outgoing)
+                .map_err(|e| Refused::Failed(format!("cannot send the tile to Kafka: {e}")))?;
+        }
+        match tokio::time::timeout(self.timeout, answer).await {
+            Ok(Ok(result)) => result.map_err(Refused::Failed),
+            Ok(Err(_)) => Err(Refused::Failed("the reader of results stopped".into())),
+            Err(_) => Err(Refused::TimedOut(self.timeout)),
+        }
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Forgets a job waited on when its request ends, however it ends.
+struct Forget<'a> {
+    jobs: &'a Mutex<Jobs>,
+    id: JobId,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        let mut jobs = lock(self.jobs);
+        if let Some(waiting) = jobs.waiting.remove(&self.id) {
+            jobs.assembler.forget(&waiting.key);
+        }
+    }
+}
+
+fn lock(jobs: &Mutex<Jobs>) -> std::sync::MutexGuard<'_, Jobs> {
+    jobs.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Reads results until stopped, handing each of a job waited on to its assembler.
+fn read(reader: &Reader, jobs: &Mutex<Jobs>, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        match reader.next(Duration::from_millis(100), WORKER_HEADER) {
+            None => {}
+            Some(Err(e)) => {
+                warn!("Reading results: {e}");
+                thread::sleep(Duration::from_millis(500));
+            }
+            // Another process's messages, and anything unreadable, are not ours to judge.
+            Some(Ok(record)) => {
+                if let Ok(envelope) = wire::decode(&record.payload) {
+                    lock(jobs).accept(envelope, record.header);
+                }
+            }
+        }
+    }
+}
+
+impl Jobs {
+    fn accept(&mut self, envelope: Envelope, worker: Option<String>) {
+        let id = envelope.job_id;
+        let Some(waiting) = self.waiting.get_mut(&id) else {
+            return;
+        };
+        if let (Message::Result(_), Some(worker)) = (&envelope.message, worker) {
+            waiting.workers.insert(worker);
+        }
+        let result = match self.assembler.accept(envelope, Instant::now(), false) {
+            Outcome::Complete(image) => Ok(image),
+            Outcome::Failed { refusal, .. } => {
+                Err(format!("a worker refused the tile: {}", refusal.reason))
+            }
+            Outcome::Rejected { reason } => Err(reason),
+            Outcome::Unsettled { tile } => Err(format!(
+                "part {} of the tile came back twice with different counts",
+                tile.0
+            )),
+            _ => return,
+        };
+        if let Some(waiting) = self.waiting.remove(&id) {
+            let workers = waiting.workers.into_iter().collect();
+            let _gone = waiting
+                .done
+                .send(result.map(|image| Done { image, workers }));
+        }
+    }
+}
