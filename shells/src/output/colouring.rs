@@ -5,6 +5,7 @@
 //! bytes on every machine.
 use std::io::Read;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use fixedbrot_core::smooth::{smooth_count, Smooth, SMOOTH_ONE};
 use fixedbrot_core::{cycle_position, Gradient, GradientError, Palette, MAX_COLOURS};
@@ -170,12 +171,32 @@ enum How {
     },
     /// Colours of the 2^16 places round a cycle.
     Cycle {
-        table: Vec<[u8; 3]>,
+        table: Arc<[[u8; 3]]>,
         span: u32,
         offset: u32,
     },
     /// Colours of 2^16 places once round, and where each smooth count falls.
-    Histogram { table: Vec<[u8; 3]>, spread: Spread },
+    Histogram {
+        table: Arc<[[u8; 3]]>,
+        spread: Spread,
+    },
+}
+
+/// A gradient's colours at each of 2^16 places once round, built once a process for each of
+/// the last few gradients: an explorer's tile has as many pixels as the table, and building
+/// it for each was an eighth of the tile's time.
+fn round(gradient: &Gradient) -> Arc<[[u8; 3]]> {
+    static ROUNDS: Mutex<Vec<(Gradient, Arc<[[u8; 3]]>)>> = Mutex::new(Vec::new());
+    let mut rounds = ROUNDS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, table)) = rounds.iter().find(|(g, _)| g == gradient) {
+        return Arc::clone(table);
+    }
+    let table: Arc<[[u8; 3]]> = (0..=u16::MAX).map(|at| gradient.at(at)).collect();
+    if rounds.len() == 8 {
+        rounds.remove(0);
+    }
+    rounds.push((gradient.clone(), Arc::clone(&table)));
+    table
 }
 
 /// Inside the set.
@@ -187,7 +208,6 @@ impl Colours {
 
     pub(super) fn new(colouring: &Colouring, image: &Image) -> Colours {
         let limit = image.job.iterations;
-        let round = |gradient: &Gradient| (0..=u16::MAX).map(|at| gradient.at(at)).collect();
         let how = match colouring {
             Colouring::Fixed(palette) => How::Counts {
                 table: (0..=limit.min(Self::TABLE))
