@@ -19,6 +19,9 @@ use crate::Limits;
 /// A tile's side in pixels: the page's image, and one job.
 pub const TILE_SIDE: u32 = 256;
 
+/// The coarsest tile: every 16th pixel.
+pub const MAX_SCALE: u32 = 16;
+
 /// The largest side of a job's own tiles (a worker's unit, 4,096 pixels at most): a page
 /// tile is 16 of them, so a cancelled one stops within a sixteenth of its time.
 const JOB_TILE_SIDE: u32 = 64;
@@ -247,16 +250,20 @@ impl Place {
     }
 
     /// The tile at `column`, `row` of tiles (each [`TILE_SIDE`] pixels) as a job computing
-    /// its pixels in the safe range; `None` if it has none there.
+    /// its pixels in the safe range; `None` if it has none there. At `scale` k (a power of
+    /// two to [`MAX_SCALE`]), a coarse tile: every k-th column and row of a square k times
+    /// as wide, the same lattice's pixels, for a quick first look.
     pub fn tile(
         &self,
-        column: &BigInt,
-        row: &BigInt,
+        (column, row): (&BigInt, &BigInt),
+        scale: u32,
         smooth: bool,
         limits: &Limits,
     ) -> Result<Option<TileJob>, String> {
-        let side = BigInt::from(TILE_SIDE);
-        let (left, top) = (column * &side, row * &side);
+        if !scale.is_power_of_two() || scale > MAX_SCALE {
+            return Err(format!("the scale is a power of two up to {MAX_SCALE}"));
+        }
+        let side = BigInt::from(TILE_SIDE) * scale;
         // The safe range is [-3, 3]: the columns and rows whose c lies in it.
         let bound = BigInt::from(3) << self.format.frac_bits();
         let columns = (
@@ -267,19 +274,27 @@ impl Place {
             (&self.rest.1 - &bound).div_ceil(&self.step),
             (&self.rest.1 + &bound).div_floor(&self.step),
         );
+        // The tile's pixels i in 0..TILE_SIDE at lattice start + i·scale within the range:
+        // the first, where it is, and how many.
         let clip = |start: &BigInt, (first, last): &(BigInt, BigInt)| {
-            let from = start.max(first).clone();
-            let to: BigInt = (start + &side - 1u32).min(last.clone());
+            let from = (first - start)
+                .div_ceil(&BigInt::from(scale))
+                .max(BigInt::ZERO);
+            let to = (last - start)
+                .div_floor(&BigInt::from(scale))
+                .min(BigInt::from(TILE_SIDE - 1));
             let len = u32::try_from(&to - &from + 1).ok().filter(|&n| n > 0)?;
-            Some((from.clone(), u32::try_from(from - start).ok()?, len))
+            let at = u32::try_from(&from).ok()?;
+            Some((start + from * scale, at, len))
         };
+        let (left, top) = (column * &side, row * &side);
         let (Some((x, at_x, width)), Some((y, at_y, height))) =
             (clip(&left, &columns), clip(&top, &rows))
         else {
             return Ok(None);
         };
         let (re, im) = self.point(&x, &y);
-        let step = fixed(self.format, &self.step);
+        let step = fixed(self.format, &(&self.step * scale));
         let (Some(re), Some(im), Some(step)) =
             (fixed(self.format, &re), fixed(self.format, &im), step)
         else {
@@ -447,7 +462,7 @@ mod tests {
         let side = BigInt::from(TILE_SIDE);
         let ((tile_x, x), (tile_y, y)) = (column.div_mod_floor(&side), row.div_mod_floor(&side));
         let tile = place
-            .tile(&tile_x, &tile_y, false, &Limits::default())
+            .tile((&tile_x, &tile_y), 1, false, &Limits::default())
             .unwrap()
             .unwrap();
         let x = u32::try_from(x).unwrap() - tile.at.0;
@@ -484,6 +499,31 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_coarse_tile_holds_every_kth_pixel_of_the_fine_ones() {
+        let place = place("-0.75,0.1", "2", 360);
+        let limits = Limits::default();
+        for scale in [2, 8, 16] {
+            let coarse = place
+                .tile((&BigInt::from(-1), &BigInt::from(0)), scale, false, &limits)
+                .unwrap()
+                .unwrap();
+            let (width, height) = (coarse.job.grid.width, coarse.job.grid.height);
+            for (i, j) in [(0, 0), (5, 9), (width - 1, height - 1)] {
+                let column = BigInt::from(-256 * i64::from(scale)) + (i + coarse.at.0) * scale;
+                let row = BigInt::from((j + coarse.at.1) * scale);
+                let point = coarse.job.view.point(i, j);
+                assert_eq!(tile_point(&place, &column, &row), (point.re, point.im));
+            }
+        }
+        assert!(place
+            .tile((&BigInt::ZERO, &BigInt::ZERO), 3, false, &limits)
+            .is_err());
+        assert!(place
+            .tile((&BigInt::ZERO, &BigInt::ZERO), 32, false, &limits)
+            .is_err());
     }
 
     #[test]
@@ -556,18 +596,23 @@ mod tests {
     fn tiles_stop_at_the_safe_range() {
         let place = place("0,0", "0.5", 1000);
         let limits = Limits::default();
-        let far = place.tile(&BigInt::from(100), &BigInt::from(0), false, &limits);
+        let far = place.tile((&BigInt::from(100), &BigInt::ZERO), 1, false, &limits);
         assert_eq!(far, Ok(None));
         // The tile holding re = 3: its columns stop there.
         let step = 8.0 / 1000.0;
         let column = (3.0 / step) as i64 / 256;
         let edge = place
-            .tile(&BigInt::from(column), &BigInt::from(0), false, &limits)
+            .tile((&BigInt::from(column), &BigInt::ZERO), 1, false, &limits)
             .unwrap()
             .unwrap();
         assert!(edge.job.grid.width < TILE_SIDE, "{:?}", edge.job.grid);
         let left = place
-            .tile(&BigInt::from(-column - 1), &BigInt::from(0), false, &limits)
+            .tile(
+                (&BigInt::from(-column - 1), &BigInt::ZERO),
+                1,
+                false,
+                &limits,
+            )
             .unwrap()
             .unwrap();
         assert!(left.at.0 > 0);

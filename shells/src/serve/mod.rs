@@ -17,7 +17,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
-use fixedbrot_pipeline::explorer::{Ask, Place};
+use fixedbrot_pipeline::explorer::{Ask, Place, MAX_SCALE};
 use serde_json::json;
 
 use crate::cli::{FormatChoice, KernelChoice, ServeArgs, ViewArgs};
@@ -186,9 +186,10 @@ async fn tile(State(app): Shared, Pairs(pairs): Params) -> Response {
         let ask = query.ask("h")?;
         let (_, colouring) = query.colouring()?;
         let (x, y) = (query.big("x")?, query.big("y")?);
+        let scale = query.number("s", 1..=MAX_SCALE, 1)?;
         query.finish()?;
-        let place = Place::new(&ask, app.tiles.limits())?;
-        let tile = place.tile(&x, &y, colouring.uses_fractions(), app.tiles.limits())?;
+        let (limits, smooth) = (app.tiles.limits(), colouring.uses_fractions());
+        let tile = Place::new(&ask, limits)?.tile((&x, &y), scale, smooth, limits)?;
         Ok::<_, String>((tile, colouring))
     })();
     let (tile_job, colouring) = match asked {

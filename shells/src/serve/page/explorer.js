@@ -4,8 +4,10 @@
 'use strict';
 (() => {
   const TILE = 256;
+  // Coarse tiles, every COARSE-th pixel of the same lattice, cover the window first.
+  const COARSE = 8;
   const $ = (id) => document.getElementById(id);
-  const view = $('view'), layer = $('layer'), backdrop = $('backdrop');
+  const view = $('view'), layer = $('layer'), backdrop = $('backdrop'), coarseLayer = $('coarse');
 
   // What the URL asks for; c and z become the server's canonical text once answered.
   const url = new URLSearchParams(location.search);
@@ -22,6 +24,7 @@
   let width = 0, height = 0; // the window the anchor's step is of
   let ox = 0, oy = 0;        // the screen's centre pixel less the anchor's, in pixels
   const tiles = new Map();   // "x,y" -> { el, controller, done }
+  const coarse = new Map();  // the same, of coarse tiles, while fine ones are missing
 
   // Timings for the benchmarks and the tests (Performance API: ms since navigation).
   const stats = window.explorerStats = { views: [], errors: [] };
@@ -50,11 +53,13 @@
     }
     for (const entry of tiles.values()) drop(entry);
     tiles.clear();
+    for (const entry of coarse.values()) drop(entry);
+    coarse.clear();
     place = answer;
     ox = oy = 0;
     ask.c = answer.c;
     ask.z = answer.z;
-    current = { started, firstTile: null, complete: null, tiles: 0 };
+    current = { started, firstTile: null, firstFine: null, complete: null, tiles: 0 };
     stats.views.push(current);
     show(answer);
     update();
@@ -67,39 +72,57 @@
     if (img && !backdrop.contains(entry.el)) URL.revokeObjectURL(img.src);
   }
 
-  // Asks for the tiles on the screen, nearest the centre first, and cancels the rest.
-  function update() {
+  // The tiles of `scale` on the screen, nearest the centre first.
+  function onScreen(scale) {
     const halfW = Math.floor(width / 2), halfH = Math.floor(height / 2);
-    layer.style.transform = `translate(${halfW - ox}px, ${halfH - oy}px)`;
-    const side = BigInt(TILE);
+    const side = BigInt(TILE * scale);
     const left = BigInt(place.column) + BigInt(ox - halfW);
     const top = BigInt(place.row) + BigInt(oy - halfH);
     const wanted = [];
     for (let y = floorDiv(top, side); y <= floorDiv(top + BigInt(height - 1), side); y++) {
       for (let x = floorDiv(left, side); x <= floorDiv(left + BigInt(width - 1), side); x++) {
-        const cx = Number(x * side - left) + TILE / 2 - halfW;
-        const cy = Number(y * side - top) + TILE / 2 - halfH;
+        const cx = Number(x * side - left) + TILE * scale / 2 - halfW;
+        const cy = Number(y * side - top) + TILE * scale / 2 - halfH;
         wanted.push({ x, y, key: `${x},${y}`, distance: cx * cx + cy * cy });
       }
     }
-    wanted.sort((a, b) => a.distance - b.distance);
-    const keys = new Set(wanted.map((t) => t.key));
-    for (const [key, entry] of tiles) {
-      if (!keys.has(key)) { drop(entry); tiles.delete(key); }
-    }
-    for (const t of wanted) if (!tiles.has(t.key)) load(t.x, t.y, t.key);
+    return wanted.sort((a, b) => a.distance - b.distance);
+  }
+
+  // Asks for the tiles on the screen and cancels the rest; coarse ones first while any fine
+  // one is missing.
+  function update() {
+    const halfW = Math.floor(width / 2), halfH = Math.floor(height / 2);
+    const shift = `translate(${halfW - ox}px, ${halfH - oy}px)`;
+    layer.style.transform = shift;
+    coarseLayer.style.transform = shift;
+    const fine = onScreen(1);
+    const missing = fine.some((t) => !(tiles.get(t.key) || {}).done);
+    keep(coarse, missing ? onScreen(COARSE) : [], COARSE, coarseLayer);
+    keep(tiles, fine, 1, layer);
     progress();
   }
 
-  function load(x, y, key) {
+  // Makes `map` hold the tiles `wanted` of `scale` in `into`, cancelling the rest.
+  function keep(map, wanted, scale, into) {
+    const keys = new Set(wanted.map((t) => t.key));
+    for (const [key, entry] of map) {
+      if (!keys.has(key)) { drop(entry); map.delete(key); }
+    }
+    for (const t of wanted) if (!map.has(t.key)) load(map, t, scale, into);
+  }
+
+  function load(map, { x, y, key }, scale, into) {
     const el = document.createElement('div');
     el.className = 'tile';
-    el.style.left = `${Number(x * BigInt(TILE) - BigInt(place.column))}px`;
-    el.style.top = `${Number(y * BigInt(TILE) - BigInt(place.row))}px`;
-    const entry = { el, controller: new AbortController(), done: false };
-    tiles.set(key, entry);
-    layer.appendChild(el);
+    const side = BigInt(TILE * scale);
+    el.style.left = `${Number(x * side - BigInt(place.column))}px`;
+    el.style.top = `${Number(y * side - BigInt(place.row))}px`;
+    const entry = { el, controller: new AbortController(), done: false, scale };
+    map.set(key, entry);
+    into.appendChild(el);
     const params = new URLSearchParams({ ...base(), p: ask.p, x: String(x), y: String(y) });
+    if (scale !== 1) params.set('s', String(scale));
     fetchTile('/api/tile?' + params, entry, current).catch((error) => {
       if (entry.controller.signal.aborted) return;
       stats.errors.push(String(error.message || error));
@@ -124,8 +147,13 @@
       img.src = URL.createObjectURL(await response.blob());
       await img.decode();
       if (signal.aborted) { URL.revokeObjectURL(img.src); return; }
-      img.style.left = `${ax}px`;
-      img.style.top = `${ay}px`;
+      const scale = entry.scale;
+      img.style.left = `${ax * scale}px`;
+      img.style.top = `${ay * scale}px`;
+      if (scale !== 1) {
+        img.style.width = `${img.naturalWidth * scale}px`;
+        img.style.height = `${img.naturalHeight * scale}px`;
+      }
       img.alt = '';
       const label = document.createElement('span');
       const timing = (response.headers.get('server-timing') || '').match(/dur=([\d.]+)/);
@@ -136,8 +164,10 @@
     }
     entry.done = true;
     if (view.firstTile === null) view.firstTile = performance.now();
+    if (entry.scale !== 1) return;
+    if (view.firstFine === null) view.firstFine = performance.now();
     view.tiles++;
-    progress();
+    update();
   }
 
   function progress() {
