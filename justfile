@@ -40,6 +40,10 @@ run-generator *flags:
 run-calc *flags:
     cargo run --release -p fixedbrot -- calc {{flags}}
 
+# Serve the explorer on http://127.0.0.1:8080/ (pass flags: just serve --brokers 127.0.0.1:9092)
+serve *flags:
+    cargo run --release -p fixedbrot -- serve {{flags}}
+
 # Run the image assembler, writing PNGs into ./images
 run-image *flags:
     cargo run --release -p fixedbrot -- image --output-dir images {{flags}}
@@ -179,6 +183,10 @@ kernel-loops: firmware
 # Flash and static RAM of every firmware build, a table for BENCHMARKS.md (needs llvm-size, Debian package llvm)
 firmware-size: firmware
     scripts/firmware-size
+
+# The explorer in headless Chromium: first tile, default view complete at 1920x1080, a wheel step (`kafka`: over the local broker, `just kafka-up` first)
+bench-explorer *args:
+    scripts/bench-explorer {{args}}
 
 # Pipeline timings and memory against the local broker (`just kafka-up` first)
 bench-pipeline runs="3":
