@@ -171,27 +171,30 @@ enum How {
     },
     /// Colours of the 2^16 places round a cycle.
     Cycle {
-        table: Arc<[[u8; 3]]>,
+        table: Round,
         span: u32,
         offset: u32,
     },
     /// Colours of 2^16 places once round, and where each smooth count falls.
     Histogram {
-        table: Arc<[[u8; 3]]>,
+        table: Round,
         spread: Spread,
     },
 }
 
-/// A gradient's colours at each of 2^16 places once round, built once a process for each of
+/// A gradient's colours at each of 2^16 places once round.
+type Round = Arc<[[u8; 3]]>;
+
+/// [`Round`] of `gradient`, built once a process for each of
 /// the last few gradients: an explorer's tile has as many pixels as the table, and building
 /// it for each was an eighth of the tile's time.
-fn round(gradient: &Gradient) -> Arc<[[u8; 3]]> {
-    static ROUNDS: Mutex<Vec<(Gradient, Arc<[[u8; 3]]>)>> = Mutex::new(Vec::new());
+fn round(gradient: &Gradient) -> Round {
+    static ROUNDS: Mutex<Vec<(Gradient, Round)>> = Mutex::new(Vec::new());
     let mut rounds = ROUNDS.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some((_, table)) = rounds.iter().find(|(g, _)| g == gradient) {
         return Arc::clone(table);
     }
-    let table: Arc<[[u8; 3]]> = (0..=u16::MAX).map(|at| gradient.at(at)).collect();
+    let table: Round = (0..=u16::MAX).map(|at| gradient.at(at)).collect();
     if rounds.len() == 8 {
         rounds.remove(0);
     }
