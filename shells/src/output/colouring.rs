@@ -176,10 +176,7 @@ enum How {
         offset: u32,
     },
     /// Colours of 2^16 places once round, and where each smooth count falls.
-    Histogram {
-        table: Round,
-        spread: Spread,
-    },
+    Histogram { table: Round, spread: Spread },
 }
 
 /// A gradient's colours at each of 2^16 places once round.

@@ -412,4 +412,15 @@ fn explore(explorer: &Explorer, name: &str, worker: &str) {
     for label in labels {
         assert!(label.starts_with(&format!("block {worker}")), "{label}");
     }
+
+    // A link the server refuses shows the default view, and says why.
+    browser.goto(&explorer.url("/?c=1e400,0&z=1&n=auto"));
+    let (_, _, fallen_back) = screen(&browser, 1);
+    assert_eq!(differing(&fallen_back, &first), 0);
+    let status = browser.script("return document.getElementById('status').textContent");
+    assert!(
+        status.as_str().unwrap().contains("cannot be drawn"),
+        "{status}"
+    );
+    assert!(browser.current_url().contains("c=-0.6,0"));
 }

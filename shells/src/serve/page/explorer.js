@@ -11,14 +11,9 @@
 
   // What the URL asks for; c and z become the server's canonical text once answered.
   const url = new URLSearchParams(location.search);
-  const ask = {
-    c: url.get('c') || '-0.6,0',
-    z: url.get('z') || '1.6',
-    n: url.get('n') || 'auto',
-    p: url.get('p') || 'ultra',
-    f: url.get('f') || 'auto',
-    k: url.get('k') || 'auto',
-  };
+  const DEFAULTS = { c: '-0.6,0', z: '1.6', n: 'auto', p: 'ultra', f: 'auto', k: 'auto' };
+  const ask = {};
+  for (const key of Object.keys(DEFAULTS)) ask[key] = url.get(key) || DEFAULTS[key];
 
   let place = null;          // the anchor: the server's answer for the place tiles are of
   let width = 0, height = 0; // the window the anchor's step is of
@@ -242,16 +237,28 @@
     }
   }
 
-  // Asks again from the URL's centre: a new window size, limit or format.
+  // Asks again from the URL's centre: a new window size, limit or format. A setting the
+  // server refuses is put back, with its reason shown.
+  let settled = { ...ask };
   async function restart() {
     if (committing) await committing;
     width = window.innerWidth;
     height = window.innerHeight;
     const started = performance.now();
     try {
-      anchor(await placeOf({ c: ask.c, z: ask.z, h: String(height), n: ask.n, f: ask.f, k: ask.k }), started);
+      const asked = { c: ask.c, z: ask.z, h: String(height), n: ask.n, f: ask.f, k: ask.k, p: ask.p };
+      anchor(await placeOf(asked), started);
+      settled = { ...ask };
     } catch (error) {
-      status(error.message);
+      // A link the server refuses shows the default view, and why.
+      const fallback = place === null && JSON.stringify(settled) !== JSON.stringify(DEFAULTS);
+      Object.assign(ask, fallback ? DEFAULTS : settled);
+      settled = { ...ask };
+      $('ask-iterations').value = ask.n;
+      $('ask-format').value = ask.f;
+      $('palette').value = ask.p;
+      if (fallback) await restart();
+      status(fallback ? `${error.message}: the link's view cannot be drawn` : error.message);
     }
   }
 
