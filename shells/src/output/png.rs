@@ -161,6 +161,9 @@ impl Png {
     }
 }
 
+/// An empty stored block at a byte boundary, as a full flush with nothing to flush writes it.
+const EMPTY_SYNC: &[u8] = &[0x00, 0x00, 0x00, 0xff, 0xff];
+
 /// Rows per band. Each band is coloured, filtered and deflated on its own and ends on a byte
 /// boundary (a full flush), so bands compress on every thread at once, concatenate into one
 /// zlib stream, and the file's bytes do not depend on the number of threads.
@@ -266,16 +269,26 @@ impl Band {
         };
         let mut deflated = Vec::with_capacity(filtered.len() / 8 + 64);
         loop {
-            let consumed = deflate.total_in() as usize;
+            if deflated.len() == deflated.capacity() {
+                deflated.reserve(deflated.capacity().max(4096));
+            }
+            let (consumed, before) = (deflate.total_in() as usize, deflated.len());
             let status = deflate
                 .compress_vec(&filtered[consumed..], &mut deflated, flush)
                 .map_err(io::Error::other)?;
-            let flushed = deflate.total_in() as usize == filtered.len()
-                && deflated.len() < deflated.capacity();
-            if status == flate2::Status::StreamEnd || (!last && flushed) {
+            if status == flate2::Status::StreamEnd {
                 break;
             }
-            deflated.reserve(deflated.capacity().max(4096));
+            // miniz_oxide may return from a full flush with output still pending though the
+            // buffer had room (a probe found bands cut short, and their PNGs unreadable). So
+            // once the input is taken, the flush is asked for again until it has nothing
+            // more: a call that writes nothing, or only another empty stored block, dropped.
+            let wrote = &deflated[before..];
+            let room = deflated.len() < deflated.capacity();
+            if !last && consumed == filtered.len() && room && matches!(wrote, [] | EMPTY_SYNC) {
+                deflated.truncate(before);
+                break;
+            }
         }
         Ok(Band {
             deflated,

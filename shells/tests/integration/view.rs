@@ -178,3 +178,32 @@ fn refusals_say_which_way_to_go() {
     let bad = refusal(&["--format", "100"]);
     assert!(bad.contains("multiple of 32"), "{bad}");
 }
+
+/// A probe's view whose PNG was unreadable: miniz_oxide returned from a band's full flush
+/// with output still pending, and the band was cut short (the png crate's decoder refuses
+/// such a stream, so reading the pixels is the test).
+#[test]
+fn a_band_whose_flush_is_late_still_writes_a_readable_png() {
+    let dir = Scratch::new("view-late-flush");
+    let view = [
+        "--center",
+        "-0.7436438870371587,0.1318259042053",
+        "--zoom",
+        "1E5",
+        "--width",
+        "1000",
+        "--height",
+        "557",
+        "--iterations",
+        "1000",
+        "--palette",
+        "azure",
+    ];
+    let output = render(&dir, "late.png", &view);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(pixels(&dir.join("late.png")).len(), 1000 * 557 * 3);
+}
