@@ -58,6 +58,8 @@ pub struct Place {
     pub auto_iterations: bool,
     /// Its kernel.
     pub kernel: Kernel,
+    /// The kernel asked for, if one was: kept as the zoom changes the format.
+    asked_kernel: Option<Kernel>,
     /// The step, raw bits.
     step: BigInt,
     /// The lattice's offset, raw bits: the centre modulo the step, each in `[0, step)`.
@@ -150,6 +152,7 @@ impl Place {
             iterations,
             auto_iterations: ask.iterations.is_none(),
             kernel: ask.kernel.unwrap_or(Kernel::auto(format)),
+            asked_kernel: ask.kernel,
             step,
             rest: (rest_re, rest_im),
             centre: (column, -up),
@@ -203,11 +206,18 @@ impl Place {
         reads_back(low).or(Some(exact))
     }
 
-    /// The place moved by whole pixels: `dx` right and `dy` down.
-    pub fn moved(&self, dx: i64, dy: i64) -> Place {
-        Place {
+    /// The place moved by whole pixels, `dx` right and `dy` down, unless its centre would
+    /// leave what a centre's text reads (within 8 of 0).
+    pub fn moved(&self, dx: i64, dy: i64) -> Result<Place, String> {
+        let moved = Place {
             centre: (&self.centre.0 + dx, &self.centre.1 + dy),
             ..self.clone()
+        };
+        let (re, im) = moved.point(&moved.centre.0, &moved.centre.1);
+        let eight = BigInt::from(8) << self.format.frac_bits();
+        match re.magnitude() < eight.magnitude() && im.magnitude() < eight.magnitude() {
+            true => Ok(moved),
+            false => Err("that move leaves the plane".into()),
         }
     }
 
@@ -243,8 +253,10 @@ impl Place {
         if fixed(place.format, &centre.0).is_none() || fixed(place.format, &centre.1).is_none() {
             return Err("that zoom leaves the plane".into());
         }
-        let kernel = (self.kernel != Kernel::auto(self.format)).then_some(self.kernel);
-        let ask = Ask { kernel, ..ask };
+        let ask = Ask {
+            kernel: self.asked_kernel,
+            ..ask
+        };
         place = Place::on_lattice(place.format, &ask, place.iterations, place.step, centre);
         Ok(place)
     }
@@ -529,11 +541,28 @@ mod tests {
     #[test]
     fn a_pan_by_whole_pixels_keeps_the_lattice_and_reads_back_from_its_text() {
         let start = place("-0.75,0.1", "1.5", 1080);
-        let moved = start.moved(-123, 45);
+        let moved = start.moved(-123, 45).unwrap();
         assert_eq!(moved.rest, start.rest);
         let again = place(&moved.centre_text(), "1.5", 1080);
         assert_eq!(again, moved);
         assert!(moved.centre_text().len() < 30, "{}", moved.centre_text());
+    }
+
+    #[test]
+    fn a_move_off_the_plane_is_refused_and_a_chosen_kernel_outlives_a_zoom() {
+        let start = place("0,0", "1", 100);
+        assert!(start.moved(2000, 0).is_err(), "a centre of 80 has no text");
+        assert!(start.moved(0, -1 << 40).is_err());
+        assert!(start.moved(170, -170).is_ok());
+        let direct = Ask {
+            kernel: Some(Kernel::Direct),
+            ..ask("-0.7436438870371587,0.1318259042053", "1E11", 1080)
+        };
+        let narrow = Place::new(&direct, &Limits::default()).unwrap();
+        assert_eq!(narrow.format, Format::I4F60);
+        let wide = narrow.zoomed(5, (0, 0), None, &Limits::default()).unwrap();
+        assert!(matches!(wide.format, Format::Wide(_)));
+        assert_eq!(wide.kernel, Kernel::Direct);
     }
 
     #[test]

@@ -71,32 +71,123 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(serve(args.listen, app))
+    let served = runtime.block_on(serve(args.listen, app));
+    // Connections dropped set their tiles' cancel flags; the blocking threads stop soon.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    served
 }
+
+/// The most connections served at once; past them a new one is closed at once.
+const MAX_CONNECTIONS: usize = 256;
+
+/// The time a client has to send a request's head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most bytes of a request's head buffered: a centre of 4,100 digits a part, and room.
+const MAX_HEAD: usize = 32 << 10;
 
 async fn serve(listen: std::net::SocketAddr, app: Arc<App>) -> Result<(), Box<dyn Error>> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    info!("Explorer at http://{}/", listener.local_addr()?);
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(stopped())
-        .await?;
+    let address = listener.local_addr()?;
+    info!("Explorer at http://{address}/");
+    let router = router(app, address);
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let stop = stopped();
+    tokio::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of descriptors, say: wait rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let Ok(held) = Arc::clone(&connections).try_acquire_owned() else {
+            continue; // dropped: closed
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let _held = held;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .max_buf_size(MAX_HEAD)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
     info!("Stopped");
     Ok(())
 }
 
-fn router(app: Arc<App>) -> Router {
+fn router(app: Arc<App>, address: std::net::SocketAddr) -> Router {
+    let hosts = Arc::new(hosts(address));
     Router::new()
         .route("/", get(page::index))
         .route("/explorer.js", get(page::script))
         .route("/explorer.css", get(page::style))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/api/place", get(place))
         .route("/api/tile", get(tile))
         .route("/api/download", get(download))
         .fallback(|| async { bad(StatusCode::NOT_FOUND, "no such page".into()) })
+        .layer(middleware::from_fn_with_state(hosts, guard))
         .layer(middleware::map_response(page::headers))
         .with_state(app)
+}
+
+/// The names a request may give its host: on a loopback address, the loopback names with
+/// the port, so that a page elsewhere whose name resolves here (DNS rebinding) is refused;
+/// on any other address, whatever the user reaches it by (`None`).
+fn hosts(address: std::net::SocketAddr) -> Option<Vec<String>> {
+    let port = address.port();
+    address.ip().is_loopback().then(|| {
+        let names = ["127.0.0.1", "localhost", "[::1]"];
+        let mut hosts: Vec<String> = names.iter().map(|n| format!("{n}:{port}")).collect();
+        if port == 80 {
+            hosts.extend(names.iter().map(|n| n.to_string()));
+        }
+        hosts
+    })
+}
+
+const SEC_FETCH_SITE: header::HeaderName = header::HeaderName::from_static("sec-fetch-site");
+
+/// Refuses a request for another host, and one a page of another site makes (the browser
+/// says so in `Sec-Fetch-Site`): a page elsewhere may not make this server work.
+async fn guard(
+    State(hosts): State<Arc<Option<Vec<String>>>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    // In a block: a borrow of the request held across the await would make the future
+    // not Send.
+    let (host, site) = {
+        let header = |name| {
+            let value = request.headers().get(name)?.to_str().ok();
+            value.map(str::to_ascii_lowercase)
+        };
+        (header(header::HOST), header(SEC_FETCH_SITE))
+    };
+    if let Some(hosts) = hosts.as_ref() {
+        if !host.is_some_and(|host| hosts.contains(&host)) {
+            return bad(StatusCode::MISDIRECTED_REQUEST, "unknown host".into());
+        }
+    }
+    if site.is_some_and(|site| site != "same-origin" && site != "none") {
+        return bad(
+            StatusCode::FORBIDDEN,
+            "requests from other sites are refused".into(),
+        );
+    }
+    next.run(request).await
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -150,7 +241,7 @@ async fn place(State(app): Shared, Pairs(pairs): Params) -> Response {
         query.colouring()?;
         query.finish()?;
         let limits = app.tiles.limits();
-        let mut place = Place::new(&ask, limits)?.moved(dx, dy);
+        let mut place = Place::new(&ask, limits)?.moved(dx, dy)?;
         if zoom != 0 {
             place = place.zoomed(zoom, (ax, ay), ask.format, limits)?;
         }
@@ -253,7 +344,7 @@ async fn download(State(app): Shared, Pairs(pairs): Params) -> Response {
             return Err("parameter w is missing".to_owned());
         }
         query.finish()?;
-        let view = view_args(&ask, width)?;
+        let view = view_args(&ask, width, app.tiles.limits())?;
         let mut job = view.job(app.tiles.limits())?;
         job.smooth = colouring.uses_fractions();
         Ok((job, colouring, texts(&ask, &view, &palette)))
@@ -278,11 +369,16 @@ async fn download(State(app): Shared, Pairs(pairs): Params) -> Response {
 }
 
 /// The flags `render` would take for `ask` at `width` x its height: the same checks, the
-/// same job. The iteration limit is the place's (auto's, when it follows the zoom).
-fn view_args(ask: &Ask, width: u32) -> Result<ViewArgs, String> {
-    let iterations = ask
-        .iterations
-        .unwrap_or_else(|| fixedbrot_pipeline::explorer::auto_iterations(&ask.zoom));
+/// same job. The iteration limit is the place's (auto's, when it follows the zoom, within
+/// `--max-iterations` as the tiles' is).
+fn view_args(
+    ask: &Ask,
+    width: u32,
+    limits: &fixedbrot_pipeline::Limits,
+) -> Result<ViewArgs, String> {
+    let iterations = ask.iterations.unwrap_or_else(|| {
+        fixedbrot_pipeline::explorer::auto_iterations(&ask.zoom).min(limits.max_iterations)
+    });
     Ok(ViewArgs {
         top_left: String::new(),
         bottom_right: String::new(),

@@ -83,8 +83,13 @@ impl Query {
     /// A whole number of any size (a tile's column or row), at most `MAX_VALUE` digits.
     pub fn big(&mut self, name: &str) -> Result<BigInt, String> {
         let text = self.required(name)?;
-        text.parse::<BigInt>()
-            .map_err(|_| format!("{name} must be a whole number, not {}", shown(&text)))
+        // Digits and a minus sign only: the parser would also take `_` and `+`.
+        let digits = text.strip_prefix('-').unwrap_or(&text);
+        let plain = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        plain
+            .then(|| text.parse::<BigInt>().ok())
+            .flatten()
+            .ok_or_else(|| format!("{name} must be a whole number, not {}", shown(&text)))
     }
 
     /// What a place is: `c`, `z`, `h`, `n`, `f` and `k`.

@@ -138,7 +138,15 @@ fn the_explorer_s_tiles_are_render_s_pixels_at_every_depth() {
 
 #[test]
 fn hostile_requests_get_a_4xx_and_the_explorer_serves_on() {
-    let explorer = Explorer::start(&["--threads", "1", "--max-work", "50000000"]);
+    let flags = [
+        "--threads",
+        "1",
+        "--max-work",
+        "50000000",
+        "--max-iterations",
+        "300",
+    ];
+    let explorer = Explorer::start(&flags);
     let tile = "/api/tile?c=-0.6,0&z=1&h=100";
     let long = "1".repeat(9_000);
     let cases: Vec<(String, u16)> = vec![
@@ -184,21 +192,60 @@ fn hostile_requests_get_a_4xx_and_the_explorer_serves_on() {
             "{path}: one line: {text:?}"
         );
     }
+    // A pan off the plane, and digits that are not digits.
+    for path in [
+        "/api/place?c=0,0&z=1&h=100&dx=2000",
+        "/api/place?c=0,0&z=1&h=100&dy=-1099511627776",
+        &format!("{tile}&x=1_0&y=0"),
+        &format!("{tile}&x=+1&y=0"),
+    ] {
+        assert_eq!(explorer.get(path).status, 400, "{path}");
+    }
+    // The download's limit follows the zoom within --max-iterations, as the tiles' does.
+    let download = explorer.get("/api/download?c=-0.75,0.1&z=1E3&h=60&w=80&n=auto");
+    assert_eq!(download.status, 200, "{}", download.text());
     // Far outside the safe range there is nothing to draw.
     let far = explorer.get(&format!("{tile}&x=999999999999999999999999999&y=0"));
     assert_eq!(far.status, 204);
     // Not a GET, a body, a header flood, and no HTTP at all.
-    let post =
-        "POST /api/tile HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
-    assert_eq!(explorer.send(post).status, 405);
+    let host = explorer.address;
+    let post = format!(
+        "POST /api/tile HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+    );
+    assert_eq!(explorer.send(&post).status, 405);
+    // Another host's name (DNS rebinding), and a page of another site.
+    let rebound = "GET /api/place?c=0,0&z=1&h=100 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n";
+    assert_eq!(explorer.send(rebound).status, 421);
+    let cross = format!(
+        "GET /api/download?c=0,0&z=1&h=100&w=100 HTTP/1.1\r\nHost: {host}\r\n\
+         Sec-Fetch-Site: cross-site\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(explorer.send(&cross).status, 403);
     let flood = format!(
-        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: {host}\r\nX-Big: {}\r\n\r\n",
         "a".repeat(1 << 20)
     );
     let answer = send_bytes(explorer.address, flood.as_bytes());
     assert!((400..500).contains(&answer.status), "{}", answer.status);
     let garbage = send_bytes_lenient(explorer.address, b"\x00\x01\x02 nonsense\r\n\r\n");
     assert!(garbage.is_none_or(|status| (400..500).contains(&status)));
+    // A client that never finishes its request's head is let go.
+    let mut slow = std::net::TcpStream::connect(explorer.address).unwrap();
+    std::io::Write::write_all(
+        &mut slow,
+        format!("GET / HTTP/1.1\r\nHost: {host}\r\n").as_bytes(),
+    )
+    .unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut slow, &mut rest);
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "{:?}",
+        started.elapsed()
+    );
     // And it serves on, with its policy.
     let page = explorer.get("/");
     assert_eq!(page.status, 200);
@@ -252,7 +299,11 @@ fn a_flood_of_tiles_gets_503_past_the_queue_and_a_tile_gone_stops_its_work() {
         "{statuses:?}"
     );
     // A request whose client goes away: the server stops its tile.
-    let request = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", slow(70_000));
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\n\r\n",
+        slow(70_000),
+        explorer.address
+    );
     let mut stream = std::net::TcpStream::connect(explorer.address).unwrap();
     std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
     std::thread::sleep(Duration::from_millis(300));

@@ -211,7 +211,10 @@
   function commit() {
     if (!place || (ox === 0 && oy === 0 && ask.c === place.c)) return;
     const moved = { ...base(), dx: String(ox), dy: String(oy) };
+    const from = place;
     committing = placeOf(moved).then((answer) => {
+      // A zoom or a new setting since has a centre of its own.
+      if (place !== from) return;
       ask.c = answer.c;
       show({ ...answer, n: place.n, nAuto: place.nAuto });
     }).catch((error) => status(error.message));
@@ -221,6 +224,7 @@
   async function zoomBy(doublings, sx, sy) {
     if (zooming || !place || doublings === 0) return;
     zooming = true;
+    if (committing) await committing;
     const started = performance.now();
     const halfW = Math.floor(width / 2), halfH = Math.floor(height / 2);
     const ax = Math.round(sx) - halfW, ay = Math.round(sy) - halfH;
@@ -340,8 +344,10 @@
   $('download-height').addEventListener('change', writeUrl);
   const copy = (text) => navigator.clipboard.writeText(text).then(
     () => status('Copied.'), () => status(text));
+  // Everything `render` needs to draw this window's pixels.
   $('copy').addEventListener('click', () => copy(
-    `--center ${ask.c} --zoom ${ask.z} --iterations ${$('iterations').textContent.split(' ')[0]}`));
+    `--center ${ask.c} --zoom ${ask.z} --width ${width} --height ${height} ` +
+    `--iterations ${place ? place.n : ask.n} --format ${ask.f} --kernel ${ask.k} --palette ${ask.p}`));
   $('copy-link').addEventListener('click', () => copy(location.href));
 
   let resizing = 0;
