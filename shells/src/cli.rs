@@ -46,7 +46,8 @@ pub enum Command {
     Bridge(BridgeArgs),
     /// Colour raw counts (render --raw, image --raw-dir) into a PNG, computing nothing
     Colour(ColourArgs),
-    /// Serve the explorer: pan and zoom in a browser, tiles computed in this process
+    /// Serve the explorer: pan and zoom in a browser, tiles computed here or, with --brokers,
+    /// by the Kafka worker pool
     Serve(ServeArgs),
 }
 
@@ -372,7 +373,7 @@ pub struct ServeArgs {
     pub threads: Option<usize>,
     /// With --brokers, seconds to wait for the workers to finish a tile before answering 504
     /// (1-3600)
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, default_value_t = 60, requires = "brokers", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub tile_timeout: u64,
     /// Tiles that may wait for a thread (1-65536); past them a request gets 503
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
@@ -383,8 +384,8 @@ pub struct ServeArgs {
     pub cache_mib: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
-    /// With --brokers (or any Kafka flag), tiles are jobs for the Kafka worker pool: calc
-    /// processes and boards anywhere
+    /// With --brokers (or any Kafka flag, or KAFKA_BROKERS set), tiles are jobs for the
+    /// Kafka worker pool: calc processes and boards anywhere
     #[command(flatten)]
     pub kafka: Option<KafkaArgs>,
 }

@@ -394,6 +394,17 @@ fn view_args(
     })
 }
 
+/// `text` as a query's value, as the page writes it (encodeURIComponent, commas kept).
+fn in_query(text: &str) -> String {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_.!~*'(),".contains(&b);
+    text.bytes()
+        .map(|b| match plain(b) {
+            true => char::from(b).to_string(),
+            false => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// The download's text chunks: the page that shows it, and the command that renders it.
 fn texts(ask: &Ask, view: &ViewArgs, palette: &str) -> Vec<(String, String)> {
     let format = ask.format.map_or("auto".into(), |f| f.bits().to_string());
@@ -405,7 +416,8 @@ fn texts(ask: &Ask, view: &ViewArgs, palette: &str) -> Vec<(String, String)> {
         .map_or(String::new(), |k| format!("&k={}", k.name()));
     let permalink = format!(
         "/?c={}&z={}&n={iterations}&p={palette}&f={format}{chosen}",
-        ask.centre, ask.zoom
+        in_query(&ask.centre),
+        ask.zoom
     );
     let command = format!(
         "fixedbrot render --center {} --zoom {} --width {} --height {} --iterations {} \

@@ -13,7 +13,7 @@ use fixedbrot_core::{Job, JobId};
 use fixedbrot_pipeline::assembler::Outcome;
 use fixedbrot_pipeline::{plan, Assembler, Image, JobKey, Limits};
 use rdkafka::producer::ThreadedProducer;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 use super::tiles::Refused;
 use crate::kafka::{self, Deliveries, Error, KafkaArgs, Outgoing, Reader, WORKER_HEADER};
@@ -45,6 +45,10 @@ struct Waiting {
     key: JobKey,
     done: oneshot::Sender<Result<Done, String>>,
     workers: BTreeSet<String>,
+    /// Set when its request went away: the slot it held in the pool, kept until the workers
+    /// finish what was sent or `since` is `timeout` ago, so that abandoned tiles never pile up
+    /// at the workers past `--threads`.
+    abandoned: Option<(OwnedSemaphorePermit, Instant)>,
 }
 
 impl Remote {
@@ -64,7 +68,7 @@ impl Remote {
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (read_jobs, read_stop) = (Arc::clone(&jobs), Arc::clone(&stop));
-        thread::spawn(move || read(&reader, &read_jobs, &read_stop));
+        thread::spawn(move || read(&reader, &read_jobs, &read_stop, timeout));
         Ok(Remote {
             requests: kafka.requests_topic.clone(),
             producer,
@@ -74,21 +78,33 @@ impl Remote {
         })
     }
 
-    /// `job`'s image, computed by the workers. If this future is dropped, the job is
-    /// forgotten here; requests already sent are still computed, and their results ignored.
-    pub async fn compute(&self, job: Job) -> Result<Done, Refused> {
+    /// `job`'s image, computed by the workers, and `permit` back. If this future is dropped,
+    /// the requests already sent are still computed (the protocol has no way to take them
+    /// back): the job keeps `permit` until they are, or until the timeout.
+    pub async fn compute(
+        &self,
+        job: Job,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<(Done, OwnedSemaphorePermit), Refused> {
         let id = crate::cli::new_job_id();
         let key = JobKey::new(id, &job);
         let (done, answer) = oneshot::channel();
         {
             let mut jobs = lock(&self.jobs);
             (jobs.assembler.open(key, &job)).map_err(|over| Refused::Failed(over.to_string()))?;
-            let workers = BTreeSet::new();
-            jobs.waiting.insert(id, Waiting { key, done, workers });
+            let (workers, abandoned) = (BTreeSet::new(), None);
+            let waiting = Waiting {
+                key,
+                done,
+                workers,
+                abandoned,
+            };
+            jobs.waiting.insert(id, waiting);
         }
-        let _forget = Forget {
+        let mut forget = Forget {
             jobs: &self.jobs,
             id,
+            permit: Some(permit),
         };
         for (key, bytes) in plan::messages(id, job) {
             let outgoing = Outgoing {
@@ -101,11 +117,13 @@ impl Remote {
             kafka::send(&self.producer, outgoing)
                 .map_err(|e| Refused::Failed(format!("cannot send the tile to Kafka: {e}")))?;
         }
-        match tokio::time::timeout(self.timeout, answer).await {
-            Ok(Ok(result)) => result.map_err(Refused::Failed),
-            Ok(Err(_)) => Err(Refused::Failed("the reader of results stopped".into())),
-            Err(_) => Err(Refused::TimedOut(self.timeout)),
-        }
+        let done = match tokio::time::timeout(self.timeout, answer).await {
+            Ok(Ok(result)) => result.map_err(Refused::Failed)?,
+            Ok(Err(_)) => return Err(Refused::Failed("the reader of results stopped".into())),
+            Err(_) => return Err(Refused::TimedOut(self.timeout)),
+        };
+        let permit = forget.permit.take().expect("held until now");
+        Ok((done, permit))
     }
 }
 
@@ -115,17 +133,21 @@ impl Drop for Remote {
     }
 }
 
-/// Forgets a job waited on when its request ends, however it ends.
+/// Forgets a job waited on when its request ends, however it ends; if the workers may still
+/// be computing it, its slot stays held until they finish ([`Waiting::abandoned`]).
 struct Forget<'a> {
     jobs: &'a Mutex<Jobs>,
     id: JobId,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
         let mut jobs = lock(self.jobs);
-        if let Some(waiting) = jobs.waiting.remove(&self.id) {
-            jobs.assembler.forget(&waiting.key);
+        match (jobs.waiting.get_mut(&self.id), self.permit.take()) {
+            (Some(waiting), Some(permit)) => waiting.abandoned = Some((permit, Instant::now())),
+            (Some(_), None) => jobs.forget(self.id),
+            (None, _) => {}
         }
     }
 }
@@ -134,9 +156,11 @@ fn lock(jobs: &Mutex<Jobs>) -> std::sync::MutexGuard<'_, Jobs> {
     jobs.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Reads results until stopped, handing each of a job waited on to its assembler.
-fn read(reader: &Reader, jobs: &Mutex<Jobs>, stop: &AtomicBool) {
+/// Reads results until stopped, handing each of a job waited on to its assembler, and lets
+/// abandoned jobs go after `timeout`.
+fn read(reader: &Reader, jobs: &Mutex<Jobs>, stop: &AtomicBool, timeout: Duration) {
     while !stop.load(Ordering::Relaxed) {
+        lock(jobs).let_go(timeout);
         match reader.next(Duration::from_millis(100), WORKER_HEADER) {
             None => {}
             Some(Err(e)) => {
@@ -154,6 +178,28 @@ fn read(reader: &Reader, jobs: &Mutex<Jobs>, stop: &AtomicBool) {
 }
 
 impl Jobs {
+    /// Forgets job `id`, freeing its slot if it held one.
+    fn forget(&mut self, id: JobId) {
+        if let Some(waiting) = self.waiting.remove(&id) {
+            self.assembler.forget(&waiting.key);
+        }
+    }
+
+    /// Forgets the abandoned jobs older than `timeout`.
+    fn let_go(&mut self, timeout: Duration) {
+        let old: Vec<JobId> = (self.waiting.iter())
+            .filter(|(_, w)| {
+                w.abandoned
+                    .as_ref()
+                    .is_some_and(|(_, since)| since.elapsed() > timeout)
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in old {
+            self.forget(id);
+        }
+    }
+
     fn accept(&mut self, envelope: Envelope, worker: Option<String>) {
         let id = envelope.job_id;
         let Some(waiting) = self.waiting.get_mut(&id) else {

@@ -93,13 +93,13 @@ impl Tiles {
             return Ok(tile);
         }
         let permit = self.wait(1).await?;
-        let computed = self.image(job_id(&key), job, 1, permit).await?;
+        let (computed, permit) = self.image(job_id(&key), job, 1, permit).await?;
         let png = Png {
             colouring: colouring.clone(),
             threads: 1,
         };
         let tile = Arc::new(Tile {
-            png: encode(png, computed.image, Vec::new()).await?,
+            png: encode(png, computed.image, Vec::new(), permit).await?,
             worker: computed.worker,
             millis: computed.millis,
         });
@@ -117,37 +117,38 @@ impl Tiles {
     ) -> Result<Vec<u8>, Refused> {
         let permit = self.wait(self.threads).await?;
         let threads = self.threads as usize;
-        let computed = self
+        let (computed, permit) = self
             .image(crate::cli::new_job_id(), job, threads, permit)
             .await?;
         let png = Png {
             colouring: colouring.clone(),
             threads,
         };
-        encode(png, computed.image, texts).await
+        // The image is held until it is encoded, under the same permits: downloads' memory
+        // is bounded by the pool, not by the queue.
+        encode(png, computed.image, texts, permit).await
     }
 
-    /// `job`'s image from the Kafka pool, or computed here on `threads` threads holding
-    /// `permit` until they stop.
+    /// `job`'s image from the Kafka pool, or computed here on `threads` threads, and
+    /// `permit` back to hold while the image is.
     async fn image(
         &self,
         id: JobId,
         job: Job,
         threads: usize,
         permit: OwnedSemaphorePermit,
-    ) -> Result<Computed, Refused> {
+    ) -> Result<(Computed, OwnedSemaphorePermit), Refused> {
         let started = Instant::now();
-        let (image, worker) = match &self.remote {
+        let ((image, worker), permit) = match &self.remote {
             Some(remote) => {
-                let done = remote.compute(job).await?;
-                drop(permit);
+                let (done, permit) = remote.compute(job, permit).await?;
                 // Sent under an id of its own, so two requests for one tile never mix; kept
                 // under `id`, so a tile's bytes are the same whichever pool computed it.
                 let image = Image {
                     job_id: id,
                     ..done.image
                 };
-                (image, done.workers.join(", "))
+                ((image, done.workers.join(", ")), permit)
             }
             None => {
                 let (limits, worker) = (self.limits, self.worker.clone());
@@ -166,29 +167,30 @@ impl Tiles {
             }
         };
         let millis = started.elapsed().as_secs_f64() * 1e3;
-        Ok(Computed {
+        let computed = Computed {
             image,
             worker,
             millis,
-        })
+        };
+        Ok((computed, permit))
     }
 
-    /// Runs `work` on a blocking thread holding `permit`. If this future is dropped (the
-    /// client went away), `work`'s cancel flag is set and the permit is freed when it stops.
+    /// Runs `work` on a blocking thread holding `permit`, which comes back with its result.
+    /// If this future is dropped (the client went away), `work`'s cancel flag is set and the
+    /// permit is freed when it stops.
     async fn compute<T: Send + 'static>(
         &self,
         permit: OwnedSemaphorePermit,
         work: impl FnOnce(&AtomicBool) -> Result<T, Refused> + Send + 'static,
-    ) -> Result<T, Refused> {
+    ) -> Result<(T, OwnedSemaphorePermit), Refused> {
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
         let flag = Arc::clone(&cancel.0);
         let done = tokio::task::spawn_blocking(move || {
-            let _held = permit;
             let result = work(&flag);
             if result.as_ref().err() == Some(&Refused::Cancelled) {
                 debug!("A request went away: its work stopped");
             }
-            result
+            result.map(|value| (value, permit))
         });
         let result = done
             .await
@@ -210,9 +212,16 @@ impl Tiles {
     }
 }
 
-/// `image` as a PNG with `texts`, encoded on a blocking thread.
-async fn encode(png: Png, image: Image, texts: Vec<(String, String)>) -> Result<Vec<u8>, Refused> {
+/// `image` as a PNG with `texts`, encoded on a blocking thread that holds `permit` (and the
+/// image) until it is done, whether or not the request is still there.
+async fn encode(
+    png: Png,
+    image: Image,
+    texts: Vec<(String, String)>,
+    permit: OwnedSemaphorePermit,
+) -> Result<Vec<u8>, Refused> {
     let encoded = tokio::task::spawn_blocking(move || {
+        let _held = permit;
         let mut bytes = Vec::new();
         png.encode_with_texts(&image, &texts, &mut bytes)
             .map(|()| bytes)
