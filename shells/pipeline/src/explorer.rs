@@ -276,16 +276,7 @@ impl Place {
             return Err(format!("the scale is a power of two up to {MAX_SCALE}"));
         }
         let side = BigInt::from(TILE_SIDE) * scale;
-        // The safe range is [-3, 3]: the columns and rows whose c lies in it.
-        let bound = BigInt::from(3) << self.format.frac_bits();
-        let columns = (
-            (-&bound - &self.rest.0).div_ceil(&self.step),
-            (&bound - &self.rest.0).div_floor(&self.step),
-        );
-        let rows = (
-            (&self.rest.1 - &bound).div_ceil(&self.step),
-            (&self.rest.1 + &bound).div_floor(&self.step),
-        );
+        let (columns, rows) = self.safe_range();
         // The tile's pixels i in 0..TILE_SIDE at lattice start + i·scale within the range:
         // the first, where it is, and how many.
         let clip = |start: &BigInt, (first, last): &(BigInt, BigInt)| {
@@ -325,6 +316,20 @@ impl Place {
             job,
             at: (at_x, at_y),
         }))
+    }
+
+    /// The first and last columns, and rows, whose c lies in the safe range, [-3, 3].
+    fn safe_range(&self) -> ((BigInt, BigInt), (BigInt, BigInt)) {
+        let bound = BigInt::from(3) << self.format.frac_bits();
+        let columns = (
+            (-&bound - &self.rest.0).div_ceil(&self.step),
+            (&bound - &self.rest.0).div_floor(&self.step),
+        );
+        let rows = (
+            (&self.rest.1 - &bound).div_ceil(&self.step),
+            (&self.rest.1 + &bound).div_floor(&self.step),
+        );
+        (columns, rows)
     }
 
     /// The job of `view`, in job tiles a worker takes under `--max-work`.

@@ -261,41 +261,47 @@ impl Band {
             }
             filter_sub(&row, &mut filtered);
         }
-        let mut deflate = Compress::new(flate2::Compression::fast(), false);
-        let flush = if last {
-            FlushCompress::Finish
-        } else {
-            FlushCompress::Full
-        };
-        let mut deflated = Vec::with_capacity(filtered.len() / 8 + 64);
-        loop {
-            if deflated.len() == deflated.capacity() {
-                deflated.reserve(deflated.capacity().max(4096));
-            }
-            let (consumed, before) = (deflate.total_in() as usize, deflated.len());
-            let status = deflate
-                .compress_vec(&filtered[consumed..], &mut deflated, flush)
-                .map_err(io::Error::other)?;
-            if status == flate2::Status::StreamEnd {
-                break;
-            }
-            // miniz_oxide may return from a full flush with output still pending though the
-            // buffer had room (a probe found bands cut short, and their PNGs unreadable). So
-            // once the input is taken, the flush is asked for again until it has nothing
-            // more: a call that writes nothing, or only another empty stored block, dropped.
-            let wrote = &deflated[before..];
-            let room = deflated.len() < deflated.capacity();
-            if !last && consumed == filtered.len() && room && matches!(wrote, [] | EMPTY_SYNC) {
-                deflated.truncate(before);
-                break;
-            }
-        }
+        let deflated = deflate_stream(&filtered, last)?;
         Ok(Band {
             deflated,
             adler32: simd_adler32::adler32(&filtered.as_slice()),
             filtered_len: filtered.len() as u64,
         })
     }
+}
+
+/// `filtered` deflated: to the end of the stream if `last`, else to a full flush.
+fn deflate_stream(filtered: &[u8], last: bool) -> io::Result<Vec<u8>> {
+    let mut deflate = Compress::new(flate2::Compression::fast(), false);
+    let flush = if last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Full
+    };
+    let mut deflated = Vec::with_capacity(filtered.len() / 8 + 64);
+    loop {
+        if deflated.len() == deflated.capacity() {
+            deflated.reserve(deflated.capacity().max(4096));
+        }
+        let (consumed, before) = (deflate.total_in() as usize, deflated.len());
+        let status = deflate
+            .compress_vec(&filtered[consumed..], &mut deflated, flush)
+            .map_err(io::Error::other)?;
+        if status == flate2::Status::StreamEnd {
+            break;
+        }
+        // miniz_oxide may return from a full flush with output still pending though the
+        // buffer had room (a probe found bands cut short, and their PNGs unreadable). So
+        // once the input is taken, the flush is asked for again until it has nothing
+        // more: a call that writes nothing, or only another empty stored block, dropped.
+        let wrote = &deflated[before..];
+        let room = deflated.len() < deflated.capacity();
+        if !last && consumed == filtered.len() && room && matches!(wrote, [] | EMPTY_SYNC) {
+            deflated.truncate(before);
+            break;
+        }
+    }
+    Ok(deflated)
 }
 
 /// Adds a row of points' colours, `painted`, to each pixel's channel sums, `n` points a pixel.
