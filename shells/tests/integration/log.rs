@@ -53,7 +53,7 @@ fn the_default_level_is_info_in_the_originals_line_shape() {
 fn rust_log_and_log_level_choose_the_level_and_the_flag_wins() {
     let debug = render_log(&[("RUST_LOG", "debug")], &[]);
     assert!(
-        debug.contains("DEBUG render - Worker 1: no tiles left worker=1"),
+        debug.contains("DEBUG local - Worker 1: no tiles left worker=1"),
         "{debug}"
     );
     let quiet = render_log(&[("RUST_LOG", "debug")], &["--log-level", "warn"]);
