@@ -15,10 +15,18 @@ use fixedbrot_pipeline::{plan, Assembler, Image, JobKey, Limits};
 use rdkafka::producer::ThreadedProducer;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
-use super::tiles::Refused;
 use crate::kafka::{self, Deliveries, Error, KafkaArgs, Outgoing, Reader, WORKER_HEADER};
 use crate::local::assembler_limits;
 use crate::log::warn;
+
+/// Why the pool has no image of a job.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unfinished {
+    /// No worker finished it in time.
+    TimedOut(Duration),
+    /// It was refused (a limit), or failed; one line.
+    Failed(String),
+}
 
 /// A job's image as the pool returns it, and the workers that computed its parts.
 pub struct Done {
@@ -85,13 +93,14 @@ impl Remote {
         &self,
         job: Job,
         permit: OwnedSemaphorePermit,
-    ) -> Result<(Done, OwnedSemaphorePermit), Refused> {
+    ) -> Result<(Done, OwnedSemaphorePermit), Unfinished> {
         let id = crate::cli::new_job_id();
         let key = JobKey::new(id, &job);
         let (done, answer) = oneshot::channel();
         {
             let mut jobs = lock(&self.jobs);
-            (jobs.assembler.open(key, &job)).map_err(|over| Refused::Failed(over.to_string()))?;
+            (jobs.assembler.open(key, &job))
+                .map_err(|over| Unfinished::Failed(over.to_string()))?;
             let (workers, abandoned) = (BTreeSet::new(), None);
             let waiting = Waiting {
                 key,
@@ -115,12 +124,12 @@ impl Remote {
                 settles: None,
             };
             kafka::send(&self.producer, outgoing)
-                .map_err(|e| Refused::Failed(format!("cannot send the tile to Kafka: {e}")))?;
+                .map_err(|e| Unfinished::Failed(format!("cannot send the tile to Kafka: {e}")))?;
         }
         let done = match tokio::time::timeout(self.timeout, answer).await {
-            Ok(Ok(result)) => result.map_err(Refused::Failed)?,
-            Ok(Err(_)) => return Err(Refused::Failed("the reader of results stopped".into())),
-            Err(_) => return Err(Refused::TimedOut(self.timeout)),
+            Ok(Ok(result)) => result.map_err(Unfinished::Failed)?,
+            Ok(Err(_)) => return Err(Unfinished::Failed("the reader of results stopped".into())),
+            Err(_) => return Err(Unfinished::TimedOut(self.timeout)),
         };
         let permit = forget.permit.take().expect("held until now");
         Ok((done, permit))

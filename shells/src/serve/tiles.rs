@@ -12,7 +12,7 @@ use fixedbrot_pipeline::{Image, Limits};
 use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::remote::Remote;
+use super::remote::{Remote, Unfinished};
 use crate::local::{self, Failed};
 use crate::log::debug;
 use crate::output::{Colouring, Png};
@@ -141,7 +141,10 @@ impl Tiles {
         let started = Instant::now();
         let ((image, worker), permit) = match &self.remote {
             Some(remote) => {
-                let (done, permit) = remote.compute(job, permit).await?;
+                let (done, permit) = remote.compute(job, permit).await.map_err(|e| match e {
+                    Unfinished::TimedOut(after) => Refused::TimedOut(after),
+                    Unfinished::Failed(reason) => Refused::Failed(reason),
+                })?;
                 // Sent under an id of its own, so two requests for one tile never mix; kept
                 // under `id`, so a tile's bytes are the same whichever pool computed it.
                 let image = Image {
