@@ -159,6 +159,7 @@ fn hosts(address: std::net::SocketAddr) -> Option<Vec<String>> {
 }
 
 const SEC_FETCH_SITE: header::HeaderName = header::HeaderName::from_static("sec-fetch-site");
+const SEC_FETCH_MODE: header::HeaderName = header::HeaderName::from_static("sec-fetch-mode");
 
 /// Refuses a request for another host, and one a page of another site makes (the browser
 /// says so in `Sec-Fetch-Site`): a page elsewhere may not make this server work.
@@ -169,19 +170,26 @@ async fn guard(
 ) -> Response {
     // In a block: a borrow of the request held across the await would make the future
     // not Send.
-    let (host, site) = {
+    let (host, site, mode) = {
         let header = |name| {
             let value = request.headers().get(name)?.to_str().ok();
             value.map(str::to_ascii_lowercase)
         };
-        (header(header::HOST), header(SEC_FETCH_SITE))
+        (
+            header(header::HOST),
+            header(SEC_FETCH_SITE),
+            header(SEC_FETCH_MODE),
+        )
     };
+    // A link to the page followed from anywhere (a chat, a wiki) opens it; only what the
+    // page itself asks for must come from the page.
+    let opens_page = request.uri().path() == "/" && mode.as_deref() == Some("navigate");
     if let Some(hosts) = hosts.as_ref() {
         if !host.is_some_and(|host| hosts.contains(&host)) {
             return bad(StatusCode::MISDIRECTED_REQUEST, "unknown host".into());
         }
     }
-    if site.is_some_and(|site| site != "same-origin" && site != "none") {
+    if !opens_page && site.is_some_and(|site| site != "same-origin" && site != "none") {
         return bad(
             StatusCode::FORBIDDEN,
             "requests from other sites are refused".into(),

@@ -221,6 +221,12 @@ fn hostile_requests_get_a_4xx_and_the_explorer_serves_on() {
          Sec-Fetch-Site: cross-site\r\nConnection: close\r\n\r\n"
     );
     assert_eq!(explorer.send(&cross).status, 403);
+    // A link to the page followed from another site opens it.
+    let followed = format!(
+        "GET /?c=0,0&z=1 HTTP/1.1\r\nHost: {host}\r\nSec-Fetch-Site: cross-site\r\n\
+         Sec-Fetch-Mode: navigate\r\nSec-Fetch-Dest: document\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(explorer.send(&followed).status, 200);
     let flood = format!(
         "GET / HTTP/1.1\r\nHost: {host}\r\nX-Big: {}\r\n\r\n",
         "a".repeat(1 << 20)

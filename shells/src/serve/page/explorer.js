@@ -318,8 +318,9 @@
   view.addEventListener('dblclick', (e) => zoomBy(e.shiftKey ? -1 : 1, e.clientX, e.clientY));
   view.addEventListener('keydown', (e) => {
     const moves = { ArrowLeft: [-64, 0], ArrowRight: [64, 0], ArrowUp: [0, -64], ArrowDown: [0, 64] };
-    if (e.key === '+' || e.key === '=') zoomBy(1, width / 2, height / 2);
-    else if (e.key === '-') zoomBy(-1, width / 2, height / 2);
+    const [cx, cy] = [Math.floor(width / 2), Math.floor(height / 2)];
+    if (e.key === '+' || e.key === '=') zoomBy(1, cx, cy);
+    else if (e.key === '-') zoomBy(-1, cx, cy);
     else if (moves[e.key] && place) {
       ox += moves[e.key][0];
       oy += moves[e.key][1];
