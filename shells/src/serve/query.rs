@@ -67,8 +67,9 @@ impl Query {
         let Some(text) = self.take(name) else {
             return Ok(default);
         };
-        text.parse::<T>()
-            .ok()
+        whole(&text)
+            .then(|| text.parse::<T>().ok())
+            .flatten()
             .filter(|n| range.contains(n))
             .ok_or_else(|| {
                 format!(
@@ -83,10 +84,7 @@ impl Query {
     /// A whole number of any size (a tile's column or row), at most `MAX_VALUE` digits.
     pub fn big(&mut self, name: &str) -> Result<BigInt, String> {
         let text = self.required(name)?;
-        // Digits and a minus sign only: the parser would also take `_` and `+`.
-        let digits = text.strip_prefix('-').unwrap_or(&text);
-        let plain = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-        plain
+        whole(&text)
             .then(|| text.parse::<BigInt>().ok())
             .flatten()
             .ok_or_else(|| format!("{name} must be a whole number, not {}", shown(&text)))
@@ -120,9 +118,9 @@ impl Query {
     fn iterations(&mut self) -> Result<Option<u32>, String> {
         match self.take("n").as_deref() {
             None | Some("auto") => Ok(None),
-            Some(text) => text
-                .parse::<u32>()
-                .ok()
+            Some(text) => whole(text)
+                .then(|| text.parse::<u32>().ok())
+                .flatten()
                 .filter(|&n| n >= 1)
                 .map(Some)
                 .ok_or_else(|| {
@@ -179,6 +177,14 @@ impl Query {
 }
 
 /// Text from a request, quoted and cut short for a message.
+/// Whether `text` is written as a whole number is in a link: digits, after a minus sign or
+/// not. Rust's parsers also take a `+` (and num-bigint a `_`), which would give one place two
+/// links.
+fn whole(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn shown(text: &str) -> String {
     format!("{:?}", crate::cli::shortened(text))
 }

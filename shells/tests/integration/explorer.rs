@@ -198,6 +198,9 @@ fn hostile_requests_get_a_4xx_and_the_explorer_serves_on() {
         "/api/place?c=0,0&z=1&h=100&dy=-1099511627776",
         &format!("{tile}&x=1_0&y=0"),
         &format!("{tile}&x=+1&y=0"),
+        "/api/place?c=0,0&z=1&h=+100",
+        "/api/place?c=0,0&z=1&h=100&n=+200",
+        "/api/place?c=0,0&z=1&h=100&dx=+1",
     ] {
         assert_eq!(explorer.get(path).status, 400, "{path}");
     }

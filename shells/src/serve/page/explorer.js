@@ -18,6 +18,7 @@
   let place = null;          // the anchor: the server's answer for the place tiles are of
   let width = 0, height = 0; // the window the anchor's step is of
   let ox = 0, oy = 0;        // the screen's centre pixel less the anchor's, in pixels
+  let backdropAt = '';       // where the old tiles shown until new ones come are, at ox = 0
   const tiles = new Map();   // "x,y" -> { el, controller, done }
   const coarse = new Map();  // the same, of coarse tiles, while fine ones are missing
 
@@ -42,9 +43,9 @@
   // by `preview` if given, until the new ones are in).
   function anchor(answer, started, preview) {
     backdrop.replaceChildren();
+    backdropAt = preview || '';
     if (preview) {
       for (const entry of tiles.values()) if (entry.done) backdrop.appendChild(entry.el);
-      backdrop.style.transform = preview;
     }
     for (const entry of tiles.values()) drop(entry);
     tiles.clear();
@@ -91,6 +92,7 @@
     const shift = `translate(${halfW - ox}px, ${halfH - oy}px)`;
     layer.style.transform = shift;
     coarseLayer.style.transform = shift;
+    backdrop.style.transform = `translate(${-ox}px, ${-oy}px) ${backdropAt}`;
     const fine = onScreen(1);
     const missing = fine.some((t) => !(tiles.get(t.key) || {}).done);
     keep(coarse, missing ? onScreen(COARSE) : [], COARSE, coarseLayer);
@@ -207,14 +209,15 @@
   }
 
   // The centre after a pan, exact, for the URL and the panel; the anchor stays.
-  let committing = null;
+  let committing = null, commits = 0;
   function commit() {
     if (!place || (ox === 0 && oy === 0 && ask.c === place.c)) return;
     const moved = { ...base(), dx: String(ox), dy: String(oy) };
-    const from = place;
+    const from = place, ticket = ++commits;
     committing = placeOf(moved).then((answer) => {
-      // A zoom or a new setting since has a centre of its own.
-      if (place !== from) return;
+      // A zoom or a new setting since has a centre of its own, and a later pan's answer
+      // (which may come first) is the newer centre.
+      if (place !== from || ticket !== commits) return;
       ask.c = answer.c;
       show({ ...answer, n: place.n, nAuto: place.nAuto });
     }).catch((error) => status(error.message));
@@ -228,12 +231,21 @@
     const started = performance.now();
     const halfW = Math.floor(width / 2), halfH = Math.floor(height / 2);
     const ax = Math.round(sx) - halfW, ay = Math.round(sy) - halfH;
+    const [fromX, fromY] = [ox, oy];
     try {
       const answer = await placeOf({ ...base(), dx: String(ox), dy: String(oy),
         zoom: String(doublings), ax: String(ax), ay: String(ay) });
       const scale = 2 ** doublings, px = halfW + ax, py = halfH + ay;
+      // A pan made while the answer was coming is kept: screen pixels are the new anchor's.
+      const [panX, panY] = [ox - fromX, oy - fromY];
       anchor(answer, started, `translate(${px}px, ${py}px) scale(${scale}) ` +
-        `translate(${-px}px, ${-py}px) translate(${halfW - ox}px, ${halfH - oy}px)`);
+        `translate(${-px}px, ${-py}px) translate(${halfW - fromX}px, ${halfH - fromY}px)`);
+      if (panX !== 0 || panY !== 0) {
+        [ox, oy] = [panX, panY];
+        if (drag) [drag.ox, drag.oy] = [drag.ox - fromX, drag.oy - fromY];
+        update();
+        if (!drag) commit();
+      }
     } catch (error) {
       status(error.message);
     } finally {
