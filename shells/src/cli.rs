@@ -371,8 +371,8 @@ pub struct ServeArgs {
     /// --brokers, jobs in flight to the worker pool, by default 16. A download takes them all
     #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
-    /// With --brokers, seconds to wait for the workers to finish a tile before answering 504
-    /// (1-3600)
+    /// With --brokers, seconds a tile or download waits for the workers before answering 504
+    /// (1-3600); what was sent keeps its slot until the workers answer it
     #[arg(long, default_value_t = 60, requires = "brokers", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub tile_timeout: u64,
     /// Tiles that may wait for a thread (1-65536); past them a request gets 503

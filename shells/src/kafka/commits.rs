@@ -17,7 +17,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::args::{Member, WORKER_HEADER};
 use super::dead_letters::DeadLetters;
 use super::error::Error;
-use super::produce::{send, Delivered, Deliveries, Outgoing, Queue, Settles};
+use super::produce::{send, Delivered, Deliveries, Outgoing, Queue, Settled, Settles};
 use crate::log::warn;
 
 /// Partitions to read again, each from an offset.
@@ -164,12 +164,9 @@ impl<K: HoldKey> AtLeastOnce<K> {
     /// Books the deliveries told since the last look.
     fn take_deliveries(&mut self) {
         while let Ok(delivered) = self.deliveries.try_recv() {
-            let Delivered {
-                partition,
-                offset,
-                ok,
-            } = delivered;
-            self.membership.delivered(partition, offset, ok);
+            if let Settled::Answer { partition, offset } = delivered.settled {
+                self.membership.delivered(partition, offset, delivered.ok);
+            }
         }
     }
 
@@ -238,8 +235,10 @@ impl<K: HoldKey> Commits for AtLeastOnce<K> {
         let settles = || {
             owned.then(|| Settles {
                 report: report.clone(),
-                partition: taken.partition,
-                offset: taken.offset,
+                settled: Settled::Answer {
+                    partition: taken.partition,
+                    offset: taken.offset,
+                },
             })
         };
         self.out

@@ -28,5 +28,5 @@ pub use commits::{AtLeastOnce, Commits};
 pub use consumer::{run, stop_members};
 pub use error::Error;
 pub use exactly_once::ExactlyOnce;
-pub use produce::{finish, send, Deliveries, Outgoing, Queue};
+pub use produce::{finish, send, Delivered, Deliveries, Outgoing, Queue, Settled, Settles};
 pub use reader::{Reader, Record};

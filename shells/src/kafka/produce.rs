@@ -14,35 +14,45 @@ use rdkafka::producer::{
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
+use fixedbrot_core::JobId;
+
 use super::args::KafkaArgs;
 use super::error::Error;
 use crate::log::{warn, Progress};
 use crate::metrics::metrics;
 
-/// Counts what a producer delivered and what it could not, and tells each record's member,
-/// if the record answers a message, how its delivery went.
+/// Counts what a producer delivered and what it could not, and tells each record's sender,
+/// if it asked (its [`Settles`]), how its delivery went.
 #[derive(Default, Clone)]
 pub struct Deliveries {
     pub delivered: Arc<AtomicU64>,
     pub failed: Arc<AtomicU64>,
 }
 
-/// A record's delivery, delivered or failed for good, as its member is told of it.
+/// What a record's delivery settles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// A member's answer to the consumed message at `partition`, `offset`: committed past
+    /// once every record of the answer is delivered.
+    Answer { partition: i32, offset: i64 },
+    /// A part of a job sent to the workers by a process that waits for the answer: if it is
+    /// never delivered, no worker will answer, and the sender stops waiting.
+    Request(JobId),
+}
+
+/// A record's delivery, delivered or failed for good, as its sender is told of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {
-    /// The message the record answers.
-    pub partition: i32,
-    pub offset: i64,
+    pub settled: Settled,
     pub ok: bool,
 }
 
-/// The consumed message a produced record answers, and where its member hears of its
-/// delivery. A channel, not a lock: librdkafka calls back on whichever thread polls, a
-/// member's own while it flushes too.
+/// What a produced record settles, and where its sender hears of its delivery. A channel,
+/// not a lock: librdkafka calls back on whichever thread polls, a member's own while it
+/// flushes too.
 pub struct Settles {
     pub report: Sender<Delivered>,
-    pub partition: i32,
-    pub offset: i64,
+    pub settled: Settled,
 }
 
 impl ClientContext for Deliveries {}
@@ -66,16 +76,13 @@ impl ProducerContext for Deliveries {
         } else {
             self.delivered.fetch_add(1, Ordering::Relaxed);
             // Every record of calc, image and bridge answers a message, settled or in a
-            // transaction (which settles nothing); generate serves no metrics.
+            // transaction (which settles nothing); generate and serve serve no metrics.
             metrics().answers_delivered.inc();
         }
         if let Some(settles) = *on_delivery {
             // A member that has ended hears nothing more, and needs nothing more.
-            let _ = settles.report.send(Delivered {
-                partition: settles.partition,
-                offset: settles.offset,
-                ok,
-            });
+            let settled = settles.settled;
+            let _ = settles.report.send(Delivered { settled, ok });
         }
     }
 }

@@ -6,6 +6,7 @@
 mod page;
 mod query;
 mod remote;
+mod sending;
 mod tiles;
 
 use std::error::Error;
@@ -18,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use fixedbrot_pipeline::explorer::{Ask, Place, MAX_SCALE};
+use hyper_util::rt::TokioIo;
 use serde_json::json;
 
 use crate::cli::{FormatChoice, KernelChoice, ServeArgs, ViewArgs};
@@ -45,7 +47,7 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
     let remote = match &args.kafka {
         Some(kafka) => {
             let timeout = Duration::from_secs(args.tile_timeout);
-            let remote = remote::Remote::start(kafka, limits, timeout)?;
+            let remote = remote::Remote::start(kafka, limits, timeout, threads)?;
             info!(
                 "Tiles are jobs for the Kafka worker pool: {} -> {} at {}",
                 kafka.requests_topic, kafka.responses_topic, kafka.brokers
@@ -119,7 +121,7 @@ async fn serve(listen: std::net::SocketAddr, app: Arc<App>) -> Result<(), Box<dy
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
                 .max_buf_size(MAX_HEAD)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(sending::Stalling::new(stream)), service)
                 .await;
         });
     }
@@ -362,7 +364,7 @@ async fn download(State(app): Shared, Pairs(pairs): Params) -> Response {
         Err(reason) => return bad_request(reason),
     };
     match app.tiles.download(job, &colouring, texts).await {
-        Ok(png) => {
+        Ok((png, slot)) => {
             let headers = [
                 (header::CONTENT_TYPE, "image/png"),
                 (
@@ -370,7 +372,8 @@ async fn download(State(app): Shared, Pairs(pairs): Params) -> Response {
                     "attachment; filename=\"fixedbrot.png\"",
                 ),
             ];
-            (headers, png).into_response()
+            let body = axum::body::Body::new(sending::Download::new(png, slot));
+            (headers, body).into_response()
         }
         Err(refused) => refusal(refused),
     }

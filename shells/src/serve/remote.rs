@@ -4,6 +4,7 @@
 //! [`WORKER_HEADER`].
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,7 +16,10 @@ use fixedbrot_pipeline::{plan, Assembler, Image, JobKey, Limits};
 use rdkafka::producer::ThreadedProducer;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
-use crate::kafka::{self, Deliveries, Error, KafkaArgs, Outgoing, Reader, WORKER_HEADER};
+use crate::kafka::{
+    self, Delivered, Deliveries, Error, KafkaArgs, Outgoing, Reader, Settled, Settles,
+    WORKER_HEADER,
+};
 use crate::local::assembler_limits;
 use crate::log::warn;
 
@@ -39,6 +43,8 @@ pub struct Remote {
     requests: String,
     producer: ThreadedProducer<Deliveries>,
     jobs: Arc<Mutex<Jobs>>,
+    /// Where the producer tells of each part's delivery.
+    report: Sender<Delivered>,
     stop: Arc<AtomicBool>,
     timeout: Duration,
 }
@@ -53,16 +59,24 @@ struct Waiting {
     key: JobKey,
     done: oneshot::Sender<Result<Done, String>>,
     workers: BTreeSet<String>,
-    /// Set when its request went away: the slot it held in the pool, kept until the workers
-    /// finish what was sent or `since` is `timeout` ago, so that abandoned tiles never pile up
-    /// at the workers past `--threads`.
-    abandoned: Option<(OwnedSemaphorePermit, Instant)>,
+    /// Set when its request went away or timed out: the slot it held in the pool, kept until
+    /// the workers answer or a part of it is never delivered, so that no more than
+    /// `--threads` jobs ever wait at the workers for nobody. There is no time bound: with the
+    /// workers away, freeing the slot after a timeout let every timeout send `--threads`
+    /// more, and a returning worker computed all of them before anything asked now.
+    abandoned: Option<OwnedSemaphorePermit>,
 }
 
 impl Remote {
     /// Connects, and reads the responses topic from its end now on a thread of its own. A
-    /// job no worker finishes within `timeout` is given up.
-    pub fn start(kafka: &KafkaArgs, limits: Limits, timeout: Duration) -> Result<Remote, Error> {
+    /// request no worker answers within `timeout` is given up. At most `in_flight` jobs are
+    /// ever sent and unanswered, each holding a slot of the pool.
+    pub fn start(
+        kafka: &KafkaArgs,
+        limits: Limits,
+        timeout: Duration,
+        in_flight: usize,
+    ) -> Result<Remote, Error> {
         let producer: ThreadedProducer<Deliveries> =
             kafka.producer(&kafka::client_id("Mandelbrot.Explorer"))?;
         kafka.require_topics(
@@ -71,28 +85,44 @@ impl Remote {
         )?;
         let reader = Reader::open(kafka, &kafka.responses_topic)?;
         let jobs = Arc::new(Mutex::new(Jobs {
-            assembler: Assembler::new(assembler_limits(limits), Instant::now()),
+            // Room for every job in flight: one set aside would lose its parts, and never
+            // give its slot back.
+            assembler: Assembler::new(
+                Limits {
+                    max_jobs: in_flight,
+                    ..assembler_limits(limits)
+                },
+                Instant::now(),
+            ),
             waiting: HashMap::new(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
+        let (report, deliveries) = mpsc::channel();
         let (read_jobs, read_stop) = (Arc::clone(&jobs), Arc::clone(&stop));
-        thread::spawn(move || read(&reader, &read_jobs, &read_stop, timeout));
+        thread::spawn(move || read(&reader, &read_jobs, &deliveries, &read_stop));
         Ok(Remote {
             requests: kafka.requests_topic.clone(),
             producer,
             jobs,
+            report,
             stop,
             timeout,
         })
     }
 
-    /// `job`'s image, computed by the workers, and `permit` back. If this future is dropped,
-    /// the requests already sent are still computed (the protocol has no way to take them
-    /// back): the job keeps `permit` until they are, or until the timeout.
+    /// How long a request waits for the workers, from its arrival.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// `job`'s image, computed by the workers by `deadline`, and `permit` back. If this
+    /// future is dropped or times out, the requests already sent are still computed (the
+    /// protocol has no way to take them back): the job keeps `permit` until they are.
     pub async fn compute(
         &self,
         job: Job,
         permit: OwnedSemaphorePermit,
+        deadline: tokio::time::Instant,
     ) -> Result<(Done, OwnedSemaphorePermit), Unfinished> {
         let id = crate::cli::new_job_id();
         let key = JobKey::new(id, &job);
@@ -116,20 +146,35 @@ impl Remote {
             permit: Some(permit),
         };
         for (key, bytes) in plan::messages(id, job) {
+            let settles = Settles {
+                report: self.report.clone(),
+                settled: Settled::Request(id),
+            };
             let outgoing = Outgoing {
                 topic: &self.requests,
                 key: key.as_bytes(),
                 payload: Some(&bytes),
                 headers: None,
-                settles: None,
+                settles: Some(settles),
             };
-            kafka::send(&self.producer, outgoing)
-                .map_err(|e| Unfinished::Failed(format!("cannot send the tile to Kafka: {e}")))?;
+            if let Err(e) = kafka::send(&self.producer, outgoing) {
+                // Never whole at the workers, so never answered: nothing to wait for.
+                drop(forget.permit.take());
+                return Err(Unfinished::Failed(format!(
+                    "cannot send the tile to Kafka: {e}"
+                )));
+            }
         }
-        let done = match tokio::time::timeout(self.timeout, answer).await {
+        let done = match tokio::time::timeout_at(deadline, answer).await {
             Ok(Ok(result)) => result.map_err(Unfinished::Failed)?,
             Ok(Err(_)) => return Err(Unfinished::Failed("the reader of results stopped".into())),
-            Err(_) => return Err(Unfinished::TimedOut(self.timeout)),
+            Err(_) => {
+                warn!(
+                    "No worker answered a tile within {} s; its slot is kept until one does",
+                    self.timeout.as_secs()
+                );
+                return Err(Unfinished::TimedOut(self.timeout));
+            }
         };
         let permit = forget.permit.take().expect("held until now");
         Ok((done, permit))
@@ -154,8 +199,8 @@ impl Drop for Forget<'_> {
     fn drop(&mut self) {
         let mut jobs = lock(self.jobs);
         match (jobs.waiting.get_mut(&self.id), self.permit.take()) {
-            (Some(waiting), Some(permit)) => waiting.abandoned = Some((permit, Instant::now())),
-            (Some(_), None) => jobs.forget(self.id),
+            (Some(waiting), Some(permit)) => waiting.abandoned = Some(permit),
+            (Some(_), None) => drop(jobs.forget(self.id)),
             (None, _) => {}
         }
     }
@@ -165,11 +210,15 @@ fn lock(jobs: &Mutex<Jobs>) -> std::sync::MutexGuard<'_, Jobs> {
     jobs.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Reads results until stopped, handing each of a job waited on to its assembler, and lets
-/// abandoned jobs go after `timeout`.
-fn read(reader: &Reader, jobs: &Mutex<Jobs>, stop: &AtomicBool, timeout: Duration) {
+/// Reads results until stopped, handing each of a job waited on to its assembler, and gives
+/// up the jobs a part of which could not be delivered.
+fn read(reader: &Reader, jobs: &Mutex<Jobs>, deliveries: &Receiver<Delivered>, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
-        lock(jobs).let_go(timeout);
+        while let Ok(delivered) = deliveries.try_recv() {
+            if let (Settled::Request(id), false) = (delivered.settled, delivered.ok) {
+                lock(jobs).undelivered(id);
+            }
+        }
         match reader.next(Duration::from_millis(100), WORKER_HEADER) {
             None => {}
             Some(Err(e)) => {
@@ -187,25 +236,19 @@ fn read(reader: &Reader, jobs: &Mutex<Jobs>, stop: &AtomicBool, timeout: Duratio
 }
 
 impl Jobs {
-    /// Forgets job `id`, freeing its slot if it held one.
-    fn forget(&mut self, id: JobId) {
-        if let Some(waiting) = self.waiting.remove(&id) {
-            self.assembler.forget(&waiting.key);
-        }
+    /// Forgets job `id`: what is waiting for it, which holds its slot if it was abandoned.
+    fn forget(&mut self, id: JobId) -> Option<Waiting> {
+        let waiting = self.waiting.remove(&id)?;
+        self.assembler.forget(&waiting.key);
+        Some(waiting)
     }
 
-    /// Forgets the abandoned jobs older than `timeout`.
-    fn let_go(&mut self, timeout: Duration) {
-        let old: Vec<JobId> = (self.waiting.iter())
-            .filter(|(_, w)| {
-                w.abandoned
-                    .as_ref()
-                    .is_some_and(|(_, since)| since.elapsed() > timeout)
-            })
-            .map(|(&id, _)| id)
-            .collect();
-        for id in old {
-            self.forget(id);
+    /// A part of job `id` was never delivered, so no worker will answer it: its request is
+    /// told so, and its slot is free.
+    fn undelivered(&mut self, id: JobId) {
+        if let Some(waiting) = self.forget(id) {
+            let reason = "a part of the tile could not be delivered to Kafka";
+            let _gone = waiting.done.send(Err(reason.into()));
         }
     }
 
@@ -235,5 +278,51 @@ impl Jobs {
                 .done
                 .send(result.map(|image| Done { image, workers }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fixedbrot_core::Format;
+    use tokio::sync::Semaphore;
+
+    /// Jobs waited on, one of them abandoned, holding the pool's only slot.
+    fn abandoned(
+        id: JobId,
+    ) -> (
+        Jobs,
+        Arc<Semaphore>,
+        oneshot::Receiver<Result<Done, String>>,
+    ) {
+        let job = fixedbrot_tests::cases::job(Format::I4F28, "-2,1", "1,-1", (8, 8), 16, (8, 8));
+        let key = JobKey::new(id, &job);
+        let mut assembler = Assembler::new(assembler_limits(Limits::default()), Instant::now());
+        assembler.open(key, &job).unwrap();
+        let pool = Arc::new(Semaphore::new(1));
+        let (done, answer) = oneshot::channel();
+        let waiting = Waiting {
+            key,
+            done,
+            workers: BTreeSet::new(),
+            abandoned: Some(Arc::clone(&pool).try_acquire_owned().unwrap()),
+        };
+        let jobs = Jobs {
+            assembler,
+            waiting: HashMap::from([(id, waiting)]),
+        };
+        (jobs, pool, answer)
+    }
+
+    #[test]
+    fn an_abandoned_job_keeps_its_slot_until_a_part_is_not_delivered() {
+        let (mut jobs, pool, mut answer) = abandoned(JobId(7));
+        jobs.undelivered(JobId(8));
+        assert_eq!(pool.available_permits(), 0, "another job's part");
+        jobs.undelivered(JobId(7));
+        assert_eq!(pool.available_permits(), 1);
+        assert!(jobs.waiting.is_empty() && jobs.assembler.in_flight() == 0);
+        let told = answer.try_recv().unwrap();
+        assert!(told.is_err_and(|reason| reason.contains("could not be delivered")));
     }
 }

@@ -17,6 +17,17 @@ use crate::local::{self, Failed};
 use crate::log::debug;
 use crate::output::{Colouring, Png};
 
+/// When a request to the Kafka pool stops waiting, and the timeout that set it.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: tokio::time::Instant,
+    timeout: Duration,
+}
+
+/// Downloads held at once, computing or being sent; more wait. The one being computed takes
+/// every thread, so two let the next compute while one is sent.
+const DOWNLOADS: usize = 2;
+
 /// A finished tile: its PNG, who computed it and in how long.
 #[derive(Debug)]
 pub struct Tile {
@@ -48,6 +59,8 @@ struct Computed {
 /// The pool, the queue's bound and the cache.
 pub struct Tiles {
     permits: Arc<Semaphore>,
+    /// [`DOWNLOADS`] slots, each held from a download's start until it is sent.
+    downloads: Arc<Semaphore>,
     threads: u32,
     waiting: AtomicUsize,
     max_queue: usize,
@@ -71,6 +84,7 @@ impl Tiles {
     ) -> Tiles {
         Tiles {
             permits: Arc::new(Semaphore::new(threads as usize)),
+            downloads: Arc::new(Semaphore::new(DOWNLOADS)),
             threads,
             waiting: AtomicUsize::new(0),
             max_queue,
@@ -92,8 +106,9 @@ impl Tiles {
         if let Some(tile) = self.cache().get(&key) {
             return Ok(tile);
         }
-        let permit = self.wait(1).await?;
-        let (computed, permit) = self.image(job_id(&key), job, 1, permit).await?;
+        let deadline = self.deadline();
+        let permit = self.wait(&self.permits, 1, deadline).await?;
+        let (computed, permit) = self.image(job_id(&key), job, 1, permit, deadline).await?;
         let png = Png {
             colouring: colouring.clone(),
             threads: 1,
@@ -108,17 +123,20 @@ impl Tiles {
     }
 
     /// `job`'s image as a PNG with `texts` in text chunks, computed on every thread once all
-    /// are free; never cached.
+    /// are free; never cached. It comes with one of the few slots for downloads, to hold
+    /// until it is sent: a client that does not read holds its PNG, and no more.
     pub async fn download(
         &self,
         job: Job,
         colouring: &Colouring,
         texts: Vec<(String, String)>,
-    ) -> Result<Vec<u8>, Refused> {
-        let permit = self.wait(self.threads).await?;
+    ) -> Result<(Vec<u8>, OwnedSemaphorePermit), Refused> {
+        let deadline = self.deadline();
+        let slot = self.wait(&self.downloads, 1, deadline).await?;
+        let permit = self.wait(&self.permits, self.threads, deadline).await?;
         let threads = self.threads as usize;
         let (computed, permit) = self
-            .image(crate::cli::new_job_id(), job, threads, permit)
+            .image(crate::cli::new_job_id(), job, threads, permit, deadline)
             .await?;
         let png = Png {
             colouring: colouring.clone(),
@@ -126,22 +144,32 @@ impl Tiles {
         };
         // The image is held until it is encoded, under the same permits: downloads' memory
         // is bounded by the pool, not by the queue.
-        encode(png, computed.image, texts, permit).await
+        Ok((encode(png, computed.image, texts, permit).await?, slot))
     }
 
-    /// `job`'s image from the Kafka pool, or computed here on `threads` threads, and
-    /// `permit` back to hold while the image is.
+    /// When a request stops waiting for the Kafka pool, from now; this process's pool
+    /// always finishes.
+    fn deadline(&self) -> Option<Deadline> {
+        let timeout = self.remote.as_ref()?.timeout();
+        let at = tokio::time::Instant::now() + timeout;
+        Some(Deadline { at, timeout })
+    }
+
+    /// `job`'s image from the Kafka pool by `deadline`, or computed here on `threads`
+    /// threads, and `permit` back to hold while the image is.
     async fn image(
         &self,
         id: JobId,
         job: Job,
         threads: usize,
         permit: OwnedSemaphorePermit,
+        deadline: Option<Deadline>,
     ) -> Result<(Computed, OwnedSemaphorePermit), Refused> {
         let started = Instant::now();
-        let ((image, worker), permit) = match &self.remote {
-            Some(remote) => {
-                let (done, permit) = remote.compute(job, permit).await.map_err(|e| match e {
+        let ((image, worker), permit) = match (&self.remote, deadline) {
+            (Some(remote), Some(deadline)) => {
+                let computed = remote.compute(job, permit, deadline.at).await;
+                let (done, permit) = computed.map_err(|e| match e {
                     Unfinished::TimedOut(after) => Refused::TimedOut(after),
                     Unfinished::Failed(reason) => Refused::Failed(reason),
                 })?;
@@ -153,7 +181,7 @@ impl Tiles {
                 };
                 ((image, done.workers.join(", ")), permit)
             }
-            None => {
+            _ => {
                 let (limits, worker) = (self.limits, self.worker.clone());
                 self.compute(permit, move |cancel| {
                     let image =
@@ -202,11 +230,22 @@ impl Tiles {
         result
     }
 
-    /// Waits for `permits` of the pool's threads, unless `--max-queue` requests wait already.
-    async fn wait(&self, permits: u32) -> Result<OwnedSemaphorePermit, Refused> {
-        let waiting = Waiting::join(&self.waiting, self.max_queue).ok_or(Refused::Busy)?;
-        let permit = Arc::clone(&self.permits).acquire_many_owned(permits).await;
-        drop(waiting);
+    /// Waits for `permits` of `pool` until `deadline`, unless `--max-queue` requests wait
+    /// already.
+    async fn wait(
+        &self,
+        pool: &Arc<Semaphore>,
+        permits: u32,
+        deadline: Option<Deadline>,
+    ) -> Result<OwnedSemaphorePermit, Refused> {
+        let _waiting = Waiting::join(&self.waiting, self.max_queue).ok_or(Refused::Busy)?;
+        let acquired = Arc::clone(pool).acquire_many_owned(permits);
+        let permit = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.at, acquired)
+                .await
+                .map_err(|_| Refused::TimedOut(deadline.timeout))?,
+            None => acquired.await,
+        };
         permit.map_err(|_| Refused::Failed("the server is stopping".into()))
     }
 

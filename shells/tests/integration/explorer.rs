@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{pixels, rendered, Scenario, Scratch, BIN};
+use fixedbrot_core::wire;
+
+use crate::harness::{pixels, read_topic, rendered, Scenario, Scratch, BIN};
 use crate::web::{send_bytes, Browser, Explorer};
 
 /// A PNG's size and RGB bytes (an alpha channel dropped).
@@ -322,6 +324,59 @@ fn a_flood_of_tiles_gets_503_past_the_queue_and_a_tile_gone_stops_its_work() {
         .wait_for("went away", 1, Duration::from_secs(30));
 }
 
+#[test]
+fn a_client_that_stops_reading_its_download_is_let_go() {
+    let explorer = Explorer::start(&[]);
+    // Downloads of about 9 MB, more than the sockets' buffers hold, asked by clients that
+    // never read: each holds one of the two download slots until its writes stall.
+    let big = "/api/download?c=-0.7436,0.1318&z=3000&h=3000&w=3000&p=ultra";
+    let stalled: Vec<std::net::TcpStream> = (0..2)
+        .map(|n| {
+            let stream = std::net::TcpStream::connect(explorer.address).unwrap();
+            let request = format!(
+                "GET {big}&n={} HTTP/1.1\r\nHost: {}\r\n\r\n",
+                2000 + n,
+                explorer.address
+            );
+            std::io::Write::write_all(&mut &stream, request.as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    // Both are computed and being sent when their heads come (peeked, not read).
+    for stream in &stalled {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        stream.peek(&mut [0]).unwrap();
+    }
+    let sending = std::time::Instant::now();
+    // A download asked now waits for a slot, freed when a stalled client is let go.
+    let small = explorer.get("/api/download?c=-0.6,0&z=2&h=60&w=60");
+    assert_eq!(small.status, 200, "{}", small.text());
+    decode(&small.body);
+    // The server lets a write go after 20 s without progress; by then both have stalled.
+    let both = Duration::from_secs(25).saturating_sub(sending.elapsed());
+    std::thread::sleep(both);
+    // Each stalled client was let go before its PNG was sent whole.
+    for stream in stalled {
+        let mut received = Vec::new();
+        let ended = std::io::Read::read_to_end(&mut &stream, &mut received);
+        let head_end = received.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = String::from_utf8_lossy(&received[..head_end]).to_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let body = received.len() - head_end;
+        assert!(
+            body < length,
+            "{body} of {length} bytes, then {ended:?}: the connection was kept"
+        );
+    }
+}
+
 /// The script that says whether the page's latest view has all its tiles.
 const COMPLETE: &str = "const s = window.explorerStats; \
     const v = s && s.views[s.views.length - 1]; return !!v && v.complete !== null";
@@ -359,6 +414,48 @@ fn over_kafka_the_explorer_s_tiles_come_from_calc_and_are_the_same() {
     let flags: Vec<&str> = kafka.iter().map(String::as_str).collect();
     let explorer = Explorer::start(&flags);
     explore(&explorer, "explorer-kafka-browser", "calc ");
+}
+
+#[test]
+fn over_kafka_no_more_than_threads_tiles_wait_at_absent_workers() {
+    let scenario = Scenario::new("explorer-absent", 2);
+    let kafka = scenario.kafka_args();
+    let mut flags: Vec<&str> = kafka.iter().map(String::as_str).collect();
+    flags.extend(["--threads", "2", "--tile-timeout", "2"]);
+    let explorer = Explorer::start(&flags);
+    let tile = |n: u32| format!("/api/tile?c=-0.6,0&z=1&h=256&x=0&y=0&n={n}");
+    let ask = |limits: std::ops::Range<u32>| -> Vec<u16> {
+        let (explorer, tile) = (&explorer, &tile);
+        std::thread::scope(|scope| {
+            let asks: Vec<_> = limits
+                .map(|n| scope.spawn(move || explorer.get(&tile(n)).status))
+                .collect();
+            asks.into_iter().map(|ask| ask.join().unwrap()).collect()
+        })
+    };
+    // No worker runs: every tile times out, before and after the timeout has passed again.
+    assert_eq!(ask(100..104), [504; 4]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(ask(104..108), [504; 4]);
+    // Two were sent, one a slot; the slots stay held while their tiles wait at the
+    // workers, so no more were.
+    let sent: std::collections::BTreeSet<u64> = read_topic(&scenario.requests(), false)
+        .iter()
+        .map(|message| wire::decode(rdkafka::Message::payload(message).unwrap()))
+        .map(|envelope| envelope.unwrap().job_id.0)
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    // A worker comes: it computes those two first, and the explorer serves again.
+    let calc = scenario.start("calc", "explorer-absent", &["--threads", "2"]);
+    calc.wait_assigned();
+    let started = std::time::Instant::now();
+    while explorer.get(&tile(200)).status != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never served again"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// The browser test, against `explorer`: its tiles are render's, its wheel and drag move the
