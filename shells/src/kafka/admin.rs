@@ -205,7 +205,7 @@ fn await_topics<C: ClientContext>(
 
 /// The time left until `deadline`, at least a moment: a librdkafka call with no time at all
 /// fails without asking.
-fn left_until(deadline: Instant) -> Duration {
+pub(super) fn left_until(deadline: Instant) -> Duration {
     deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(100))

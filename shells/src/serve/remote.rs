@@ -59,13 +59,19 @@ struct Waiting {
     key: JobKey,
     done: oneshot::Sender<Result<Done, String>>,
     workers: BTreeSet<String>,
-    /// Set when its request went away or timed out: the slot it held in the pool, kept until
-    /// the workers answer or a part of it is never delivered, so that no more than
-    /// `--threads` jobs ever wait at the workers for nobody. There is no time bound: with the
-    /// workers away, freeing the slot after a timeout let every timeout send `--threads`
-    /// more, and a returning worker computed all of them before anything asked now.
-    abandoned: Option<OwnedSemaphorePermit>,
+    /// Set when its request went away or timed out: the slot it held in the pool, and since
+    /// when. It is kept until the workers answer, or a part of the job is never delivered,
+    /// so that no more than `--threads` jobs wait at the workers for nobody: freeing it after
+    /// one timeout let every timeout send `--threads` more while the workers were away, and
+    /// a returning worker computed all of them first. Only an answer lost for good (a
+    /// worker writing to another topic, say) waits out [`LOST`] timeouts.
+    abandoned: Option<(OwnedSemaphorePermit, Instant)>,
 }
+
+/// How many timeouts an abandoned job keeps its slot without an answer before it is taken
+/// for lost, and the slot freed: the explorer serves again, and stale work at workers that
+/// are away grows by `--threads` jobs at most that often.
+const LOST: u32 = 10;
 
 impl Remote {
     /// Connects, and reads the responses topic from its end now on a thread of its own. A
@@ -99,7 +105,8 @@ impl Remote {
         let stop = Arc::new(AtomicBool::new(false));
         let (report, deliveries) = mpsc::channel();
         let (read_jobs, read_stop) = (Arc::clone(&jobs), Arc::clone(&stop));
-        thread::spawn(move || read(&reader, &read_jobs, &deliveries, &read_stop));
+        let lost = timeout * LOST;
+        thread::spawn(move || read(reader, &read_jobs, &deliveries, &read_stop, lost));
         Ok(Remote {
             requests: kafka.requests_topic.clone(),
             producer,
@@ -199,7 +206,7 @@ impl Drop for Forget<'_> {
     fn drop(&mut self) {
         let mut jobs = lock(self.jobs);
         match (jobs.waiting.get_mut(&self.id), self.permit.take()) {
-            (Some(waiting), Some(permit)) => waiting.abandoned = Some(permit),
+            (Some(waiting), Some(permit)) => waiting.abandoned = Some((permit, Instant::now())),
             (Some(_), None) => drop(jobs.forget(self.id)),
             (None, _) => {}
         }
@@ -211,9 +218,17 @@ fn lock(jobs: &Mutex<Jobs>) -> std::sync::MutexGuard<'_, Jobs> {
 }
 
 /// Reads results until stopped, handing each of a job waited on to its assembler, and gives
-/// up the jobs a part of which could not be delivered.
-fn read(reader: &Reader, jobs: &Mutex<Jobs>, deliveries: &Receiver<Delivered>, stop: &AtomicBool) {
+/// up the jobs a part of which could not be delivered, and the abandoned ones unanswered for
+/// `lost`.
+fn read(
+    mut reader: Reader,
+    jobs: &Mutex<Jobs>,
+    deliveries: &Receiver<Delivered>,
+    stop: &AtomicBool,
+    lost: Duration,
+) {
     while !stop.load(Ordering::Relaxed) {
+        lock(jobs).let_go(lost);
         while let Ok(delivered) = deliveries.try_recv() {
             if let (Settled::Request(id), false) = (delivered.settled, delivered.ok) {
                 lock(jobs).undelivered(id);
@@ -241,6 +256,23 @@ impl Jobs {
         let waiting = self.waiting.remove(&id)?;
         self.assembler.forget(&waiting.key);
         Some(waiting)
+    }
+
+    /// Frees the slots of the abandoned jobs unanswered for `lost`.
+    fn let_go(&mut self, lost: Duration) {
+        let old: Vec<JobId> = (self.waiting.iter())
+            .filter(|(_, w)| {
+                (w.abandoned.as_ref()).is_some_and(|(_, since)| since.elapsed() > lost)
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in old {
+            warn!(
+                "Job {:016x} sent to the workers was never answered: its slot is freed",
+                id.0
+            );
+            self.forget(id);
+        }
     }
 
     /// A part of job `id` was never delivered, so no worker will answer it: its request is
@@ -305,7 +337,10 @@ mod tests {
             key,
             done,
             workers: BTreeSet::new(),
-            abandoned: Some(Arc::clone(&pool).try_acquire_owned().unwrap()),
+            abandoned: Some((
+                Arc::clone(&pool).try_acquire_owned().unwrap(),
+                Instant::now(),
+            )),
         };
         let jobs = Jobs {
             assembler,
@@ -317,6 +352,7 @@ mod tests {
     #[test]
     fn an_abandoned_job_keeps_its_slot_until_a_part_is_not_delivered() {
         let (mut jobs, pool, mut answer) = abandoned(JobId(7));
+        jobs.let_go(Duration::from_secs(60));
         jobs.undelivered(JobId(8));
         assert_eq!(pool.available_permits(), 0, "another job's part");
         jobs.undelivered(JobId(7));
@@ -324,5 +360,14 @@ mod tests {
         assert!(jobs.waiting.is_empty() && jobs.assembler.in_flight() == 0);
         let told = answer.try_recv().unwrap();
         assert!(told.is_err_and(|reason| reason.contains("could not be delivered")));
+    }
+
+    #[test]
+    fn an_abandoned_job_unanswered_for_long_is_taken_for_lost() {
+        let (mut jobs, pool, _answer) = abandoned(JobId(7));
+        std::thread::sleep(Duration::from_millis(5));
+        jobs.let_go(Duration::from_millis(1));
+        assert_eq!(pool.available_permits(), 1);
+        assert!(jobs.waiting.is_empty() && jobs.assembler.in_flight() == 0);
     }
 }

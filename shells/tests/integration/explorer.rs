@@ -458,6 +458,31 @@ fn over_kafka_no_more_than_threads_tiles_wait_at_absent_workers() {
     }
 }
 
+#[test]
+fn over_kafka_answers_on_partitions_added_to_the_responses_topic_arrive() {
+    let scenario = Scenario::new("explorer-grown", 2);
+    let mut calc = scenario.start("calc", "explorer-grown", &["--threads", "2"]);
+    calc.wait_assigned();
+    let kafka = scenario.kafka_args();
+    let mut flags: Vec<&str> = kafka.iter().map(String::as_str).collect();
+    // Longer than the reader takes to see new partitions (5 s).
+    flags.extend(["--tile-timeout", "20"]);
+    let explorer = Explorer::start(&flags);
+    let tile = |n: u32| format!("/api/tile?c=-0.6,0&z=1&h=256&x=0&y=0&n={n}");
+    assert_eq!(explorer.get(&tile(100)).status, 200);
+    // The responses topic grows; a calc started now writes to every partition.
+    scenario.add_partitions(&scenario.responses(), 8);
+    calc.terminate();
+    calc.wait_exit(Duration::from_secs(30));
+    let calc = scenario.start("calc", "explorer-grown", &["--threads", "2"]);
+    calc.wait_assigned();
+    // Eight tiles, whose parts' answers fall on every partition: each comes back.
+    for n in 101..109 {
+        let answer = explorer.get(&tile(n));
+        assert_eq!(answer.status, 200, "tile {n}: {}", answer.text());
+    }
+}
+
 /// The browser test, against `explorer`: its tiles are render's, its wheel and drag move the
 /// link, the link draws them again, the download is render's and names how to make it
 /// again, and the overlay names `worker` as who computed each tile.
