@@ -328,9 +328,9 @@ async fn tile(State(app): Shared, Pairs(pairs): Params) -> Response {
 
 fn refusal(refused: Refused) -> Response {
     match refused {
-        Refused::Busy => bad(
+        Refused::Busy(what) => bad(
             StatusCode::SERVICE_UNAVAILABLE,
-            "busy: too many tiles are waiting; try again".into(),
+            format!("busy: {what}; try again"),
         ),
         // The client has gone; nobody reads this.
         Refused::Cancelled => bad(StatusCode::SERVICE_UNAVAILABLE, "cancelled".into()),

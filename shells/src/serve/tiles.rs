@@ -24,8 +24,11 @@ struct Deadline {
     timeout: Duration,
 }
 
-/// Downloads held at once, computing or being sent; more wait. The one being computed takes
-/// every thread, so two let the next compute while one is sent.
+/// Downloads held at once, computing or being sent, and as many may wait; more are refused.
+/// The one being computed takes every thread, so two let the next compute while one is
+/// sent. Few wait: a download waits for seconds of every thread, or for a client that reads
+/// slowly, and holds a connection while it does (a probe's queued downloads took every
+/// connection the server has).
 const DOWNLOADS: usize = 2;
 
 /// A finished tile: its PNG, who computed it and in how long.
@@ -39,8 +42,9 @@ pub struct Tile {
 /// Why a tile or download has no image.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refused {
-    /// `--max-queue` requests are waiting already.
-    Busy,
+    /// `--max-queue` requests are waiting already, or as many downloads as may: what is
+    /// waiting, in one line.
+    Busy(&'static str),
     /// Its request went away, and so did the work.
     Cancelled,
     /// No worker of the Kafka pool finished it in time.
@@ -61,6 +65,8 @@ pub struct Tiles {
     permits: Arc<Semaphore>,
     /// [`DOWNLOADS`] slots, each held from a download's start until it is sent.
     downloads: Arc<Semaphore>,
+    /// Downloads waiting for a slot.
+    downloads_waiting: AtomicUsize,
     threads: u32,
     waiting: AtomicUsize,
     max_queue: usize,
@@ -85,6 +91,7 @@ impl Tiles {
         Tiles {
             permits: Arc::new(Semaphore::new(threads as usize)),
             downloads: Arc::new(Semaphore::new(DOWNLOADS)),
+            downloads_waiting: AtomicUsize::new(0),
             threads,
             waiting: AtomicUsize::new(0),
             max_queue,
@@ -132,7 +139,10 @@ impl Tiles {
         texts: Vec<(String, String)>,
     ) -> Result<(Vec<u8>, OwnedSemaphorePermit), Refused> {
         let deadline = self.deadline();
+        let queued = Waiting::join(&self.downloads_waiting, DOWNLOADS)
+            .ok_or(Refused::Busy("too many downloads are waiting"))?;
         let slot = self.wait(&self.downloads, 1, deadline).await?;
+        drop(queued);
         let permit = self.wait(&self.permits, self.threads, deadline).await?;
         let threads = self.threads as usize;
         let (computed, permit) = self
@@ -238,7 +248,8 @@ impl Tiles {
         permits: u32,
         deadline: Option<Deadline>,
     ) -> Result<OwnedSemaphorePermit, Refused> {
-        let _waiting = Waiting::join(&self.waiting, self.max_queue).ok_or(Refused::Busy)?;
+        let _waiting = Waiting::join(&self.waiting, self.max_queue)
+            .ok_or(Refused::Busy("too many tiles are waiting"))?;
         let acquired = Arc::clone(pool).acquire_many_owned(permits);
         let permit = match deadline {
             Some(deadline) => tokio::time::timeout_at(deadline.at, acquired)

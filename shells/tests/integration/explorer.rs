@@ -326,7 +326,7 @@ fn a_flood_of_tiles_gets_503_past_the_queue_and_a_tile_gone_stops_its_work() {
 
 #[test]
 fn a_client_that_stops_reading_its_download_is_let_go() {
-    let explorer = Explorer::start(&[]);
+    let explorer = &Explorer::start(&[]);
     // Downloads of about 9 MB, more than the sockets' buffers hold, asked by clients that
     // never read: each holds one of the two download slots until its writes stall.
     let big = "/api/download?c=-0.7436,0.1318&z=3000&h=3000&w=3000&p=ultra";
@@ -350,10 +350,20 @@ fn a_client_that_stops_reading_its_download_is_let_go() {
         stream.peek(&mut [0]).unwrap();
     }
     let sending = std::time::Instant::now();
-    // A download asked now waits for a slot, freed when a stalled client is let go.
-    let small = explorer.get("/api/download?c=-0.6,0&z=2&h=60&w=60");
-    assert_eq!(small.status, 200, "{}", small.text());
-    decode(&small.body);
+    // Downloads asked now: two wait for a slot, freed when a stalled client is let go, and
+    // a third is refused at once rather than hold a connection too.
+    let small = "/api/download?c=-0.6,0&z=2&h=60&w=60&n=";
+    let mut answers: Vec<_> = std::thread::scope(|scope| {
+        let asks: Vec<_> = (0..3)
+            .map(|n| scope.spawn(move || explorer.get(&format!("{small}{}", 100 + n))))
+            .collect();
+        asks.into_iter().map(|ask| ask.join().unwrap()).collect()
+    });
+    answers.sort_by_key(|answer| answer.status);
+    let statuses: Vec<u16> = answers.iter().map(|answer| answer.status).collect();
+    assert_eq!(statuses, [200, 200, 503], "{}", answers[2].text());
+    assert!(answers[2].text().contains("too many downloads"));
+    decode(&answers[0].body);
     // The server lets a write go after 20 s without progress; by then both have stalled.
     let both = Duration::from_secs(25).saturating_sub(sending.elapsed());
     std::thread::sleep(both);
