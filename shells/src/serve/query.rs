@@ -94,6 +94,12 @@ impl Query {
     pub fn ask(&mut self, height: &str) -> Result<Ask, String> {
         let centre = self.required("c")?;
         let zoom_text = self.required("z")?;
+        // No sign or space is part of a link's numbers (the reader takes a `+`, and a query
+        // a `+` for a space): one place, one link.
+        let signed = |text: &str| text.contains(|c: char| c == '+' || c.is_whitespace());
+        if signed(&centre) || signed(&zoom_text) {
+            return Err("c and z are written without spaces or a + sign".into());
+        }
         let zoom = Zoom::parse(&zoom_text).ok_or_else(|| {
             format!(
                 "z must be a positive zoom such as 1.5 or 1E10, not {}",
@@ -133,9 +139,9 @@ impl Query {
     fn format(&mut self) -> Result<Option<Format>, String> {
         match self.take("f").as_deref() {
             None | Some("auto") => Ok(None),
-            Some(text) => text
-                .parse()
-                .ok()
+            Some(text) => whole(text)
+                .then(|| text.parse().ok())
+                .flatten()
                 .and_then(Format::from_bits)
                 .map(Some)
                 .ok_or_else(|| {
@@ -177,12 +183,13 @@ impl Query {
 }
 
 /// Text from a request, quoted and cut short for a message.
-/// Whether `text` is written as a whole number is in a link: digits, after a minus sign or
-/// not. Rust's parsers also take a `+` (and num-bigint a `_`), which would give one place two
-/// links.
+/// Whether `text` is a whole number as a link writes it: digits, no leading zero, after a
+/// minus sign unless it is 0. Rust's parsers also take `+1`, `01` and `-0` (and num-bigint
+/// `1_0`), which would give one place several links.
 fn whole(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text);
-    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    let plain = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    plain && (!digits.starts_with('0') || text == "0")
 }
 
 fn shown(text: &str) -> String {

@@ -203,6 +203,14 @@ fn hostile_requests_get_a_4xx_and_the_explorer_serves_on() {
         "/api/place?c=0,0&z=1&h=+100",
         "/api/place?c=0,0&z=1&h=100&n=+200",
         "/api/place?c=0,0&z=1&h=100&dx=+1",
+        // One place, one link: no other spelling of its numbers.
+        "/api/place?c=0,0&z=1&h=100&dx=0007",
+        "/api/place?c=0,0&z=1&h=100&dy=-0",
+        "/api/place?c=0,0&z=1&h=100&n=0100",
+        "/api/place?c=0,0&z=1&h=100&f=064",
+        "/api/place?c=0,0&z=1&h=100&f=+64",
+        "/api/place?c=0,0&z=+1&h=100",
+        "/api/place?c=+0.5,0&z=1&h=100",
     ] {
         assert_eq!(explorer.get(path).status, 400, "{path}");
     }

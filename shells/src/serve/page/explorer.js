@@ -211,9 +211,16 @@
   // The centre after a pan, exact, for the URL and the panel; the anchor stays.
   let committing = null, commits = 0;
   function commit() {
-    if (!place || (ox === 0 && oy === 0 && ask.c === place.c)) return;
+    if (!place) return;
+    // Every pan counts, one back to the anchor too: an earlier pan's answer is stale.
+    const ticket = ++commits;
+    if (ox === 0 && oy === 0) {
+      ask.c = place.c;
+      show(place);
+      return;
+    }
     const moved = { ...base(), dx: String(ox), dy: String(oy) };
-    const from = place, ticket = ++commits;
+    const from = place;
     committing = placeOf(moved).then((answer) => {
       // A zoom or a new setting since has a centre of its own, and a later pan's answer
       // (which may come first) is the newer centre.
