@@ -3,6 +3,7 @@
 //! tiles and downloads on the in-process pool ([`tiles`]).
 //!
 //! The page keeps decimal text and whole pixels; every number of the plane is the server's.
+mod flights;
 mod page;
 mod query;
 mod remote;
@@ -29,7 +30,7 @@ use tiles::{Refused, Tiles};
 
 /// What every request shares.
 struct App {
-    tiles: Tiles,
+    tiles: Arc<Tiles>,
 }
 
 type Shared = State<Arc<App>>;
@@ -60,13 +61,13 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
         }
     };
     let app = Arc::new(App {
-        tiles: Tiles::new(
+        tiles: Arc::new(Tiles::new(
             threads as u32,
             args.max_queue as usize,
             (args.cache_mib << 20) as usize,
             limits,
             remote,
-        ),
+        )),
     });
     // Two threads answer requests; the tiles compute on blocking threads, `threads` at once.
     let runtime = tokio::runtime::Builder::new_multi_thread()

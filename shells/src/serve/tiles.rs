@@ -12,6 +12,7 @@ use fixedbrot_pipeline::{Image, Limits};
 use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::flights::Flights;
 use super::remote::{Remote, Unfinished};
 use crate::local::{self, Failed};
 use crate::log::debug;
@@ -40,7 +41,7 @@ pub struct Tile {
 }
 
 /// Why a tile or download has no image.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refused {
     /// `--max-queue` requests are waiting already, or as many downloads as may: what is
     /// waiting, in one line.
@@ -71,6 +72,8 @@ pub struct Tiles {
     waiting: AtomicUsize,
     max_queue: usize,
     cache: Mutex<Cache>,
+    /// The tiles under way, each shared by the requests for it.
+    flights: Flights<Key, Result<Arc<Tile>, Refused>>,
     limits: Limits,
     /// The Kafka pool, with `--brokers`; else this process computes.
     remote: Option<Remote>,
@@ -96,6 +99,7 @@ impl Tiles {
             waiting: AtomicUsize::new(0),
             max_queue,
             cache: Mutex::new(Cache::new(cache_bytes)),
+            flights: Flights::new(),
             limits,
             remote,
             worker: format!("serve {} pid {}", crate::kafka::host(), std::process::id()),
@@ -107,12 +111,32 @@ impl Tiles {
         &self.limits
     }
 
-    /// `job`'s tile coloured by `colouring`, from the cache or computed on one thread.
-    pub async fn tile(&self, job: Job, colouring: &Colouring) -> Result<Arc<Tile>, Refused> {
+    /// `job`'s tile coloured by `colouring`, from the cache, or computed on one thread for
+    /// every request that asks for it meanwhile.
+    pub async fn tile(
+        self: &Arc<Self>,
+        job: Job,
+        colouring: &Colouring,
+    ) -> Result<Arc<Tile>, Refused> {
         let key = key(&job, colouring);
         if let Some(tile) = self.cache().get(&key) {
             return Ok(tile);
         }
+        let (tiles, colouring) = (Arc::clone(self), colouring.clone());
+        let flown = (self.flights).join(key, || async move {
+            tiles.compute_tile(key, job, &colouring).await
+        });
+        let failed = || Err(Refused::Failed("a tile's computation failed".into()));
+        flown.await.unwrap_or_else(failed)
+    }
+
+    /// Tile `key`, `job` coloured by `colouring`, computed on one thread, and kept.
+    async fn compute_tile(
+        &self,
+        key: Key,
+        job: Job,
+        colouring: &Colouring,
+    ) -> Result<Arc<Tile>, Refused> {
         let deadline = self.deadline();
         let permit = self.wait(&self.permits, 1, deadline).await?;
         let (computed, permit) = self.image(job_id(&key), job, 1, permit, deadline).await?;

@@ -434,6 +434,15 @@ fn over_kafka_the_explorer_s_tiles_come_from_calc_and_are_the_same() {
     explore(&explorer, "explorer-kafka-browser", "calc ");
 }
 
+/// The jobs on `scenario`'s requests topic.
+fn jobs_sent(scenario: &Scenario) -> std::collections::BTreeSet<u64> {
+    read_topic(&scenario.requests(), false)
+        .iter()
+        .map(|message| wire::decode(rdkafka::Message::payload(message).unwrap()))
+        .map(|envelope| envelope.unwrap().job_id.0)
+        .collect()
+}
+
 #[test]
 fn over_kafka_no_more_than_threads_tiles_wait_at_absent_workers() {
     let scenario = Scenario::new("explorer-absent", 2);
@@ -457,11 +466,7 @@ fn over_kafka_no_more_than_threads_tiles_wait_at_absent_workers() {
     assert_eq!(ask(104..108), [504; 4]);
     // Two were sent, one a slot; the slots stay held while their tiles wait at the
     // workers, so no more were.
-    let sent: std::collections::BTreeSet<u64> = read_topic(&scenario.requests(), false)
-        .iter()
-        .map(|message| wire::decode(rdkafka::Message::payload(message).unwrap()))
-        .map(|envelope| envelope.unwrap().job_id.0)
-        .collect();
+    let sent = jobs_sent(&scenario);
     assert_eq!(sent.len(), 2, "{sent:?}");
     // A worker comes: it computes those two first, and the explorer serves again.
     let calc = scenario.start("calc", "explorer-absent", &["--threads", "2"]);
@@ -477,7 +482,7 @@ fn over_kafka_no_more_than_threads_tiles_wait_at_absent_workers() {
 }
 
 #[test]
-fn over_kafka_answers_on_partitions_added_to_the_responses_topic_arrive() {
+fn over_kafka_requests_for_one_tile_share_a_job_and_answers_on_new_partitions_arrive() {
     let scenario = Scenario::new("explorer-grown", 2);
     let mut calc = scenario.start("calc", "explorer-grown", &["--threads", "2"]);
     calc.wait_assigned();
@@ -487,7 +492,17 @@ fn over_kafka_answers_on_partitions_added_to_the_responses_topic_arrive() {
     flags.extend(["--tile-timeout", "20"]);
     let explorer = Explorer::start(&flags);
     let tile = |n: u32| format!("/api/tile?c=-0.6,0&z=1&h=256&x=0&y=0&n={n}");
-    assert_eq!(explorer.get(&tile(100)).status, 200);
+    // Six requests at once for one tile: one job, whose tile all six get.
+    let answers: Vec<u16> = std::thread::scope(|scope| {
+        let (explorer, tile) = (&explorer, &tile);
+        let asks: Vec<_> = (0..6)
+            .map(|_| scope.spawn(move || explorer.get(&tile(100)).status))
+            .collect();
+        asks.into_iter().map(|ask| ask.join().unwrap()).collect()
+    });
+    assert_eq!(answers, [200; 6]);
+    let sent = jobs_sent(&scenario);
+    assert_eq!(sent.len(), 1, "{sent:?}");
     // The responses topic grows; a calc started now writes to every partition.
     scenario.add_partitions(&scenario.responses(), 8);
     calc.terminate();
