@@ -43,6 +43,11 @@ const CLIENT_DEFAULTS: &[(&str, &str)] = &[
     // A topic asked for that does not exist must be an error, not be created with the
     // broker's defaults (auto.create.topics.enable is on by default).
     ("allow.auto.create.topics", "false"),
+    // Partitions added to a topic are seen within 10 s, not librdkafka's 5 minutes: a probe
+    // grew the requests topic, a new explorer wrote to every partition at once, and calc's
+    // group read the new ones only 300 s later, every tile a 504 meanwhile. A metadata
+    // request every 10 s is all it costs.
+    ("topic.metadata.refresh.interval.ms", "10000"),
 ];
 
 /// Every producer's settings.

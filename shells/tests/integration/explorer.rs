@@ -482,7 +482,7 @@ fn over_kafka_no_more_than_threads_tiles_wait_at_absent_workers() {
 }
 
 #[test]
-fn over_kafka_requests_for_one_tile_share_a_job_and_answers_on_new_partitions_arrive() {
+fn over_kafka_requests_for_one_tile_share_a_job_and_tiles_on_new_partitions_come_back() {
     let scenario = Scenario::new("explorer-grown", 2);
     let mut calc = scenario.start("calc", "explorer-grown", &["--threads", "2"]);
     calc.wait_assigned();
@@ -511,6 +511,14 @@ fn over_kafka_requests_for_one_tile_share_a_job_and_answers_on_new_partitions_ar
     calc.wait_assigned();
     // Eight tiles, whose parts' answers fall on every partition: each comes back.
     for n in 101..109 {
+        let answer = explorer.get(&tile(n));
+        assert_eq!(answer.status, 200, "tile {n}: {}", answer.text());
+    }
+    // The requests topic grows, and an explorer started now sends to every partition at
+    // once: the calc's group reads the new ones within seconds.
+    scenario.add_partitions(&scenario.requests(), 8);
+    let explorer = Explorer::start(&flags);
+    for n in 201..205 {
         let answer = explorer.get(&tile(n));
         assert_eq!(answer.status, 200, "tile {n}: {}", answer.text());
     }
