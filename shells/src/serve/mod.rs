@@ -3,6 +3,7 @@
 //! tiles and downloads on the in-process pool ([`tiles`]).
 //!
 //! The page keeps decimal text and whole pixels; every number of the plane is the server's.
+mod connections;
 mod flights;
 mod page;
 mod query;
@@ -20,11 +21,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use fixedbrot_pipeline::explorer::{Ask, Place, MAX_SCALE};
-use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 
 use crate::cli::{FormatChoice, KernelChoice, ServeArgs, ViewArgs};
 use crate::log::info;
+use connections::Connections;
 use query::Query;
 use tiles::{Refused, Tiles};
 
@@ -80,15 +82,6 @@ pub fn run(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
     served
 }
 
-/// The most connections served at once; past them a new one is closed at once.
-const MAX_CONNECTIONS: usize = 256;
-
-/// The time a client has to send a request's head.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The most bytes of a request's head buffered: a centre of 4,100 digits a part, and room.
-const MAX_HEAD: usize = 32 << 10;
-
 async fn serve(listen: std::net::SocketAddr, app: Arc<App>) -> Result<(), Box<dyn Error>> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -96,7 +89,7 @@ async fn serve(listen: std::net::SocketAddr, app: Arc<App>) -> Result<(), Box<dy
     let address = listener.local_addr()?;
     info!("Explorer at http://{address}/");
     let router = router(app, address);
-    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let connections = Connections::new();
     let stop = stopped();
     tokio::pin!(stop);
     loop {
@@ -111,20 +104,8 @@ async fn serve(listen: std::net::SocketAddr, app: Arc<App>) -> Result<(), Box<dy
             },
             () = &mut stop => break,
         };
-        let Ok(held) = Arc::clone(&connections).try_acquire_owned() else {
-            continue; // dropped: closed
-        };
-        let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        tokio::spawn(async move {
-            let _held = held;
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .max_buf_size(MAX_HEAD)
-                .serve_connection(TokioIo::new(sending::Stalling::new(stream)), service)
-                .await;
-        });
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(Arc::clone(&connections).serve(stream, service));
     }
     info!("Stopped");
     Ok(())
@@ -254,7 +235,13 @@ async fn place(State(app): Shared, Pairs(pairs): Params) -> Response {
         let limits = app.tiles.limits();
         let mut place = Place::new(&ask, limits)?.moved(dx, dy)?;
         if zoom != 0 {
-            place = place.zoomed(zoom, (ax, ay), ask.format, limits)?;
+            place =
+                (place.zoomed(zoom, (ax, ay), ask.format, limits)).map_err(|reason| {
+                    match zoom < 0 {
+                        true => format!("as far out as the explorer goes ({reason})"),
+                        false => reason,
+                    }
+                })?;
         }
         Ok::<_, String>(described(&place))
     })();
@@ -337,7 +324,10 @@ fn refusal(refused: Refused) -> Response {
         Refused::Cancelled => bad(StatusCode::SERVICE_UNAVAILABLE, "cancelled".into()),
         Refused::TimedOut(after) => bad(
             StatusCode::GATEWAY_TIMEOUT,
-            format!("no worker finished the tile within {} s", after.as_secs()),
+            format!(
+                "no worker finished it within {} s of the first request for it",
+                after.as_secs()
+            ),
         ),
         Refused::Failed(reason) => bad(StatusCode::UNPROCESSABLE_ENTITY, reason),
     }

@@ -319,11 +319,12 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// One request among those waiting for a thread, counted while it waits.
-struct Waiting<'a>(&'a AtomicUsize);
+/// One among those waiting for something, counted while it waits.
+pub struct Waiting<'a>(&'a AtomicUsize);
 
 impl<'a> Waiting<'a> {
-    fn join(count: &'a AtomicUsize, most: usize) -> Option<Waiting<'a>> {
+    /// Counted in `count`, unless `most` wait already.
+    pub fn join(count: &'a AtomicUsize, most: usize) -> Option<Waiting<'a>> {
         count
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < most).then_some(n + 1)
