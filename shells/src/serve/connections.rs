@@ -1,8 +1,10 @@
 //! The explorer's connections: at most [`MAX_CONNECTIONS`], each with a timeout for its
 //! request's head, a bound on the head's size, and a timeout on writes that stall (a client
-//! that stops reading). When every place is taken, a new connection asks the one quiet
-//! longest to close, after its answer if it is in one, and takes its place: a probe held
-//! all 256 with cheap requests every few seconds, and the page could not be loaded.
+//! that stops reading). When every place is taken, a new connection makes room: the quietest
+//! connection that is answering nothing (idle, or still sending a head) is closed at once,
+//! else the quietest is closed after its answer. A probe held all 256 with cheap requests
+//! every few seconds, then with heads that never end, and the page could not be loaded. A
+//! newcomer that finds no room gets a one-line 503.
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -13,6 +15,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use hyper::service::Service as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -47,12 +50,30 @@ pub struct Connections {
     origin: Instant,
 }
 
-/// A connection's last sign of life, and the way to ask it to close.
+/// A connection's last sign of life, what it is answering, and the way to ask it to close.
 struct Life {
     origin: Instant,
     /// Milliseconds from `origin` to its last read or write.
     active: AtomicU64,
+    /// Requests being answered.
+    requests: AtomicUsize,
     close: Notify,
+}
+
+/// A request being answered on a connection, counted while it is.
+struct Answering(Arc<Life>);
+
+impl Answering {
+    fn new(life: &Arc<Life>) -> Answering {
+        life.requests.fetch_add(1, Ordering::Relaxed);
+        Answering(Arc::clone(life))
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.requests.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Life {
@@ -76,18 +97,28 @@ impl Connections {
     /// Serves `stream` with `service` once it has a place, until it closes or is asked to.
     pub async fn serve(self: Arc<Self>, stream: TcpStream, service: TowerToHyperService<Router>) {
         let Some(_place) = self.admit().await else {
-            return; // dropped: closed
+            refuse(&stream);
+            return;
         };
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let life = Arc::new(Life {
             origin: self.origin,
             active: AtomicU64::new(0),
+            requests: AtomicUsize::new(0),
             close: Notify::new(),
         });
         life.touch();
         self.lock().insert(id, Arc::clone(&life));
         let _ = stream.set_nodelay(true);
         let io = TokioIo::new(Stalling::new(stream, Arc::clone(&life)));
+        let answering = Arc::clone(&life);
+        let service = hyper::service::service_fn(move |request| {
+            let (counted, answer) = (Answering::new(&answering), service.call(request));
+            async move {
+                let _counted = counted;
+                answer.await
+            }
+        });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIMEOUT)
@@ -96,7 +127,8 @@ impl Connections {
         tokio::pin!(connection);
         tokio::select! {
             _ = connection.as_mut() => {}
-            () = life.close.notified() => {
+            // Answering nothing, it is closed at once (dropped); else after its answer.
+            () = life.close.notified() => if life.requests.load(Ordering::Relaxed) > 0 {
                 connection.as_mut().graceful_shutdown();
                 let _ = connection.await;
             }
@@ -116,12 +148,15 @@ impl Connections {
         tokio::time::timeout(HEADER_TIMEOUT, freed).await.ok()?.ok()
     }
 
-    /// Asks the connection whose last read or write is oldest to close, and counts it open
-    /// no more, so that the next newcomer asks another.
+    /// Asks the quietest connection to close, one answering nothing first, and counts it
+    /// open no more, so that the next newcomer asks another.
     fn close_quietest(&self) {
         let mut open = self.lock();
         let quietest = (open.iter())
-            .min_by_key(|(_, life)| life.active.load(Ordering::Relaxed))
+            .min_by_key(|(_, life)| {
+                let answering = life.requests.load(Ordering::Relaxed) > 0;
+                (answering, life.active.load(Ordering::Relaxed))
+            })
             .map(|(&id, _)| id);
         if let Some(life) = quietest.and_then(|id| open.remove(&id)) {
             life.close.notify_one();
@@ -131,6 +166,19 @@ impl Connections {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Life>>> {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A one-line 503 for a connection there is no room for, if its socket takes it at once
+/// (it is closed either way, and the page asks again after either).
+fn refuse(stream: &TcpStream) {
+    let reason = "busy: too many connections; try again\n";
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{reason}",
+        reason.len()
+    );
+    let _ = stream.try_write(answer.as_bytes());
 }
 
 /// A connection whose writes give up after [`STALL`] without progress, and which tells its

@@ -28,8 +28,24 @@
 
   const base = () => ({ c: place.c, z: place.z, h: String(height), n: ask.n, f: ask.f, k: ask.k });
 
+  // A fetch that asks again, for a while, when the server is busy (503) or its connection
+  // was refused or reset (the server makes room by closing the quietest): unless aborted.
+  async function fetchAgain(address, signal) {
+    for (let attempt = 1; ; attempt++) {
+      let response = null;
+      try {
+        response = await fetch(address, { signal });
+      } catch (error) {
+        if ((signal && signal.aborted) || attempt >= 30) throw error;
+      }
+      if (response && (response.status !== 503 || attempt >= 30)) return response;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      if (signal && signal.aborted) throw new DOMException('the tile has gone', 'AbortError');
+    }
+  }
+
   async function placeOf(params) {
-    const response = await fetch('/api/place?' + new URLSearchParams(params));
+    const response = await fetchAgain('/api/place?' + new URLSearchParams(params));
     if (!response.ok) throw new Error((await response.text()).trim());
     return response.json();
   }
@@ -129,15 +145,9 @@
 
   async function fetchTile(address, entry, view) {
     const signal = entry.controller.signal;
-    for (let attempt = 1; ; attempt++) {
-      const response = await fetch(address, { signal });
-      if (response.status === 503 && attempt < 30) {
-        // The server's queue is full: wait and ask again, unless the tile has gone.
-        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-        if (signal.aborted) return;
-        continue;
-      }
-      if (response.status === 204) break;
+    const response = await fetchAgain(address, signal);
+    // 204: the tile has no pixel in the safe range.
+    if (response.status !== 204) {
       if (!response.ok) throw new Error((await response.text()).trim());
       const [ax, ay] = (response.headers.get('x-tile-at') || '0,0').split(',').map(Number);
       const img = new Image();
@@ -157,7 +167,6 @@
       label.textContent = `${response.headers.get('x-worker') || '?'}` +
         (timing ? ` · ${Math.round(Number(timing[1]))} ms` : '');
       entry.el.append(img, label);
-      break;
     }
     entry.done = true;
     if (view.firstTile === null) view.firstTile = performance.now();
