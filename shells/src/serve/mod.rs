@@ -235,10 +235,11 @@ async fn place(State(app): Shared, Pairs(pairs): Params) -> Response {
         let limits = app.tiles.limits();
         let mut place = Place::new(&ask, limits)?.moved(dx, dy)?;
         if zoom != 0 {
+            // Out, the reason is the placeholder view's range, which would only confuse.
             place =
                 (place.zoomed(zoom, (ax, ay), ask.format, limits)).map_err(|reason| {
                     match zoom < 0 {
-                        true => format!("as far out as the explorer goes ({reason})"),
+                        true => "as far out as the explorer goes".to_owned(),
                         false => reason,
                     }
                 })?;
