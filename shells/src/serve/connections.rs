@@ -2,9 +2,10 @@
 //! request's head, a bound on the head's size, and a timeout on writes that stall (a client
 //! that stops reading). When every place is taken, a new connection makes room: the quietest
 //! connection that is answering nothing (idle, or still sending a head) is closed at once,
-//! else the quietest is closed after its answer. A probe held all 256 with cheap requests
-//! every few seconds, then with heads that never end, and the page could not be loaded. A
-//! newcomer that finds no room gets a one-line 503.
+//! else the quietest is closed after its answer, or cut if that takes over [`ANSWER_GRACE`].
+//! Probes held all 256 with cheap requests every few seconds, with heads that never end, and
+//! with requests for one slow tile, and the page could not be loaded. A newcomer that finds
+//! no room gets a one-line 503.
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -37,6 +38,11 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The most bytes of a request's head buffered: a centre of 4,100 digits a part, and room.
 const MAX_HEAD: usize = 32 << 10;
+
+/// How long a connection asked to close may take to finish its answer before it is cut: a
+/// probe held every place with requests for one tile of 170 s. The page asks again for a
+/// tile whose connection was cut.
+const ANSWER_GRACE: Duration = Duration::from_secs(2);
 
 /// How long a write may wait for the client to read.
 pub const STALL: Duration = Duration::from_secs(20);
@@ -127,10 +133,11 @@ impl Connections {
         tokio::pin!(connection);
         tokio::select! {
             _ = connection.as_mut() => {}
-            // Answering nothing, it is closed at once (dropped); else after its answer.
+            // Answering nothing, it is closed at once (dropped); else after its answer, if
+            // that comes within ANSWER_GRACE.
             () = life.close.notified() => if life.requests.load(Ordering::Relaxed) > 0 {
                 connection.as_mut().graceful_shutdown();
-                let _ = connection.await;
+                let _ = tokio::time::timeout(ANSWER_GRACE, connection).await;
             }
         }
         self.lock().remove(&id);

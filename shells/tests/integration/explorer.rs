@@ -363,6 +363,20 @@ fn one_client_s_many_connections_cannot_keep_the_page_from_others() {
         assert_eq!(explorer.get("/").status, 200);
     }
     drop(held);
+    // Every place held by a request for one tile of minutes (4,096 bits, 16,384
+    // iterations): the quietest is cut after two seconds to make room.
+    let slow = "/api/tile?c=-0.2,0&z=8&h=257&x=0&y=0&n=16384&f=4096&k=direct";
+    let held: Vec<std::net::TcpStream> = (0..256)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(explorer.address).unwrap();
+            let request = format!("GET {slow} HTTP/1.1\r\nHost: {}\r\n\r\n", explorer.address);
+            std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(explorer.get("/").status, 200);
+    drop(held);
 }
 
 #[test]
