@@ -132,45 +132,18 @@ impl Remote {
         deadline: tokio::time::Instant,
     ) -> Result<(Done, OwnedSemaphorePermit), Unfinished> {
         let id = crate::cli::new_job_id();
-        let key = JobKey::new(id, &job);
-        let (done, answer) = oneshot::channel();
-        {
-            let mut jobs = lock(&self.jobs);
-            (jobs.assembler.open(key, &job))
-                .map_err(|over| Unfinished::Failed(over.to_string()))?;
-            let (workers, abandoned) = (BTreeSet::new(), None);
-            let waiting = Waiting {
-                key,
-                done,
-                workers,
-                abandoned,
-            };
-            jobs.waiting.insert(id, waiting);
-        }
+        let answer = self.wait_for(id, &job)?;
         let mut forget = Forget {
             jobs: &self.jobs,
             id,
             permit: Some(permit),
         };
-        for (key, bytes) in plan::messages(id, job) {
-            let settles = Settles {
-                report: self.report.clone(),
-                settled: Settled::Request(id),
-            };
-            let outgoing = Outgoing {
-                topic: &self.requests,
-                key: key.as_bytes(),
-                payload: Some(&bytes),
-                headers: None,
-                settles: Some(settles),
-            };
-            if let Err(e) = kafka::send(&self.producer, outgoing) {
-                // Never whole at the workers, so never answered: nothing to wait for.
-                drop(forget.permit.take());
-                return Err(Unfinished::Failed(format!(
-                    "cannot send the tile to Kafka: {e}"
-                )));
-            }
+        if let Err(e) = self.send(id, job) {
+            // Never whole at the workers, so never answered: nothing to wait for.
+            drop(forget.permit.take());
+            return Err(Unfinished::Failed(format!(
+                "cannot send the tile to Kafka: {e}"
+            )));
         }
         let done = match tokio::time::timeout_at(deadline, answer).await {
             Ok(Ok(result)) => result.map_err(Unfinished::Failed)?,
@@ -185,6 +158,45 @@ impl Remote {
         };
         let permit = forget.permit.take().expect("held until now");
         Ok((done, permit))
+    }
+
+    /// Opens job `id` to its parts' results: where its image (or why there is none) comes.
+    fn wait_for(
+        &self,
+        id: JobId,
+        job: &Job,
+    ) -> Result<oneshot::Receiver<Result<Done, String>>, Unfinished> {
+        let key = JobKey::new(id, job);
+        let (done, answer) = oneshot::channel();
+        let mut jobs = lock(&self.jobs);
+        (jobs.assembler.open(key, job)).map_err(|over| Unfinished::Failed(over.to_string()))?;
+        let waiting = Waiting {
+            key,
+            done,
+            workers: BTreeSet::new(),
+            abandoned: None,
+        };
+        jobs.waiting.insert(id, waiting);
+        Ok(answer)
+    }
+
+    /// Sends job `id`'s requests, each telling of its delivery.
+    fn send(&self, id: JobId, job: Job) -> Result<(), Error> {
+        for (key, bytes) in plan::messages(id, job) {
+            let settles = Settles {
+                report: self.report.clone(),
+                settled: Settled::Request(id),
+            };
+            let outgoing = Outgoing {
+                topic: &self.requests,
+                key: key.as_bytes(),
+                payload: Some(&bytes),
+                headers: None,
+                settles: Some(settles),
+            };
+            kafka::send(&self.producer, outgoing)?;
+        }
+        Ok(())
     }
 }
 
